@@ -1,0 +1,187 @@
+//! Parsers for the three forms MediaWiki writes a change in, and the entry point that tells
+//! them apart.
+
+mod draft;
+#[cfg(feature = "minidom")]
+mod element;
+mod feed_xml;
+mod json;
+mod node;
+mod rc_xml;
+mod values;
+mod xml;
+
+use crate::change::RecentChange;
+use crate::error::{snippet, Form, ParseError};
+
+#[cfg(feature = "minidom")]
+pub use element::from_element;
+
+/// Default size cap: no real change comes near it, a flood of bytes is refused early.
+pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
+
+/// A parser with its limits. The free functions ([`parse`], [`parse_rc`]...) use
+/// [`Parser::default`].
+///
+/// ```
+/// let parser = rc_core::Parser::new().max_bytes(64);
+/// let err = parser.parse(format!(r#"<rc type="edit" comment="{}" />"#, "x".repeat(100))).unwrap_err();
+/// assert!(matches!(err, rc_core::ParseError::TooLarge { limit: 64, .. }));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parser {
+    max_bytes: usize,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser {
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
+impl Parser {
+    /// A parser with the default limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Refuses inputs longer than `max_bytes`.
+    pub fn max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Parses a change in any of the three forms, telling them apart by their first
+    /// non-blank byte and root element.
+    pub fn parse(&self, input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
+        let input = self.check(input.as_ref())?;
+        match detect(input) {
+            Some(Form::FeedJson) => json::parse(input),
+            Some(_) => xml::parse(utf8(input)?, None),
+            None => Err(unknown(input)),
+        }
+    }
+
+    /// Parses the API / XMLRC `<rc>` element.
+    pub fn parse_rc(&self, input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
+        let input = self.check(input.as_ref())?;
+        xml::parse(utf8(input)?, Some(Form::RcXml))
+    }
+
+    /// Parses the RC feed `<recentchange>` element.
+    pub fn parse_recentchange(&self, input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
+        let input = self.check(input.as_ref())?;
+        xml::parse(utf8(input)?, Some(Form::FeedXml))
+    }
+
+    /// Parses the RC feed / EventStreams JSON object.
+    pub fn parse_json(&self, input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
+        let input = self.check(input.as_ref())?;
+        json::parse(input)
+    }
+
+    fn check<'a>(&self, input: &'a [u8]) -> Result<&'a [u8], ParseError> {
+        if input.len() > self.max_bytes {
+            return Err(ParseError::TooLarge {
+                size: input.len(),
+                limit: self.max_bytes,
+            });
+        }
+        if input.iter().all(u8::is_ascii_whitespace) {
+            return Err(ParseError::Empty);
+        }
+        Ok(input)
+    }
+}
+
+/// Which form an input looks like, from its first non-blank byte and (for XML) the name of
+/// its first element. `None` when it is none of them.
+///
+/// ```
+/// use rc_core::{detect, Form};
+/// assert_eq!(detect(br#"{"type": "edit"}"#), Some(Form::FeedJson));
+/// assert_eq!(detect(b"<?xml version=\"1.0\"?>\n<recentchange id=\"3\"/>"), Some(Form::FeedXml));
+/// assert_eq!(detect(b"<rc type=\"new\"/>"), Some(Form::RcXml));
+/// assert_eq!(detect(b"hello"), None);
+/// ```
+pub fn detect(input: &[u8]) -> Option<Form> {
+    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+    let start = input.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = &input[start..];
+    match rest.first()? {
+        b'{' => Some(Form::FeedJson),
+        b'<' => first_element(rest).and_then(|name| match name {
+            b"rc" => Some(Form::RcXml),
+            b"recentchange" => Some(Form::FeedXml),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// The local name of the first element, skipping a declaration, comments and whitespace.
+fn first_element(mut s: &[u8]) -> Option<&[u8]> {
+    loop {
+        let lt = s.iter().position(|&b| b == b'<')?;
+        s = &s[lt + 1..];
+        match s.first()? {
+            b'?' | b'!' => continue,
+            _ => {
+                let end = s
+                    .iter()
+                    .position(|b| b.is_ascii_whitespace() || matches!(b, b'/' | b'>'))
+                    .unwrap_or(s.len());
+                let name = &s[..end];
+                return Some(match name.iter().position(|&b| b == b':') {
+                    Some(colon) => &name[colon + 1..],
+                    None => name,
+                });
+            }
+        }
+    }
+}
+
+fn utf8(input: &[u8]) -> Result<&str, ParseError> {
+    std::str::from_utf8(input).map_err(|e| ParseError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })
+}
+
+fn unknown(input: &[u8]) -> ParseError {
+    let text = String::from_utf8_lossy(input);
+    ParseError::UnknownForm {
+        found: snippet(text.trim_start()),
+    }
+}
+
+/// Parses a change in any of the three forms (see [`Parser::parse`]).
+///
+/// ```
+/// let rc = rc_core::parse(r#"{"id": 4, "type": "edit", "namespace": 0, "title": "Alpha",
+///     "timestamp": 1795424344, "user": "Admin", "minor": true,
+///     "length": {"old": 22, "new": 14}, "revision": {"old": 2, "new": 3}, "wiki": "wikidb"}"#)?;
+/// assert_eq!(rc.kind, rc_core::Kind::Edit);
+/// assert_eq!((rc.rev_id, rc.old_rev_id, rc.size_delta()), (Some(3), Some(2), Some(-8)));
+/// assert_eq!(rc.timestamp.unwrap().to_rfc3339(), "2026-11-23T08:59:04+00:00");
+/// # Ok::<(), rc_core::ParseError>(())
+/// ```
+pub fn parse(input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
+    Parser::default().parse(input)
+}
+
+/// Parses the API / XMLRC `<rc>` element (see [`Parser::parse_rc`]).
+pub fn parse_rc(input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
+    Parser::default().parse_rc(input)
+}
+
+/// Parses the RC feed `<recentchange>` element (see [`Parser::parse_recentchange`]).
+pub fn parse_recentchange(input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
+    Parser::default().parse_recentchange(input)
+}
+
+/// Parses the RC feed / EventStreams JSON object (see [`Parser::parse_json`]).
+pub fn parse_json(input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
+    Parser::default().parse_json(input)
+}

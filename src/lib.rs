@@ -1,0 +1,15 @@
+//! # recentchanges
+//!
+//! A client SDK for wiki recent-changes streams. This crate re-exports the parts:
+//! the typed model, parsers and filters of [`rc_core`].
+//!
+//! ```
+//! use recentchanges::{parse, Filter, Kind};
+//!
+//! let rc = parse(r#"<rc type="new" ns="0" title="Alpha" rcid="3" user="Admin" newlen="22" />"#)?;
+//! assert_eq!(rc.kind, Kind::New);
+//! assert!(Filter::new().namespace(0).matches(&rc));
+//! # Ok::<(), recentchanges::ParseError>(())
+//! ```
+
+pub use rc_core::*;
