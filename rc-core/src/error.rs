@@ -112,7 +112,7 @@ pub enum ParseError {
         value: String,
         /// What would have been accepted.
         expected: String,
-        /// Byte offset of the element or value, when known.
+        /// Byte offset of the value (XML: its start; JSON: its end), when known.
         offset: Option<u64>,
     },
 }

@@ -115,7 +115,7 @@ fn invalid_field(key: &str, message: &str) -> ParseError {
         .or_else(|| message.strip_prefix("invalid value: "))
         .unwrap_or(message);
     let (value, expected) = match body.rsplit_once(", expected ") {
-        Some((value, expected)) => (snippet(value), expected.to_owned()),
+        Some((value, expected)) => (snippet(value), plain_expectation(expected).to_owned()),
         None => (String::from("a value"), snippet(body)),
     };
     ParseError::Invalid {
@@ -125,6 +125,15 @@ fn invalid_field(key: &str, message: &str) -> ParseError {
         value,
         expected,
         offset: None,
+    }
+}
+
+/// serde's Rust type names in words.
+fn plain_expectation(expected: &str) -> &str {
+    match expected {
+        "u64" => "an unsigned integer",
+        "i32" | "i64" => "an integer",
+        other => other,
     }
 }
 
