@@ -1,0 +1,97 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/prosody/*.sh. Source it; do not execute it.
+#
+# Env (all optional):
+#   PROSODY_C2S_PORT   client port (default 25222)
+#   PROSODY_STATE_DIR  instance directory (default /tmp/rc-prosody-$PROSODY_C2S_PORT)
+
+PROSODY_C2S_PORT="${PROSODY_C2S_PORT:-25222}"
+PROSODY_STATE_DIR="${PROSODY_STATE_DIR:-/tmp/rc-prosody-$PROSODY_C2S_PORT}"
+PROSODY_CFG="$PROSODY_STATE_DIR/prosody.cfg.lua"
+PROSODY_PIDFILE="$PROSODY_STATE_DIR/prosody.pid"
+PROSODY_RUNAS_FILE="$PROSODY_STATE_DIR/run-as"
+
+prosody_log() { printf '[prosody-fixture] %s\n' "$*" >&2; }
+prosody_die() { prosody_log "ERROR: $*"; exit 1; }
+
+# Quote a string as a Lua string literal.
+lua_str() {
+  local s=${1//\\/\\\\}
+  s=${s//\"/\\\"}
+  printf '"%s"' "$s"
+}
+
+# Which user the instance runs as:
+#   "prosody" - we are root: drop to the Debian 'prosody' system user (setpriv)
+#   "root"    - we are root but cannot use the prosody user: run_as_root = true
+#   "self"    - we are not root: run as ourselves
+prosody_run_as() {
+  if [ -s "$PROSODY_RUNAS_FILE" ]; then cat "$PROSODY_RUNAS_FILE"; return; fi
+  if [ "$(id -u)" -ne 0 ]; then echo self; return; fi
+  if id prosody >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1; then
+    echo prosody
+  else
+    echo root
+  fi
+}
+
+# Run a command as the instance's user (stdin/out/err passed through).
+prosody_as_user() {
+  case "$(prosody_run_as)" in
+    prosody) setpriv --reuid=prosody --regid=prosody --init-groups -- "$@" ;;
+    *) "$@" ;;
+  esac
+}
+
+# Print the pid of the running instance of this state dir, or nothing.
+# Guards against pid reuse: the process must be a prosody started with our config.
+prosody_running_pid() {
+  local pid state
+  [ -s "$PROSODY_PIDFILE" ] || return 0
+  pid="$(tr -dc '0-9' <"$PROSODY_PIDFILE" 2>/dev/null || true)"
+  [ -n "$pid" ] || return 0
+  [ -r "/proc/$pid/cmdline" ] || return 0
+  # A killed but not yet reaped process (zombie) counts as gone.
+  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)"
+  [ "$state" = "Z" ] && return 0
+  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$PROSODY_CFG"; then
+    echo "$pid"
+  fi
+}
+
+# Wait until pid is gone (or a zombie). $1=pid $2=timeout seconds. Returns 1 on timeout.
+prosody_wait_gone() {
+  local pid="$1" deadline=$((SECONDS + $2)) state
+  while [ -e "/proc/$pid" ]; do
+    state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)"
+    [ "$state" = "Z" ] && return 0
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.05
+  done
+  return 0
+}
+
+# True if something accepts TCP connections on 127.0.0.1:$1.
+prosody_port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# True once the server answers an XMPP stream header on 127.0.0.1:$1 with
+# <stream:features> for domain $2 (default localhost), i.e. the event loop runs
+# and the host is active (a bare TCP accept can precede that).
+prosody_xmpp_ready() {
+  local resp=""
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf "<?xml version='1.0'?><stream:stream to='%s' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>" "${2:-localhost}" >&3
+    deadline=$((SECONDS + 3))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+      chunk=""
+      IFS= read -r -t 0.05 -N 4096 chunk <&3 || true
+      resp+="$chunk"
+      case "$resp" in *"</stream:features>"*) printf '</stream:stream>' >&3; exit 0 ;; esac
+      case "$resp" in *"<stream:error"*) exit 1 ;; esac
+    done
+    exit 1
+  ) 2>/dev/null
+}
