@@ -18,6 +18,6 @@ cargo test --workspace --all-features
 if [ "${RC_SKIP_MEDIAWIKI:-0}" != 1 ]; then
   echo "== fresh fixtures from a real MediaWiki 1.39"
   fresh=$(mktemp -d /tmp/rc-fixtures.XXXXXX)
-  python3 scripts/mediawiki/gen-fixtures.py --out "$fresh"
+  FIXTURES_DIR="$fresh" python3 scripts/mediawiki/gen-fixtures.py
   RC_FIXTURES_DIR="$fresh" cargo test -p rc-core --all-features --test fixtures
 fi

@@ -13,3 +13,8 @@
 //! ```
 
 pub use rc_core::*;
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

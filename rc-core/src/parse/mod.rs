@@ -1,6 +1,7 @@
 //! Parsers for the three forms MediaWiki writes a change in, and the entry point that tells
 //! them apart.
 
+mod attrs;
 mod draft;
 #[cfg(feature = "minidom")]
 mod element;

@@ -11,7 +11,7 @@ use crate::error::{Bad, Form, ParseError};
 
 use super::draft::Draft;
 use super::node::Node;
-use super::{feed_xml, rc_xml};
+use super::{attrs, feed_xml, rc_xml};
 
 /// How deep child elements may nest below the root.
 const MAX_DEPTH: usize = 32;
@@ -54,20 +54,18 @@ pub(crate) fn parse(input: &str, want: Option<Form>) -> Result<RecentChange, Par
     if form == Form::RcXml {
         rc_xml::begin(&mut draft);
     }
-    for attr in start.attributes() {
-        let attr = attr.map_err(|e| ParseError::Syntax {
-            form,
-            offset: root_offset,
-            message: e.to_string(),
-        })?;
-        let name = attr.key.local_name().into_inner();
-        let offset = Some(offset_in(input, &attr.value).unwrap_or(root_offset));
-        let value = attr
-            .normalized_value(XmlVersion::Implicit1_0)
-            .map_err(|e| syntax_at(form, offset, e))?;
+    let raw = start.attributes_raw();
+    let raw_offset = offset_in(input, raw).unwrap_or(root_offset);
+    attrs::for_each(raw, |name, value, at| {
+        let offset = Some(raw_offset + at as u64);
         apply_attr(form, &mut draft, name, value)
-            .map_err(|b| b.into_error(form, "attribute", offset))?;
-    }
+            .map_err(|b| b.into_error(form, "attribute", offset))
+    })
+    .map_err(|m| ParseError::Syntax {
+        form,
+        offset: raw_offset + m.at as u64,
+        message: m.message,
+    })??;
     if has_children {
         for child in read_children(&mut reader, form)? {
             apply_child(form, &mut draft, &child)
@@ -101,15 +99,10 @@ fn syntax_at(form: Form, offset: Option<u64>, e: impl std::fmt::Display) -> Pars
     }
 }
 
-/// Byte offset of a borrowed attribute value within the input.
-fn offset_in(input: &str, value: &Cow<'_, str>) -> Option<u64> {
-    match value {
-        Cow::Borrowed(v) => {
-            let start = (v.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
-            (start <= input.len()).then_some(start as u64)
-        }
-        Cow::Owned(_) => None,
-    }
+/// Byte offset of a slice of the input.
+fn offset_in(input: &str, part: &str) -> Option<u64> {
+    let start = (part.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
+    (start <= input.len()).then_some(start as u64)
 }
 
 fn root_form(start: &BytesStart<'_>, want: Option<Form>) -> Result<Form, ParseError> {
