@@ -19,5 +19,5 @@ if [ "${RC_SKIP_MEDIAWIKI:-0}" != 1 ]; then
   echo "== fresh fixtures from a real MediaWiki 1.39"
   fresh=$(mktemp -d /tmp/rc-fixtures.XXXXXX)
   FIXTURES_DIR="$fresh" python3 scripts/mediawiki/gen-fixtures.py
-  RC_FIXTURES_DIR="$fresh" cargo test -p rc-core --all-features --test fixtures
+  RC_FIXTURES_DIR="$fresh" cargo test --workspace --all-features --test fixtures
 fi
