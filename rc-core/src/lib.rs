@@ -24,6 +24,7 @@ mod error;
 mod filter;
 mod parse;
 mod render;
+mod write;
 
 pub use change::{Fields, Kind, Patrolled, RecentChange};
 pub use error::{Form, ParseError, SNIPPET_CHARS};

@@ -3,7 +3,8 @@
 //! quick-xml finds where the start tag ends (quotes and all); this scanner splits the
 //! attributes inside it. It looks at each byte once, borrows every value that
 //! has no entity or line break, and keeps XML's rules: quoted values, no attribute twice,
-//! predefined and character references only. Like quick-xml, it lets a raw `<` through.
+//! predefined and character references only. Like quick-xml, it lets a raw `<` and attributes
+//! without whitespace between them through.
 
 use std::borrow::Cow;
 
@@ -90,9 +91,6 @@ pub(crate) fn for_each<E>(
             );
         };
         i = value_end + 1;
-        if i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-            return malformed(i, "attributes must be separated by whitespace");
-        }
         if !seen.insert(name) {
             return malformed(
                 name_start,
@@ -243,10 +241,6 @@ mod tests {
         for (raw, message) in [
             (r#" a="1" a="2""#, "attribute `a` appears twice"),
             (r#" a=1"#, "the value of `a` is not quoted"),
-            (
-                r#" a="1"b="2""#,
-                "attributes must be separated by whitespace",
-            ),
             (r#" a"#, "attribute `a` has no value"),
             (r#" a="open"#, "the value of `a` is not closed"),
         ] {
