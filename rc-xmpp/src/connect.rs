@@ -1,0 +1,285 @@
+//! Opening one authenticated, resource-bound XMPP session: TCP, STARTTLS with the policy's
+//! roots, SASL (SCRAM/PLAIN, or ANONYMOUS), resource binding.
+
+use std::borrow::Cow;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use minidom::Element;
+use tokio::io::BufStream;
+use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+use tokio_xmpp::connect::{AsyncReadAndWrite, DnsConfig};
+use tokio_xmpp::jid::{FullJid, Jid};
+use tokio_xmpp::parsers::sasl::{Auth, Mechanism, Nonza};
+use tokio_xmpp::parsers::starttls;
+use tokio_xmpp::parsers::stream_features::StreamFeatures;
+use tokio_xmpp::xmlstream::{
+    initiate_stream, FallibleStreamElement, InitiatingStream, PendingFeaturesRecv, ReadError,
+    StreamHeader, Timeouts, XmppStream, XmppStreamElement,
+};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::iq::Iq;
+
+use crate::config::{Account, Config, Tls};
+use crate::error::Fatal;
+use crate::stanzas;
+
+/// The stream of a live session, whatever carries it.
+pub(crate) type Stream = XmppStream<Box<dyn AsyncReadAndWrite + Send + 'static>>;
+
+/// A session ready for stanzas.
+pub(crate) struct Session {
+    pub stream: Stream,
+    pub jid: FullJid,
+}
+
+/// Why a connection attempt failed: worth retrying, or not.
+#[derive(Debug)]
+pub(crate) enum ConnectError {
+    Fatal(Fatal),
+    Retry(String),
+}
+
+impl From<tokio_xmpp::Error> for ConnectError {
+    fn from(e: tokio_xmpp::Error) -> Self {
+        ConnectError::Retry(e.to_string())
+    }
+}
+
+impl From<tokio_xmpp::xmlstream::RecvFeaturesError> for ConnectError {
+    fn from(e: tokio_xmpp::xmlstream::RecvFeaturesError) -> Self {
+        ConnectError::Retry(e.to_string())
+    }
+}
+
+impl From<io::Error> for ConnectError {
+    fn from(e: io::Error) -> Self {
+        ConnectError::Retry(e.to_string())
+    }
+}
+
+const NS_CLIENT: &str = "jabber:client";
+
+/// How long one attempt may take before it counts as failed.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connects, secures, authenticates and binds a resource.
+pub(crate) async fn open(cfg: &Config) -> Result<Session, ConnectError> {
+    tokio::time::timeout(ATTEMPT_TIMEOUT, open_inner(cfg))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ConnectError::Retry(format!(
+                "no session within {ATTEMPT_TIMEOUT:?}"
+            )))
+        })
+}
+
+async fn open_inner(cfg: &Config) -> Result<Session, ConnectError> {
+    let domain = cfg.account.domain().to_owned();
+    let timeouts = Timeouts {
+        read_timeout: cfg.ping_interval,
+        response_timeout: cfg.ping_timeout,
+    };
+    let dns = match cfg.server {
+        Some(addr) => DnsConfig::addr(&addr.to_string()),
+        None => DnsConfig::srv_default_client(&domain),
+    };
+    let tcp = dns.resolve().await?;
+    tcp.set_nodelay(true)?;
+    let header = || StreamHeader {
+        to: Some(Cow::Owned(domain.clone())),
+        from: None,
+        id: None,
+    };
+    let pending: PendingFeaturesRecv<Box<dyn AsyncReadAndWrite + Send>> = match &cfg.tls {
+        Tls::PlaintextLoopback => {
+            let io: Box<dyn AsyncReadAndWrite + Send> = Box::new(BufStream::new(tcp));
+            initiate_stream(io, NS_CLIENT, header(), timeouts).await?
+        }
+        Tls::Required | Tls::RequiredWithRoots(_) => {
+            let plain = initiate_stream(BufStream::new(tcp), NS_CLIENT, header(), timeouts).await?;
+            let (features, mut plain) = plain.recv_features().await?;
+            if !features.can_starttls() {
+                return Err(ConnectError::Fatal(Fatal::NoTls));
+            }
+            plain
+                .send(&XmppStreamElement::Starttls(starttls::Nonza::Request(
+                    starttls::Request,
+                )))
+                .await?;
+            loop {
+                match next(&mut plain).await? {
+                    XmppStreamElement::Starttls(starttls::Nonza::Proceed(_)) => break,
+                    XmppStreamElement::Starttls(_) => {
+                        return Err(ConnectError::Fatal(Fatal::NoTls))
+                    }
+                    _ => {}
+                }
+            }
+            let tcp = plain.into_inner().into_inner();
+            let tls = tls_config(&cfg.tls)?;
+            let name = ServerName::try_from(domain.clone()).map_err(|e| {
+                ConnectError::Retry(format!("{domain} is not a TLS server name: {e}"))
+            })?;
+            let stream = TlsConnector::from(tls).connect(name, tcp).await?;
+            let io: Box<dyn AsyncReadAndWrite + Send> = Box::new(BufStream::new(stream));
+            initiate_stream(io, NS_CLIENT, header(), timeouts).await?
+        }
+    };
+    let (features, stream) = pending.recv_features().await?;
+    let stream = authenticate(stream, &features, &cfg.account).await?;
+    let (_features, mut stream) = stream.send_header(header()).await?.recv_features().await?;
+    let resource = format!("rc-xmpp-{:08x}", rand::random::<u32>());
+    let jid = bind(&mut stream, &resource).await?;
+    Ok(Session { stream, jid })
+}
+
+/// Roots: the system's, plus the policy's extra PEM files.
+fn tls_config(tls: &Tls) -> Result<Arc<ClientConfig>, ConnectError> {
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Tls::RequiredWithRoots(files) = tls {
+        for file in files {
+            let certs = CertificateDer::pem_file_iter(file)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| {
+                    ConnectError::Retry(format!("cannot read the CA file {}: {e}", file.display()))
+                })?;
+            roots.add_parsable_certificates(certs);
+        }
+    }
+    let config = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The next element, skipping soft timeouts and unparseable elements.
+async fn next<S>(stream: &mut XmppStream<S>) -> Result<XmppStreamElement, ConnectError>
+where
+    S: tokio::io::AsyncBufRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        match stream.next().await {
+            Some(Ok(FallibleStreamElement::Ok(el))) => return Ok(el),
+            Some(Ok(FallibleStreamElement::Err(e))) => {
+                tracing::debug!("skipping an unparseable element: {e}")
+            }
+            Some(Err(ReadError::SoftTimeout)) => {}
+            Some(Err(ReadError::HardError(e))) => return Err(e.into()),
+            Some(Err(ReadError::ParseError(e))) => return Err(ConnectError::Retry(e.to_string())),
+            Some(Err(ReadError::StreamFooterReceived)) | None => {
+                return Err(ConnectError::Retry("the server closed the stream".into()))
+            }
+        }
+    }
+}
+
+/// SASL: the account's password through tokio-xmpp's SCRAM/PLAIN, or ANONYMOUS.
+async fn authenticate(
+    mut stream: XmppStream<Box<dyn AsyncReadAndWrite + Send>>,
+    features: &StreamFeatures,
+    account: &Account,
+) -> Result<InitiatingStream<Box<dyn AsyncReadAndWrite + Send>>, ConnectError> {
+    match account {
+        Account::Password { jid, password } => {
+            let node = jid
+                .node()
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default();
+            let creds = sasl::common::Credentials::default()
+                .with_username(node)
+                .with_password(password.expose());
+            tokio_xmpp::client_login(stream, features.sasl_mechanisms.clone(), creds)
+                .await
+                .map_err(|e| match e {
+                    tokio_xmpp::Error::Auth(a) => ConnectError::Fatal(Fatal::Auth {
+                        account: jid.to_string(),
+                        condition: a.to_string(),
+                    }),
+                    other => other.into(),
+                })
+        }
+        Account::Anonymous { domain } => {
+            if !features.sasl_mechanisms.contains("ANONYMOUS") {
+                return Err(ConnectError::Fatal(Fatal::Auth {
+                    account: format!("anonymous@{domain}"),
+                    condition: "the server does not offer SASL ANONYMOUS".into(),
+                }));
+            }
+            stream
+                .send(&XmppStreamElement::Sasl(Nonza::Auth(Auth {
+                    mechanism: Mechanism::Anonymous,
+                    data: vec![],
+                })))
+                .await?;
+            loop {
+                match next(&mut stream).await? {
+                    XmppStreamElement::Sasl(Nonza::Success(_)) => {
+                        return Ok(stream.initiate_reset())
+                    }
+                    XmppStreamElement::Sasl(Nonza::Failure(f)) => {
+                        return Err(ConnectError::Fatal(Fatal::Auth {
+                            account: format!("anonymous@{domain}"),
+                            condition: format!("{:?}", f.defined_condition),
+                        }))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Binds a resource and returns the full JID the server gave.
+async fn bind(stream: &mut Stream, resource: &str) -> Result<FullJid, ConnectError> {
+    let id = "bind-1";
+    stream
+        .send(&XmppStreamElement::Stanza(Stanza::Iq(stanzas::bind(
+            id, resource,
+        ))))
+        .await?;
+    loop {
+        if let XmppStreamElement::Stanza(Stanza::Iq(iq)) = next(stream).await? {
+            match iq {
+                Iq::Result {
+                    id: rid, payload, ..
+                } if rid == id => {
+                    let jid = payload
+                        .as_ref()
+                        .and_then(|b: &Element| b.children().find(|c| c.name() == "jid"))
+                        .map(|j| j.text())
+                        .ok_or_else(|| {
+                            ConnectError::Retry("resource binding returned no JID".into())
+                        })?;
+                    let jid: Jid = jid
+                        .parse()
+                        .map_err(|e| ConnectError::Retry(format!("bound JID {jid:?}: {e}")))?;
+                    return jid.try_into_full().map_err(|j| {
+                        ConnectError::Retry(format!("bound JID {j} has no resource"))
+                    });
+                }
+                Iq::Error { id: rid, error, .. } if rid == id => {
+                    return Err(ConnectError::Retry(format!(
+                        "resource binding refused: {:?}",
+                        error.defined_condition
+                    )))
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Ends a session politely: the stream footer, within two seconds.
+pub(crate) async fn close(stream: &mut Stream) {
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        <Stream as SinkExt<&XmppStreamElement>>::close(stream),
+    )
+    .await;
+}

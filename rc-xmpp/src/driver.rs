@@ -1,0 +1,694 @@
+//! The task behind a [`ChangeStream`](crate::ChangeStream): connects, joins the rooms,
+//! recovers what was missed, turns messages into changes, and starts over when the
+//! connection is lost.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::{SinkExt, StreamExt};
+use minidom::Element;
+use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
+use tokio_xmpp::jid::{BareJid, FullJid, Jid, ResourcePart};
+use tokio_xmpp::xmlstream::{FallibleStreamElement, ReadError, XmppStreamElement};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::presence::{Presence, Type as PresenceType};
+
+use crate::config::{Backpressure, Config, History, RoomConfig};
+use crate::connect::{self, ConnectError, Session};
+use crate::dedup::Window;
+use crate::error::{Fatal, RoomError, StreamError};
+use crate::queue;
+use crate::resume::ResumePosition;
+use crate::stanzas::{self, HistoryRequest, MucUser};
+use crate::status::{Connection, RoomState, Status};
+use crate::RoomChange;
+
+/// What travels to the consumer: an item, and the room position it moves to.
+pub(crate) struct Envelope {
+    pub item: Result<RoomChange, StreamError>,
+    pub mark: Option<Mark>,
+}
+
+/// A delivered message's place in its room.
+#[derive(Clone)]
+pub(crate) struct Mark {
+    pub room: String,
+    pub stanza_id: Option<String>,
+    pub time: Option<DateTime<Utc>>,
+}
+
+/// How a session ended.
+enum Ended {
+    Shutdown,
+    ConsumerGone,
+    Lost(String),
+}
+
+/// Archive page size for catch-up.
+const MAM_PAGE: u32 = 250;
+/// Nicks tried on conflicts before giving up on a room.
+const MAX_NICKS: u32 = 5;
+
+pub(crate) struct Driver {
+    cfg: Config,
+    out: queue::Sender<Envelope>,
+    status: watch::Sender<Status>,
+    dedup: Window,
+    /// Position of everything received (delivered or still buffered).
+    received: ResumePosition,
+    next_id: u64,
+}
+
+/// One room in one session.
+struct Room {
+    cfg: RoomConfig,
+    nicks_tried: u32,
+    occupant: FullJid,
+    phase: Phase,
+    recovered: u64,
+}
+
+enum Phase {
+    /// Asked the room what it supports.
+    Disco {
+        id: String,
+    },
+    /// Join sent.
+    Joining {
+        archive: bool,
+    },
+    /// Replaying the archive after the last stanza id; live messages wait in `held`.
+    CatchingUp {
+        query: String,
+        held: Vec<Message>,
+    },
+    Joined,
+    /// Kicked or dropped; join again at this time.
+    RejoinAt(Instant),
+    Failed,
+}
+
+impl Driver {
+    pub fn new(cfg: Config, out: queue::Sender<Envelope>, status: watch::Sender<Status>) -> Self {
+        let received = cfg.resume.clone();
+        let dedup = Window::new(cfg.dedup_window);
+        Driver {
+            cfg,
+            out,
+            status,
+            dedup,
+            received,
+            next_id: 0,
+        }
+    }
+
+    fn id(&mut self, what: &str) -> String {
+        self.next_id += 1;
+        format!("{what}-{}", self.next_id)
+    }
+
+    fn set_connection(&self, c: Connection) {
+        self.status.send_modify(|s| s.connection = c);
+    }
+
+    fn set_room(&self, room: &BareJid, state: RoomState) {
+        self.status.send_modify(|s| {
+            s.rooms.insert(room.to_string(), state);
+        });
+    }
+
+    /// Connects, serves, and reconnects until closed or failed for good.
+    pub async fn run(mut self, mut shutdown: oneshot::Receiver<()>) {
+        let mut failures: u32 = 0;
+        loop {
+            self.set_connection(Connection::Connecting);
+            let attempt = tokio::select! {
+                r = connect::open(&self.cfg) => r,
+                _ = &mut shutdown => return self.set_connection(Connection::Closed),
+            };
+            let reason = match attempt {
+                Ok(session) => {
+                    failures = 0;
+                    tracing::info!(jid = %session.jid, "online");
+                    self.status.send_modify(|s| {
+                        s.connection = Connection::Online {
+                            jid: session.jid.to_string(),
+                        };
+                        s.connections += 1;
+                    });
+                    match self.serve(session, &mut shutdown).await {
+                        Ended::Shutdown => return self.set_connection(Connection::Closed),
+                        Ended::ConsumerGone => return,
+                        Ended::Lost(reason) => reason,
+                    }
+                }
+                Err(ConnectError::Fatal(f)) => return self.fail(f).await,
+                Err(ConnectError::Retry(reason)) => {
+                    failures += 1;
+                    reason
+                }
+            };
+            tracing::warn!(%reason, "disconnected");
+            self.set_connection(Connection::Disconnected {
+                reason: reason.clone(),
+            });
+            if let Some(max) = self.cfg.reconnect.max_attempts {
+                if failures >= max {
+                    return self
+                        .fail(Fatal::RetriesExhausted {
+                            attempts: failures,
+                            last: reason,
+                        })
+                        .await;
+                }
+            }
+            let delay = self.cfg.reconnect.delay(failures.max(1));
+            self.set_connection(Connection::Reconnecting {
+                attempt: failures,
+                delay,
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = &mut shutdown => return self.set_connection(Connection::Closed),
+            }
+        }
+    }
+
+    async fn fail(&mut self, fatal: Fatal) {
+        tracing::error!(error = %fatal, "giving up");
+        self.set_connection(Connection::Failed {
+            reason: fatal.to_string(),
+        });
+        let _ = self
+            .out
+            .push(Envelope {
+                item: Err(StreamError::Fatal(fatal)),
+                mark: None,
+            })
+            .await;
+    }
+
+    /// Runs one session until it ends.
+    async fn serve(&mut self, session: Session, shutdown: &mut oneshot::Receiver<()>) -> Ended {
+        let Session { mut stream, jid } = session;
+        let mut rooms: Vec<Room> = Vec::with_capacity(self.cfg.rooms.len());
+        for cfg in self.cfg.rooms.clone() {
+            let occupant = occupant(&cfg.jid, &cfg.nick);
+            let id = self.id("disco");
+            rooms.push(Room {
+                cfg,
+                nicks_tried: 1,
+                occupant,
+                phase: Phase::Disco { id: id.clone() },
+                recovered: 0,
+            });
+            let room = rooms.last().expect("just pushed");
+            self.set_room(&room.cfg.jid, RoomState::Joining);
+            if let Err(e) = send(
+                &mut stream,
+                Stanza::Iq(stanzas::disco_info(&room.cfg.jid, &id)),
+            )
+            .await
+            {
+                return Ended::Lost(e);
+            }
+        }
+        let mut ticker = tokio::time::interval(Duration::from_millis(250));
+        let mut next_self_ping = Instant::now() + self.cfg.self_ping_interval;
+        loop {
+            let element = tokio::select! {
+                el = stream.next() => el,
+                _ = ticker.tick() => {
+                    if self.out.is_closed() {
+                        return Ended::ConsumerGone;
+                    }
+                    let now = Instant::now();
+                    for room in rooms.iter_mut() {
+                        if matches!(room.phase, Phase::RejoinAt(at) if at <= now) {
+                            if let Err(e) = self.join(&mut stream, room, false).await {
+                                return Ended::Lost(e);
+                            }
+                        }
+                    }
+                    if now >= next_self_ping {
+                        next_self_ping = now + self.cfg.self_ping_interval;
+                        for room in rooms.iter().filter(|r| matches!(r.phase, Phase::Joined)) {
+                            let ping = stanzas::ping(Some(Jid::from(room.occupant.clone())), &format!("selfping:{}", room.cfg.jid));
+                            if let Err(e) = send(&mut stream, Stanza::Iq(ping)).await {
+                                return Ended::Lost(e);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                _ = &mut *shutdown => {
+                    for room in &rooms {
+                        let _ = send(&mut stream, Stanza::Presence(stanzas::leave(&room.occupant))).await;
+                    }
+                    connect::close(&mut stream).await;
+                    return Ended::Shutdown;
+                }
+            };
+            let stanza = match element {
+                Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(s)))) => s,
+                Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
+                    return Ended::Lost(format!("stream error from the server: {e:?}"))
+                }
+                Some(Ok(FallibleStreamElement::Ok(_))) => continue,
+                Some(Ok(FallibleStreamElement::Err(e))) => {
+                    tracing::warn!("skipping a stanza that does not parse: {e}");
+                    continue;
+                }
+                Some(Err(ReadError::SoftTimeout)) => {
+                    // Quiet for a while: make the server talk, or time out hard.
+                    let id = self.id("ping");
+                    if let Err(e) = send(&mut stream, Stanza::Iq(stanzas::ping(None, &id))).await {
+                        return Ended::Lost(e);
+                    }
+                    continue;
+                }
+                Some(Err(ReadError::HardError(e))) => {
+                    return Ended::Lost(format!("connection error: {e}"))
+                }
+                Some(Err(ReadError::ParseError(e))) => {
+                    tracing::warn!("skipping a stanza that does not parse: {e}");
+                    continue;
+                }
+                Some(Err(ReadError::StreamFooterReceived)) | None => {
+                    return Ended::Lost("the server closed the stream".into())
+                }
+            };
+            let result = match stanza {
+                Stanza::Message(m) => self.on_message(&mut stream, &mut rooms, &jid, m).await,
+                Stanza::Presence(p) => self.on_presence(&mut stream, &mut rooms, p).await,
+                Stanza::Iq(iq) => self.on_iq(&mut stream, &mut rooms, iq).await,
+            };
+            if let Err(end) = result {
+                return end;
+            }
+        }
+    }
+
+    /// Sends the join presence for a room, asking for what it missed.
+    async fn join(
+        &mut self,
+        stream: &mut connect::Stream,
+        room: &mut Room,
+        archive: bool,
+    ) -> Result<(), String> {
+        let position = self.received.room(room.cfg.jid.as_str()).cloned();
+        let history = match (&position, archive) {
+            (Some(p), true) if p.stanza_id.is_some() => HistoryRequest::Nothing,
+            (Some(p), _) if p.time.is_some() => HistoryRequest::Since(p.time.expect("checked")),
+            _ => match self.cfg.history {
+                History::None => HistoryRequest::Nothing,
+                History::Last(n) => HistoryRequest::Last(n),
+                History::Since(t) => HistoryRequest::Since(t),
+            },
+        };
+        room.phase = Phase::Joining { archive };
+        room.recovered = 0;
+        self.set_room(&room.cfg.jid, RoomState::Joining);
+        let password = room.cfg.password.as_ref().map(|p| p.expose().to_owned());
+        send(
+            stream,
+            Stanza::Presence(stanzas::join(&room.occupant, history, password.as_deref())),
+        )
+        .await
+    }
+
+    async fn on_iq(
+        &mut self,
+        stream: &mut connect::Stream,
+        rooms: &mut [Room],
+        iq: Iq,
+    ) -> Result<(), Ended> {
+        match iq {
+            Iq::Get {
+                from, id, payload, ..
+            } => {
+                if payload.is("ping", stanzas::ns::PING) {
+                    send(stream, Stanza::Iq(stanzas::pong(from, &id)))
+                        .await
+                        .map_err(Ended::Lost)?;
+                }
+            }
+            Iq::Set { .. } => {}
+            Iq::Result { id, payload, .. } => {
+                for room in rooms.iter_mut() {
+                    match &room.phase {
+                        Phase::Disco { id: d } if *d == id => {
+                            let archive = stanzas::has_feature(payload.as_ref(), stanzas::ns::MAM);
+                            self.join(stream, room, archive)
+                                .await
+                                .map_err(Ended::Lost)?;
+                        }
+                        Phase::CatchingUp { query, .. } if *query == id => {
+                            let (complete, last) = stanzas::mam_fin(payload.as_ref());
+                            match (complete, last) {
+                                (false, Some(last)) => {
+                                    let query = self.id("mam");
+                                    let iq = stanzas::mam_query(
+                                        &room.cfg.jid,
+                                        &query,
+                                        Some(&last),
+                                        false,
+                                        MAM_PAGE,
+                                    );
+                                    if let Phase::CatchingUp { query: q, .. } = &mut room.phase {
+                                        *q = query;
+                                    }
+                                    send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost)?;
+                                }
+                                _ => self.caught_up(room).await?,
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Iq::Error { id, error, .. } => {
+                for room in rooms.iter_mut() {
+                    match &room.phase {
+                        Phase::Disco { id: d } if *d == id => {
+                            // The room may not exist yet: joining creates it.
+                            self.join(stream, room, false).await.map_err(Ended::Lost)?;
+                        }
+                        Phase::CatchingUp { query, .. } if *query == id => {
+                            tracing::warn!(room = %room.cfg.jid, "the room archive refused the catch-up: {:?}", error.defined_condition);
+                            self.caught_up(room).await?;
+                        }
+                        Phase::Joined if id == format!("selfping:{}", room.cfg.jid) => {
+                            let condition = format!("{:?}", error.defined_condition);
+                            if condition.contains("NotAcceptable")
+                                || condition.contains("ItemNotFound")
+                            {
+                                tracing::warn!(room = %room.cfg.jid, "self-ping says we are no longer in the room; rejoining");
+                                self.join(stream, room, true).await.map_err(Ended::Lost)?;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_presence(
+        &mut self,
+        stream: &mut connect::Stream,
+        rooms: &mut [Room],
+        p: Presence,
+    ) -> Result<(), Ended> {
+        let Some(from) = p.from.as_ref() else {
+            return Ok(());
+        };
+        let Some(room) = rooms.iter_mut().find(|r| from.to_bare() == r.cfg.jid) else {
+            return Ok(());
+        };
+        let muc = MucUser::of(&p.payloads);
+        let is_self = muc.has(110)
+            || from.resource().map(|r| r.as_str()) == Some(room.occupant.resource().as_str());
+        match p.type_ {
+            PresenceType::Error if matches!(room.phase, Phase::Joining { .. }) => {
+                let condition =
+                    stanzas::error_condition(&p.payloads).unwrap_or_else(|| "unknown".into());
+                if condition == "conflict" && room.nicks_tried < MAX_NICKS {
+                    room.nicks_tried += 1;
+                    let nick = format!("{}_{}", room.cfg.nick, room.nicks_tried);
+                    tracing::info!(room = %room.cfg.jid, %nick, "nick taken; trying another");
+                    room.occupant = occupant(&room.cfg.jid, &nick);
+                    let archive = matches!(room.phase, Phase::Joining { archive: true });
+                    return self.join(stream, room, archive).await.map_err(Ended::Lost);
+                }
+                let error = match condition.as_str() {
+                    "conflict" => RoomError::NickConflict {
+                        last: room.occupant.resource().to_string(),
+                    },
+                    "forbidden" => RoomError::Banned,
+                    "registration-required" => RoomError::MembersOnly,
+                    "not-authorized" => RoomError::PasswordRequired,
+                    "item-not-found" | "remote-server-not-found" | "not-allowed" => {
+                        RoomError::NotFound
+                    }
+                    other => RoomError::Refused {
+                        condition: other.to_owned(),
+                    },
+                };
+                self.room_failed(room, error).await
+            }
+            PresenceType::None if is_self => {
+                if let Phase::Joining { archive } = room.phase {
+                    let resume_id = self
+                        .received
+                        .room(room.cfg.jid.as_str())
+                        .and_then(|p| p.stanza_id.clone());
+                    match (archive, resume_id) {
+                        (true, Some(after)) => {
+                            let query = self.id("mam");
+                            room.phase = Phase::CatchingUp {
+                                query: query.clone(),
+                                held: Vec::new(),
+                            };
+                            let iq = stanzas::mam_query(
+                                &room.cfg.jid,
+                                &query,
+                                Some(&after),
+                                false,
+                                MAM_PAGE,
+                            );
+                            send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost)?;
+                        }
+                        _ => {
+                            room.phase = Phase::Joined;
+                            self.joined(room);
+                        }
+                    }
+                }
+                Ok(())
+            }
+            PresenceType::Unavailable if is_self => {
+                if let Some(reason) = muc.destroyed.clone() {
+                    return self
+                        .room_failed(room, RoomError::Destroyed { reason })
+                        .await;
+                }
+                if muc.has(301) {
+                    return self.room_failed(room, RoomError::Banned).await;
+                }
+                if muc.has(303) {
+                    return Ok(()); // our nick changed
+                }
+                let reason = if muc.has(307) {
+                    "kicked"
+                } else {
+                    "removed from the room"
+                };
+                tracing::warn!(room = %room.cfg.jid, reason, "left the room; rejoining after a delay");
+                room.phase = Phase::RejoinAt(Instant::now() + self.cfg.rejoin_delay);
+                self.set_room(
+                    &room.cfg.jid,
+                    RoomState::Rejoining {
+                        reason: reason.into(),
+                    },
+                );
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn joined(&self, room: &Room) {
+        tracing::info!(room = %room.cfg.jid, recovered = room.recovered, "joined");
+        self.set_room(
+            &room.cfg.jid,
+            RoomState::Joined {
+                nick: room.occupant.resource().to_string(),
+                recovered: room.recovered,
+            },
+        );
+    }
+
+    async fn room_failed(&mut self, room: &mut Room, error: RoomError) -> Result<(), Ended> {
+        tracing::error!(room = %room.cfg.jid, %error, "giving up on the room");
+        room.phase = Phase::Failed;
+        self.set_room(
+            &room.cfg.jid,
+            RoomState::Failed {
+                reason: error.to_string(),
+            },
+        );
+        let item = Err(StreamError::Room {
+            room: room.cfg.jid.clone(),
+            error,
+        });
+        self.deliver(Envelope { item, mark: None }).await
+    }
+
+    /// The archive replay is over: release the live messages held meanwhile.
+    async fn caught_up(&mut self, room: &mut Room) -> Result<(), Ended> {
+        let held = match std::mem::replace(&mut room.phase, Phase::Joined) {
+            Phase::CatchingUp { held, .. } => held,
+            _ => Vec::new(),
+        };
+        for m in held {
+            let payloads = m.payloads.clone();
+            let body = m.bodies.values().next().cloned();
+            self.accept(&room.cfg.jid, &payloads, &payloads, body, false, None)
+                .await?;
+        }
+        self.status.send_modify(|s| s.recovered += room.recovered);
+        self.joined(room);
+        Ok(())
+    }
+
+    async fn on_message(
+        &mut self,
+        stream: &mut connect::Stream,
+        rooms: &mut [Room],
+        me: &FullJid,
+        m: Message,
+    ) -> Result<(), Ended> {
+        let _ = stream;
+        let Some(from) = m.from.clone() else {
+            return Ok(());
+        };
+        let bare = from.to_bare();
+        let Some(room) = rooms.iter_mut().find(|r| bare == r.cfg.jid) else {
+            return Ok(());
+        };
+        // A page of the room archive, addressed to us.
+        if let Phase::CatchingUp { query, .. } = &room.phase {
+            if let Some(archived) = stanzas::mam_result(&m.payloads, query) {
+                let children: Vec<Element> = archived.message.children().cloned().collect();
+                let body = archived
+                    .message
+                    .children()
+                    .find(|c| c.name() == "body")
+                    .map(|b| b.text());
+                let id = archived.id.clone();
+                let delay = archived.delay;
+                if self
+                    .accept(&room.cfg.jid, &children, &[], body, true, Some((id, delay)))
+                    .await?
+                {
+                    room.recovered += 1;
+                }
+                return Ok(());
+            }
+        }
+        if m.type_ != MessageType::Groupchat || from.resource().is_none() {
+            return Ok(()); // room notices, errors, private messages
+        }
+        let body = m.bodies.values().next().cloned();
+        if body.is_none() && stanzas::change_payload(&m.payloads).is_none() {
+            return Ok(()); // subject changes and chat states
+        }
+        let _ = me;
+        if let Phase::CatchingUp { held, .. } = &mut room.phase {
+            held.push(m);
+            return Ok(());
+        }
+        let replayed = stanzas::delay(&m.payloads).is_some();
+        let jid = room.cfg.jid.clone();
+        if self
+            .accept(&jid, &m.payloads, &m.payloads, body, replayed, None)
+            .await?
+            && replayed
+        {
+            room.recovered += 1;
+            self.status.send_modify(|s| s.recovered += 1);
+        }
+        Ok(())
+    }
+
+    /// Turns one message into an item: parses its payload, drops duplicates, filters,
+    /// delivers. `archived` carries the archive id and delay of a replayed message.
+    /// Returns whether a change was delivered.
+    async fn accept(
+        &mut self,
+        room: &BareJid,
+        children: &[Element],
+        meta: &[Element],
+        body: Option<String>,
+        replayed: bool,
+        archived: Option<(String, Option<DateTime<Utc>>)>,
+    ) -> Result<bool, Ended> {
+        let (stanza_id, sent_at) = match archived {
+            Some((id, delay)) => (Some(id), delay),
+            None => (stanzas::stanza_id(meta, room), stanzas::delay(meta)),
+        };
+        let mark = Mark {
+            room: room.to_string(),
+            stanza_id: stanza_id.clone(),
+            time: sent_at.or_else(|| Some(Utc::now())),
+        };
+        self.received
+            .record(&mark.room, mark.stanza_id.as_deref(), mark.time);
+        let item = match stanzas::change_payload(children) {
+            None => Err(StreamError::NoPayload {
+                room: room.clone(),
+                body: body.as_deref().map(stanzas::body_snippet),
+            }),
+            Some(payload) => match rc_core::from_element(payload) {
+                Err(error) => Err(StreamError::BadPayload {
+                    room: room.clone(),
+                    stanza_id: stanza_id.clone(),
+                    error,
+                }),
+                Ok(change) => {
+                    if !self.dedup.first_time(change.wiki.as_deref(), change.rcid) {
+                        self.status.send_modify(|s| s.duplicates += 1);
+                        return Ok(false);
+                    }
+                    if !self.cfg.filter.matches(&change) {
+                        return Ok(false);
+                    }
+                    Ok(RoomChange {
+                        change,
+                        room: room.clone(),
+                        stanza_id,
+                        replayed,
+                        sent_at,
+                    })
+                }
+            },
+        };
+        let delivered = item.is_ok();
+        self.deliver(Envelope {
+            item,
+            mark: Some(mark),
+        })
+        .await?;
+        Ok(delivered)
+    }
+
+    async fn deliver(&mut self, envelope: Envelope) -> Result<(), Ended> {
+        match self.out.push(envelope).await {
+            Ok(0) => Ok(()),
+            Ok(dropped) => {
+                debug_assert_eq!(self.cfg.backpressure, Backpressure::DropOldest);
+                self.status.send_modify(|s| s.dropped += dropped);
+                Ok(())
+            }
+            Err(queue::Closed) => Err(Ended::ConsumerGone),
+        }
+    }
+}
+
+fn occupant(room: &BareJid, nick: &str) -> FullJid {
+    let resource = ResourcePart::new(nick)
+        .unwrap_or_else(|_| ResourcePart::new("rc-xmpp").expect("a valid resource"));
+    FullJid::from_parts(room.node(), room.domain(), &resource)
+}
+
+async fn send(stream: &mut connect::Stream, stanza: Stanza) -> Result<(), String> {
+    stream
+        .send(&XmppStreamElement::Stanza(stanza))
+        .await
+        .map_err(|e| format!("cannot send: {e}"))
+}

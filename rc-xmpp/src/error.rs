@@ -1,0 +1,137 @@
+//! Errors: the ones that end a stream, and the ones a stream yields and goes on.
+
+use tokio_xmpp::jid::BareJid;
+
+/// A builder that cannot make a working client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No room to join.
+    #[error("no room to join: add one with .room(jid, nick)")]
+    NoRooms,
+    /// Plaintext was allowed for a server that is not on loopback.
+    #[error("plaintext connections are only allowed to a loopback server address (.server(\"127.0.0.1:port\"))")]
+    PlaintextNotLoopback,
+    /// A buffer of size zero.
+    #[error("the buffer must hold at least one item")]
+    ZeroBuffer,
+    /// A JID that does not parse.
+    #[error("invalid JID {jid:?}: {reason}")]
+    InvalidJid {
+        /// What was given.
+        jid: String,
+        /// Why it is not a JID.
+        reason: String,
+    },
+    /// A server address that does not parse.
+    #[error("invalid server address {addr:?}: expected host:port")]
+    InvalidServer {
+        /// What was given.
+        addr: String,
+    },
+    /// The resume file exists but cannot be read.
+    #[error("cannot read the resume position from {path}: {reason}")]
+    ResumeFile {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a room could not be joined or was left. The other rooms carry on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RoomError {
+    /// The account is banned from the room.
+    #[error("banned from the room")]
+    Banned,
+    /// The room only admits members.
+    #[error("the room is members-only and this account is not a member")]
+    MembersOnly,
+    /// The room needs a password, or the one given is wrong.
+    #[error("the room needs a password (or the one given is wrong)")]
+    PasswordRequired,
+    /// The room was destroyed.
+    #[error("the room was destroyed{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
+    Destroyed {
+        /// The reason the owner gave.
+        reason: Option<String>,
+    },
+    /// The room does not exist and cannot be created by this account.
+    #[error("the room does not exist")]
+    NotFound,
+    /// Every nick tried was taken.
+    #[error("every nick tried was taken (last: {last})")]
+    NickConflict {
+        /// The last nick tried.
+        last: String,
+    },
+    /// Any other refusal, with the server's condition.
+    #[error("the server refused the join: {condition}")]
+    Refused {
+        /// The stanza error condition.
+        condition: String,
+    },
+}
+
+/// An item of the change stream that is not a change. Every variant but
+/// [`StreamError::Fatal`] leaves the stream running.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// A message carried an `<rc>` (or `<recentchange>`) payload that does not parse.
+    #[error("bad change in {room}: {error}")]
+    BadPayload {
+        /// The room it was posted in.
+        room: BareJid,
+        /// The server's stanza id, if any.
+        stanza_id: Option<String>,
+        /// What is wrong with it.
+        error: rc_core::ParseError,
+    },
+    /// A message carried no change payload at all.
+    #[error("message without a change payload in {room}: {body:?}")]
+    NoPayload {
+        /// The room it was posted in.
+        room: BareJid,
+        /// The start of its body, if it had one.
+        body: Option<String>,
+    },
+    /// A room could not be joined, or was lost for good.
+    #[error("room {room}: {error}")]
+    Room {
+        /// The room.
+        room: BareJid,
+        /// Why.
+        error: RoomError,
+    },
+    /// The client stopped for good: wrong password, no usable TLS, retries exhausted.
+    #[error("{0}")]
+    Fatal(#[from] Fatal),
+}
+
+/// Why a client stopped for good.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Fatal {
+    /// The server rejected the credentials.
+    #[error("authentication failed for {account}: {condition}")]
+    Auth {
+        /// The account (never the password).
+        account: String,
+        /// The SASL condition, e.g. `not-authorized`.
+        condition: String,
+    },
+    /// The server does not offer TLS while TLS is required.
+    #[error("the server does not offer STARTTLS, and TLS is required")]
+    NoTls,
+    /// Reconnection was given up after the policy's attempts.
+    #[error("gave up after {attempts} failed connection attempts; last error: {last}")]
+    RetriesExhausted {
+        /// How many.
+        attempts: u32,
+        /// The last error.
+        last: String,
+    },
+}

@@ -1,0 +1,384 @@
+//! # rc-xmpp: recent changes from XMPP chat rooms, as a stream that heals itself
+//!
+//! MediaWiki's XMLRC posted every change into a multi-user chat room, one room per wiki: a
+//! human line in the `<body>` and the `<rc>` element beside it. [`Client`] joins such
+//! rooms and yields each change, typed by [`rc_core`], on a plain [`futures::Stream`].
+//! Behind it the connection heals itself: dead connections are detected (pings), rejoined
+//! with backoff, and what was missed is replayed from the room archive (XEP-0313) or the
+//! room history, without duplicates.
+//!
+//! ```no_run
+//! use futures::StreamExt;
+//! use rc_core::{Filter, Kind};
+//! use rc_xmpp::Client;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut changes = Client::builder("bot@example.org", "secret")?
+//!     .room("enwiki@conference.example.org", "mybot")?
+//!     .filter(Filter::new().namespace(0).not_bot())
+//!     .resume_from_file("enwiki.pos")?
+//!     .connect();
+//! while let Some(item) = changes.next().await {
+//!     match item {
+//!         Ok(c) if c.kind == Kind::Edit => println!("{} edited {}", c.user_or("?"), c.title_or("?")),
+//!         Ok(_) => {}
+//!         Err(e) => eprintln!("{e}"), // one bad message; the stream goes on
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod config;
+mod connect;
+mod dedup;
+mod driver;
+mod error;
+mod publisher;
+mod queue;
+mod resume;
+mod stanzas;
+mod status;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use rc_core::{Filter, RecentChange};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+pub use tokio_xmpp::jid::BareJid;
+
+pub use config::{Account, Backpressure, History, ReconnectPolicy, RoomConfig, Secret, Tls};
+pub use error::{ConfigError, Fatal, RoomError, StreamError};
+pub use publisher::{Publisher, PublisherBuilder};
+pub use resume::{ResumePosition, RoomPosition};
+pub use status::{Connection, RoomState, Status};
+
+use config::Config;
+use driver::{Driver, Envelope};
+
+/// A change, with where and how it arrived. Dereferences to the [`RecentChange`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RoomChange {
+    /// The change.
+    pub change: RecentChange,
+    /// The room it was posted in.
+    pub room: BareJid,
+    /// The room's stanza id for the message (XEP-0359), when the server gives one.
+    pub stanza_id: Option<String>,
+    /// Replayed from the room's archive or history, rather than received live.
+    pub replayed: bool,
+    /// When the message was originally sent, if the server stamped it (XEP-0203).
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl Deref for RoomChange {
+    type Target = RecentChange;
+    fn deref(&self) -> &RecentChange {
+        &self.change
+    }
+}
+
+/// The entry point: [`Client::builder`] for an account, [`Client::anonymous`] for
+/// SASL ANONYMOUS.
+pub struct Client;
+
+impl Client {
+    /// A client for a registered account.
+    pub fn builder(jid: &str, password: impl Into<String>) -> Result<ClientBuilder, ConfigError> {
+        let jid: BareJid = parse_jid(jid)?;
+        Ok(ClientBuilder::new(config::Account::Password {
+            jid,
+            password: Secret::new(password),
+        }))
+    }
+
+    /// A client logging in anonymously on `domain` (SASL ANONYMOUS).
+    pub fn anonymous(domain: &str) -> Result<ClientBuilder, ConfigError> {
+        let domain: BareJid = parse_jid(domain)?;
+        Ok(ClientBuilder::new(config::Account::Anonymous { domain }))
+    }
+}
+
+fn parse_jid(s: &str) -> Result<BareJid, ConfigError> {
+    s.parse()
+        .map_err(|e: tokio_xmpp::jid::Error| ConfigError::InvalidJid {
+            jid: s.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// Configures a [`ChangeStream`]. Defaults: STARTTLS required, no history on a first join,
+/// backoff from 0.5 s to 60 s with 20 % jitter forever, a buffer of 10,000 items that
+/// waits when full, pings after 60 s of silence with 20 s to answer.
+#[derive(Debug)]
+#[must_use]
+pub struct ClientBuilder {
+    cfg: Config,
+}
+
+impl ClientBuilder {
+    fn new(account: config::Account) -> Self {
+        ClientBuilder {
+            cfg: Config {
+                account,
+                server: None,
+                rooms: Vec::new(),
+                history: History::None,
+                reconnect: ReconnectPolicy::default(),
+                tls: Tls::Required,
+                buffer: 10_000,
+                backpressure: Backpressure::Wait,
+                filter: Filter::new(),
+                resume: ResumePosition::default(),
+                resume_file: None,
+                dedup_window: 100_000,
+                ping_interval: Duration::from_secs(60),
+                ping_timeout: Duration::from_secs(20),
+                self_ping_interval: Duration::from_secs(300),
+                rejoin_delay: Duration::from_secs(5),
+            },
+        }
+    }
+
+    /// Joins a room with this nick.
+    pub fn room(mut self, room: &str, nick: &str) -> Result<Self, ConfigError> {
+        self.cfg.rooms.push(RoomConfig {
+            jid: parse_jid(room)?,
+            nick: nick.to_owned(),
+            password: None,
+        });
+        Ok(self)
+    }
+
+    /// Joins a password-protected room.
+    pub fn room_with_password(
+        mut self,
+        room: &str,
+        nick: &str,
+        password: impl Into<String>,
+    ) -> Result<Self, ConfigError> {
+        self.cfg.rooms.push(RoomConfig {
+            jid: parse_jid(room)?,
+            nick: nick.to_owned(),
+            password: Some(Secret::new(password)),
+        });
+        Ok(self)
+    }
+
+    /// Connects to this address instead of looking the domain up in DNS.
+    pub fn server(mut self, addr: &str) -> Result<Self, ConfigError> {
+        let parsed: SocketAddr = addr.parse().map_err(|_| ConfigError::InvalidServer {
+            addr: addr.to_owned(),
+        })?;
+        self.cfg.server = Some(parsed);
+        Ok(self)
+    }
+
+    /// What to ask for on a first join (rooms with a resume position continue from it).
+    pub fn history(mut self, history: History) -> Self {
+        self.cfg.history = history;
+        self
+    }
+
+    /// How to reconnect.
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.cfg.reconnect = policy;
+        self
+    }
+
+    /// How the connection is protected (STARTTLS required by default).
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.cfg.tls = tls;
+        self
+    }
+
+    /// Items buffered for a slow consumer, and what happens when the buffer is full.
+    pub fn buffer(mut self, size: usize, policy: Backpressure) -> Self {
+        self.cfg.buffer = size;
+        self.cfg.backpressure = policy;
+        self
+    }
+
+    /// Only yield changes this filter keeps (errors always come through).
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.cfg.filter = filter;
+        self
+    }
+
+    /// Continues from a saved position.
+    pub fn resume(mut self, position: ResumePosition) -> Self {
+        self.cfg.resume = position;
+        self
+    }
+
+    /// Continues from the position in this file (if it exists) and keeps it up to date:
+    /// written at most once a second while changes flow, and when the stream is dropped.
+    pub fn resume_from_file(mut self, path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
+        let path = path.into();
+        self.cfg.resume = ResumePosition::load(&path).map_err(|e| ConfigError::ResumeFile {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        self.cfg.resume_file = Some(path);
+        Ok(self)
+    }
+
+    /// How many recent changes are remembered to drop duplicates (by wiki and rcid).
+    pub fn dedup_window(mut self, changes: usize) -> Self {
+        self.cfg.dedup_window = changes;
+        self
+    }
+
+    /// Ping the server after `idle` of silence; the connection is dead if it does not
+    /// answer within `timeout`.
+    pub fn keepalive(mut self, idle: Duration, timeout: Duration) -> Self {
+        self.cfg.ping_interval = idle;
+        self.cfg.ping_timeout = timeout;
+        self
+    }
+
+    /// How often to check room membership with a self-ping (XEP-0410).
+    pub fn self_ping_interval(mut self, every: Duration) -> Self {
+        self.cfg.self_ping_interval = every;
+        self
+    }
+
+    /// How long to wait before rejoining a room after being kicked.
+    pub fn rejoin_delay(mut self, delay: Duration) -> Self {
+        self.cfg.rejoin_delay = delay;
+        self
+    }
+
+    /// Starts the client and returns its stream at once; the connection is made in the
+    /// background. Must be called within a tokio runtime.
+    pub fn connect(self) -> ChangeStream {
+        self.try_connect().expect("invalid client configuration")
+    }
+
+    /// Like [`connect`](Self::connect), but returns configuration errors instead of
+    /// panicking on them.
+    pub fn try_connect(self) -> Result<ChangeStream, ConfigError> {
+        self.cfg.check()?;
+        let (tx, rx) = queue::channel(self.cfg.buffer, self.cfg.backpressure);
+        let mut initial = Status::default();
+        for room in &self.cfg.rooms {
+            initial
+                .rooms
+                .insert(room.jid.to_string(), RoomState::Joining);
+        }
+        let (status_tx, status_rx) = watch::channel(initial);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let position = Arc::new(Mutex::new(self.cfg.resume.clone()));
+        let resume_file = self.cfg.resume_file.clone();
+        let task = tokio::spawn(Driver::new(self.cfg, tx, status_tx).run(stop_rx));
+        Ok(ChangeStream {
+            rx,
+            status: status_rx,
+            position,
+            resume_file,
+            last_save: Instant::now(),
+            dirty: false,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// The changes of the joined rooms: `Ok` for a change, `Err` for a message that is not one,
+/// a room that failed, or (last) why the client stopped for good. Ends only after a
+/// [`StreamError::Fatal`] or [`close`](Self::close).
+pub struct ChangeStream {
+    rx: queue::Receiver<Envelope>,
+    status: watch::Receiver<Status>,
+    position: Arc<Mutex<ResumePosition>>,
+    resume_file: Option<PathBuf>,
+    last_save: Instant,
+    dirty: bool,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl ChangeStream {
+    /// The client's state, updated as it changes.
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// The position after the last item this stream yielded: persist it to continue there.
+    pub fn position(&self) -> ResumePosition {
+        self.position.lock().unwrap().clone()
+    }
+
+    /// Items buffered and not yet read.
+    pub fn buffered(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Leaves the rooms, closes the connection, and saves the resume file.
+    pub async fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        self.save();
+    }
+
+    fn save(&mut self) {
+        if let (Some(path), true) = (&self.resume_file, self.dirty) {
+            let pos = self.position.lock().unwrap().clone();
+            match pos.save(path) {
+                Ok(()) => self.dirty = false,
+                Err(e) => {
+                    tracing::error!(path = %path.display(), "cannot save the resume position: {e}")
+                }
+            }
+        }
+        self.last_save = Instant::now();
+    }
+}
+
+impl Stream for ChangeStream {
+    type Item = Result<RoomChange, StreamError>;
+
+    // Items move once per change; boxing the error would cost an allocation per error.
+    #[allow(clippy::result_large_err)]
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.rx).poll_recv(cx) {
+            Poll::Ready(Some(Envelope { item, mark })) => {
+                if let Some(m) = mark {
+                    this.position
+                        .lock()
+                        .unwrap()
+                        .record(&m.room, m.stanza_id.as_deref(), m.time);
+                    this.dirty = true;
+                    if this.last_save.elapsed() >= Duration::from_secs(1) {
+                        this.save();
+                    }
+                }
+                Poll::Ready(Some(item))
+            }
+            other => other.map(|o| o.map(|e| e.item)),
+        }
+    }
+}
+
+impl Drop for ChangeStream {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.save();
+    }
+}

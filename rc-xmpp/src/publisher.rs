@@ -1,0 +1,424 @@
+//! Posting changes into rooms the way XMLRC did: the human line in `<body>`, the `<rc>`
+//! element beside it.
+//!
+//! Delivery is at least once: a message stays in the outbox until the room reflects it
+//! back (every MUC echoes a groupchat message to its sender), and everything still in the
+//! outbox is sent again after a reconnect. Consumers drop the rare duplicate by
+//! (wiki, rcid), as [`ChangeStream`](crate::ChangeStream) does.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use minidom::Element;
+use rc_core::RecentChange;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_xmpp::jid::{BareJid, FullJid, ResourcePart};
+use tokio_xmpp::xmlstream::{FallibleStreamElement, ReadError, XmppStreamElement};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::message::{Id, MessageType};
+use xmpp_parsers::presence::Type as PresenceType;
+
+use crate::config::{Config, ReconnectPolicy, Tls};
+use crate::connect::{self, ConnectError};
+use crate::error::{ConfigError, Fatal};
+use crate::stanzas::{self, HistoryRequest, MucUser};
+use crate::status::{Connection, RoomState, Status};
+use crate::{Client, ClientBuilder};
+
+/// Configures a [`Publisher`]: the same account, server and TLS options as the client.
+#[derive(Debug)]
+#[must_use]
+pub struct PublisherBuilder {
+    inner: ClientBuilder,
+    outbox: usize,
+}
+
+impl Publisher {
+    /// A publisher for a registered account.
+    pub fn builder(
+        jid: &str,
+        password: impl Into<String>,
+    ) -> Result<PublisherBuilder, ConfigError> {
+        Ok(PublisherBuilder {
+            inner: Client::builder(jid, password)?,
+            outbox: 10_000,
+        })
+    }
+}
+
+impl PublisherBuilder {
+    /// Joins a room to post in, with this nick.
+    pub fn room(mut self, room: &str, nick: &str) -> Result<Self, ConfigError> {
+        self.inner = self.inner.room(room, nick)?;
+        Ok(self)
+    }
+
+    /// Connects to this address instead of looking the domain up in DNS.
+    pub fn server(mut self, addr: &str) -> Result<Self, ConfigError> {
+        self.inner = self.inner.server(addr)?;
+        Ok(self)
+    }
+
+    /// How the connection is protected.
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.inner = self.inner.tls(tls);
+        self
+    }
+
+    /// How to reconnect.
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.inner = self.inner.reconnect(policy);
+        self
+    }
+
+    /// Messages held until the room confirms them; [`Publisher::post`] waits when full.
+    pub fn outbox(mut self, size: usize) -> Self {
+        self.outbox = size.max(1);
+        self
+    }
+
+    /// Starts publishing in the background.
+    pub fn start(self) -> Result<Publisher, ConfigError> {
+        let cfg = self.inner.cfg;
+        cfg.check()?;
+        let (tx, rx) = mpsc::channel(self.outbox);
+        let (status_tx, status_rx) = watch::channel(Status::default());
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let (confirmed_tx, confirmed_rx) = watch::channel(0u64);
+        let task = tokio::spawn(
+            Worker {
+                cfg,
+                outbox: VecDeque::new(),
+                capacity: self.outbox,
+                status: status_tx,
+                confirmed: confirmed_tx,
+                confirmed_count: 0,
+                next_id: 0,
+            }
+            .run(rx, stop_rx),
+        );
+        Ok(Publisher {
+            tx,
+            status: status_rx,
+            confirmed: confirmed_rx,
+            posted: 0,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// Posts changes into rooms; see the module docs for the delivery guarantee.
+pub struct Publisher {
+    tx: mpsc::Sender<Post>,
+    status: watch::Receiver<Status>,
+    confirmed: watch::Receiver<u64>,
+    posted: u64,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// One message to post.
+#[derive(Debug, Clone)]
+struct Post {
+    room: BareJid,
+    body: String,
+    payloads: Vec<Element>,
+}
+
+/// The publisher stopped for good.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the publisher has stopped: {0}")]
+pub struct PublishError(pub String);
+
+impl Publisher {
+    /// Posts a change the XMLRC way: its human line as the body, its `<rc>` element as
+    /// the payload. Returns once queued.
+    pub async fn publish(&mut self, room: &BareJid, rc: &RecentChange) -> Result<(), PublishError> {
+        // Inside the stanza the element lives in the client namespace, like any
+        // unqualified child of a message.
+        let xml =
+            rc.to_rc_xml()
+                .replacen("<rc", &format!(r#"<rc xmlns="{}""#, stanzas::ns::CLIENT), 1);
+        let payload: Element = xml
+            .parse()
+            .map_err(|e| PublishError(format!("cannot build the <rc> payload: {e}")))?;
+        self.post(room, &rc.human_line(None), vec![payload]).await
+    }
+
+    /// Posts any message: a body and payload elements (tests use it for malformed input).
+    pub async fn post(
+        &mut self,
+        room: &BareJid,
+        body: &str,
+        payloads: Vec<Element>,
+    ) -> Result<(), PublishError> {
+        self.tx
+            .send(Post {
+                room: room.clone(),
+                body: body.to_owned(),
+                payloads,
+            })
+            .await
+            .map_err(|_| PublishError(self.failure()))?;
+        self.posted += 1;
+        Ok(())
+    }
+
+    /// Waits until the rooms confirmed everything posted so far, or `timeout` passes.
+    /// Returns whether everything was confirmed.
+    pub async fn flush(&mut self, timeout: Duration) -> bool {
+        let target = self.posted;
+        tokio::time::timeout(timeout, self.confirmed.wait_for(|&n| n >= target))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The publisher's state.
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// Messages the rooms confirmed so far.
+    pub fn confirmed(&self) -> u64 {
+        *self.confirmed.borrow()
+    }
+
+    fn failure(&self) -> String {
+        match &self.status.borrow().connection {
+            Connection::Failed { reason } => reason.clone(),
+            _ => "closed".into(),
+        }
+    }
+
+    /// Leaves the rooms and disconnects; unconfirmed messages are dropped.
+    pub async fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+struct Worker {
+    cfg: Config,
+    /// Sent or waiting, not yet reflected by the room: (message id, post).
+    outbox: VecDeque<(String, Post)>,
+    capacity: usize,
+    status: watch::Sender<Status>,
+    confirmed: watch::Sender<u64>,
+    confirmed_count: u64,
+    next_id: u64,
+}
+
+enum Stop {
+    Closed,
+    Lost(String),
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::Receiver<Post>, mut stop: oneshot::Receiver<()>) {
+        let mut failures = 0u32;
+        loop {
+            self.status
+                .send_modify(|s| s.connection = Connection::Connecting);
+            let attempt = tokio::select! {
+                r = connect::open(&self.cfg) => r,
+                _ = &mut stop => return,
+            };
+            let reason = match attempt {
+                Ok(session) => {
+                    failures = 0;
+                    self.status.send_modify(|s| {
+                        s.connection = Connection::Online {
+                            jid: session.jid.to_string(),
+                        };
+                        s.connections += 1;
+                    });
+                    match self.serve(session, &mut rx, &mut stop).await {
+                        Stop::Closed => return,
+                        Stop::Lost(reason) => reason,
+                    }
+                }
+                Err(ConnectError::Fatal(f)) => return self.fail(f),
+                Err(ConnectError::Retry(reason)) => {
+                    failures += 1;
+                    reason
+                }
+            };
+            tracing::warn!(%reason, "publisher disconnected");
+            if let Some(max) = self.cfg.reconnect.max_attempts {
+                if failures >= max {
+                    return self.fail(Fatal::RetriesExhausted {
+                        attempts: failures,
+                        last: reason,
+                    });
+                }
+            }
+            let delay = self.cfg.reconnect.delay(failures.max(1));
+            self.status.send_modify(|s| {
+                s.connection = Connection::Reconnecting {
+                    attempt: failures,
+                    delay,
+                }
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = &mut stop => return,
+            }
+        }
+    }
+
+    fn fail(&mut self, fatal: Fatal) {
+        tracing::error!(error = %fatal, "publisher gives up");
+        self.status.send_modify(|s| {
+            s.connection = Connection::Failed {
+                reason: fatal.to_string(),
+            }
+        });
+    }
+
+    async fn serve(
+        &mut self,
+        session: connect::Session,
+        rx: &mut mpsc::Receiver<Post>,
+        stop: &mut oneshot::Receiver<()>,
+    ) -> Stop {
+        let connect::Session { mut stream, .. } = session;
+        let mut occupants: Vec<(BareJid, FullJid, bool)> = Vec::new();
+        for room in &self.cfg.rooms {
+            let nick = ResourcePart::new(&room.nick)
+                .unwrap_or_else(|_| ResourcePart::new("publisher").expect("valid"));
+            let occupant = FullJid::from_parts(room.jid.node(), room.jid.domain(), &nick);
+            let join = stanzas::join(
+                &occupant,
+                HistoryRequest::Nothing,
+                room.password.as_ref().map(|p| p.expose()),
+            );
+            if let Err(e) = stream
+                .send(&XmppStreamElement::Stanza(Stanza::Presence(join)))
+                .await
+            {
+                return Stop::Lost(e.to_string());
+            }
+            occupants.push((room.jid.clone(), occupant, false));
+            self.status.send_modify(|s| {
+                s.rooms.insert(room.jid.to_string(), RoomState::Joining);
+            });
+        }
+        let mut sent_upto = 0usize; // outbox entries sent on this connection
+        loop {
+            // Send what waits, once its room is joined.
+            while sent_upto < self.outbox.len() {
+                let (id, post) = &self.outbox[sent_upto];
+                if !occupants
+                    .iter()
+                    .any(|(r, _, joined)| *joined && *r == post.room)
+                {
+                    break;
+                }
+                let mut m = stanzas::groupchat(&post.room, &post.body, post.payloads.clone());
+                m.id = Some(Id(id.clone()));
+                if let Err(e) = stream
+                    .send(&XmppStreamElement::Stanza(Stanza::Message(m)))
+                    .await
+                {
+                    return Stop::Lost(e.to_string());
+                }
+                sent_upto += 1;
+            }
+            let room_for_more = self.outbox.len() < self.capacity;
+            tokio::select! {
+                post = rx.recv(), if room_for_more => match post {
+                    Some(post) => {
+                        self.next_id += 1;
+                        self.outbox.push_back((format!("rcpub-{:08x}-{}", rand::random::<u32>(), self.next_id), post));
+                    }
+                    None => {
+                        connect::close(&mut stream).await;
+                        return Stop::Closed;
+                    }
+                },
+                _ = &mut *stop => {
+                    for (_, occupant, _) in &occupants {
+                        let _ = stream.send(&XmppStreamElement::Stanza(Stanza::Presence(stanzas::leave(occupant)))).await;
+                    }
+                    connect::close(&mut stream).await;
+                    return Stop::Closed;
+                }
+                el = stream.next() => match el {
+                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Message(m))))) => {
+                        if m.type_ == MessageType::Groupchat {
+                            if let Some(Id(id)) = &m.id {
+                                if let Some(pos) = self.outbox.iter().position(|(i, _)| i == id) {
+                                    // Reflected by the room: confirmed. Everything before it
+                                    // on this connection was sent earlier and is in order.
+                                    self.outbox.remove(pos);
+                                    if pos < sent_upto {
+                                        sent_upto -= 1;
+                                    }
+                                    self.confirmed_count += 1;
+                                    let _ = self.confirmed.send(self.confirmed_count);
+                                }
+                            }
+                        }
+                    }
+                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Presence(p))))) => {
+                        let Some(from) = p.from.as_ref() else { continue };
+                        let muc = MucUser::of(&p.payloads);
+                        for (room, occupant, joined) in occupants.iter_mut() {
+                            if from.to_bare() == *room && (muc.has(110) || from.resource().map(|r| r.as_str()) == Some(occupant.resource().as_str())) {
+                                match p.type_ {
+                                    PresenceType::None => {
+                                        *joined = true;
+                                        self.status.send_modify(|s| {
+                                            s.rooms.insert(room.to_string(), RoomState::Joined { nick: occupant.resource().to_string(), recovered: 0 });
+                                        });
+                                    }
+                                    PresenceType::Error => {
+                                        let condition = stanzas::error_condition(&p.payloads).unwrap_or_default();
+                                        tracing::error!(%room, %condition, "publisher cannot join");
+                                        self.status.send_modify(|s| {
+                                            s.rooms.insert(room.to_string(), RoomState::Failed { reason: condition.clone() });
+                                        });
+                                    }
+                                    _ => *joined = false,
+                                }
+                            }
+                        }
+                    }
+                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Iq(xmpp_parsers::iq::Iq::Get { from, id, payload, .. }))))) => {
+                        if payload.is("ping", stanzas::ns::PING) {
+                            if let Err(e) = stream.send(&XmppStreamElement::Stanza(Stanza::Iq(stanzas::pong(from, &id)))).await {
+                                return Stop::Lost(e.to_string());
+                            }
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(ReadError::SoftTimeout)) => {
+                        self.next_id += 1;
+                        let ping = stanzas::ping(None, &format!("ping-{}", self.next_id));
+                        if let Err(e) = stream.send(&XmppStreamElement::Stanza(Stanza::Iq(ping))).await {
+                            return Stop::Lost(e.to_string());
+                        }
+                    }
+                    Some(Err(ReadError::ParseError(e))) => tracing::warn!("publisher skips an element: {e}"),
+                    Some(Err(ReadError::HardError(e))) => return Stop::Lost(e.to_string()),
+                    Some(Err(ReadError::StreamFooterReceived)) | None => return Stop::Lost("the server closed the stream".into()),
+                }
+            }
+        }
+    }
+}

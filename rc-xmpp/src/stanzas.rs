@@ -1,0 +1,312 @@
+//! The XMPP elements this crate sends and reads: MUC joins (XEP-0045), room archive queries
+//! (XEP-0313), pings (XEP-0199), stanza ids (XEP-0359) and delays (XEP-0203).
+//! Payloads are built and read as plain elements.
+
+use chrono::{DateTime, Utc};
+use minidom::rxml::NcName;
+use minidom::Element;
+use tokio_xmpp::jid::{BareJid, FullJid, Jid};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::presence::{Presence, Type as PresenceType};
+
+/// Namespaces used here.
+pub(crate) mod ns {
+    pub const MUC: &str = "http://jabber.org/protocol/muc";
+    pub const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+    pub const SID: &str = "urn:xmpp:sid:0";
+    pub const DELAY: &str = "urn:xmpp:delay";
+    pub const MAM: &str = "urn:xmpp:mam:2";
+    pub const RSM: &str = "http://jabber.org/protocol/rsm";
+    pub const FORWARD: &str = "urn:xmpp:forward:0";
+    pub const PING: &str = "urn:xmpp:ping";
+    pub const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+    pub const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+    pub const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
+    pub const CLIENT: &str = "jabber:client";
+}
+
+/// An element with attributes and children.
+pub(crate) fn element(
+    name: &str,
+    ns: &str,
+    attrs: &[(&str, &str)],
+    children: Vec<Element>,
+) -> Element {
+    let mut b = Element::builder(name, ns);
+    for (k, v) in attrs {
+        let key = NcName::try_from(*k).expect("attribute names here are valid XML names");
+        b = b.attr(key, *v);
+    }
+    b.append_all(children).build()
+}
+
+/// An element holding only text.
+pub(crate) fn text_element(name: &str, ns: &str, text: &str) -> Element {
+    let mut el = element(name, ns, &[], vec![]);
+    el.append_text(text.to_owned());
+    el
+}
+
+/// How much history to ask for when joining.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum HistoryRequest {
+    Nothing,
+    Last(u32),
+    Since(DateTime<Utc>),
+}
+
+/// The presence that joins `occupant` (room@service/nick).
+pub(crate) fn join(
+    occupant: &FullJid,
+    history: HistoryRequest,
+    password: Option<&str>,
+) -> Presence {
+    let history = match history {
+        HistoryRequest::Nothing => element("history", ns::MUC, &[("maxstanzas", "0")], vec![]),
+        HistoryRequest::Last(n) => element(
+            "history",
+            ns::MUC,
+            &[("maxstanzas", &n.to_string())],
+            vec![],
+        ),
+        HistoryRequest::Since(t) => element(
+            "history",
+            ns::MUC,
+            &[(
+                "since",
+                &t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            )],
+            vec![],
+        ),
+    };
+    let mut children = vec![history];
+    if let Some(p) = password {
+        children.push(text_element("password", ns::MUC, p));
+    }
+    let mut presence =
+        Presence::new(PresenceType::None).with_payloads(vec![element("x", ns::MUC, &[], children)]);
+    presence.to = Some(Jid::from(occupant.clone()));
+    presence
+}
+
+/// The presence that leaves a room.
+pub(crate) fn leave(occupant: &FullJid) -> Presence {
+    let mut presence = Presence::new(PresenceType::Unavailable);
+    presence.to = Some(Jid::from(occupant.clone()));
+    presence
+}
+
+/// A groupchat message to a room with a text body and payloads.
+pub(crate) fn groupchat(room: &BareJid, body: &str, payloads: Vec<Element>) -> Message {
+    Message::new_with_type(MessageType::Groupchat, Some(Jid::from(room.clone())))
+        .with_body(Lang::default(), body.to_owned())
+        .with_payloads(payloads)
+}
+
+/// A room archive query for what came after `after` (or everything, newest last).
+pub(crate) fn mam_query(
+    room: &BareJid,
+    id: &str,
+    after: Option<&str>,
+    before_last: bool,
+    max: u32,
+) -> Iq {
+    let mut set = vec![text_element("max", ns::RSM, &max.to_string())];
+    if let Some(a) = after {
+        set.push(text_element("after", ns::RSM, a));
+    }
+    if before_last {
+        // `<before/>` asks for the last page: the newest messages.
+        set.push(element("before", ns::RSM, &[], vec![]));
+    }
+    let query = element(
+        "query",
+        ns::MAM,
+        &[("queryid", id)],
+        vec![element("set", ns::RSM, &[], set)],
+    );
+    Iq::Set {
+        from: None,
+        to: Some(Jid::from(room.clone())),
+        id: id.to_owned(),
+        payload: query,
+    }
+}
+
+/// A ping (XEP-0199) to `to`, or to the server when `None`.
+pub(crate) fn ping(to: Option<Jid>, id: &str) -> Iq {
+    Iq::Get {
+        from: None,
+        to,
+        id: id.to_owned(),
+        payload: element("ping", ns::PING, &[], vec![]),
+    }
+}
+
+/// A disco#info query.
+pub(crate) fn disco_info(to: &BareJid, id: &str) -> Iq {
+    Iq::Get {
+        from: None,
+        to: Some(Jid::from(to.clone())),
+        id: id.to_owned(),
+        payload: element("query", ns::DISCO_INFO, &[], vec![]),
+    }
+}
+
+/// The empty result answering an iq get (pings from the server).
+pub(crate) fn pong(to: Option<Jid>, id: &str) -> Iq {
+    Iq::Result {
+        from: None,
+        to,
+        id: id.to_owned(),
+        payload: None,
+    }
+}
+
+/// A resource-binding request.
+pub(crate) fn bind(id: &str, resource: &str) -> Iq {
+    Iq::Set {
+        from: None,
+        to: None,
+        id: id.to_owned(),
+        payload: element(
+            "bind",
+            ns::BIND,
+            &[],
+            vec![text_element("resource", ns::BIND, resource)],
+        ),
+    }
+}
+
+/// The change payload of a message: an `<rc>` or `<recentchange>` element, in any namespace.
+pub(crate) fn change_payload(children: &[Element]) -> Option<&Element> {
+    children
+        .iter()
+        .find(|e| matches!(e.name(), "rc" | "recentchange"))
+}
+
+/// The stanza id (XEP-0359) that `by` (the room) gave a message.
+pub(crate) fn stanza_id(payloads: &[Element], by: &BareJid) -> Option<String> {
+    payloads
+        .iter()
+        .filter(|e| e.is("stanza-id", ns::SID))
+        .find(|e| {
+            e.attr("by")
+                .is_some_and(|b| b.eq_ignore_ascii_case(by.as_str()))
+        })
+        .and_then(|e| e.attr("id"))
+        .map(str::to_owned)
+}
+
+/// When a message was first sent, if a delay (XEP-0203) says so.
+pub(crate) fn delay(payloads: &[Element]) -> Option<DateTime<Utc>> {
+    payloads
+        .iter()
+        .find(|e| e.is("delay", ns::DELAY))
+        .and_then(|e| e.attr("stamp"))
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.to_utc())
+}
+
+/// The MUC user info of a presence: status codes and a room destruction, if any.
+#[derive(Debug, Default)]
+pub(crate) struct MucUser {
+    pub codes: Vec<u16>,
+    pub destroyed: Option<Option<String>>,
+}
+
+impl MucUser {
+    pub fn of(payloads: &[Element]) -> MucUser {
+        let Some(x) = payloads.iter().find(|e| e.is("x", ns::MUC_USER)) else {
+            return MucUser::default();
+        };
+        let codes = x
+            .children()
+            .filter(|c| c.name() == "status")
+            .filter_map(|c| c.attr("code")?.parse().ok())
+            .collect();
+        let destroyed = x.children().find(|c| c.name() == "destroy").map(|d| {
+            d.children()
+                .find(|c| c.name() == "reason")
+                .map(|r| r.text())
+                .filter(|t| !t.is_empty())
+        });
+        MucUser { codes, destroyed }
+    }
+
+    pub fn has(&self, code: u16) -> bool {
+        self.codes.contains(&code)
+    }
+}
+
+/// The defined condition of a stanza error carried as a payload (`<error><conflict/>`).
+pub(crate) fn error_condition(payloads: &[Element]) -> Option<String> {
+    let error = payloads.iter().find(|e| e.name() == "error")?;
+    error
+        .children()
+        .find(|c| c.ns() == ns::STANZAS && c.name() != "text")
+        .map(|c| c.name().to_owned())
+}
+
+/// One message replayed from a room archive.
+pub(crate) struct ArchivedMessage<'a> {
+    /// The archive id, which is the room's stanza id of the message.
+    pub id: String,
+    pub delay: Option<DateTime<Utc>>,
+    pub message: &'a Element,
+}
+
+/// The archived message a MAM result carries, if this message is one for query `queryid`.
+pub(crate) fn mam_result<'a>(
+    payloads: &'a [Element],
+    queryid: &str,
+) -> Option<ArchivedMessage<'a>> {
+    let result = payloads
+        .iter()
+        .find(|e| e.is("result", ns::MAM) && e.attr("queryid") == Some(queryid))?;
+    let forwarded = result.children().find(|c| c.is("forwarded", ns::FORWARD))?;
+    let message = forwarded.children().find(|c| c.name() == "message")?;
+    let delay = forwarded
+        .children()
+        .find(|c| c.is("delay", ns::DELAY))
+        .and_then(|d| d.attr("stamp"))
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.to_utc());
+    Some(ArchivedMessage {
+        id: result.attr("id")?.to_owned(),
+        delay,
+        message,
+    })
+}
+
+/// From a MAM `<fin>`: whether the archive is exhausted, and the last id of the page.
+pub(crate) fn mam_fin(payload: Option<&Element>) -> (bool, Option<String>) {
+    let Some(fin) = payload.filter(|p| p.is("fin", ns::MAM)) else {
+        return (true, None);
+    };
+    let complete = matches!(fin.attr("complete"), Some("true" | "1"));
+    let last = fin
+        .children()
+        .find(|c| c.is("set", ns::RSM))
+        .and_then(|s| s.children().find(|c| c.name() == "last"))
+        .map(|l| l.text());
+    (complete, last)
+}
+
+/// Whether a disco#info result lists a feature.
+pub(crate) fn has_feature(payload: Option<&Element>, feature: &str) -> bool {
+    payload.is_some_and(|q| {
+        q.children()
+            .any(|c| c.name() == "feature" && c.attr("var") == Some(feature))
+    })
+}
+
+/// The start of a body, for error messages.
+pub(crate) fn body_snippet(body: &str) -> String {
+    const MAX: usize = 80;
+    match body.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &body[..cut]),
+        None => body.to_owned(),
+    }
+}

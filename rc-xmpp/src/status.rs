@@ -1,0 +1,81 @@
+//! The client's state, observable without touching the change stream.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A snapshot of the client's state, published on a watch channel
+/// ([`ChangeStream::status`](crate::ChangeStream::status)) each time it changes.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct Status {
+    /// The connection to the server.
+    pub connection: Connection,
+    /// Each room's state, by bare JID.
+    pub rooms: BTreeMap<String, RoomState>,
+    /// Changes recovered from room archives or history after (re)joins, in total.
+    pub recovered: u64,
+    /// Items dropped because the consumer was too slow ([`Backpressure::DropOldest`](crate::Backpressure)).
+    pub dropped: u64,
+    /// Duplicate changes (same wiki and rcid) dropped.
+    pub duplicates: u64,
+    /// Successful connections so far (1 after the first).
+    pub connections: u64,
+}
+
+/// The connection's state.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub enum Connection {
+    /// Connecting, `attempt` 0 for the first try.
+    #[default]
+    Connecting,
+    /// Logged in as this full JID.
+    Online {
+        /// The bound JID.
+        jid: String,
+    },
+    /// The connection was lost.
+    Disconnected {
+        /// Why.
+        reason: String,
+    },
+    /// Waiting before the next attempt.
+    Reconnecting {
+        /// Failed attempts in a row so far.
+        attempt: u32,
+        /// How long until the next one.
+        delay: Duration,
+    },
+    /// Stopped for good (see the stream's last item).
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// Closed by the consumer.
+    Closed,
+}
+
+/// One room's state.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RoomState {
+    /// Join sent, waiting for the room.
+    Joining,
+    /// Joined with this nick; `recovered` changes came from its archive or history.
+    Joined {
+        /// The nick in use.
+        nick: String,
+        /// Changes recovered on this join.
+        recovered: u64,
+    },
+    /// Left involuntarily; a rejoin is scheduled.
+    Rejoining {
+        /// Why it was left.
+        reason: String,
+    },
+    /// Given up on (banned, destroyed, members-only...).
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}

@@ -1,0 +1,255 @@
+//! Joining rooms of a real Prosody and receiving the changes a Publisher posts.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use rc_core::Kind;
+use rc_xmpp::{BareJid, Client, Connection, Fatal, RoomState, StreamError, Tls};
+
+#[tokio::test]
+async fn one_room_typed_changes_in_order() {
+    let prosody = Prosody::start();
+    let mut stream = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .connect();
+    joined(&stream, 10).await;
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    for n in 1..=20 {
+        publisher
+            .publish(&room, &change("enwiki", n))
+            .await
+            .unwrap();
+    }
+    let got = changes(&mut stream, 20, 10).await;
+    for (i, c) in got.iter().enumerate() {
+        let n = i as u64 + 1;
+        assert_eq!(
+            c.change,
+            change("enwiki", n),
+            "the change arrives with every field"
+        );
+        assert_eq!(c.room, room);
+        assert!(
+            c.stanza_id.is_some(),
+            "Prosody stamps a stanza id (XEP-0359)"
+        );
+        assert!(!c.replayed);
+        assert_eq!(c.kind, Kind::Edit, "RoomChange dereferences to the change");
+    }
+    assert!(
+        publisher.flush(Duration::from_secs(5)).await,
+        "the room confirmed every post"
+    );
+    stream.close().await;
+}
+
+#[tokio::test]
+async fn several_rooms_each_with_its_own_changes() {
+    let prosody = Prosody::start();
+    let mut stream = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .room(&room_jid("dewiki"), "alice")
+        .unwrap()
+        .connect();
+    joined(&stream, 10).await;
+    let mut publisher = prosody.publisher(&["enwiki", "dewiki"]);
+    let (en, de): (BareJid, BareJid) = (
+        room_jid("enwiki").parse().unwrap(),
+        room_jid("dewiki").parse().unwrap(),
+    );
+    for n in 1..=10 {
+        publisher.publish(&en, &change("enwiki", n)).await.unwrap();
+        publisher.publish(&de, &change("dewiki", n)).await.unwrap();
+    }
+    let got = changes(&mut stream, 20, 10).await;
+    for (room, wiki) in [(&en, "enwiki"), (&de, "dewiki")] {
+        let ids: Vec<u64> = got
+            .iter()
+            .filter(|c| &c.room == room)
+            .map(|c| c.rcid.unwrap())
+            .collect();
+        assert_eq!(ids, (1..=10).collect::<Vec<_>>(), "{room}: all, in order");
+        assert!(got
+            .iter()
+            .filter(|c| &c.room == room)
+            .all(|c| c.wiki.as_deref() == Some(wiki)));
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_foreign_messages_are_error_items_and_the_stream_goes_on() {
+    let prosody = Prosody::start();
+    let mut stream = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .connect();
+    joined(&stream, 10).await;
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    let bad: minidom::Element =
+        r#"<rc xmlns="jabber:client" type="edit" rcid="12x" title="Broken"/>"#
+            .parse()
+            .unwrap();
+    publisher
+        .publish(&room, &change("enwiki", 1))
+        .await
+        .unwrap();
+    publisher
+        .post(&room, "[[Broken]] with a bad rcid", vec![bad])
+        .await
+        .unwrap();
+    publisher
+        .post(&room, "just chatting, no payload", vec![])
+        .await
+        .unwrap();
+    publisher
+        .publish(&room, &change("enwiki", 2))
+        .await
+        .unwrap();
+
+    assert_eq!(next(&mut stream, 10).await.unwrap().rcid, Some(1));
+    match next(&mut stream, 10).await {
+        Err(StreamError::BadPayload { room: r, error, .. }) => {
+            assert_eq!(r, room);
+            assert!(error.to_string().contains("`rcid` has \"12x\""), "{error}");
+        }
+        other => panic!("expected a bad payload error, got {other:?}"),
+    }
+    match next(&mut stream, 10).await {
+        Err(e @ StreamError::NoPayload { .. }) => {
+            assert!(
+                e.to_string().contains("enwiki@conference.localhost"),
+                "names the room: {e}"
+            );
+            assert!(
+                e.to_string().contains("just chatting"),
+                "shows the body: {e}"
+            );
+        }
+        other => panic!("expected a no-payload error, got {other:?}"),
+    }
+    assert_eq!(
+        next(&mut stream, 10).await.unwrap().rcid,
+        Some(2),
+        "the stream went on"
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_is_a_terminal_error_not_a_retry_loop() {
+    let prosody = Prosody::start();
+    let mut stream = Client::builder("alice@localhost", "not-her-password")
+        .unwrap()
+        .server(&prosody.addr())
+        .unwrap()
+        .tls(Tls::PlaintextLoopback)
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .connect();
+    match next(&mut stream, 10).await {
+        Err(StreamError::Fatal(Fatal::Auth { account, condition })) => {
+            assert_eq!(account, "alice@localhost");
+            assert!(condition.contains("NotAuthorized"), "{condition}");
+        }
+        other => panic!("expected an authentication failure, got {other:?}"),
+    }
+    let end = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures::StreamExt::next(&mut stream),
+    )
+    .await;
+    assert!(
+        matches!(end, Ok(None)),
+        "the stream ends after a fatal error"
+    );
+    assert!(matches!(
+        stream.status().borrow().connection,
+        Connection::Failed { .. }
+    ));
+    let shown = format!("{:?}", stream.status().borrow());
+    assert!(
+        !shown.contains("not-her-password"),
+        "the password never shows: {shown}"
+    );
+}
+
+#[tokio::test]
+async fn nick_conflict_retries_with_a_derived_nick() {
+    let prosody = Prosody::start();
+    let first = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "watcher")
+        .unwrap()
+        .connect();
+    joined(&first, 10).await;
+    let mut second = prosody
+        .client("bob")
+        .room(&room_jid("enwiki"), "watcher")
+        .unwrap()
+        .connect();
+    joined(&second, 10).await;
+    let nick = match &second.status().borrow().rooms[&room_jid("enwiki")] {
+        RoomState::Joined { nick, .. } => nick.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(nick, "watcher_2");
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    publisher
+        .publish(&room_jid("enwiki").parse().unwrap(), &change("enwiki", 7))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut second, 10).await.unwrap().rcid,
+        Some(7),
+        "the renamed client receives changes"
+    );
+}
+
+#[tokio::test]
+async fn starttls_with_verified_certificate_and_anonymous_login() {
+    let prosody = Prosody::start();
+    let mut stream = Client::anonymous("anon.localhost")
+        .unwrap()
+        .server(&prosody.addr())
+        .unwrap()
+        .tls(Tls::RequiredWithRoots(vec![prosody.ca_cert()]))
+        .room(&room_jid("enwiki"), "anon-reader")
+        .unwrap()
+        .connect();
+    joined(&stream, 10).await;
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    publisher
+        .publish(&room_jid("enwiki").parse().unwrap(), &change("enwiki", 3))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut stream, 10).await.unwrap().rcid, Some(3));
+    match &stream.status().borrow().connection {
+        Connection::Online { jid } => {
+            assert!(jid.contains("@anon.localhost/"), "an anonymous JID: {jid}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn plaintext_to_a_non_loopback_server_is_refused() {
+    let err = Client::builder("alice@example.org", "x")
+        .unwrap()
+        .server("192.0.2.1:5222")
+        .unwrap()
+        .tls(Tls::PlaintextLoopback)
+        .room("enwiki@conference.example.org", "a")
+        .unwrap()
+        .try_connect()
+        .err()
+        .expect("refused");
+    assert_eq!(err, rc_xmpp::ConfigError::PlaintextNotLoopback);
+}
