@@ -54,7 +54,13 @@ impl RecentChange {
             ("minor", self.minor),
             ("anon", self.anon),
             ("redirect", self.redirect),
-            ("patrolled", matches!(self.patrolled, Patrolled::Patrolled | Patrolled::Autopatrolled)),
+            (
+                "patrolled",
+                matches!(
+                    self.patrolled,
+                    Patrolled::Patrolled | Patrolled::Autopatrolled
+                ),
+            ),
             ("autopatrolled", self.patrolled == Patrolled::Autopatrolled),
             ("unpatrolled", self.patrolled == Patrolled::Unpatrolled),
             ("commenthidden", self.comment_hidden),
@@ -70,7 +76,11 @@ impl RecentChange {
         let rest: [(&str, Option<String>); 9] = [
             ("oldlen", num(self.old_len)),
             ("newlen", num(self.new_len)),
-            ("timestamp", self.timestamp.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())),
+            (
+                "timestamp",
+                self.timestamp
+                    .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            ),
             ("comment", self.comment.clone()),
             ("parsedcomment", self.parsed_comment.clone()),
             ("sha1", self.sha1.clone()),
@@ -108,7 +118,9 @@ impl RecentChange {
 
 fn is_xml_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// A map as an element: strings as attributes, lists and maps as child elements, the way

@@ -343,14 +343,25 @@ fn every_recorded_api_change_survives_to_rc_xml() {
             continue;
         }
         let rc = parse(std::fs::read(&path).unwrap()).unwrap();
-        let back = parse_rc(rc.to_rc_xml()).unwrap_or_else(|e| panic!("{name}: {e}\n{}", rc.to_rc_xml()));
+        let back =
+            parse_rc(rc.to_rc_xml()).unwrap_or_else(|e| panic!("{name}: {e}\n{}", rc.to_rc_xml()));
         let mut expected = rc.clone();
         if name.contains(".feed.") {
             // What the API form does not carry.
-            for f in ["server_url", "server_name", "server_script_path", "log_action_comment"] {
+            for f in [
+                "server_url",
+                "server_name",
+                "server_script_path",
+                "log_action_comment",
+            ] {
                 expected.extra.remove(f);
             }
-            (expected.server_url, expected.server_name, expected.script_path, expected.log_action_comment) = (None, None, None, None);
+            (
+                expected.server_url,
+                expected.server_name,
+                expected.script_path,
+                expected.log_action_comment,
+            ) = (None, None, None, None);
             expected.log_params = back.log_params.clone();
             expected.extra = back.extra.clone();
         }

@@ -1,0 +1,240 @@
+//! The stream heals itself: server crashes, cut connections and process restarts lose
+//! nothing and deliver nothing twice.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use futures::StreamExt;
+use rc_xmpp::{BareJid, Connection, ResumePosition};
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+/// Publishes changes 1..=total of `wiki` in the background, a few milliseconds apart, and
+/// tells `midway` after `cut_at`.
+fn publish_burst(
+    prosody: &Prosody,
+    wiki: &'static str,
+    total: u64,
+    cut_at: u64,
+    midway: Arc<Notify>,
+) -> tokio::task::JoinHandle<()> {
+    let mut publisher = prosody.publisher(&[wiki]);
+    tokio::spawn(async move {
+        let room: BareJid = room_jid(wiki).parse().unwrap();
+        for n in 1..=total {
+            publisher.publish(&room, &change(wiki, n)).await.unwrap();
+            if n == cut_at {
+                midway.notify_one();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            publisher.flush(Duration::from_secs(60)).await,
+            "the publisher delivered everything"
+        );
+        publisher.close().await;
+    })
+}
+
+/// Every change 1..=total exactly once and in order, then nothing more.
+async fn assert_exactly_once(stream: &mut rc_xmpp::ChangeStream, total: u64) {
+    let got = changes(stream, total as usize, 30).await;
+    let ids: Vec<u64> = got.iter().map(|c| c.rcid.unwrap()).collect();
+    assert_eq!(
+        ids,
+        (1..=total).collect::<Vec<_>>(),
+        "every change once, in order"
+    );
+    let more = tokio::time::timeout(Duration::from_millis(1500), stream.next()).await;
+    assert!(
+        more.is_err(),
+        "nothing twice: {:?}",
+        more.ok().flatten().map(|r| r.map(|c| c.rcid))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_killed_and_restarted_mid_burst() {
+    let mut prosody = Prosody::start();
+    let mut stream = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .connect();
+    joined(&stream, 10).await;
+    let midway = Arc::new(Notify::new());
+    let burst = publish_burst(&prosody, "enwiki", 150, 50, midway.clone());
+    midway.notified().await;
+    prosody.kill();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    prosody.restart();
+    assert_exactly_once(&mut stream, 150).await;
+    burst.await.unwrap();
+    let status = stream.status().borrow().clone();
+    assert!(status.connections >= 2, "it reconnected: {status:?}");
+}
+
+/// A TCP proxy the test controls: `cut()` drops every connection through it.
+struct Proxy {
+    addr: String,
+    cut: Arc<Notify>,
+    cutting: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let cut = Arc::new(Notify::new());
+        let cutting = Arc::new(AtomicBool::new(false));
+        let (c, flag) = (cut.clone(), cutting.clone());
+        tokio::spawn(async move {
+            loop {
+                let (mut inbound, _) = listener.accept().await.unwrap();
+                let upstream = upstream.clone();
+                let (c, flag) = (c.clone(), flag.clone());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    if flag.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    tokio::select! {
+                        _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = c.notified() => {} // dropping both sockets cuts the connection
+                    }
+                });
+            }
+        });
+        Proxy { addr, cut, cutting }
+    }
+
+    fn cut(&self) {
+        self.cut.notify_waiters();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_cut_mid_burst() {
+    let prosody = Prosody::start();
+    let proxy = Proxy::start(prosody.addr()).await;
+    let _ = &proxy.cutting;
+    let mut stream = prosody
+        .client("alice")
+        .server(&proxy.addr)
+        .unwrap()
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .connect();
+    joined(&stream, 10).await;
+    let midway = Arc::new(Notify::new());
+    let burst = publish_burst(&prosody, "enwiki", 150, 60, midway.clone());
+    midway.notified().await;
+    proxy.cut();
+    assert_exactly_once(&mut stream, 150).await;
+    burst.await.unwrap();
+    let status = stream.status().borrow().clone();
+    assert!(status.connections >= 2, "it reconnected: {status:?}");
+    // The publisher kept posting while the client was away: those came from the archive.
+    assert!(
+        status.recovered > 0,
+        "changes recovered from the room archive: {status:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_process_gets_exactly_what_it_missed() {
+    let prosody = Prosody::start();
+    let dir = tempdir();
+    let file = dir.join("enwiki.pos");
+    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    let mut publisher = prosody.publisher(&["enwiki"]);
+
+    // First run: reads 1..=10, then stops.
+    let mut first = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .resume_from_file(&file)
+        .unwrap()
+        .connect();
+    joined(&first, 10).await;
+    for n in 1..=10 {
+        publisher
+            .publish(&room, &change("enwiki", n))
+            .await
+            .unwrap();
+    }
+    let got = changes(&mut first, 10, 10).await;
+    assert_eq!(got.last().unwrap().rcid, Some(10));
+    first.close().await;
+    let saved = ResumePosition::load(&file).unwrap();
+    assert_eq!(
+        saved.room(room.as_str()).and_then(|p| p.stanza_id.clone()),
+        got.last().unwrap().stanza_id,
+        "the file holds the last delivered stanza id"
+    );
+
+    // While it is away.
+    for n in 11..=25 {
+        publisher
+            .publish(&room, &change("enwiki", n))
+            .await
+            .unwrap();
+    }
+    assert!(publisher.flush(Duration::from_secs(10)).await);
+
+    // Second run, from the file.
+    let mut second = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .resume_from_file(&file)
+        .unwrap()
+        .connect();
+    let missed = changes(&mut second, 15, 10).await;
+    assert_eq!(
+        missed.iter().map(|c| c.rcid.unwrap()).collect::<Vec<_>>(),
+        (11..=25).collect::<Vec<_>>()
+    );
+    assert!(
+        missed.iter().all(|c| c.replayed),
+        "recovered from the archive"
+    );
+    publisher
+        .publish(&room, &change("enwiki", 26))
+        .await
+        .unwrap();
+    let live = next(&mut second, 10).await.unwrap();
+    assert_eq!((live.rcid, live.replayed), (Some(26), false));
+    let more = tokio::time::timeout(Duration::from_millis(1000), second.next()).await;
+    assert!(more.is_err(), "nothing twice");
+    assert!(matches!(
+        second.status().borrow().connection,
+        Connection::Online { .. }
+    ));
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "rc-xmpp-resume-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
