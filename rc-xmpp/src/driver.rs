@@ -65,6 +65,8 @@ pub(crate) struct Driver {
 /// One room in one session.
 struct Room {
     cfg: RoomConfig,
+    /// The room keeps an archive (XEP-0313), as its disco#info said.
+    archive: bool,
     nicks_tried: u32,
     occupant: FullJid,
     phase: Phase,
@@ -200,6 +202,7 @@ impl Driver {
             let id = self.id("disco");
             rooms.push(Room {
                 cfg,
+                archive: false,
                 nicks_tried: 1,
                 occupant,
                 phase: Phase::Disco { id: id.clone() },
@@ -228,7 +231,8 @@ impl Driver {
                     let now = Instant::now();
                     for room in rooms.iter_mut() {
                         if matches!(room.phase, Phase::RejoinAt(at) if at <= now) {
-                            if let Err(e) = self.join(&mut stream, room, false).await {
+                            let archive = room.archive;
+                            if let Err(e) = self.join(&mut stream, room, archive).await {
                                 return Ended::Lost(e);
                             }
                         }
@@ -310,6 +314,7 @@ impl Driver {
             },
         };
         room.phase = Phase::Joining { archive };
+        room.archive = archive;
         room.recovered = 0;
         self.set_room(&room.cfg.jid, RoomState::Joining);
         let password = room.cfg.password.as_ref().map(|p| p.expose().to_owned());
@@ -387,7 +392,10 @@ impl Driver {
                                 || condition.contains("ItemNotFound")
                             {
                                 tracing::warn!(room = %room.cfg.jid, "self-ping says we are no longer in the room; rejoining");
-                                self.join(stream, room, true).await.map_err(Ended::Lost)?;
+                                let archive = room.archive;
+                                self.join(stream, room, archive)
+                                    .await
+                                    .map_err(Ended::Lost)?;
                             }
                         }
                         _ => {}

@@ -208,3 +208,31 @@ pub async fn changes(stream: &mut ChangeStream, n: usize, secs: u64) -> Vec<Room
     }
     out
 }
+
+impl Prosody {
+    /// Runs Lua in the server through its admin shell, as an administrator would.
+    pub fn lua(&self, code: &str) -> String {
+        let out = Command::new("prosodyctl")
+            .arg("--config")
+            .arg(self.state_dir.join("prosody.cfg.lua"))
+            .arg("shell")
+            .arg(format!(">{code}"))
+            .output()
+            .expect("prosodyctl shell");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !text.contains("Error"),
+            "lua failed: {code}\n{text}"
+        );
+        text
+    }
+
+    /// The Lua expression for a room object.
+    pub fn room_lua(&self, room: &str) -> String {
+        format!(
+            "prosody.hosts['conference.localhost'].modules.muc.get_room_from_jid('{}')",
+            room_jid(room)
+        )
+    }
+}

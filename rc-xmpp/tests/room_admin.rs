@@ -1,0 +1,191 @@
+//! What room owners and administrators do to a client: kick, ban, restrict, protect,
+//! destroy. Done for real through Prosody's admin shell.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use rc_xmpp::{BareJid, RoomError, RoomState, StreamError};
+
+async fn wait_room(stream: &rc_xmpp::ChangeStream, room: &str, pred: impl Fn(&RoomState) -> bool) {
+    let mut status = stream.status();
+    let room = room_jid(room);
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        status.wait_for(|s| s.rooms.get(&room).is_some_and(&pred)),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "room state not reached: {:?}",
+            stream.status().borrow().rooms
+        )
+    })
+    .unwrap();
+}
+
+#[tokio::test]
+async fn kicked_rejoins_after_a_delay_and_misses_nothing() {
+    let prosody = Prosody::start();
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    let mut stream = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .rejoin_delay(Duration::from_millis(500))
+        .connect();
+    joined(&stream, 10).await;
+    publisher
+        .publish(&room, &change("enwiki", 1))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut stream, 10).await.unwrap().rcid, Some(1));
+
+    prosody.lua(&format!(
+        "{}:set_role(true, '{}/alice', 'none', 'go away')",
+        prosody.room_lua("enwiki"),
+        room_jid("enwiki")
+    ));
+    wait_room(
+        &stream,
+        "enwiki",
+        |s| matches!(s, RoomState::Rejoining { reason } if reason == "kicked"),
+    )
+    .await;
+    publisher
+        .publish(&room, &change("enwiki", 2))
+        .await
+        .unwrap(); // posted while out of the room
+    wait_room(&stream, "enwiki", |s| matches!(s, RoomState::Joined { .. })).await;
+    publisher
+        .publish(&room, &change("enwiki", 3))
+        .await
+        .unwrap();
+    let got = changes(&mut stream, 2, 10).await;
+    assert_eq!(
+        got.iter().map(|c| c.rcid.unwrap()).collect::<Vec<_>>(),
+        [2, 3]
+    );
+    assert!(
+        got[0].replayed,
+        "the change posted while kicked came from the archive"
+    );
+}
+
+#[tokio::test]
+async fn banned_room_beside_a_healthy_one() {
+    let prosody = Prosody::start();
+    let mut publisher = prosody.publisher(&["enwiki", "dewiki"]);
+    let mut stream = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .room(&room_jid("dewiki"), "alice")
+        .unwrap()
+        .connect();
+    joined(&stream, 10).await;
+    prosody.lua(&format!(
+        "{}:set_affiliation(true, 'alice@localhost', 'outcast', 'spam')",
+        prosody.room_lua("dewiki")
+    ));
+    match next(&mut stream, 10).await {
+        Err(StreamError::Room { room, error }) => {
+            assert_eq!(room.as_str(), room_jid("dewiki"));
+            assert_eq!(error, RoomError::Banned);
+        }
+        other => panic!("expected the ban, got {other:?}"),
+    }
+    assert!(matches!(
+        stream.status().borrow().rooms[&room_jid("dewiki")],
+        RoomState::Failed { .. }
+    ));
+    publisher
+        .publish(&room_jid("enwiki").parse().unwrap(), &change("enwiki", 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut stream, 10).await.unwrap().rcid,
+        Some(5),
+        "the healthy room goes on"
+    );
+}
+
+#[tokio::test]
+async fn members_only_password_protected_and_destroyed_rooms_say_why() {
+    let prosody = Prosody::start();
+    // Rooms made by their owner (the publisher), then locked down by the administrator.
+    let _publisher = prosody.publisher(&["private", "secret", "doomed"]);
+    let mut owner_status = _publisher.status();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        owner_status.wait_for(|s| {
+            s.rooms.len() == 3
+                && s.rooms
+                    .values()
+                    .all(|r| matches!(r, RoomState::Joined { .. }))
+        }),
+    )
+    .await
+    .expect("the owner joined")
+    .unwrap();
+    prosody.lua(&format!(
+        "{}:set_members_only(true)",
+        prosody.room_lua("private")
+    ));
+    prosody.lua(&format!(
+        "{}:set_password('opensesame')",
+        prosody.room_lua("secret")
+    ));
+
+    let mut stream = prosody
+        .client("alice")
+        .room(&room_jid("private"), "alice")
+        .unwrap()
+        .room(&room_jid("secret"), "alice")
+        .unwrap()
+        .room(&room_jid("doomed"), "alice")
+        .unwrap()
+        .connect();
+    let mut errors = Vec::new();
+    for _ in 0..2 {
+        match next(&mut stream, 10).await {
+            Err(StreamError::Room { room, error }) => errors.push((room.to_string(), error)),
+            other => panic!("expected a room error, got {other:?}"),
+        }
+    }
+    errors.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        errors,
+        [
+            (room_jid("private"), RoomError::MembersOnly),
+            (room_jid("secret"), RoomError::PasswordRequired)
+        ]
+    );
+    wait_room(&stream, "doomed", |s| matches!(s, RoomState::Joined { .. })).await;
+    prosody.lua(&format!(
+        "{}:destroy(nil, 'wiki closed')",
+        prosody.room_lua("doomed")
+    ));
+    match next(&mut stream, 10).await {
+        Err(StreamError::Room { room, error }) => {
+            assert_eq!(room.as_str(), room_jid("doomed"));
+            assert_eq!(
+                error,
+                RoomError::Destroyed {
+                    reason: Some("wiki closed".into())
+                }
+            );
+        }
+        other => panic!("expected the destruction, got {other:?}"),
+    }
+
+    // With the password, the protected room lets us in.
+    let with_password = prosody
+        .client("bob")
+        .room_with_password(&room_jid("secret"), "bob", "opensesame")
+        .unwrap()
+        .connect();
+    joined(&with_password, 10).await;
+}
