@@ -646,7 +646,7 @@ impl Driver {
                 Err(error) => Err(StreamError::BadPayload {
                     room: room.clone(),
                     stanza_id: stanza_id.clone(),
-                    error,
+                    error: Box::new(error),
                 }),
                 Ok(change) => {
                     if !self.dedup.first_time(change.wiki.as_deref(), change.rcid) {

@@ -88,7 +88,7 @@ pub enum StreamError {
         /// The server's stanza id, if any.
         stanza_id: Option<String>,
         /// What is wrong with it.
-        error: rc_core::ParseError,
+        error: Box<rc_core::ParseError>,
     },
     /// A message carried no change payload at all.
     #[error("message without a change payload in {room}: {body:?}")]

@@ -351,8 +351,6 @@ impl ChangeStream {
 impl Stream for ChangeStream {
     type Item = Result<RoomChange, StreamError>;
 
-    // Items move once per change; boxing the error would cost an allocation per error.
-    #[allow(clippy::result_large_err)]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         match Pin::new(&mut this.rx).poll_recv(cx) {
@@ -380,5 +378,17 @@ impl Drop for ChangeStream {
             let _ = stop.send(());
         }
         self.save();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_items_stay_small() {
+        assert!(
+            std::mem::size_of::<crate::StreamError>() <= 128,
+            "{}",
+            std::mem::size_of::<crate::StreamError>()
+        );
     }
 }
