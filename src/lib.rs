@@ -1,7 +1,8 @@
 //! # recentchanges
 //!
 //! A client SDK for wiki recent-changes streams. This crate re-exports the parts:
-//! the typed model, parsers and filters of [`rc_core`].
+//! the typed model, parsers and filters of [`rc_core`] at the top level, and the XMPP
+//! transport of [`rc_xmpp`] as [`xmpp`].
 //!
 //! ```
 //! use recentchanges::{parse, Filter, Kind};
@@ -13,6 +14,9 @@
 //! ```
 
 pub use rc_core::*;
+
+/// The XMPP transport: MUC rooms as a self-healing stream, the publisher and the bridge.
+pub use rc_xmpp as xmpp;
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

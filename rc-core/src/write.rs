@@ -9,7 +9,9 @@ use crate::change::{Fields, Kind, Patrolled, RecentChange};
 
 impl RecentChange {
     /// The change as an XMLRC `<rc>` element (the API's attribute names, `wikiid` for the
-    /// wiki). Parsing it back gives the same values for every field the API form carries.
+    /// wiki, and the feeds' `server_url`, `server_name`, `server_script_path` and
+    /// `log_action_comment` when known). Parsing it back gives the same values, but for
+    /// the structure of `log_params` and `extra`, which XML attributes hold as text.
     ///
     /// ```
     /// let rc = rc_core::parse(r#"{"id": 4, "type": "edit", "namespace": 0, "title": "A & B",
@@ -73,7 +75,7 @@ impl RecentChange {
                 attr(name, "");
             }
         }
-        let rest: [(&str, Option<String>); 9] = [
+        let rest: [(&str, Option<String>); 13] = [
             ("oldlen", num(self.old_len)),
             ("newlen", num(self.new_len)),
             (
@@ -87,6 +89,10 @@ impl RecentChange {
             ("logid", num(self.log_id)),
             ("logtype", self.log_type.clone()),
             ("logaction", self.log_action.clone()),
+            ("log_action_comment", self.log_action_comment.clone()),
+            ("server_url", self.server_url.clone()),
+            ("server_name", self.server_name.clone()),
+            ("server_script_path", self.script_path.clone()),
         ];
         for (name, value) in &rest {
             if let Some(v) = value {

@@ -29,6 +29,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bridge;
 mod config;
 mod connect;
 mod dedup;

@@ -1,5 +1,6 @@
 //! The API / XMLRC `<rc>` element: `list=recentchanges` with every `rcprop`, plus the
-//! `wikiid` attribute XMLRC added.
+//! `wikiid` attribute XMLRC added, and the feeds' `server_url`, `server_name`,
+//! `server_script_path` and `log_action_comment` when a bridge passes them on.
 
 use std::borrow::Cow;
 
@@ -35,6 +36,11 @@ pub(crate) fn attr(d: &mut Draft, name: &str, value: Cow<'_, str>) -> Result<(),
         "logid" => rc.log_id = Some(uint(name, &value)?),
         "logtype" => rc.log_type = Some(value.into_owned()),
         "logaction" => rc.log_action = Some(value.into_owned()),
+        // Not in the API's output: what the feeds carry, when a bridge passes it on.
+        "server_url" => rc.server_url = Some(value.into_owned()),
+        "server_name" => rc.server_name = Some(value.into_owned()),
+        "server_script_path" => rc.script_path = Some(value.into_owned()),
+        "log_action_comment" => rc.log_action_comment = Some(value.into_owned()),
         // Presence flags: `minor=""` means true.
         "bot" => rc.bot = true,
         "minor" => rc.minor = true,
