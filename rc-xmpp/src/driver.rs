@@ -67,6 +67,8 @@ struct Room {
     cfg: RoomConfig,
     /// The room keeps an archive (XEP-0313), as its disco#info said.
     archive: bool,
+    /// The query asking the archive for its newest id, to start from there.
+    baseline: Option<String>,
     nicks_tried: u32,
     occupant: FullJid,
     phase: Phase,
@@ -203,6 +205,7 @@ impl Driver {
             rooms.push(Room {
                 cfg,
                 archive: false,
+                baseline: None,
                 nicks_tried: 1,
                 occupant,
                 phase: Phase::Disco { id: id.clone() },
@@ -344,6 +347,20 @@ impl Driver {
             Iq::Set { .. } => {}
             Iq::Result { id, payload, .. } => {
                 for room in rooms.iter_mut() {
+                    if room.baseline.as_deref() == Some(id.as_str()) {
+                        room.baseline = None;
+                        let name = room.cfg.jid.to_string();
+                        if let (_, Some(newest)) = stanzas::mam_fin(payload.as_ref()) {
+                            if self
+                                .received
+                                .room(&name)
+                                .is_none_or(|p| p.stanza_id.is_none())
+                            {
+                                self.received.record(&name, Some(&newest), None);
+                            }
+                        }
+                        continue;
+                    }
                     match &room.phase {
                         Phase::Disco { id: d } if *d == id => {
                             let archive = stanzas::has_feature(payload.as_ref(), stanzas::ns::MAM);
@@ -474,6 +491,9 @@ impl Driver {
                         _ => {
                             room.phase = Phase::Joined;
                             self.joined(room);
+                            self.take_baseline(stream, room)
+                                .await
+                                .map_err(Ended::Lost)?;
                         }
                     }
                 }
@@ -508,6 +528,36 @@ impl Driver {
             }
             _ => Ok(()),
         }
+    }
+
+    /// A room joined with no position yet gets one now, so that whatever is posted while
+    /// a later connection is down is recovered: the archive's newest id, or the join time.
+    async fn take_baseline(
+        &mut self,
+        stream: &mut connect::Stream,
+        room: &mut Room,
+    ) -> Result<(), String> {
+        let name = room.cfg.jid.to_string();
+        if self
+            .received
+            .room(&name)
+            .is_some_and(|p| p.stanza_id.is_some())
+        {
+            return Ok(());
+        }
+        if self.received.room(&name).is_none_or(|p| p.time.is_none()) {
+            self.received.record(&name, None, Some(Utc::now()));
+        }
+        if room.archive {
+            let id = self.id("mam-newest");
+            room.baseline = Some(id.clone());
+            send(
+                stream,
+                Stanza::Iq(stanzas::mam_query(&room.cfg.jid, &id, None, true, 1)),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     fn joined(&self, room: &Room) {

@@ -320,7 +320,7 @@ impl ChangeStream {
     }
 
     /// Items buffered and not yet read.
-    pub fn buffered(&self) -> usize {
+    pub fn backlog(&self) -> usize {
         self.rx.len()
     }
 

@@ -79,11 +79,14 @@ async fn server_killed_and_restarted_mid_burst() {
     assert!(status.connections >= 2, "it reconnected: {status:?}");
 }
 
-/// A TCP proxy the test controls: `cut()` drops every connection through it.
+/// A TCP proxy the test controls: `cut()` drops every connection through it; `freeze()`
+/// makes the current connections silently stop carrying bytes, like a dead link (a
+/// fault a real server cannot be made to produce on loopback).
 struct Proxy {
     addr: String,
     cut: Arc<Notify>,
     cutting: Arc<AtomicBool>,
+    freeze: Arc<Notify>,
 }
 
 impl Proxy {
@@ -92,12 +95,13 @@ impl Proxy {
         let addr = listener.local_addr().unwrap().to_string();
         let cut = Arc::new(Notify::new());
         let cutting = Arc::new(AtomicBool::new(false));
-        let (c, flag) = (cut.clone(), cutting.clone());
+        let freeze = Arc::new(Notify::new());
+        let (c, flag, fr) = (cut.clone(), cutting.clone(), freeze.clone());
         tokio::spawn(async move {
             loop {
                 let (mut inbound, _) = listener.accept().await.unwrap();
                 let upstream = upstream.clone();
-                let (c, flag) = (c.clone(), flag.clone());
+                let (c, flag, fr) = (c.clone(), flag.clone(), fr.clone());
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
                         return;
@@ -108,15 +112,28 @@ impl Proxy {
                     tokio::select! {
                         _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = c.notified() => {} // dropping both sockets cuts the connection
+                        _ = fr.notified() => {
+                            // Keep both sockets open, carry nothing, for a while.
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                        }
                     }
                 });
             }
         });
-        Proxy { addr, cut, cutting }
+        Proxy {
+            addr,
+            cut,
+            cutting,
+            freeze,
+        }
     }
 
     fn cut(&self) {
         self.cut.notify_waiters();
+    }
+
+    fn freeze(&self) {
+        self.freeze.notify_waiters();
     }
 }
 
@@ -237,4 +254,72 @@ fn rand_suffix() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silently_dead_connection_is_detected_by_ping_and_replaced() {
+    let prosody = Prosody::start();
+    let proxy = Proxy::start(prosody.addr()).await;
+    let mut stream = prosody
+        .client("alice")
+        .server(&proxy.addr)
+        .unwrap()
+        .keepalive(Duration::from_secs(1), Duration::from_secs(1))
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .connect();
+    joined(&stream, 10).await;
+    proxy.freeze();
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    for n in 1..=5 {
+        publisher
+            .publish(&room, &change("enwiki", n))
+            .await
+            .unwrap();
+    }
+    // Nothing flows through the frozen link: the client notices within ping + timeout,
+    // reconnects, and recovers the five changes from the archive.
+    let got = changes(&mut stream, 5, 15).await;
+    assert_eq!(
+        got.iter().map(|c| c.rcid.unwrap()).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    assert!(got.iter().all(|c| c.replayed));
+    assert!(stream.status().borrow().connections >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_consumer_with_drop_oldest_keeps_the_newest_and_counts_the_rest() {
+    let prosody = Prosody::start();
+    let mut stream = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .buffer(5, rc_xmpp::Backpressure::DropOldest)
+        .connect();
+    joined(&stream, 10).await;
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    for n in 1..=50 {
+        publisher
+            .publish(&room, &change("enwiki", n))
+            .await
+            .unwrap();
+    }
+    assert!(publisher.flush(Duration::from_secs(10)).await);
+    let mut status = stream.status();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        status.wait_for(|s| s.dropped == 45),
+    )
+    .await
+    .expect("45 dropped")
+    .unwrap();
+    assert_eq!(stream.backlog(), 5, "memory stays bounded");
+    let got = changes(&mut stream, 5, 5).await;
+    assert_eq!(
+        got.iter().map(|c| c.rcid.unwrap()).collect::<Vec<_>>(),
+        [46, 47, 48, 49, 50]
+    );
 }

@@ -28,6 +28,7 @@ impl Prosody {
     /// Starts a fresh instance on a free port, with accounts `alice`, `bob` and `publisher`
     /// (password: the name twice).
     pub fn start() -> Prosody {
+        init_tracing();
         let port = free_port();
         let state_dir = std::env::temp_dir().join(format!("rc-xmpp-test-{port}"));
         let mut p = Prosody {
@@ -234,5 +235,15 @@ impl Prosody {
             "prosody.hosts['conference.localhost'].modules.muc.get_room_from_jid('{}')",
             room_jid(room)
         )
+    }
+}
+
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
     }
 }
