@@ -283,3 +283,80 @@ pub(crate) async fn close(stream: &mut Stream) {
     )
     .await;
 }
+
+/// One session after another: connects, and after each lost session or failed attempt
+/// waits as the reconnect policy says, publishing the connection state as it goes.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    failures: u32,
+}
+
+/// What [`Sessions::next`] brings.
+pub(crate) enum Next {
+    Session(Box<Session>),
+    Closed,
+    Failed(Fatal),
+}
+
+impl Sessions {
+    /// The next session. `lost` is why the previous one ended, if one did.
+    pub async fn next(
+        &mut self,
+        cfg: &Config,
+        status: &tokio::sync::watch::Sender<crate::Status>,
+        lost: Option<String>,
+        stop: &mut tokio::sync::oneshot::Receiver<()>,
+    ) -> Next {
+        use crate::status::Connection;
+        let set = |c: Connection| status.send_modify(|s| s.connection = c);
+        let mut last = lost;
+        loop {
+            if let Some(reason) = last.take() {
+                tracing::warn!(%reason, "disconnected");
+                set(Connection::Disconnected {
+                    reason: reason.clone(),
+                });
+                if let Some(max) = cfg.reconnect.max_attempts {
+                    if self.failures >= max {
+                        return Next::Failed(Fatal::RetriesExhausted {
+                            attempts: self.failures,
+                            last: reason,
+                        });
+                    }
+                }
+                let delay = cfg.reconnect.delay(self.failures.max(1));
+                set(Connection::Reconnecting {
+                    attempt: self.failures,
+                    delay,
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = &mut *stop => return Next::Closed,
+                }
+            }
+            set(Connection::Connecting);
+            let attempt = tokio::select! {
+                r = open(cfg) => r,
+                _ = &mut *stop => return Next::Closed,
+            };
+            match attempt {
+                Ok(session) => {
+                    self.failures = 0;
+                    tracing::info!(jid = %session.jid, "online");
+                    status.send_modify(|s| {
+                        s.connection = Connection::Online {
+                            jid: session.jid.to_string(),
+                        };
+                        s.connections += 1;
+                    });
+                    return Next::Session(Box::new(session));
+                }
+                Err(ConnectError::Fatal(f)) => return Next::Failed(f),
+                Err(ConnectError::Retry(reason)) => {
+                    self.failures += 1;
+                    last = Some(reason);
+                }
+            }
+        }
+    }
+}

@@ -17,7 +17,7 @@ use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use crate::config::{Backpressure, Config, History, RoomConfig};
-use crate::connect::{self, ConnectError, Session};
+use crate::connect::{self, Next, Session, Sessions};
 use crate::dedup::Window;
 use crate::error::{Fatal, RoomError, StreamError};
 use crate::queue;
@@ -126,57 +126,20 @@ impl Driver {
 
     /// Connects, serves, and reconnects until closed or failed for good.
     pub async fn run(mut self, mut shutdown: oneshot::Receiver<()>) {
-        let mut failures: u32 = 0;
+        let mut sessions = Sessions::default();
+        let mut lost = None;
         loop {
-            self.set_connection(Connection::Connecting);
-            let attempt = tokio::select! {
-                r = connect::open(&self.cfg) => r,
-                _ = &mut shutdown => return self.set_connection(Connection::Closed),
-            };
-            let reason = match attempt {
-                Ok(session) => {
-                    failures = 0;
-                    tracing::info!(jid = %session.jid, "online");
-                    self.status.send_modify(|s| {
-                        s.connection = Connection::Online {
-                            jid: session.jid.to_string(),
-                        };
-                        s.connections += 1;
-                    });
-                    match self.serve(session, &mut shutdown).await {
-                        Ended::Shutdown => return self.set_connection(Connection::Closed),
-                        Ended::ConsumerGone => return,
-                        Ended::Lost(reason) => reason,
-                    }
-                }
-                Err(ConnectError::Fatal(f)) => return self.fail(f).await,
-                Err(ConnectError::Retry(reason)) => {
-                    failures += 1;
-                    reason
-                }
-            };
-            tracing::warn!(%reason, "disconnected");
-            self.set_connection(Connection::Disconnected {
-                reason: reason.clone(),
-            });
-            if let Some(max) = self.cfg.reconnect.max_attempts {
-                if failures >= max {
-                    return self
-                        .fail(Fatal::RetriesExhausted {
-                            attempts: failures,
-                            last: reason,
-                        })
-                        .await;
-                }
-            }
-            let delay = self.cfg.reconnect.delay(failures.max(1));
-            self.set_connection(Connection::Reconnecting {
-                attempt: failures,
-                delay,
-            });
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = &mut shutdown => return self.set_connection(Connection::Closed),
+            match sessions
+                .next(&self.cfg, &self.status, lost.take(), &mut shutdown)
+                .await
+            {
+                Next::Session(session) => match self.serve(*session, &mut shutdown).await {
+                    Ended::Shutdown => return self.set_connection(Connection::Closed),
+                    Ended::ConsumerGone => return,
+                    Ended::Lost(reason) => lost = Some(reason),
+                },
+                Next::Closed => return self.set_connection(Connection::Closed),
+                Next::Failed(fatal) => return self.fail(fatal).await,
             }
         }
     }

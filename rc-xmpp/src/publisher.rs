@@ -21,7 +21,7 @@ use xmpp_parsers::message::{Id, MessageType};
 use xmpp_parsers::presence::Type as PresenceType;
 
 use crate::config::{Config, ReconnectPolicy, Tls};
-use crate::connect::{self, ConnectError};
+use crate::connect::{self, Next, Sessions};
 use crate::error::{ConfigError, Fatal};
 use crate::stanzas::{self, HistoryRequest, MucUser};
 use crate::status::{Connection, RoomState, Status};
@@ -230,53 +230,19 @@ enum Stop {
 
 impl Worker {
     async fn run(mut self, mut rx: mpsc::Receiver<Post>, mut stop: oneshot::Receiver<()>) {
-        let mut failures = 0u32;
+        let mut sessions = Sessions::default();
+        let mut lost = None;
         loop {
-            self.status
-                .send_modify(|s| s.connection = Connection::Connecting);
-            let attempt = tokio::select! {
-                r = connect::open(&self.cfg) => r,
-                _ = &mut stop => return,
-            };
-            let reason = match attempt {
-                Ok(session) => {
-                    failures = 0;
-                    self.status.send_modify(|s| {
-                        s.connection = Connection::Online {
-                            jid: session.jid.to_string(),
-                        };
-                        s.connections += 1;
-                    });
-                    match self.serve(session, &mut rx, &mut stop).await {
-                        Stop::Closed => return,
-                        Stop::Lost(reason) => reason,
-                    }
-                }
-                Err(ConnectError::Fatal(f)) => return self.fail(f),
-                Err(ConnectError::Retry(reason)) => {
-                    failures += 1;
-                    reason
-                }
-            };
-            tracing::warn!(%reason, "publisher disconnected");
-            if let Some(max) = self.cfg.reconnect.max_attempts {
-                if failures >= max {
-                    return self.fail(Fatal::RetriesExhausted {
-                        attempts: failures,
-                        last: reason,
-                    });
-                }
-            }
-            let delay = self.cfg.reconnect.delay(failures.max(1));
-            self.status.send_modify(|s| {
-                s.connection = Connection::Reconnecting {
-                    attempt: failures,
-                    delay,
-                }
-            });
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = &mut stop => return,
+            match sessions
+                .next(&self.cfg, &self.status, lost.take(), &mut stop)
+                .await
+            {
+                Next::Session(session) => match self.serve(*session, &mut rx, &mut stop).await {
+                    Stop::Closed => return,
+                    Stop::Lost(reason) => lost = Some(reason),
+                },
+                Next::Closed => return,
+                Next::Failed(fatal) => return self.fail(fatal),
             }
         }
     }
