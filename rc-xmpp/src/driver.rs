@@ -301,13 +301,18 @@ impl Driver {
             Iq::Get {
                 from, id, payload, ..
             } => {
-                if payload.is("ping", stanzas::ns::PING) {
-                    send(stream, Stanza::Iq(stanzas::pong(from, &id)))
-                        .await
-                        .map_err(Ended::Lost)?;
-                }
+                let reply = if payload.is("ping", stanzas::ns::PING) {
+                    stanzas::pong(from, &id)
+                } else {
+                    stanzas::unsupported(from, &id)
+                };
+                send(stream, Stanza::Iq(reply)).await.map_err(Ended::Lost)?;
             }
-            Iq::Set { .. } => {}
+            Iq::Set { from, id, .. } => {
+                send(stream, Stanza::Iq(stanzas::unsupported(from, &id)))
+                    .await
+                    .map_err(Ended::Lost)?;
+            }
             Iq::Result { id, payload, .. } => {
                 for room in rooms.iter_mut() {
                     if room.baseline.as_deref() == Some(id.as_str()) {

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_xmpp::jid::{BareJid, FullJid, ResourcePart};
 use tokio_xmpp::xmlstream::{FallibleStreamElement, ReadError, XmppStreamElement};
 use tokio_xmpp::Stanza;
+use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::{Id, MessageType};
 use xmpp_parsers::presence::Type as PresenceType;
 
@@ -365,11 +366,14 @@ impl Worker {
                             }
                         }
                     }
-                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Iq(xmpp_parsers::iq::Iq::Get { from, id, payload, .. }))))) => {
-                        if payload.is("ping", stanzas::ns::PING) {
-                            if let Err(e) = stream.send(&XmppStreamElement::Stanza(Stanza::Iq(stanzas::pong(from, &id)))).await {
-                                return Stop::Lost(e.to_string());
-                            }
+                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Iq(iq))))) => {
+                        let reply = match iq {
+                            Iq::Get { from, id, payload, .. } if payload.is("ping", stanzas::ns::PING) => stanzas::pong(from, &id),
+                            Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => stanzas::unsupported(from, &id),
+                            Iq::Result { .. } | Iq::Error { .. } => continue,
+                        };
+                        if let Err(e) = stream.send(&XmppStreamElement::Stanza(Stanza::Iq(reply))).await {
+                            return Stop::Lost(e.to_string());
                         }
                     }
                     Some(Ok(_)) => {}

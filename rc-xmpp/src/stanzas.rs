@@ -164,6 +164,23 @@ pub(crate) fn pong(to: Option<Jid>, id: &str) -> Iq {
     }
 }
 
+/// The error answering a request this client does not handle (RFC 6120 asks for one).
+pub(crate) fn unsupported(to: Option<Jid>, id: &str) -> Iq {
+    use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+    Iq::Error {
+        from: None,
+        to,
+        id: id.to_owned(),
+        error: StanzaError::new(
+            ErrorType::Cancel,
+            DefinedCondition::ServiceUnavailable,
+            "en",
+            "not supported by this client",
+        ),
+        payload: None,
+    }
+}
+
 /// A resource-binding request.
 pub(crate) fn bind(id: &str, resource: &str) -> Iq {
     Iq::Set {
