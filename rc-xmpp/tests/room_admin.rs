@@ -189,3 +189,42 @@ async fn members_only_password_protected_and_destroyed_rooms_say_why() {
         .connect();
     joined(&with_password, 10).await;
 }
+
+#[tokio::test]
+async fn silently_lost_membership_is_found_by_self_ping_and_repaired() {
+    let prosody = Prosody::start();
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    let mut stream = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .self_ping_interval(Duration::from_secs(1))
+        .connect();
+    joined(&stream, 10).await;
+    publisher
+        .publish(&room, &change("enwiki", 1))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut stream, 10).await.unwrap().rcid, Some(1));
+    // The room forgets alice without telling her, as after a room reload.
+    prosody.lua(&format!(
+        "local r = {}; for nick in pairs(r._occupants) do if nick:match('/alice$') then r._occupants[nick] = nil end end; for j, n in pairs(r._jid_nick) do if n:match('/alice$') then r._jid_nick[j] = nil end end",
+        prosody.room_lua("enwiki")
+    ));
+    publisher
+        .publish(&room, &change("enwiki", 2))
+        .await
+        .unwrap(); // not delivered to alice
+    let got = next(&mut stream, 10).await.unwrap();
+    assert_eq!(
+        (got.rcid, got.replayed),
+        (Some(2), true),
+        "recovered from the archive after the rejoin"
+    );
+    publisher
+        .publish(&room, &change("enwiki", 3))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut stream, 10).await.unwrap().rcid, Some(3));
+}
