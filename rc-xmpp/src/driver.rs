@@ -10,7 +10,9 @@ use minidom::Element;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 use tokio_xmpp::jid::{BareJid, FullJid, Jid, ResourcePart};
-use tokio_xmpp::xmlstream::{FallibleStreamElement, ReadError, XmppStreamElement};
+use tokio_xmpp::xmlstream::{
+    FallibleStreamElement, ReadError, StreamElementError, XmppStreamElement,
+};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::{Message, MessageType};
@@ -229,7 +231,9 @@ impl Driver {
                 }
                 Some(Ok(FallibleStreamElement::Ok(_))) => continue,
                 Some(Ok(FallibleStreamElement::Err(e))) => {
-                    tracing::warn!("skipping a stanza that does not parse: {e}");
+                    if let Err(end) = self.on_invalid(&rooms, e).await {
+                        return end;
+                    }
                     continue;
                 }
                 Some(Err(ReadError::SoftTimeout)) => {
@@ -258,6 +262,29 @@ impl Driver {
             };
             if let Err(end) = result {
                 return end;
+            }
+        }
+    }
+
+    /// A stanza the XMPP parser rejected: an error item when it came from one of our rooms.
+    async fn on_invalid(&mut self, rooms: &[Room], e: StreamElementError) -> Result<(), Ended> {
+        let from = match &e {
+            StreamElementError::InvalidStanza { header, .. } => {
+                header.from.as_deref().and_then(|f| f.parse::<Jid>().ok())
+            }
+            StreamElementError::InvalidNonza { .. } => None,
+        };
+        match from.and_then(|f| rooms.iter().find(|r| f.to_bare() == r.cfg.jid)) {
+            Some(room) => {
+                let item = Err(StreamError::InvalidStanza {
+                    room: room.cfg.jid.clone(),
+                    reason: e.to_string(),
+                });
+                self.deliver(Envelope { item, mark: None }).await
+            }
+            None => {
+                tracing::warn!("skipping an element that does not parse: {e}");
+                Ok(())
             }
         }
     }

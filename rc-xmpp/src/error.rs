@@ -98,6 +98,14 @@ pub enum StreamError {
         /// The start of its body, if it had one.
         body: Option<String>,
     },
+    /// A stanza from the room that is not valid XMPP (the server let it through).
+    #[error("invalid stanza from {room}: {reason}")]
+    InvalidStanza {
+        /// The room it came from.
+        room: BareJid,
+        /// What the XMPP parser said.
+        reason: String,
+    },
     /// A room could not be joined, or was lost for good.
     #[error("room {room}: {error}")]
     Room {

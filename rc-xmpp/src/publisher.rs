@@ -15,7 +15,9 @@ use rc_core::RecentChange;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_xmpp::jid::{BareJid, FullJid, ResourcePart};
-use tokio_xmpp::xmlstream::{FallibleStreamElement, ReadError, XmppStreamElement};
+use tokio_xmpp::xmlstream::{
+    FallibleStreamElement, ReadError, StreamElementError, XmppStreamElement,
+};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::{Id, MessageType};
@@ -248,6 +250,19 @@ impl Worker {
         }
     }
 
+    /// The room reflected message `id`: it is delivered. Messages sent on this connection
+    /// before `sent_upto` shift down by one when an earlier one leaves the outbox.
+    fn confirm(&mut self, id: &str, sent_upto: &mut usize) {
+        if let Some(pos) = self.outbox.iter().position(|(i, _)| i == id) {
+            self.outbox.remove(pos);
+            if pos < *sent_upto {
+                *sent_upto -= 1;
+            }
+            self.confirmed_count += 1;
+            let _ = self.confirmed.send(self.confirmed_count);
+        }
+    }
+
     fn fail(&mut self, fatal: Fatal) {
         tracing::error!(error = %fatal, "publisher gives up");
         self.status.send_modify(|s| {
@@ -327,19 +342,14 @@ impl Worker {
                 }
                 el = stream.next() => match el {
                     Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Message(m))))) => {
-                        if m.type_ == MessageType::Groupchat {
-                            if let Some(Id(id)) = &m.id {
-                                if let Some(pos) = self.outbox.iter().position(|(i, _)| i == id) {
-                                    // Reflected by the room: confirmed. Everything before it
-                                    // on this connection was sent earlier and is in order.
-                                    self.outbox.remove(pos);
-                                    if pos < sent_upto {
-                                        sent_upto -= 1;
-                                    }
-                                    self.confirmed_count += 1;
-                                    let _ = self.confirmed.send(self.confirmed_count);
-                                }
-                            }
+                        if let (MessageType::Groupchat, Some(Id(id))) = (&m.type_, &m.id) {
+                            self.confirm(id, &mut sent_upto);
+                        }
+                    }
+                    // A reflection our parser refuses (we posted something odd): its id still confirms it.
+                    Some(Ok(FallibleStreamElement::Err(StreamElementError::InvalidStanza { header, .. }))) => {
+                        if let Some(id) = header.id.as_deref() {
+                            self.confirm(id, &mut sent_upto);
                         }
                     }
                     Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Presence(p))))) => {

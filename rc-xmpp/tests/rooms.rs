@@ -253,3 +253,45 @@ async fn plaintext_to_a_non_loopback_server_is_refused() {
         .expect("refused");
     assert_eq!(err, rc_xmpp::ConfigError::PlaintextNotLoopback);
 }
+
+#[tokio::test]
+async fn an_invalid_stanza_from_the_room_is_an_error_item() {
+    let prosody = Prosody::start();
+    let mut stream = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .connect();
+    joined(&stream, 10).await;
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    // Two threads: the server relays it, XMPP parsers refuse it.
+    let thread = |t: &str| -> minidom::Element {
+        format!(r#"<thread xmlns="jabber:client">{t}</thread>"#)
+            .parse()
+            .unwrap()
+    };
+    publisher
+        .post(&room, "two threads", vec![thread("a"), thread("b")])
+        .await
+        .unwrap();
+    publisher
+        .publish(&room, &change("enwiki", 1))
+        .await
+        .unwrap();
+    match next(&mut stream, 10).await {
+        Err(e @ StreamError::InvalidStanza { .. }) => {
+            assert!(e.to_string().contains("enwiki@conference.localhost"), "{e}")
+        }
+        other => panic!("expected an invalid stanza item, got {other:?}"),
+    }
+    assert_eq!(
+        next(&mut stream, 10).await.unwrap().rcid,
+        Some(1),
+        "the stream goes on"
+    );
+    assert!(
+        publisher.flush(Duration::from_secs(5)).await,
+        "the publisher saw both reflected"
+    );
+}
