@@ -21,3 +21,21 @@ if [ "${RC_SKIP_MEDIAWIKI:-0}" != 1 ]; then
   FIXTURES_DIR="$fresh" python3 scripts/mediawiki/gen-fixtures.py
   RC_FIXTURES_DIR="$fresh" cargo test --workspace --all-features --test fixtures
 fi
+
+if [ "${RC_SKIP_PYTHON:-0}" != 1 ]; then
+  # The rcclient Python module (rc-python/): one wheel build, shared by every Python test,
+  # against a real Prosody the tests start themselves.
+  echo "== rc-python: build the rcclient wheel once (pip's PEP 517 build of ./rc-python)"
+  venv="${RC_PY_VENV:-$PWD/target/rc-python-venv}"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check maturin pytest pandas
+  wheels=$(mktemp -d /tmp/rc-wheels.XXXXXX)
+  "$venv/bin/python" -m pip wheel -q --disable-pip-version-check --no-build-isolation --no-deps \
+    -w "$wheels" ./rc-python
+  wheel=$(ls "$wheels"/rcclient-*.whl)
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+  cargo build -q -p rc-python --bin rc-json
+  echo "== rc-python: pytest"
+  (cd rc-python && RCCLIENT_WHEEL="$wheel" RC_JSON_BIN="$PWD/../target/debug/rc-json" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests)
+fi

@@ -1,0 +1,68 @@
+"""rcclient: wiki recent changes as typed Python objects.
+
+Every edit, page creation and log action a MediaWiki publishes, in any of its three forms
+(the API / XMLRC ``<rc>`` element, the RC feed ``<recentchange>`` element, the RC feed /
+EventStreams JSON object), becomes one :class:`RecentChange`. :class:`Client` follows the
+XMPP chat rooms the XMLRC bridge posts into, healing its connection by itself.
+
+>>> import rcclient
+>>> rc = rcclient.parse('<rc type="edit" ns="0" title="Alpha" rcid="4" oldlen="22" newlen="14" old_revid="2" revid="3" />')
+>>> rc.title, rc["old_revid"], rc.size_delta
+('Alpha', 2, -8)
+
+The native part is written in Rust (PyO3) on the crates rc-core and rc-xmpp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as _Mapping
+
+from ._errors import (
+    ConfigError,
+    ConnectionError,
+    Error,
+    NoPayload,
+    ParseError,
+    PayloadError,
+    PublishError,
+    RoomError,
+    StreamError,
+)
+from ._rcclient import (
+    FIELDS,
+    Client,
+    Filter,
+    Publisher,
+    RecentChange,
+    __version__,
+    parse,
+    parse_many,
+)
+from ._compat import RCClient, RCHandler
+from ._frame import to_dataframe
+
+# A RecentChange reads like a (flat, read-only) mapping: rc["title"], rc.keys(), dict(rc).
+_Mapping.register(RecentChange)
+
+__all__ = [
+    "FIELDS",
+    "Client",
+    "ConfigError",
+    "ConnectionError",
+    "Error",
+    "Filter",
+    "NoPayload",
+    "ParseError",
+    "PayloadError",
+    "PublishError",
+    "Publisher",
+    "RCClient",
+    "RCHandler",
+    "RecentChange",
+    "RoomError",
+    "StreamError",
+    "__version__",
+    "parse",
+    "parse_many",
+    "to_dataframe",
+]
