@@ -18,6 +18,9 @@ pub use rc_core::*;
 /// The XMPP transport: MUC rooms as a self-healing stream, the publisher and the bridge.
 pub use rc_xmpp as xmpp;
 
+/// MediaWiki's web API: the resumable recent-changes poller, page texts and the page mirror.
+pub use rc_http as http;
+
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

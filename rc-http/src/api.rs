@@ -1,0 +1,809 @@
+//! A polite client of one wiki's `api.php`: `maxlag` on every request, retries with backoff
+//! that honour `Retry-After` and the API's `maxlag` / `ratelimited` errors, a cookie jar for
+//! a logged-in session, and the page-text helpers the mirror uses.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+
+use crate::error::Error;
+
+/// How many titles one `prop=revisions` request asks for (the API's limit for content
+/// without `apihighlimits`).
+pub const TITLES_PER_REQUEST: usize = 50;
+
+/// How failed requests are retried: exponential backoff with jitter, within a budget.
+///
+/// Retried: connection failures, HTTP 429/502/503/504, and the API errors `maxlag`,
+/// `ratelimited`, `readonly` and `internal_api_error_*`. A `Retry-After` header (or the lag
+/// of a `maxlag` error) replaces the computed delay. POST requests are retried only when
+/// they surely did nothing: the connection was refused, or the API refused them.
+///
+/// ```
+/// let quick = rc_http::RetryPolicy { initial: std::time::Duration::from_millis(100), ..Default::default() };
+/// assert_eq!(quick.max_attempts, 10);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Delay before the first retry.
+    pub initial: Duration,
+    /// The delay never grows beyond this (a `Retry-After` may ask for more).
+    pub max: Duration,
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// No retry starts after this much time since the first attempt.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            max_attempts: 10,
+            max_elapsed: Duration::from_secs(600),
+        }
+    }
+}
+
+/// A client of one wiki's web API. Cloning it is cheap and shares the connection pool and
+/// the cookie jar.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), rc_http::Error> {
+/// let api = rc_http::Api::new("https://en.wikipedia.org/w/api.php")?;
+/// match api.fetch_text("Main Page").await? {
+///     Some(text) => println!("{} bytes", text.len()),
+///     None => println!("no such page"),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Api {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    url: Url,
+    maxlag: Option<u32>,
+    retry: RetryPolicy,
+}
+
+/// Configures an [`Api`]. Defaults: `maxlag=5`, [`RetryPolicy::default`], a 60 s timeout
+/// per request, a cookie jar, and the user agent `recentchanges-rs/<version>`.
+///
+/// ```
+/// let api = rc_http::Api::builder("http://127.0.0.1:8080/api.php")
+///     .user_agent("my-bot/1.0 (https://example.org/my-bot; me@example.org)")
+///     .maxlag(Some(3))
+///     .build()?;
+/// assert_eq!(api.url(), "http://127.0.0.1:8080/api.php");
+/// # Ok::<(), rc_http::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ApiBuilder {
+    url: String,
+    user_agent: String,
+    maxlag: Option<u32>,
+    retry: RetryPolicy,
+    timeout: Duration,
+}
+
+impl ApiBuilder {
+    /// The `User-Agent` header. Wikimedia asks for a name and a way to contact you.
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+
+    /// The `maxlag` parameter sent with every request (`None`: not sent). With it, a
+    /// replicated wiki under load answers "try again later" instead of serving you.
+    pub fn maxlag(mut self, seconds: Option<u32>) -> Self {
+        self.maxlag = seconds;
+        self
+    }
+
+    /// How failed requests are retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Time limit of one request.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Api, Error> {
+        let url: Url = self
+            .url
+            .parse()
+            .map_err(|e| Error::Config(format!("API URL {:?}: {e}", self.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::Config(format!(
+                "API URL {:?}: not http(s)",
+                self.url
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config()?)
+            .user_agent(self.user_agent)
+            .cookie_store(true)
+            .timeout(self.timeout)
+            .connect_timeout(Duration::from_secs(10).min(self.timeout))
+            .build()
+            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        Ok(Api {
+            inner: Arc::new(Inner {
+                http,
+                url,
+                maxlag: self.maxlag,
+                retry: self.retry,
+            }),
+        })
+    }
+}
+
+/// rustls with the ring provider and the platform's certificate verifier.
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+        .map_err(|e| Error::Config(format!("TLS verifier: {e}")))?;
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(format!("TLS: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// The outcome of one attempt.
+pub(crate) enum Attempt<T> {
+    Done(T),
+    Retry {
+        after: Option<Duration>,
+        error: Error,
+    },
+    Fail(Error),
+}
+
+/// A page's current text, as `prop=revisions` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PageText {
+    /// The prefixed title, e.g. `Talk:Alpha`.
+    pub title: String,
+    /// The namespace number.
+    pub namespace: i32,
+    /// The page id.
+    pub page_id: u64,
+    /// The current revision.
+    pub rev_id: u64,
+    /// The text (wikitext, or JSON, CSS... per the page's content model).
+    pub text: String,
+}
+
+/// Answer of a write request, e.g. `{"edit": {"result": "Success", ...}}`.
+pub type Json = Value;
+
+impl Api {
+    /// A client with the defaults of [`ApiBuilder`].
+    pub fn new(api_url: &str) -> Result<Api, Error> {
+        Api::builder(api_url).build()
+    }
+
+    /// Configures a client for the wiki whose `api.php` is at `api_url`.
+    pub fn builder(api_url: &str) -> ApiBuilder {
+        ApiBuilder {
+            url: api_url.to_owned(),
+            user_agent: concat!(
+                "recentchanges-rs/",
+                env!("CARGO_PKG_VERSION"),
+                " (rc-http; https://example.invalid/recentchanges)"
+            )
+            .to_owned(),
+            maxlag: Some(5),
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// The API's URL.
+    pub fn url(&self) -> &str {
+        self.inner.url.as_str()
+    }
+
+    fn url_for_errors(&self) -> String {
+        let mut u = self.inner.url.clone();
+        u.set_query(None);
+        u.to_string()
+    }
+
+    /// `GET` with `format=xml`: the answer's text, after checking it is not an API error.
+    ///
+    /// ```no_run
+    /// # async fn run(api: rc_http::Api) -> Result<(), rc_http::Error> {
+    /// let xml = api.get_xml(&[("action", "query"), ("list", "recentchanges"), ("rclimit", "5")]).await?;
+    /// assert!(xml.contains("<recentchanges"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_xml(&self, params: &[(&str, &str)]) -> Result<String, Error> {
+        let mut p: Vec<(&str, &str)> = params.to_vec();
+        p.push(("format", "xml"));
+        self.retrying(false, || async {
+            match self.send(false, &p).await {
+                Attempt::Done((body, headers)) => match xml_api_error(&body) {
+                    None => Attempt::Done(body),
+                    Some((code, info, lag)) => classify_api_error(false, code, info, lag, &headers),
+                },
+                Attempt::Retry { after, error } => Attempt::Retry { after, error },
+                Attempt::Fail(e) => Attempt::Fail(e),
+            }
+        })
+        .await
+    }
+
+    /// `GET` with `format=json&formatversion=2`: the answer, after checking it is not an
+    /// API error.
+    ///
+    /// ```no_run
+    /// # async fn run(api: rc_http::Api) -> Result<(), rc_http::Error> {
+    /// let info = api.get_json(&[("action", "query"), ("meta", "siteinfo")]).await?;
+    /// println!("{}", info["query"]["general"]["sitename"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_json(&self, params: &[(&str, &str)]) -> Result<Value, Error> {
+        self.json(false, params).await
+    }
+
+    /// `POST` with `format=json&formatversion=2` (write actions: give the `token`).
+    ///
+    /// ```no_run
+    /// # async fn run(api: rc_http::Api) -> Result<(), rc_http::Error> {
+    /// let token = api.token("csrf").await?;
+    /// let res = api.post_json(&[("action", "edit"), ("title", "Sandbox"), ("text", "Hello"),
+    ///     ("token", &token)]).await?;
+    /// assert_eq!(res["edit"]["result"], "Success");
+    /// # Ok(()) }
+    /// ```
+    pub async fn post_json(&self, params: &[(&str, &str)]) -> Result<Value, Error> {
+        self.json(true, params).await
+    }
+
+    async fn json(&self, post: bool, params: &[(&str, &str)]) -> Result<Value, Error> {
+        let mut p: Vec<(&str, &str)> = params.to_vec();
+        p.push(("format", "json"));
+        p.push(("formatversion", "2"));
+        let url = self.url_for_errors();
+        self.retrying(post, || async {
+            match self.send(post, &p).await {
+                Attempt::Done((body, headers)) => {
+                    let v: Value = match serde_json::from_str(&body) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            return Attempt::Fail(Error::Response {
+                                url: url.clone(),
+                                reason: format!("not JSON ({e}): {}", snippet(&body)),
+                            })
+                        }
+                    };
+                    match v.get("error") {
+                        None => Attempt::Done(v),
+                        Some(err) => {
+                            let code = err["code"].as_str().unwrap_or("unknown").to_owned();
+                            let info = err["info"].as_str().unwrap_or_default().to_owned();
+                            let lag = err["lag"].as_f64();
+                            classify_api_error(post, code, info, lag, &headers)
+                        }
+                    }
+                }
+                Attempt::Retry { after, error } => Attempt::Retry { after, error },
+                Attempt::Fail(e) => Attempt::Fail(e),
+            }
+        })
+        .await
+    }
+
+    /// A token of this kind (`csrf`, `login`, `createaccount`, `userrights`, `patrol`...).
+    pub async fn token(&self, kind: &str) -> Result<String, Error> {
+        let v = self
+            .get_json(&[("action", "query"), ("meta", "tokens"), ("type", kind)])
+            .await?;
+        v["query"]["tokens"][format!("{kind}token")]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Response {
+                url: self.url_for_errors(),
+                reason: format!("no {kind} token in {}", snippet(&v.to_string())),
+            })
+    }
+
+    /// Logs in (a bot password `Name@bot`, or an account's own password); later requests
+    /// of this client and its clones are made as that user. A logged-in poller may see
+    /// more (the `patrolled` flag needs the patrol right) and has higher limits.
+    pub async fn login(&self, user: &str, password: &str) -> Result<(), Error> {
+        let token = self.token("login").await?;
+        let res = self
+            .post_json(&[
+                ("action", "login"),
+                ("lgname", user),
+                ("lgpassword", password),
+                ("lgtoken", &token),
+            ])
+            .await?;
+        if res["login"]["result"] == "Success" {
+            return Ok(());
+        }
+        // Accounts' own passwords may be refused by action=login: use clientlogin.
+        let token = self.token("login").await?;
+        let res = self
+            .post_json(&[
+                ("action", "clientlogin"),
+                ("username", user),
+                ("password", password),
+                ("loginreturnurl", self.url()),
+                ("logintoken", &token),
+            ])
+            .await?;
+        if res["clientlogin"]["status"] == "PASS" {
+            Ok(())
+        } else {
+            Err(Error::Api {
+                code: "loginfailed".into(),
+                info: format!("login as {user} failed: {res}"),
+            })
+        }
+    }
+
+    /// The current text of a page, or `None` when it does not exist (missing, deleted,
+    /// or an invalid or special title).
+    ///
+    /// ```no_run
+    /// # async fn run(api: rc_http::Api) -> Result<(), rc_http::Error> {
+    /// assert_eq!(api.fetch_text("No such page, surely").await?, None);
+    /// # Ok(()) }
+    /// ```
+    pub async fn fetch_text(&self, title: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .fetch_pages(&[title])
+            .await?
+            .remove(title)
+            .flatten()
+            .map(|p| p.text))
+    }
+
+    /// The current texts of many pages, [`TITLES_PER_REQUEST`] per request: by each title
+    /// asked for, `None` for pages that do not exist. Redirects are not followed.
+    pub async fn fetch_pages<S: AsRef<str>>(
+        &self,
+        titles: &[S],
+    ) -> Result<BTreeMap<String, Option<PageText>>, Error> {
+        let mut out = BTreeMap::new();
+        for chunk in titles.chunks(TITLES_PER_REQUEST) {
+            let joined = chunk
+                .iter()
+                .map(|t| t.as_ref())
+                .collect::<Vec<_>>()
+                .join("|");
+            let base = [
+                ("action", "query"),
+                ("prop", "revisions"),
+                ("rvprop", "ids|content"),
+                ("rvslots", "main"),
+                ("titles", joined.as_str()),
+            ];
+            let (pages, normalized) = self.pages_query(&base).await?;
+            for t in chunk {
+                let asked = t.as_ref();
+                let title = normalized.get(asked).map(String::as_str).unwrap_or(asked);
+                out.insert(asked.to_owned(), pages.get(title).cloned().flatten());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs a `prop=revisions` query with its continuations: pages by title (`None`:
+    /// missing or invalid), and the normalisations the API made.
+    async fn pages_query(
+        &self,
+        base: &[(&str, &str)],
+    ) -> Result<(PagesByTitle, BTreeMap<String, String>), Error> {
+        let mut pages = BTreeMap::new();
+        let mut normalized = BTreeMap::new();
+        let mut cont: Vec<(String, String)> = Vec::new();
+        for _ in 0..1000 {
+            let mut p: Vec<(&str, &str)> = base.to_vec();
+            p.extend(cont.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let v = self.post_json(&p).await?;
+            for n in v["query"]["normalized"].as_array().into_iter().flatten() {
+                if let (Some(from), Some(to)) = (n["from"].as_str(), n["to"].as_str()) {
+                    normalized.insert(from.to_owned(), to.to_owned());
+                }
+            }
+            for page in v["query"]["pages"].as_array().into_iter().flatten() {
+                let Some(title) = page["title"].as_str() else {
+                    continue;
+                };
+                let entry = pages.entry(title.to_owned()).or_insert(None);
+                if let Some(text) = page_text(page) {
+                    *entry = Some(text);
+                }
+            }
+            cont = continuation(&v);
+            if cont.is_empty() {
+                return Ok((pages, normalized));
+            }
+        }
+        Err(Error::Response {
+            url: self.url_for_errors(),
+            reason: "more than 1000 continuations of one page query".into(),
+        })
+    }
+
+    /// The namespaces of the wiki that hold pages (number and name; `0` is `""`).
+    pub async fn namespaces(&self) -> Result<Vec<(i32, String)>, Error> {
+        let v = self
+            .get_json(&[
+                ("action", "query"),
+                ("meta", "siteinfo"),
+                ("siprop", "namespaces"),
+            ])
+            .await?;
+        let mut out: Vec<(i32, String)> = v["query"]["namespaces"]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter_map(|ns| {
+                let id = i32::try_from(ns["id"].as_i64()?).ok()?;
+                Some((id, ns["name"].as_str().unwrap_or_default().to_owned()))
+            })
+            .filter(|(id, _)| *id >= 0)
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every page of a namespace with its text, a batch of up to
+    /// [`TITLES_PER_REQUEST`] pages per request (`generator=allpages`).
+    ///
+    /// ```no_run
+    /// # async fn run(api: rc_http::Api) -> Result<(), rc_http::Error> {
+    /// let mut pages = api.all_pages(0);
+    /// while let Some(batch) = pages.next_batch().await? {
+    ///     for page in batch {
+    ///         println!("{}: {} bytes", page.title, page.text.len());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn all_pages(&self, namespace: i32) -> AllPages {
+        AllPages {
+            api: self.clone(),
+            namespace: namespace.to_string(),
+            cont: Some(Vec::new()),
+        }
+    }
+
+    /// Runs one attempt after another until done, failed, or the retry budget is spent.
+    pub(crate) async fn retrying<T, F, Fut>(&self, post: bool, mut attempt: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Attempt<T>>,
+    {
+        let policy = self.inner.retry;
+        let start = Instant::now();
+        let mut delay = policy.initial;
+        let mut n = 0u32;
+        loop {
+            n += 1;
+            match attempt().await {
+                Attempt::Done(t) => return Ok(t),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Retry { after, error } => {
+                    if n >= policy.max_attempts.max(1) || start.elapsed() >= policy.max_elapsed {
+                        return Err(Error::GaveUp {
+                            attempts: n,
+                            elapsed: start.elapsed(),
+                            last: Box::new(error),
+                        });
+                    }
+                    let wait = match after {
+                        Some(after) => after.min(Duration::from_secs(3600)),
+                        None => jitter(delay),
+                    };
+                    tracing::warn!(
+                        attempt = n,
+                        post,
+                        "{error}; retrying in {:.1}s",
+                        wait.as_secs_f64()
+                    );
+                    tokio::time::sleep(wait).await;
+                    delay = (delay * 2).min(policy.max);
+                }
+            }
+        }
+    }
+
+    /// One HTTP request: the body and headers of a 2xx answer.
+    async fn send(&self, post: bool, params: &[(&str, &str)]) -> Attempt<(String, HeaderMap)> {
+        let maxlag = self.inner.maxlag.map(|m| m.to_string());
+        let mut all: Vec<(&str, &str)> = params.to_vec();
+        if let Some(m) = &maxlag {
+            all.push(("maxlag", m));
+        }
+        let req = if post {
+            self.inner.http.post(self.inner.url.clone()).form(&all)
+        } else {
+            let mut url = self.inner.url.clone();
+            url.query_pairs_mut().extend_pairs(all.iter());
+            self.inner.http.get(url)
+        };
+        let url = self.url_for_errors();
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(source) => {
+                let retry = !post || source.is_connect();
+                let error = Error::Http { url, source };
+                return if retry {
+                    Attempt::Retry { after: None, error }
+                } else {
+                    Attempt::Fail(error)
+                };
+            }
+        };
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if !status.is_success() {
+            let error = Error::Status {
+                url,
+                status: status.as_u16(),
+            };
+            return match status {
+                StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+                    if !post || status == StatusCode::TOO_MANY_REQUESTS =>
+                {
+                    Attempt::Retry {
+                        after: retry_after(&headers),
+                        error,
+                    }
+                }
+                _ => Attempt::Fail(error),
+            };
+        }
+        match resp.text().await {
+            Ok(body) => Attempt::Done((body, headers)),
+            Err(source) => Attempt::Retry {
+                after: None,
+                error: Error::Http { url, source },
+            },
+        }
+    }
+}
+
+type PagesByTitle = BTreeMap<String, Option<PageText>>;
+
+/// Every page of one namespace with its text, batch by batch: see [`Api::all_pages`].
+#[derive(Debug)]
+pub struct AllPages {
+    api: Api,
+    namespace: String,
+    /// The continuation of the next request; `None` when done.
+    cont: Option<Vec<(String, String)>>,
+}
+
+impl AllPages {
+    /// The next batch, or `None` when every page was listed.
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<PageText>>, Error> {
+        let Some(cont) = self.cont.take() else {
+            return Ok(None);
+        };
+        let mut p: Vec<(&str, &str)> = vec![
+            ("action", "query"),
+            ("generator", "allpages"),
+            ("gapnamespace", &self.namespace),
+            ("gaplimit", "50"),
+            ("prop", "revisions"),
+            ("rvprop", "ids|content"),
+            ("rvslots", "main"),
+        ];
+        p.extend(cont.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let v = self.api.post_json(&p).await?;
+        let batch: Vec<PageText> = v["query"]["pages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(page_text)
+            .collect();
+        let next = continuation(&v);
+        if !next.is_empty() {
+            self.cont = Some(next);
+        }
+        Ok(Some(batch))
+    }
+}
+
+/// The `continue` object of a JSON answer, as request parameters.
+fn continuation(v: &Value) -> Vec<(String, String)> {
+    v["continue"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// A page of a `prop=revisions` answer with its current text; `None` when it is missing,
+/// invalid, or its revision came without content (a continuation will bring it).
+fn page_text(page: &Value) -> Option<PageText> {
+    if page.get("missing").is_some() || page.get("invalid").is_some() {
+        return None;
+    }
+    let rev = page["revisions"].as_array()?.first()?;
+    let main = &rev["slots"]["main"];
+    let text = match main["content"].as_str() {
+        Some(t) => t.to_owned(),
+        // Hidden content (revision deletion) cannot be read: an empty text.
+        None if main.get("texthidden").is_some() => String::new(),
+        None => return None,
+    };
+    Some(PageText {
+        title: page["title"].as_str()?.to_owned(),
+        namespace: i32::try_from(page["ns"].as_i64()?).ok()?,
+        page_id: page["pageid"].as_u64()?,
+        rev_id: rev["revid"].as_u64()?,
+        text,
+    })
+}
+
+/// What to do about an API error: retry the transient ones.
+fn classify_api_error<T>(
+    post: bool,
+    code: String,
+    info: String,
+    lag: Option<f64>,
+    headers: &HeaderMap,
+) -> Attempt<T> {
+    let transient = matches!(code.as_str(), "maxlag" | "ratelimited" | "readonly")
+        || (!post && code.starts_with("internal_api_error"));
+    let after = retry_after(headers).or_else(|| {
+        (code == "maxlag")
+            .then(|| lag.map(|l| Duration::from_secs_f64(l.clamp(1.0, 300.0))))
+            .flatten()
+    });
+    let error = Error::Api { code, info };
+    if transient {
+        Attempt::Retry { after, error }
+    } else {
+        Attempt::Fail(error)
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    v.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// `(code, info, lag)` when an XML answer is an API error (`<api><error .../></api>`).
+pub(crate) fn xml_api_error(body: &str) -> Option<(String, String, Option<f64>)> {
+    use quick_xml::events::Event;
+    if !body.contains("<error") {
+        return None;
+    }
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut depth = 0usize;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e))
+                if depth == 1 && e.local_name().as_ref() == "error" =>
+            {
+                let attr = |name: &str| {
+                    e.try_get_attribute(name).ok().flatten().and_then(|a| {
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .ok()
+                            .map(|v| v.into_owned())
+                    })
+                };
+                return Some((
+                    attr("code").unwrap_or_else(|| "unknown".into()),
+                    attr("info").unwrap_or_default(),
+                    attr("lag").and_then(|l| l.parse().ok()),
+                ));
+            }
+            Ok(Event::Start(_)) => depth += 1,
+            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Event::Eof) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(rand::random_range(0.8..1.2))
+}
+
+pub(crate) fn snippet(s: &str) -> String {
+    let mut out: String = s.chars().take(200).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_error_of_an_xml_answer() {
+        let body = r#"<?xml version="1.0"?><api servedby="db1"><error code="maxlag" info="Waiting for db2: 7 seconds lagged." host="db2" lag="7" type="db" xml:space="preserve" /></api>"#;
+        assert_eq!(
+            xml_api_error(body),
+            Some((
+                "maxlag".into(),
+                "Waiting for db2: 7 seconds lagged.".into(),
+                Some(7.0)
+            ))
+        );
+        let ok = r#"<?xml version="1.0"?><api batchcomplete=""><query><recentchanges><rc type="edit" comment="&lt;error"/></recentchanges></query></api>"#;
+        assert_eq!(xml_api_error(ok), None);
+    }
+
+    #[test]
+    fn maxlag_waits_for_the_lag_or_retry_after() {
+        let mut h = HeaderMap::new();
+        match classify_api_error::<()>(false, "maxlag".into(), String::new(), Some(7.0), &h) {
+            Attempt::Retry { after, .. } => assert_eq!(after, Some(Duration::from_secs(7))),
+            _ => panic!("maxlag is retried"),
+        }
+        h.insert(RETRY_AFTER, "5".parse().unwrap());
+        match classify_api_error::<()>(true, "maxlag".into(), String::new(), Some(7.0), &h) {
+            Attempt::Retry { after, .. } => assert_eq!(after, Some(Duration::from_secs(5))),
+            _ => panic!("maxlag is retried"),
+        }
+        assert!(matches!(
+            classify_api_error::<()>(false, "badtoken".into(), String::new(), None, &h),
+            Attempt::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn reads_pages_of_a_revisions_answer() {
+        let v: Value = serde_json::from_str(
+            r#"{"query":{"pages":[{"pageid":2,"ns":0,"title":"Alpha","revisions":[{"revid":9,"slots":{"main":{"content":"Hi"}}}]},
+            {"ns":0,"title":"Gone","missing":true}]}}"#,
+        )
+        .unwrap();
+        let pages: Vec<_> = v["query"]["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(page_text)
+            .collect();
+        assert_eq!(
+            pages[0].as_ref().map(|p| (p.rev_id, p.text.as_str())),
+            Some((9, "Hi"))
+        );
+        assert_eq!(pages[1], None);
+    }
+}

@@ -1,0 +1,44 @@
+//! # rc-http: recent changes from MediaWiki's web API
+//!
+//! For wikis that push nothing (no XMLRC, no `$wgRCFeeds`), and for content reusers who
+//! need page texts:
+//!
+//! - [`Poller`]: polls `list=recentchanges` (XML, every `rcprop`, oldest first, with
+//!   continuation) and yields each change typed by rc-core, stamped with the wiki id you
+//!   give; resumable from a saved [`Position`], never the same change twice, polite
+//!   (`maxlag`, `Retry-After`, backoff: see [`Api`] and [`RetryPolicy`]).
+//! - [`Api`]: the client under it, with [`Api::fetch_text`] and friends.
+//! - [`relay::Relay`]: `rc2udp`, the poller's changes as XMLRC `<rc>` UDP packets.
+//! - [`mirror`]: a local directory of page texts kept in step with a wiki.
+//!
+//! ```no_run
+//! use rc_http::{Api, Poller, PollerConfig, Start};
+//!
+//! # async fn run() -> Result<(), rc_http::Error> {
+//! let api = Api::new("http://127.0.0.1:8080/api.php")?;
+//! let mut poller = Poller::new(api.clone(), PollerConfig::new("wikidb").start(Start::Beginning));
+//! for _ in 0..10 {
+//!     let rc = poller.next().await?;
+//!     println!("{}", rc.human_line(None));
+//!     if let Some(title) = &rc.title {
+//!         let text = api.fetch_text(title).await?;
+//!         println!("  now {} bytes", text.map_or(0, |t| t.len()));
+//!     }
+//! }
+//! let saved = serde_json::to_string(poller.position()).unwrap(); // resume from it later
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod api;
+mod error;
+mod fsutil;
+pub mod mirror;
+mod names;
+mod poller;
+mod rc_list;
+pub mod relay;
+
+pub use api::{AllPages, Api, ApiBuilder, Json, PageText, RetryPolicy, TITLES_PER_REQUEST};
+pub use error::Error;
+pub use poller::{Poller, PollerConfig, Position, Start, RCPROP_ALL};

@@ -1,0 +1,791 @@
+//! A local directory of page texts kept in step with a wiki, for content reusers.
+//!
+//! One file per page, holding exactly the page's current text, named by the scheme of
+//! [`file_name`] (percent-encoding; decode with [`title_of`]). The directory also holds the
+//! mirror's state, [`STATE_FILE`], and briefly temporary files: every name starting with a
+//! dot is the mirror's own, never a page.
+//!
+//! How it stays in step:
+//!
+//! - **Full sync** ([`Mirror::full_sync`]): every page of every mirrored namespace
+//!   (`generator=allpages` with the texts, 50 pages a request) is written, and every file
+//!   of a page that no longer exists is removed. Done when the mirror starts without a
+//!   usable position (an empty directory, or no change received since the last sync).
+//! - **Changes** ([`Mirror::apply`]): [`plan`] turns a batch of changes into one action
+//!   per title (the last one wins): an edit or new page fetches the page, a move fetches
+//!   both its old title (now a redirect, or gone) and its target (the API writes
+//!   `target_title`, the feeds `target`), a deletion removes the file, an undeletion,
+//!   import, upload or merge fetches again. The texts are fetched 50 titles a request;
+//!   a title that no longer exists loses its file. So a burst of edits to one page within
+//!   a batch costs one fetch, and the outcome never depends on the order of the fetches.
+//! - **Atomic files**: each file is written to a temporary file and renamed over the old
+//!   one, so a reader (or a killed mirror) never sees half a text.
+//! - **Resume**: the change source's position is saved in [`STATE_FILE`] only after the
+//!   batch it ends was applied, so a mirror killed at any point replays (and re-applies,
+//!   harmlessly) what it had not finished, and loses nothing.
+//!
+//! With the `xmpp` feature, [`run`] follows a wiki's XMPP room (rc-xmpp) and debounces the
+//! changes into batches; `examples/mirror.rs` is its command line.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rc_core::{Kind, RecentChange};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::api::{Api, PageText};
+use crate::error::Error;
+use crate::fsutil::{write_atomic, TMP_PREFIX};
+pub use crate::names::{file_name, title_of, MAX_COMPONENT};
+
+/// The mirror's state file, in the mirror directory.
+pub const STATE_FILE: &str = ".mirror-state.json";
+
+/// What a [`Mirror`] mirrors and how it batches changes.
+///
+/// ```
+/// use std::time::Duration;
+/// let cfg = rc_http::mirror::MirrorConfig::default()
+///     .namespaces([0, 1])
+///     .debounce(Duration::from_millis(300), Duration::from_secs(3));
+/// assert_eq!(cfg.max_batch, 1000);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MirrorConfig {
+    /// The namespaces mirrored; `None`: all that hold pages (0 and up).
+    pub namespaces: Option<BTreeSet<i32>>,
+    /// A batch is applied once no change came for this long...
+    pub debounce: Duration,
+    /// ...or this long after its first change.
+    pub max_delay: Duration,
+    /// ...or when it holds this many changes.
+    pub max_batch: usize,
+}
+
+impl Default for MirrorConfig {
+    fn default() -> Self {
+        MirrorConfig {
+            namespaces: None,
+            debounce: Duration::from_millis(500),
+            max_delay: Duration::from_secs(5),
+            max_batch: 1000,
+        }
+    }
+}
+
+impl MirrorConfig {
+    /// Mirrors only these namespaces.
+    pub fn namespaces(mut self, ns: impl IntoIterator<Item = i32>) -> Self {
+        self.namespaces = Some(ns.into_iter().collect());
+        self
+    }
+
+    /// Quiet time and longest wait before a batch is applied.
+    pub fn debounce(mut self, quiet: Duration, max_delay: Duration) -> Self {
+        self.debounce = quiet;
+        self.max_delay = max_delay.max(quiet);
+        self
+    }
+
+    fn covers(&self, ns: i32) -> bool {
+        ns >= 0 && self.namespaces.as_ref().is_none_or(|s| s.contains(&ns))
+    }
+}
+
+/// What [`STATE_FILE`] holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MirrorState {
+    /// When the last full sync started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_at: Option<DateTime<Utc>>,
+    /// The change source's position after the last applied batch (for rc-xmpp, its
+    /// `ResumePosition`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Value>,
+    /// rcid of the last change applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rcid: Option<u64>,
+    /// Changes applied since the directory was created.
+    #[serde(default)]
+    pub changes: u64,
+}
+
+/// What to do about one title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Fetch its current text: write it, or remove the file if the page is gone.
+    Fetch,
+    /// The page was deleted: remove its file.
+    Remove,
+}
+
+/// One action per title for a batch of changes, the last change of a title deciding.
+///
+/// ```
+/// use rc_http::mirror::{plan, Action};
+/// let changes = [
+///     rc_core::parse(r#"<rc type="edit" ns="0" title="Alpha" rcid="1"/>"#)?,
+///     rc_core::parse(r#"<rc type="edit" ns="0" title="Alpha" rcid="2"/>"#)?,
+///     rc_core::parse(r#"<rc type="log" ns="0" title="Beta" rcid="3" logtype="move" logaction="move"><logparams target_ns="0" target_title="Gamma"/></rc>"#)?,
+///     rc_core::parse(r#"<rc type="log" ns="0" title="Delta" rcid="4" logtype="delete" logaction="delete"/>"#)?,
+///     rc_core::parse(r#"<rc type="log" ns="2" title="User:Bob" rcid="5" logtype="block" logaction="block"/>"#)?,
+/// ];
+/// let p = plan(&changes);
+/// assert_eq!(p.into_iter().collect::<Vec<_>>(), vec![
+///     ("Alpha".to_string(), Action::Fetch), ("Beta".into(), Action::Fetch),
+///     ("Delta".into(), Action::Remove), ("Gamma".into(), Action::Fetch)]);
+/// # Ok::<(), rc_core::ParseError>(())
+/// ```
+pub fn plan(changes: &[RecentChange]) -> BTreeMap<String, Action> {
+    let mut out = BTreeMap::new();
+    for rc in changes {
+        let Some(title) = rc.title.clone() else {
+            continue; // the action is hidden
+        };
+        let special = rc.namespace.is_some_and(|n| n < 0);
+        match &rc.kind {
+            Kind::Edit | Kind::New if !special => {
+                out.insert(title, Action::Fetch);
+            }
+            Kind::Log => {
+                let log_type = rc.log_type.as_deref().unwrap_or_default();
+                let action = rc.log_action.as_deref().unwrap_or_default();
+                match (log_type, action) {
+                    ("move", _) => {
+                        if let Some(target) = move_target(rc) {
+                            out.insert(target, Action::Fetch);
+                        }
+                        if !special {
+                            out.insert(title, Action::Fetch);
+                        }
+                    }
+                    ("delete", "delete" | "delete_redir" | "delete_redir2") if !special => {
+                        out.insert(title, Action::Remove);
+                    }
+                    ("delete", "revision" | "event") => {}
+                    (
+                        "protect" | "block" | "newusers" | "rights" | "patrol" | "tag"
+                        | "managetags" | "thanks" | "renameuser" | "gblblock" | "gblrename"
+                        | "globalauth" | "abusefilter" | "spamblacklist" | "suppress" | "usermerge"
+                        | "interwiki" | "create" | "pagelang" | "notifytranslators" | "massmessage"
+                        | "titleblacklist" | "lock",
+                        _,
+                    ) => {}
+                    // delete/restore, import, upload, merge, contentmodel, and log types we
+                    // do not know: fetching again is always right.
+                    _ if !special => {
+                        out.insert(title, Action::Fetch);
+                    }
+                    _ => {}
+                }
+            }
+            _ => {} // categorize, external: the page's text did not change
+        }
+    }
+    out
+}
+
+/// The new title of a move: `target_title` in the API form, `target` in the feeds.
+fn move_target(rc: &RecentChange) -> Option<String> {
+    ["target_title", "target", "4::target"]
+        .iter()
+        .find_map(|k| rc.log_params.get(*k))
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchReport {
+    /// Changes in the batch.
+    pub changes: usize,
+    /// Titles whose text was fetched (each once).
+    pub fetched: Vec<String>,
+    /// Files written (new or changed text).
+    pub written: usize,
+    /// Files already holding the fetched text.
+    pub unchanged: usize,
+    /// Files removed.
+    pub removed: usize,
+}
+
+/// What a full sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncReport {
+    /// Pages the wiki has in the mirrored namespaces.
+    pub pages: usize,
+    /// Files written (new or changed text).
+    pub written: usize,
+    /// Files of pages that no longer exist, removed.
+    pub removed: usize,
+}
+
+/// Counters of a mirror, readable while it runs ([`Mirror::stats`]).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct MirrorStats {
+    /// Full syncs made.
+    pub full_syncs: u64,
+    /// Batches applied.
+    pub batches: u64,
+    /// Changes applied.
+    pub changes: u64,
+    /// Files written.
+    pub written: u64,
+    /// Files removed.
+    pub removed: u64,
+    /// Fetches per title (one page of one request each).
+    pub fetches: BTreeMap<String, u64>,
+}
+
+/// A directory of page texts kept in step with a wiki. See the [module](self) docs.
+///
+/// ```no_run
+/// use rc_http::mirror::{Mirror, MirrorConfig};
+///
+/// # async fn run(changes: Vec<rc_core::RecentChange>) -> Result<(), rc_http::Error> {
+/// let api = rc_http::Api::new("http://127.0.0.1:8080/api.php")?;
+/// let mut mirror = Mirror::open(api, "pages", MirrorConfig::default())?;
+/// if mirror.needs_full_sync() {
+///     mirror.full_sync(None).await?;
+/// }
+/// let report = mirror.apply(&changes).await?;
+/// mirror.commit(None)?; // with the change source's position
+/// println!("{} texts fetched", report.fetched.len());
+/// assert_eq!(mirror.read("Main Page")?.is_some(), mirror.pages()?.contains_key("Main Page"));
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Mirror {
+    api: Api,
+    dir: PathBuf,
+    cfg: MirrorConfig,
+    state: MirrorState,
+    stats: Arc<Mutex<MirrorStats>>,
+}
+
+impl Mirror {
+    /// Opens (creating it if needed) the mirror directory, reads its state and removes
+    /// temporary files a killed mirror left.
+    pub fn open(api: Api, dir: impl Into<PathBuf>, cfg: MirrorConfig) -> Result<Mirror, Error> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let state_path = dir.join(STATE_FILE);
+        let state = match std::fs::read(&state_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::io(
+                    &state_path,
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                )
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => MirrorState::default(),
+            Err(e) => return Err(Error::io(&state_path, e)),
+        };
+        let mirror = Mirror {
+            api,
+            dir,
+            cfg,
+            state,
+            stats: Arc::default(),
+        };
+        mirror.walk(&mut |path, name| {
+            if name.starts_with(TMP_PREFIX) {
+                let _ = std::fs::remove_file(path);
+            }
+        })?;
+        Ok(mirror)
+    }
+
+    /// The mirror directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The saved state.
+    pub fn state(&self) -> &MirrorState {
+        &self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MirrorConfig {
+        &self.cfg
+    }
+
+    /// The API client.
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// The change source's saved position, read as `T` (`None` if there is none or it
+    /// does not read as `T`).
+    pub fn source_position<T: DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_value(self.state.position.clone()?).ok()
+    }
+
+    /// Whether changes alone cannot bring the directory up to date: it was never synced,
+    /// or no change source position was saved since (changes made meanwhile are unknown).
+    pub fn needs_full_sync(&self) -> bool {
+        self.state.synced_at.is_none() || self.state.position.is_none()
+    }
+
+    /// The counters, shared: read them while the mirror runs.
+    pub fn stats(&self) -> Arc<Mutex<MirrorStats>> {
+        self.stats.clone()
+    }
+
+    /// Makes the directory hold exactly the wiki's pages (of the mirrored namespaces), then
+    /// saves the state with `position`. Start the change source *before*, so that nothing
+    /// made during the sync is missed.
+    pub async fn full_sync(&mut self, position: Option<Value>) -> Result<SyncReport, Error> {
+        let started = Utc::now();
+        let mut report = SyncReport::default();
+        let mut wanted: BTreeSet<PathBuf> = BTreeSet::new();
+        for (ns, _) in self.api.namespaces().await? {
+            if !self.cfg.covers(ns) {
+                continue;
+            }
+            let mut pages = self.api.all_pages(ns);
+            for _ in 0..10_000_000 {
+                let Some(batch) = pages.next_batch().await? else {
+                    break;
+                };
+                for page in batch {
+                    report.pages += 1;
+                    wanted.insert(file_name(&page.title));
+                    if self.write_page(&page)? {
+                        report.written += 1;
+                    }
+                }
+            }
+        }
+        let mut extra = Vec::new();
+        self.walk(&mut |path, _| {
+            if let Ok(rel) = path.strip_prefix(&self.dir) {
+                if title_of(rel).is_some() && !wanted.contains(rel) {
+                    extra.push(path.to_owned());
+                }
+            }
+        })?;
+        for path in extra {
+            self.remove_path(&path)?;
+            report.removed += 1;
+        }
+        self.state.synced_at = Some(started);
+        self.commit(position)?;
+        let mut stats = self.stats.lock().expect("stats lock");
+        stats.full_syncs += 1;
+        stats.written += report.written as u64;
+        stats.removed += report.removed as u64;
+        tracing::info!(
+            pages = report.pages,
+            written = report.written,
+            removed = report.removed,
+            "full sync done"
+        );
+        Ok(report)
+    }
+
+    /// Applies a batch of changes (see [`plan`]): fetches what changed, each title once,
+    /// and writes or removes files. Does not save the state: [`commit`](Self::commit) after.
+    pub async fn apply(&mut self, changes: &[RecentChange]) -> Result<BatchReport, Error> {
+        let mut report = BatchReport {
+            changes: changes.len(),
+            ..BatchReport::default()
+        };
+        let actions = plan(changes);
+        let fetch: Vec<&str> = actions
+            .iter()
+            .filter(|(_, a)| **a == Action::Fetch)
+            .map(|(t, _)| t.as_str())
+            .collect();
+        let texts = if fetch.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.api.fetch_pages(&fetch).await?
+        };
+        for (title, action) in &actions {
+            match action {
+                Action::Remove => {
+                    if self.remove_page(title)? {
+                        report.removed += 1;
+                    }
+                }
+                Action::Fetch => {
+                    report.fetched.push(title.clone());
+                    match texts.get(title).cloned().flatten() {
+                        Some(page) if self.cfg.covers(page.namespace) => {
+                            if page.title != *title && self.remove_page(title)? {
+                                report.removed += 1;
+                            }
+                            if self.write_page(&page)? {
+                                report.written += 1;
+                            } else {
+                                report.unchanged += 1;
+                            }
+                        }
+                        _ => {
+                            if self.remove_page(title)? {
+                                report.removed += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(last) = changes.iter().filter_map(|c| c.rcid).max() {
+            self.state.last_rcid = Some(self.state.last_rcid.map_or(last, |l| l.max(last)));
+        }
+        self.state.changes += changes.len() as u64;
+        let mut stats = self.stats.lock().expect("stats lock");
+        stats.batches += 1;
+        stats.changes += changes.len() as u64;
+        stats.written += report.written as u64;
+        stats.removed += report.removed as u64;
+        for t in &report.fetched {
+            *stats.fetches.entry(t.clone()).or_default() += 1;
+        }
+        tracing::debug!(
+            changes = report.changes,
+            fetched = report.fetched.len(),
+            written = report.written,
+            removed = report.removed,
+            "batch applied"
+        );
+        Ok(report)
+    }
+
+    /// Saves the state with the change source's position after the applied changes.
+    pub fn commit(&mut self, position: Option<Value>) -> Result<(), Error> {
+        if position.is_some() {
+            self.state.position = position;
+        }
+        let json = serde_json::to_vec_pretty(&self.state).expect("the state serialises");
+        write_atomic(&self.dir.join(STATE_FILE), &json)
+    }
+
+    /// The pages the directory holds: title to file.
+    pub fn pages(&self) -> Result<BTreeMap<String, PathBuf>, Error> {
+        let mut out = BTreeMap::new();
+        self.walk(&mut |path, _| {
+            if let Some(t) = path.strip_prefix(&self.dir).ok().and_then(title_of) {
+                out.insert(t, path.to_owned());
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// The text the directory holds for a page.
+    pub fn read(&self, title: &str) -> Result<Option<String>, Error> {
+        let path = self.dir.join(file_name(title));
+        match std::fs::read_to_string(&path) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// Writes a page's file unless it already holds that text; `true` if written.
+    fn write_page(&self, page: &PageText) -> Result<bool, Error> {
+        let path = self.dir.join(file_name(&page.title));
+        if let Ok(old) = std::fs::read(&path) {
+            if old == page.text.as_bytes() {
+                return Ok(false);
+            }
+        }
+        if let Some(parent) = path.parent() {
+            if parent != self.dir {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+        }
+        write_atomic(&path, page.text.as_bytes())?;
+        Ok(true)
+    }
+
+    /// Removes a page's file; `true` if there was one.
+    fn remove_page(&self, title: &str) -> Result<bool, Error> {
+        let path = self.dir.join(file_name(title));
+        if path.exists() {
+            self.remove_path(&path)?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    fn remove_path(&self, path: &Path) -> Result<(), Error> {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+        // Directories of long names, once empty.
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != self.dir && d.starts_with(&self.dir)) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+        Ok(())
+    }
+
+    /// Calls `f(path, file name)` for every file of the directory, descending into the
+    /// directories of long names.
+    fn walk(&self, f: &mut dyn FnMut(&Path, &str)) -> Result<(), Error> {
+        let mut dirs = vec![self.dir.clone()];
+        let mut visited = 0usize;
+        while let Some(d) = dirs.pop() {
+            visited += 1;
+            if visited > 10_000_000 {
+                break;
+            }
+            let entries = std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io(&d, e))?;
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let ft = entry.file_type().map_err(|e| Error::io(&path, e))?;
+                if ft.is_dir() {
+                    if name.ends_with('~') {
+                        dirs.push(path);
+                    }
+                } else {
+                    f(&path, &name);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "xmpp")]
+pub use follow::{run, MirrorOptions};
+
+#[cfg(feature = "xmpp")]
+mod follow {
+    use std::future::Future;
+
+    use futures::StreamExt;
+    use rc_xmpp::{ChangeStream, ClientBuilder, ResumePosition, RoomState, StreamError};
+    use tokio::time::Instant;
+
+    use super::*;
+
+    /// Attempts at applying one batch while the wiki fails (about 16 hours at most).
+    const MAX_BATCH_ATTEMPTS: u32 = 1000;
+
+    /// What [`run`] needs.
+    #[non_exhaustive]
+    pub struct MirrorOptions {
+        /// The wiki's API.
+        pub api: Api,
+        /// The mirror directory.
+        pub dir: PathBuf,
+        /// The XMPP client, with the wiki's room (resumed from the mirror's own state:
+        /// do not give it `resume_from_file`).
+        pub client: ClientBuilder,
+        /// What is mirrored, and how changes are batched.
+        pub config: MirrorConfig,
+    }
+
+    impl MirrorOptions {
+        /// Options with the default [`MirrorConfig`].
+        pub fn new(api: Api, dir: impl Into<PathBuf>, client: ClientBuilder) -> Self {
+            MirrorOptions {
+                api,
+                dir: dir.into(),
+                client,
+                config: MirrorConfig::default(),
+            }
+        }
+
+        /// What is mirrored, and how changes are batched.
+        pub fn config(mut self, config: MirrorConfig) -> Self {
+            self.config = config;
+            self
+        }
+    }
+
+    /// Keeps `opts.dir` in step with the wiki whose changes are posted in the room, until
+    /// `shutdown` completes (then the pending batch is applied and saved) or something
+    /// fails for good.
+    ///
+    /// It joins the room (resuming from the saved position: the room's archive replays
+    /// what was missed), makes a full sync if [`Mirror::needs_full_sync`], then applies
+    /// the changes in debounced batches, saving the position after each.
+    ///
+    /// The position is kept in the mirror's state rather than with rc-xmpp's
+    /// `resume_from_file`, which saves it when a change is *received*: a mirror killed
+    /// before writing that change's page would then skip it for good.
+    ///
+    /// ```no_run
+    /// use rc_http::mirror::{run, MirrorOptions};
+    /// use rc_xmpp::{Client, Tls};
+    ///
+    /// # async fn go() -> Result<(), Box<dyn std::error::Error>> {
+    /// let api = rc_http::Api::new("http://127.0.0.1:8080/api.php")?;
+    /// let client = Client::builder("mirror@localhost", "secret")?
+    ///     .server("127.0.0.1:5222")?
+    ///     .tls(Tls::PlaintextLoopback)
+    ///     .room("wikidb@conference.localhost", "mirror")?;
+    /// run(MirrorOptions::new(api, "pages", client), async {
+    ///     let _ = tokio::signal::ctrl_c().await;
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run(opts: MirrorOptions, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        tokio::pin!(shutdown);
+        let mut mirror = Mirror::open(opts.api, opts.dir, opts.config)?;
+        let mut client = opts.client;
+        if let Some(pos) = mirror.source_position::<ResumePosition>() {
+            client = client.resume(pos);
+        }
+        let mut stream = client
+            .try_connect()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        tokio::select! {
+            joined = wait_joined(&stream) => joined?,
+            _ = &mut shutdown => {
+                stream.close().await;
+                return Ok(());
+            }
+        }
+        if mirror.needs_full_sync() {
+            tracing::info!(dir = %mirror.dir().display(), "full sync");
+            let position = position_of(&stream);
+            mirror.full_sync(position).await?;
+        }
+        let result = mirror.follow(&mut stream, shutdown).await;
+        stream.close().await;
+        result
+    }
+
+    async fn wait_joined(stream: &ChangeStream) -> Result<(), Error> {
+        let mut status = stream.status();
+        let s = status
+            .wait_for(|s| {
+                s.rooms
+                    .values()
+                    .all(|r| matches!(r, RoomState::Joined { .. } | RoomState::Failed { .. }))
+                    || matches!(s.connection, rc_xmpp::Connection::Failed { .. })
+            })
+            .await
+            .map_err(|_| Error::Source("the XMPP client stopped".into()))?;
+        if let rc_xmpp::Connection::Failed { reason } = &s.connection {
+            return Err(Error::Source(reason.clone()));
+        }
+        for (room, state) in &s.rooms {
+            if let RoomState::Failed { reason } = state {
+                return Err(Error::Source(format!("{room}: {reason}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn position_of(stream: &ChangeStream) -> Option<Value> {
+        let pos = stream.position();
+        if pos.rooms.is_empty() {
+            None
+        } else {
+            serde_json::to_value(pos).ok()
+        }
+    }
+
+    impl Mirror {
+        /// Applies the changes of `stream` in debounced batches, saving its position after
+        /// each, until `shutdown` completes or the stream fails for good.
+        pub async fn follow(
+            &mut self,
+            stream: &mut ChangeStream,
+            shutdown: impl Future<Output = ()>,
+        ) -> Result<(), Error> {
+            tokio::pin!(shutdown);
+            loop {
+                let mut batch: Vec<RecentChange> = Vec::new();
+                let first = tokio::select! {
+                    item = stream.next() => item,
+                    _ = &mut shutdown => return Ok(()),
+                };
+                if !take(first, &mut batch)? {
+                    continue;
+                }
+                let started = Instant::now();
+                let hard = started + self.cfg.max_delay;
+                let mut quiet = started + self.cfg.debounce;
+                let mut stop = false;
+                while batch.len() < self.cfg.max_batch {
+                    tokio::select! {
+                        item = stream.next() => {
+                            if take(item, &mut batch)? {
+                                quiet = Instant::now() + self.cfg.debounce;
+                            }
+                        }
+                        _ = tokio::time::sleep_until(quiet.min(hard)) => break,
+                        _ = &mut shutdown => {
+                            stop = true;
+                            break;
+                        }
+                    }
+                }
+                let position = position_of(stream);
+                // The wiki may be down for longer than the API's retries: try the batch
+                // again (it is idempotent) rather than give up; only the disk is fatal.
+                let mut delay = Duration::from_secs(1);
+                for attempt in 1..=MAX_BATCH_ATTEMPTS {
+                    match self.apply(&batch).await {
+                        Ok(_) => break,
+                        Err(e @ Error::Io { .. }) => return Err(e),
+                        Err(e) if attempt == MAX_BATCH_ATTEMPTS => return Err(e),
+                        Err(e) => {
+                            tracing::warn!(
+                                attempt,
+                                "applying a batch failed: {e}; retrying in {delay:?}"
+                            );
+                            tokio::select! {
+                                _ = tokio::time::sleep(delay) => {}
+                                // Not applied, not saved: the next run replays it.
+                                _ = &mut shutdown => return Ok(()),
+                            }
+                            delay = (delay * 2).min(Duration::from_secs(60));
+                        }
+                    }
+                }
+                self.commit(position)?;
+                if stop {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Adds a stream item to the batch: `Ok(true)` for a change, `Ok(false)` for an item
+    /// that is not one (logged), `Err` when the stream is over.
+    fn take(
+        item: Option<Result<rc_xmpp::RoomChange, StreamError>>,
+        batch: &mut Vec<RecentChange>,
+    ) -> Result<bool, Error> {
+        match item {
+            Some(Ok(c)) => {
+                batch.push(c.change);
+                Ok(true)
+            }
+            Some(Err(StreamError::Fatal(e))) => Err(Error::Source(e.to_string())),
+            Some(Err(e)) => {
+                tracing::warn!("not a change: {e}");
+                Ok(false)
+            }
+            None => Err(Error::Source("the change stream ended".into())),
+        }
+    }
+}

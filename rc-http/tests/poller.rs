@@ -1,0 +1,347 @@
+//! The poller and the page helpers against a real MediaWiki 1.39 (`scripts/mediawiki/`),
+//! and the retry rules against a server that says "later".
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rc_core::Kind;
+use rc_http::{Api, Poller, PollerConfig, Position, RetryPolicy, Start};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ADMIN_PASSWORD: &str = "adminpass123456";
+
+struct Wiki {
+    port: u16,
+    state_dir: PathBuf,
+}
+
+fn scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/mediawiki")
+}
+
+impl Wiki {
+    fn start() -> Wiki {
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let state_dir = std::env::temp_dir().join(format!("rc-http-test-mw-{port}"));
+            let out = Command::new("bash")
+                .arg(scripts().join("start.sh"))
+                .env("MW_PORT", port.to_string())
+                .env("MW_STATE_DIR", &state_dir)
+                .env("MW_PHP_WORKERS", "1")
+                .env_remove("MW_FEED_XML")
+                .env_remove("MW_FEED_JSON")
+                .output()
+                .unwrap();
+            if out.status.success() {
+                return Wiki { port, state_dir };
+            }
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
+        }
+        panic!("MediaWiki did not start: {last}");
+    }
+
+    fn api(&self) -> Api {
+        Api::builder(&format!("http://127.0.0.1:{}/api.php", self.port))
+            .retry(RetryPolicy {
+                initial: Duration::from_millis(100),
+                max: Duration::from_secs(1),
+                max_attempts: 5,
+                max_elapsed: Duration::from_secs(20),
+            })
+            .build()
+            .unwrap()
+    }
+}
+
+impl Drop for Wiki {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(scripts().join("stop.sh"))
+            .env("MW_STATE_DIR", &self.state_dir)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.state_dir);
+    }
+}
+
+async fn edit(api: &Api, title: &str, text: &str) -> u64 {
+    let token = api.token("csrf").await.unwrap();
+    let res = api
+        .post_json(&[
+            ("action", "edit"),
+            ("title", title),
+            ("text", text),
+            ("summary", "test"),
+            ("token", &token),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(res["edit"]["result"], "Success", "{res}");
+    res["edit"]["newrevid"].as_u64().unwrap()
+}
+
+/// All changes a poller yields until it is caught up.
+async fn drain(p: &mut Poller) -> Vec<rc_core::RecentChange> {
+    let mut out = Vec::new();
+    for _ in 0..1000 {
+        for item in p.poll().await.unwrap() {
+            out.push(item.unwrap());
+        }
+        if p.caught_up() {
+            return out;
+        }
+    }
+    panic!("not caught up");
+}
+
+fn ids(v: &[rc_core::RecentChange]) -> Vec<u64> {
+    v.iter().map(|c| c.rcid.unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_every_change_once_in_order_across_pages_seconds_and_restarts() {
+    let wiki = Wiki::start();
+    let admin = wiki.api();
+    admin.login("Admin", ADMIN_PASSWORD).await.unwrap();
+    let anon = wiki.api();
+
+    // Anonymous: no patrol right, so no patrolled flag (the poller asks without it).
+    let mut anon_poller = Poller::new(
+        anon.clone(),
+        PollerConfig::new("wikidb").start(Start::Beginning),
+    );
+    let first = drain(&mut anon_poller).await;
+    assert_eq!(ids(&first), vec![1], "install.php's Main Page");
+    assert_eq!(first[0].wiki.as_deref(), Some("wikidb"));
+    assert_eq!(first[0].kind, Kind::New);
+    assert!(first[0].patrolled.is_unknown());
+
+    // A poller that starts now sees none of the old changes.
+    let mut now = Poller::new(admin.clone(), PollerConfig::new("mywiki").limit(2));
+    assert!(drain(&mut now).await.is_empty());
+
+    // Pages of two changes; edits land in the same seconds as earlier polls.
+    let mut paged = Poller::new(
+        admin.clone(),
+        PollerConfig::new("mywiki").start(Start::Beginning).limit(2),
+    );
+    let mut got = drain(&mut paged).await;
+    let mut saved: Option<Position> = None;
+    for i in 0..12 {
+        edit(&admin, &format!("Page {}", i % 4), &format!("text {i}")).await;
+        if i % 3 == 0 {
+            got.extend(drain(&mut paged).await);
+        }
+        if i == 5 {
+            saved = Some(paged.position().clone());
+        }
+    }
+    got.extend(drain(&mut paged).await);
+    let all: Vec<u64> = ids(&got);
+    assert_eq!(all, (1..=13).collect::<Vec<_>>(), "each once, in order");
+    assert!(got.iter().all(|c| c.wiki.as_deref() == Some("mywiki")));
+    assert!(
+        got.iter().all(|c| !c.patrolled.is_unknown()),
+        "logged in: patrolled flag"
+    );
+    let seconds: BTreeSet<_> = got.iter().map(|c| c.timestamp.unwrap()).collect();
+    assert!(seconds.len() < got.len(), "several changes share a second");
+
+    // The starts-now poller picks up exactly the new changes.
+    assert_eq!(ids(&drain(&mut now).await), (2..=13).collect::<Vec<_>>());
+
+    // A poller resumed from a position saved midway yields exactly what came after.
+    let saved = saved.unwrap();
+    let json = serde_json::to_string(&saved).unwrap();
+    let mut resumed = Poller::new(admin.clone(), PollerConfig::new("mywiki").limit(3))
+        .resume(serde_json::from_str(&json).unwrap());
+    let rest = ids(&drain(&mut resumed).await);
+    let last = saved.rcid.unwrap();
+    assert_eq!(rest, ((last + 1)..=13).collect::<Vec<_>>(), "from {json}");
+
+    // A position saved after each single change: stop and resume after every one.
+    let mut pos = Position::default();
+    let mut one_by_one = Vec::new();
+    for _ in 0..30 {
+        let mut p = Poller::new(
+            admin.clone(),
+            PollerConfig::new("w").start(Start::Beginning).limit(4),
+        )
+        .resume(pos.clone());
+        let Ok(next) = tokio::time::timeout(Duration::from_secs(2), p.next()).await else {
+            break;
+        };
+        one_by_one.push(next.unwrap().rcid.unwrap());
+        pos = p.position().clone();
+    }
+    assert_eq!(one_by_one, (1..=13).collect::<Vec<_>>());
+
+    // The stream form, and a filter.
+    let bots_only = Poller::new(
+        admin.clone(),
+        PollerConfig::new("w")
+            .start(Start::Beginning)
+            .filter(rc_core::Filter::new().kinds([Kind::New]))
+            .interval(Duration::from_millis(50)),
+    );
+    use futures::StreamExt;
+    let news: Vec<_> = bots_only.into_stream().take(5).collect().await;
+    assert!(news.iter().all(|r| r.as_ref().unwrap().kind == Kind::New));
+    assert_eq!(news.len(), 5, "Main Page and Page 0..3");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetches_page_texts_and_lists_pages() {
+    let wiki = Wiki::start();
+    let admin = wiki.api();
+    admin.login("Admin", ADMIN_PASSWORD).await.unwrap();
+    let anon = wiki.api();
+    edit(&admin, "Alpha", "Alpha text").await;
+    edit(&admin, "Café Ünïcode/sub page", "Ünïcode 🙂 & <b>").await;
+    edit(&admin, "Talk:Alpha", "").await;
+    assert_eq!(
+        anon.fetch_text("Alpha").await.unwrap().as_deref(),
+        Some("Alpha text")
+    );
+    assert_eq!(
+        anon.fetch_text("Café_Ünïcode/sub_page")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Ünïcode 🙂 & <b>"),
+        "underscores are normalised"
+    );
+    assert_eq!(
+        anon.fetch_text("Talk:Alpha").await.unwrap().as_deref(),
+        Some("")
+    );
+    assert_eq!(anon.fetch_text("No such page").await.unwrap(), None);
+    assert_eq!(
+        anon.fetch_text("Special:RecentChanges").await.unwrap(),
+        None
+    );
+    assert_eq!(anon.fetch_text("Bad [[title]]").await.unwrap(), None);
+
+    // More titles than one request takes.
+    let titles: Vec<String> = (0..60)
+        .map(|i| format!("Missing {i}"))
+        .chain(["Alpha".into()])
+        .collect();
+    let pages = anon.fetch_pages(&titles).await.unwrap();
+    assert_eq!(pages.len(), 61);
+    assert_eq!(
+        pages["Alpha"].as_ref().map(|p| p.text.as_str()),
+        Some("Alpha text")
+    );
+    assert!(pages["Missing 59"].is_none());
+
+    let ns: Vec<i32> = anon
+        .namespaces()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(ns.contains(&0) && ns.contains(&1) && ns.iter().all(|n| *n >= 0));
+    let mut all = anon.all_pages(0);
+    let mut titles = Vec::new();
+    while let Some(batch) = all.next_batch().await.unwrap() {
+        titles.extend(batch.into_iter().map(|p| p.title));
+    }
+    titles.sort();
+    assert_eq!(titles, vec!["Alpha", "Café Ünïcode/sub page", "Main Page"]);
+}
+
+/// A server that answers HTTP 503 with `Retry-After: 1`, then a `maxlag` error with
+/// `Retry-After: 1`, then a listing; it records the requests.
+async fn grumpy_server() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let n = Arc::new(AtomicUsize::new(0));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        for _ in 0..20 {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 8192];
+            let len = s.read(&mut buf).await.unwrap();
+            let req = String::from_utf8_lossy(&buf[..len]).into_owned();
+            log.lock()
+                .unwrap()
+                .push(req.lines().next().unwrap_or_default().to_owned());
+            let (status, extra, body) = match n.fetch_add(1, Ordering::SeqCst) {
+                0 => ("503 Service Unavailable", "Retry-After: 1\r\n", "busy".to_owned()),
+                1 => ("200 OK", "Retry-After: 1\r\n", r#"<?xml version="1.0"?><api><error code="maxlag" info="Waiting for db2: 3 seconds lagged." host="db2" lag="3" type="db" /></api>"#.to_owned()),
+                _ => ("200 OK", "", r#"<?xml version="1.0"?><api batchcomplete=""><query><recentchanges><rc type="edit" ns="0" title="Alpha" rcid="7" revid="9" old_revid="8" user="Admin" timestamp="2026-11-23T10:45:53Z" comment="c" /></recentchanges></query></api>"#.to_owned()),
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(resp.as_bytes()).await;
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test]
+async fn waits_as_told_by_retry_after_and_maxlag() {
+    let (port, seen) = grumpy_server().await;
+    let api = Api::builder(&format!("http://127.0.0.1:{port}/w/api.php"))
+        .maxlag(Some(3))
+        .build()
+        .unwrap();
+    let mut p = Poller::new(api, PollerConfig::new("testwiki").start(Start::Beginning));
+    let t = Instant::now();
+    let rc = tokio::time::timeout(Duration::from_secs(10), p.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let waited = t.elapsed();
+    assert_eq!((rc.rcid, rc.wiki.as_deref()), (Some(7), Some("testwiki")));
+    assert!(
+        waited >= Duration::from_secs(2),
+        "two Retry-After: 1 honoured, {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|r| r.contains("maxlag=3") && r.contains("rcdir=newer")),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn gives_up_after_its_budget() {
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let api = Api::builder(&format!("http://127.0.0.1:{port}/api.php"))
+        .retry(RetryPolicy {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(100),
+            max_attempts: 3,
+            max_elapsed: Duration::from_secs(5),
+        })
+        .build()
+        .unwrap();
+    let err = api.fetch_text("Alpha").await.unwrap_err();
+    assert!(
+        matches!(err, rc_http::Error::GaveUp { attempts: 3, .. }),
+        "{err}"
+    );
+}

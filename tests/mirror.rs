@@ -1,0 +1,369 @@
+//! The page mirror against a real MediaWiki 1.39 whose `$wgRCFeeds` reach an XMPP room
+//! (real Prosody) through the bridge: after a scripted run of edits, moves and deletions,
+//! the directory holds exactly the wiki's current page texts, also when the mirror process
+//! is killed (SIGKILL) and restarted in the middle of the run.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use recentchanges::http::mirror::{self, Mirror, MirrorConfig, MirrorOptions};
+use recentchanges::http::Api;
+
+const CHILD_ENV: &str = "RC_E2E_MIRROR_CHILD";
+
+/// Not a test of its own: the mirror process of `mirror_survives_sigkill...`, which runs
+/// this test binary again with `RC_E2E_MIRROR_CHILD` set (as a process it can kill -9).
+#[test]
+fn mirror_child() {
+    let Ok(cfg) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let cfg: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let api = Api::new(cfg["api"].as_str().unwrap()).unwrap();
+        let client = recentchanges::xmpp::Client::builder("mirror@localhost", "mirrormirror")
+            .unwrap()
+            .server(cfg["server"].as_str().unwrap())
+            .unwrap()
+            .tls(recentchanges::xmpp::Tls::PlaintextLoopback)
+            .reconnect(quick_reconnect())
+            .room(&room_jid("wikidb"), "mirror")
+            .unwrap();
+        let opts = MirrorOptions::new(api, cfg["dir"].as_str().unwrap(), client).config(
+            MirrorConfig::default().debounce(Duration::from_millis(300), Duration::from_secs(2)),
+        );
+        mirror::run(opts, std::future::pending()).await.unwrap();
+    });
+}
+
+/// A mirror process, killed with SIGKILL when dropped.
+struct MirrorProcess {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl MirrorProcess {
+    fn spawn(cfg: &serde_json::Value, log: PathBuf) -> MirrorProcess {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "mirror_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(CHILD_ENV, cfg.to_string())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        MirrorProcess { child, log }
+    }
+
+    /// SIGKILL, like a crash.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn assert_alive(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("the mirror exited ({status}):\n{}", self.log());
+        }
+    }
+}
+
+impl Drop for MirrorProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The pages of a mirror directory, read back through the documented file name scheme.
+fn mirrored(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut dirs = vec![dir.to_owned()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.file_type().unwrap().is_dir() {
+                dirs.push(path);
+            } else if !name.starts_with('.') {
+                let rel = path.strip_prefix(dir).unwrap();
+                let title = mirror::title_of(rel)
+                    .unwrap_or_else(|| panic!("{} is not a page file", rel.display()));
+                out.insert(title, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Waits until the mirror holds exactly the wiki's pages.
+async fn converged(wiki: &Wiki, api: &Api, dir: &Path, secs: u64) -> BTreeMap<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let want = wiki.all_texts(api).await;
+        let got = mirrored(dir);
+        if got == want {
+            return want;
+        }
+        if Instant::now() > deadline {
+            let diff: Vec<String> = want
+                .keys()
+                .chain(got.keys())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .filter(|t| want.get(*t) != got.get(*t))
+                .map(|t| format!("{t}: wiki {:?}, mirror {:?}", want.get(t), got.get(t)))
+                .collect();
+            panic!("the mirror did not converge:\n{}", diff.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn mv(api: &Api, from: &str, to: &str, extra: &[(&str, &str)]) {
+    let mut p = vec![
+        ("action", "move"),
+        ("from", from),
+        ("to", to),
+        ("reason", "test move"),
+    ];
+    p.extend_from_slice(extra);
+    act(api, &p).await;
+}
+
+async fn delete(api: &Api, title: &str) {
+    act(
+        api,
+        &[
+            ("action", "delete"),
+            ("title", title),
+            ("reason", "test delete"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_survives_sigkill_and_holds_exactly_the_wikis_pages() {
+    let t0 = Instant::now();
+    let prosody = Prosody::start();
+    let bridge = prosody.bridge("publisher", "wikidb").await;
+    let wiki = Wiki::start(None, Some(bridge.local_addr()));
+    let a = wiki.session("Admin", ADMIN_PASSWORD).await;
+    let long_title = "Ü".repeat(100); // 200 bytes, 600 once encoded: a name in pieces
+    let quirky = "What? 100 % & \"quotes\" + 'single' (sure)";
+
+    // Pages from before the mirror: the initial full sync brings them.
+    edit(&a, "Alpha", "Alpha v1", "create", &[]).await;
+    edit(&a, "Talk:Alpha", "Talk about Alpha", "create", &[]).await;
+    edit(&a, "Old page", "Old text", "create", &[]).await;
+    edit(&a, "Doomed", "Doomed text", "create", &[]).await;
+    edit(&a, "A/B subpage", "Sub", "create", &[]).await;
+    edit(&a, "Café Ünïcode", "Ünïcode v1 🙂", "create", &[]).await;
+    edit(&a, quirky, "Quirky", "create", &[]).await;
+    edit(&a, "Template:Box", "{{{1}}}", "create", &[]).await;
+    edit(&a, &long_title, "Long v1", "create", &[]).await;
+
+    let dir = std::env::temp_dir().join(format!("rc-e2e-mirror-{}", wiki.port));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = dir.join(mirror::STATE_FILE);
+    let cfg = serde_json::json!({
+        "api": wiki.api_url(), "server": prosody.addr(), "dir": dir.to_str().unwrap(),
+    });
+    let log = std::env::temp_dir().join(format!("rc-e2e-mirror-{}.log", wiki.port));
+    let _ = std::fs::remove_file(&log);
+
+    let mut first = MirrorProcess::spawn(&cfg, log.clone());
+    wait_file(&state, 60, "the first full sync", |s| {
+        s.contains("synced_at")
+    });
+    assert_eq!(mirrored(&dir), wiki.all_texts(&a).await, "the full sync");
+
+    // Phase 1: the mirror follows.
+    for v in 2..=4 {
+        edit(&a, "Alpha", &format!("Alpha v{v}"), "burst", &[]).await;
+    }
+    edit(&a, "New one", "New one v1", "create", &[]).await;
+    mv(&a, "Old page", "Old page renamed", &[]).await; // leaves a redirect
+    mv(
+        &a,
+        "Alpha",
+        "Alpha moved",
+        &[("movetalk", "1"), ("noredirect", "1")],
+    )
+    .await;
+    delete(&a, "Doomed").await;
+    edit(&a, &long_title, "Long v2", "edit", &[]).await;
+    wait_file(&state, 30, "a batch applied", |s| {
+        s.contains("\"position\"")
+    });
+    first.assert_alive();
+
+    // Killed in the middle of a burst.
+    edit(&a, "Burst", "Burst v1", "create", &[]).await;
+    edit(&a, "Burst", "Burst v2", "edit", &[]).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    first.kill();
+    let first_log = first.log();
+
+    // Phase 2: changes while the mirror is down.
+    edit(&a, "Burst", "Burst v3", "edit", &[]).await;
+    edit(&a, "New one", "New one v2", "edit", &[]).await;
+    delete(&a, "Old page renamed").await;
+    act(
+        &a,
+        &[
+            ("action", "undelete"),
+            ("title", "Old page renamed"),
+            ("reason", "back"),
+        ],
+    )
+    .await;
+    delete(&a, "A/B subpage").await;
+    edit(&a, "Later page", "Later", "create", &[]).await;
+    edit(&a, "Main Page", "Main page, edited", "edit", &[]).await;
+    mv(&a, quirky, "Quirky moved", &[]).await;
+
+    // Phase 3: a new mirror process resumes from its saved position.
+    let mut second = MirrorProcess::spawn(&cfg, log.clone());
+    edit(&a, "Café Ünïcode", "Ünïcode v2 🙂", "edit", &[]).await;
+    delete(&a, "New one").await;
+    edit(&a, "Final page", "Final", "create", &[]).await;
+    edit(&a, "Alpha moved", "Alpha v5", "edit", &[]).await;
+    delete(&a, &long_title).await;
+    edit(&a, "Talk:Alpha moved", "Talk v2", "edit", &[]).await;
+
+    let pages = converged(&wiki, &a, &dir, 60).await;
+    second.assert_alive();
+    let all_log = second.log();
+    let second_log = &all_log[first_log.len().min(all_log.len())..];
+    assert_eq!(
+        first_log.matches("full sync done").count(),
+        1,
+        "{first_log}"
+    );
+    assert_eq!(
+        second_log.matches("full sync done").count(),
+        0,
+        "the restarted mirror resumed from its position:\n{second_log}"
+    );
+    for (title, text) in [
+        ("Alpha moved", Some("Alpha v5")),
+        ("Alpha", None),
+        ("Talk:Alpha moved", Some("Talk v2")),
+        ("Old page renamed", Some("Old text")),
+        ("Burst", Some("Burst v3")),
+        ("New one", None),
+        ("A/B subpage", None),
+        ("Doomed", None),
+        ("Quirky moved", Some("Quirky")),
+        (long_title.as_str(), None),
+    ] {
+        assert_eq!(pages.get(title).map(String::as_str), text, "{title}");
+    }
+    assert!(
+        pages["Old page"].starts_with("#REDIRECT"),
+        "the move left a redirect"
+    );
+    for line in all_log
+        .lines()
+        .filter(|l| l.contains("joined") || l.contains("full sync"))
+    {
+        eprintln!("mirror log: {line}");
+    }
+    second.kill();
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_file(&log).ok();
+    eprintln!(
+        "mirror across SIGKILL: {} pages, {:.1?}",
+        pages.len(),
+        t0.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_edits_to_one_page_is_fetched_once() {
+    let prosody = Prosody::start();
+    let bridge = prosody.bridge("publisher", "wikidb").await;
+    let wiki = Wiki::start(None, Some(bridge.local_addr()));
+    let a = wiki.session("Admin", ADMIN_PASSWORD).await;
+    let dir = std::env::temp_dir().join(format!("rc-e2e-mirror-burst-{}", wiki.port));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let cfg =
+        MirrorConfig::default().debounce(Duration::from_millis(1500), Duration::from_secs(20));
+    let mut mirror = Mirror::open(wiki.api(), &dir, cfg).unwrap();
+    let mut stream = prosody.consumer("mirror", "wikidb").await;
+    mirror.full_sync(None).await.unwrap();
+    let stats = mirror.stats();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let r = mirror
+            .follow(&mut stream, async {
+                let _ = stopped.await;
+            })
+            .await;
+        (r, mirror)
+    });
+
+    let t = Instant::now();
+    for v in 1..=12 {
+        edit(&a, "Burst", &format!("Burst v{v}"), "burst", &[]).await;
+    }
+    edit(&a, "Other", "Other text", "create", &[]).await;
+    let burst = t.elapsed();
+    converged(&wiki, &a, &dir, 30).await;
+    let (batches, burst_fetches, other_fetches) = {
+        let s = stats.lock().unwrap();
+        (
+            s.batches,
+            s.fetches.get("Burst").copied(),
+            s.fetches.get("Other").copied(),
+        )
+    };
+    assert_eq!(
+        burst_fetches,
+        Some(1),
+        "13 edits in {burst:.1?}, {batches} batches"
+    );
+    assert_eq!(other_fetches, Some(1));
+    stop.send(()).unwrap();
+    let (result, mirror) = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+    result.unwrap();
+    assert_eq!(mirror.read("Burst").unwrap().as_deref(), Some("Burst v12"));
+    assert!(mirror.state().position.is_some(), "the position was saved");
+    std::fs::remove_dir_all(&dir).ok();
+}
