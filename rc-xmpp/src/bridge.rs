@@ -120,9 +120,9 @@ impl Bridge {
                         continue;
                     };
                     match tx.push((room, rc)).await {
-                        Ok(0) => {}
-                        Ok(dropped) => {
-                            stats.dropped.fetch_add(dropped, Ordering::Relaxed);
+                        Ok(None) => {}
+                        Ok(Some(_)) => {
+                            stats.dropped.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!("queue full: dropped the oldest change");
                         }
                         Err(queue::Closed) => return,

@@ -18,7 +18,7 @@ use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
-use crate::config::{Backpressure, Config, History, RoomConfig};
+use crate::config::{Config, History, RoomConfig};
 use crate::connect::{self, Next, Session, Sessions};
 use crate::dedup::Window;
 use crate::error::{Fatal, RoomError, StreamError};
@@ -28,9 +28,10 @@ use crate::stanzas::{self, HistoryRequest, MucUser};
 use crate::status::{Connection, RoomState, Status};
 use crate::RoomChange;
 
-/// What travels to the consumer: an item, and the room position it moves to.
+/// What travels to the consumer: an item, and the room position it moves to. An envelope
+/// without an item only moves the position (a filtered change, a baseline).
 pub(crate) struct Envelope {
-    pub item: Result<RoomChange, StreamError>,
+    pub item: Option<Result<RoomChange, StreamError>>,
     pub mark: Option<Mark>,
 }
 
@@ -154,7 +155,7 @@ impl Driver {
         let _ = self
             .out
             .push(Envelope {
-                item: Err(StreamError::Fatal(fatal)),
+                item: Some(Err(StreamError::Fatal(fatal))),
                 mark: None,
             })
             .await;
@@ -280,7 +281,11 @@ impl Driver {
                     room: room.cfg.jid.clone(),
                     reason: e.to_string(),
                 });
-                self.deliver(Envelope { item, mark: None }).await
+                self.deliver(Envelope {
+                    item: Some(item),
+                    mark: None,
+                })
+                .await
             }
             None => {
                 tracing::warn!("skipping an element that does not parse: {e}");
@@ -343,6 +348,7 @@ impl Driver {
             Iq::Result { id, payload, .. } => {
                 for room in rooms.iter_mut() {
                     if room.baseline.as_deref() == Some(id.as_str()) {
+                        tracing::debug!(room = %room.cfg.jid, ?payload, "archive baseline");
                         room.baseline = None;
                         let name = room.cfg.jid.to_string();
                         if let (_, Some(newest)) = stanzas::mam_fin(payload.as_ref()) {
@@ -352,6 +358,12 @@ impl Driver {
                                 .is_none_or(|p| p.stanza_id.is_none())
                             {
                                 self.received.record(&name, Some(&newest), None);
+                                self.advance(Mark {
+                                    room: name,
+                                    stanza_id: Some(newest),
+                                    time: None,
+                                })
+                                .await?;
                             }
                         }
                         continue;
@@ -486,9 +498,7 @@ impl Driver {
                         _ => {
                             room.phase = Phase::Joined;
                             self.joined(room);
-                            self.take_baseline(stream, room)
-                                .await
-                                .map_err(Ended::Lost)?;
+                            self.take_baseline(stream, room).await?;
                         }
                     }
                 }
@@ -531,7 +541,7 @@ impl Driver {
         &mut self,
         stream: &mut connect::Stream,
         room: &mut Room,
-    ) -> Result<(), String> {
+    ) -> Result<(), Ended> {
         let name = room.cfg.jid.to_string();
         if self
             .received
@@ -541,7 +551,14 @@ impl Driver {
             return Ok(());
         }
         if self.received.room(&name).is_none_or(|p| p.time.is_none()) {
-            self.received.record(&name, None, Some(Utc::now()));
+            let now = Some(Utc::now());
+            self.received.record(&name, None, now);
+            self.advance(Mark {
+                room: name.clone(),
+                stanza_id: None,
+                time: now,
+            })
+            .await?;
         }
         if room.archive {
             let id = self.id("mam-newest");
@@ -550,7 +567,8 @@ impl Driver {
                 stream,
                 Stanza::Iq(stanzas::mam_query(&room.cfg.jid, &id, None, true, 1)),
             )
-            .await?;
+            .await
+            .map_err(Ended::Lost)?;
         }
         Ok(())
     }
@@ -579,7 +597,11 @@ impl Driver {
             room: room.cfg.jid.clone(),
             error,
         });
-        self.deliver(Envelope { item, mark: None }).await
+        self.deliver(Envelope {
+            item: Some(item),
+            mark: None,
+        })
+        .await
     }
 
     /// The archive replay is over: release the live messages held meanwhile.
@@ -696,9 +718,11 @@ impl Driver {
                 Ok(change) => {
                     if !self.dedup.first_time(change.wiki.as_deref(), change.rcid) {
                         self.status.send_modify(|s| s.duplicates += 1);
+                        self.advance(mark).await?;
                         return Ok(false);
                     }
                     if !self.cfg.filter.matches(&change) {
+                        self.advance(mark).await?;
                         return Ok(false);
                     }
                     Ok(RoomChange {
@@ -713,7 +737,7 @@ impl Driver {
         };
         let delivered = item.is_ok();
         self.deliver(Envelope {
-            item,
+            item: Some(item),
             mark: Some(mark),
         })
         .await?;
@@ -722,14 +746,22 @@ impl Driver {
 
     async fn deliver(&mut self, envelope: Envelope) -> Result<(), Ended> {
         match self.out.push(envelope).await {
-            Ok(0) => Ok(()),
-            Ok(dropped) => {
-                debug_assert_eq!(self.cfg.backpressure, Backpressure::DropOldest);
-                self.status.send_modify(|s| s.dropped += dropped);
+            Ok(Some(Envelope { item: Some(_), .. })) => {
+                self.status.send_modify(|s| s.dropped += 1);
                 Ok(())
             }
+            Ok(_) => Ok(()),
             Err(queue::Closed) => Err(Ended::ConsumerGone),
         }
+    }
+
+    /// Moves the consumer's position without an item.
+    async fn advance(&mut self, mark: Mark) -> Result<(), Ended> {
+        self.deliver(Envelope {
+            item: None,
+            mark: Some(mark),
+        })
+        .await
     }
 }
 

@@ -223,6 +223,12 @@ impl ClientBuilder {
 
     /// Continues from the position in this file (if it exists) and keeps it up to date:
     /// written at most once a second while changes flow, and when the stream is dropped.
+    ///
+    /// The position moves when the stream yields an item, so a process that crashes
+    /// while handling a change, or within that second, continues after it (or repeats up to
+    /// a second of changes). A consumer that must finish every change it received should
+    /// instead save [`ChangeStream::position`] itself once a change is handled, and start
+    /// from it with [`resume`](Self::resume).
     pub fn resume_from_file(mut self, path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
         let path = path.into();
         self.cfg.resume = ResumePosition::load(&path).map_err(|e| ConfigError::ResumeFile {
@@ -354,21 +360,25 @@ impl Stream for ChangeStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        match Pin::new(&mut this.rx).poll_recv(cx) {
-            Poll::Ready(Some(Envelope { item, mark })) => {
-                if let Some(m) = mark {
-                    this.position
-                        .lock()
-                        .unwrap()
-                        .record(&m.room, m.stanza_id.as_deref(), m.time);
-                    this.dirty = true;
-                    if this.last_save.elapsed() >= Duration::from_secs(1) {
-                        this.save();
-                    }
+        loop {
+            let Envelope { item, mark } = match Pin::new(&mut this.rx).poll_recv(cx) {
+                Poll::Ready(Some(envelope)) => envelope,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            };
+            if let Some(m) = mark {
+                this.position
+                    .lock()
+                    .unwrap()
+                    .record(&m.room, m.stanza_id.as_deref(), m.time);
+                this.dirty = true;
+                if this.last_save.elapsed() >= Duration::from_secs(1) {
+                    this.save();
                 }
-                Poll::Ready(Some(item))
             }
-            other => other.map(|o| o.map(|e| e.item)),
+            if let Some(item) = item {
+                return Poll::Ready(Some(item));
+            }
         }
     }
 }

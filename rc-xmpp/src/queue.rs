@@ -48,8 +48,8 @@ pub(crate) fn channel<T>(capacity: usize, policy: Backpressure) -> (Sender<T>, R
 
 impl<T> Sender<T> {
     /// Queues an item. With [`Backpressure::Wait`] waits for room; with
-    /// [`Backpressure::DropOldest`] returns how many old items it dropped (0 or 1).
-    pub async fn push(&self, item: T) -> Result<u64, Closed> {
+    /// [`Backpressure::DropOldest`] returns the old item it dropped to make room, if any.
+    pub async fn push(&self, item: T) -> Result<Option<T>, Closed> {
         let mut item = Some(item);
         loop {
             let space = self.0.space.notified();
@@ -58,14 +58,11 @@ impl<T> Sender<T> {
                 if st.receiver_gone {
                     return Err(Closed);
                 }
-                let mut dropped = 0;
+                let mut dropped = None;
                 if st.items.len() >= self.0.capacity {
                     match self.0.policy {
                         Backpressure::Wait => {}
-                        Backpressure::DropOldest => {
-                            st.items.pop_front();
-                            dropped = 1;
-                        }
+                        Backpressure::DropOldest => dropped = st.items.pop_front(),
                     }
                 }
                 if st.items.len() < self.0.capacity {
@@ -132,9 +129,9 @@ mod tests {
     #[tokio::test]
     async fn drop_oldest_keeps_the_newest_and_counts() {
         let (tx, mut rx) = channel(2, Backpressure::DropOldest);
-        assert_eq!(tx.push(1).await.unwrap(), 0);
-        assert_eq!(tx.push(2).await.unwrap(), 0);
-        assert_eq!(tx.push(3).await.unwrap(), 1);
+        assert_eq!(tx.push(1).await.unwrap(), None);
+        assert_eq!(tx.push(2).await.unwrap(), None);
+        assert_eq!(tx.push(3).await.unwrap(), Some(1));
         let mut got = vec![];
         drop(tx);
         while let Some(i) = poll_fn(|cx| Pin::new(&mut rx).poll_recv(cx)).await {

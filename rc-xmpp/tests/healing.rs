@@ -323,3 +323,69 @@ async fn a_slow_consumer_with_drop_oldest_keeps_the_newest_and_counts_the_rest()
         [46, 47, 48, 49, 50]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_stopped_before_its_first_change_still_resumes() {
+    let prosody = Prosody::start();
+    let file = tempdir().join("quiet.pos");
+    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    publisher
+        .publish(&room, &change("enwiki", 1))
+        .await
+        .unwrap(); // before the first run
+    assert!(publisher.flush(Duration::from_secs(10)).await);
+
+    let mut first = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .resume_from_file(&file)
+        .unwrap()
+        .connect();
+    joined(&first, 10).await;
+    // The baseline (the archive's newest id) reaches the consumer's position as it reads,
+    // without an item.
+    let baseline = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(id) = first
+                .position()
+                .room(room.as_str())
+                .and_then(|p| p.stanza_id.clone())
+            {
+                return id;
+            }
+            let item = tokio::time::timeout(Duration::from_millis(50), first.next()).await;
+            assert!(
+                item.is_err(),
+                "no item: {:?}",
+                item.ok().flatten().map(|r| r.map(|c| c.rcid))
+            );
+        }
+    })
+    .await
+    .expect("a baseline position");
+    assert!(!baseline.is_empty());
+    first.close().await;
+
+    for n in 2..=4 {
+        publisher
+            .publish(&room, &change("enwiki", n))
+            .await
+            .unwrap();
+    }
+    assert!(publisher.flush(Duration::from_secs(10)).await);
+    let mut second = prosody
+        .client("alice")
+        .room(&room_jid("enwiki"), "alice")
+        .unwrap()
+        .resume_from_file(&file)
+        .unwrap()
+        .connect();
+    let got = changes(&mut second, 3, 10).await;
+    assert_eq!(
+        got.iter().map(|c| c.rcid.unwrap()).collect::<Vec<_>>(),
+        [2, 3, 4],
+        "what was posted while away, not what came before"
+    );
+}
