@@ -115,11 +115,9 @@ impl Wiki {
         api
     }
 
-    /// Runs the queued jobs (categorize changes come from jobs; only index.php runs them).
-    /// Runs the queued jobs with `maintenance/runJobs.php` (in 1.39 only index.php requests
-    /// run jobs, one per request, and the job count the API shows is cached).
-    pub async fn run_jobs(&self, api: &Api) {
-        let _ = api;
+    /// Runs the queued jobs with `maintenance/runJobs.php`: categorize changes come from
+    /// jobs, and in 1.39 only index.php requests run them (one per request).
+    pub async fn run_jobs(&self) {
         let settings = self.state_dir.join("LocalSettings.php");
         let out = Command::new("php")
             .arg("/usr/share/mediawiki/maintenance/runJobs.php")
@@ -487,7 +485,7 @@ pub async fn step(wiki: &Wiki, cast: &Cast, n: usize) -> &'static str {
                 &[("createonly", "1")],
             )
             .await;
-            wiki.run_jobs(a).await;
+            wiki.run_jobs().await;
             "category membership (new member)"
         }
         12 => {
@@ -507,7 +505,7 @@ pub async fn step(wiki: &Wiki, cast: &Cast, n: usize) -> &'static str {
                 &[],
             )
             .await;
-            wiki.run_jobs(a).await;
+            wiki.run_jobs().await;
             "category membership (added by an edit)"
         }
         13 => {
@@ -542,7 +540,7 @@ pub async fn step(wiki: &Wiki, cast: &Cast, n: usize) -> &'static str {
                 &[("bot", "1")],
             )
             .await;
-            wiki.run_jobs(a).await;
+            wiki.run_jobs().await;
             "category membership (removed by a bot edit)"
         }
         _ => unreachable!("step {n}"),
