@@ -127,6 +127,15 @@ pub struct RecentChange {
     /// The wiki's script path (feeds only), e.g. `/w`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_path: Option<String>,
+    /// A link to the change or its page as the source gave it: an Atom entry's alternate
+    /// link, a WikiPing `url`. MediaWiki's forms carry none (see [`RecentChange::diff_url`]
+    /// for links built from `server_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The source's own identifier of the change where it is not an `rcid`: an Atom entry's
+    /// `<id>` (DokuWiki PubSub).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_id: Option<String>,
     /// The comment was hidden by revision deletion (API form only).
     #[serde(default, skip_serializing_if = "is_false")]
     pub comment_hidden: bool,
@@ -188,6 +197,8 @@ impl RecentChange {
             server_url: None,
             server_name: None,
             script_path: None,
+            url: None,
+            entry_id: None,
             comment_hidden: false,
             user_hidden: false,
             action_hidden: false,

@@ -11,6 +11,8 @@ pub enum Form {
     FeedXml,
     /// The RC feed / EventStreams JSON object (`JSONRCFeedFormatter`).
     FeedJson,
+    /// An Atom `<entry>` (RFC 4287), as DokuWiki published page changes to XMPP PubSub.
+    Atom,
 }
 
 impl fmt::Display for Form {
@@ -19,6 +21,7 @@ impl fmt::Display for Form {
             Form::RcXml => "<rc> element",
             Form::FeedXml => "<recentchange> element",
             Form::FeedJson => "JSON change",
+            Form::Atom => "Atom entry",
         })
     }
 }
@@ -54,7 +57,7 @@ pub enum ParseError {
     },
     /// The input is none of the known forms.
     #[error(
-        "not a recent change: expected <rc>, <recentchange> or a JSON object, found {found:?}"
+        "not a recent change: expected <rc>, <recentchange>, an Atom <entry> or a JSON object, found {found:?}"
     )]
     UnknownForm {
         /// The start of the input.

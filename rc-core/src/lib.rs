@@ -32,6 +32,6 @@ pub use filter::Filter;
 #[cfg(feature = "minidom")]
 pub use parse::from_element;
 pub use parse::{
-    detect, parse, parse_json, parse_rc, parse_recentchange, Parser, DEFAULT_MAX_BYTES,
+    detect, parse, parse_atom, parse_json, parse_rc, parse_recentchange, Parser, DEFAULT_MAX_BYTES,
 };
 pub use render::title_url_part;

@@ -89,7 +89,10 @@ impl RecentChange {
             return line;
         }
         let _ = write!(line, "[[{}]] {}", self.title_or("(hidden)"), self.flags());
-        if let Some(url) = self.diff_url(base).or_else(|| self.page_url(base)) {
+        let url = (self.diff_url(base))
+            .or_else(|| self.page_url(base))
+            .or_else(|| self.url.clone());
+        if let Some(url) = url {
             let _ = write!(line, " {url}");
         }
         let _ = write!(line, " * {user} *");

@@ -10,7 +10,7 @@ use crate::change::{Fields, Kind, Patrolled, RecentChange};
 impl RecentChange {
     /// The change as an XMLRC `<rc>` element (the API's attribute names, `wikiid` for the
     /// wiki, and the feeds' `server_url`, `server_name`, `server_script_path` and
-    /// `log_action_comment` when known). Parsing it back gives the same values, but for
+    /// `log_action_comment`, and this crate's `url` and `entry_id`, when known). Parsing it back gives the same values, but for
     /// the structure of `log_params` and `extra`, which XML attributes hold as text.
     ///
     /// ```
@@ -75,7 +75,7 @@ impl RecentChange {
                 attr(name, "");
             }
         }
-        let rest: [(&str, Option<String>); 13] = [
+        let rest: [(&str, Option<String>); 15] = [
             ("oldlen", num(self.old_len)),
             ("newlen", num(self.new_len)),
             (
@@ -93,6 +93,8 @@ impl RecentChange {
             ("server_url", self.server_url.clone()),
             ("server_name", self.server_name.clone()),
             ("server_script_path", self.script_path.clone()),
+            ("url", self.url.clone()),
+            ("entry_id", self.entry_id.clone()),
         ];
         for (name, value) in &rest {
             if let Some(v) = value {

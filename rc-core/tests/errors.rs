@@ -144,11 +144,11 @@ use rc_core::parse_rc;
 fn unknown_empty_oversized_and_non_utf8_inputs() {
     assert_eq!(
         message("hello"),
-        r#"not a recent change: expected <rc>, <recentchange> or a JSON object, found "hello""#
+        r#"not a recent change: expected <rc>, <recentchange>, an Atom <entry> or a JSON object, found "hello""#
     );
     assert_eq!(
         message("<page title=\"A\"/>"),
-        r#"not a recent change: expected <rc>, <recentchange> or a JSON object, found "<page title=\"A\"/>""#
+        r#"not a recent change: expected <rc>, <recentchange>, an Atom <entry> or a JSON object, found "<page title=\"A\"/>""#
     );
     assert_eq!(parse("  \n").unwrap_err(), ParseError::Empty);
     assert_eq!(

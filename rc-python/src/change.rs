@@ -71,6 +71,8 @@ enum F {
     ServerUrl,
     ServerName,
     ScriptPath,
+    Url,
+    EntryId,
     CommentHidden,
     UserHidden,
     ActionHidden,
@@ -84,7 +86,7 @@ enum F {
     Revision,
 }
 
-const FIELDS: [(&str, F); 35] = [
+const FIELDS: [(&str, F); 37] = [
     ("kind", F::Kind),
     ("rcid", F::Rcid),
     ("wiki", F::Wiki),
@@ -115,6 +117,8 @@ const FIELDS: [(&str, F); 35] = [
     ("server_url", F::ServerUrl),
     ("server_name", F::ServerName),
     ("script_path", F::ScriptPath),
+    ("url", F::Url),
+    ("entry_id", F::EntryId),
     ("comment_hidden", F::CommentHidden),
     ("user_hidden", F::UserHidden),
     ("action_hidden", F::ActionHidden),
@@ -161,6 +165,8 @@ impl F {
             "server_url" => F::ServerUrl,
             "server_name" => F::ServerName,
             "script_path" | "server_script_path" => F::ScriptPath,
+            "url" => F::Url,
+            "entry_id" => F::EntryId,
             "comment_hidden" | "commenthidden" => F::CommentHidden,
             "user_hidden" | "userhidden" => F::UserHidden,
             "action_hidden" | "actionhidden" => F::ActionHidden,
@@ -229,6 +235,8 @@ fn get<'py>(rc: &RecentChange, py: Python<'py>, f: F) -> PyResult<Bound<'py, PyA
         F::ServerUrl => opt(py, &rc.server_url),
         F::ServerName => opt(py, &rc.server_name),
         F::ScriptPath => opt(py, &rc.script_path),
+        F::Url => opt(py, &rc.url),
+        F::EntryId => opt(py, &rc.entry_id),
         F::CommentHidden => rc.comment_hidden.into_bound_py_any(py),
         F::UserHidden => rc.user_hidden.into_bound_py_any(py),
         F::ActionHidden => rc.action_hidden.into_bound_py_any(py),
@@ -275,6 +283,8 @@ fn present(rc: &RecentChange, f: F) -> bool {
         F::ServerUrl => rc.server_url.is_some(),
         F::ServerName => rc.server_name.is_some(),
         F::ScriptPath => rc.script_path.is_some(),
+        F::Url => rc.url.is_some(),
+        F::EntryId => rc.entry_id.is_some(),
         F::CommentHidden => rc.comment_hidden,
         F::UserHidden => rc.user_hidden,
         F::ActionHidden => rc.action_hidden,
@@ -554,6 +564,17 @@ impl PyRecentChange {
     #[getter]
     fn script_path(&self) -> Option<&str> {
         self.rc.script_path.as_deref()
+    }
+    /// A link to the change or its page as the source gave it (an Atom entry's link, a
+    /// WikiPing url); MediaWiki's forms carry none (see diff_url()).
+    #[getter]
+    fn url(&self) -> Option<&str> {
+        self.rc.url.as_deref()
+    }
+    /// The source's identifier of the change where it is not an rcid (an Atom entry id).
+    #[getter]
+    fn entry_id(&self) -> Option<&str> {
+        self.rc.entry_id.as_deref()
     }
     /// The comment was hidden by revision deletion.
     #[getter]

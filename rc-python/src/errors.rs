@@ -34,6 +34,7 @@ fn form_name(form: Form) -> &'static str {
         Form::RcXml => "rc",
         Form::FeedXml => "recentchange",
         Form::FeedJson => "json",
+        Form::Atom => "atom",
     }
 }
 

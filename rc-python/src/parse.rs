@@ -41,6 +41,7 @@ enum Form {
     Rc,
     RecentChange,
     Json,
+    Atom,
 }
 
 fn form_of(form: Option<&str>) -> PyResult<Form> {
@@ -49,10 +50,11 @@ fn form_of(form: Option<&str>) -> PyResult<Form> {
         Some("rc") => Form::Rc,
         Some("recentchange") => Form::RecentChange,
         Some("json") => Form::Json,
+        Some("atom") => Form::Atom,
         Some(other) => {
             return Err(PyValueError::new_err(format!(
-                "unknown form {other:?}: expected None, \"rc\", \"recentchange\" or \"json\""
-            )))
+            "unknown form {other:?}: expected None, \"rc\", \"recentchange\", \"json\" or \"atom\""
+        )))
         }
     })
 }
@@ -63,13 +65,15 @@ fn parse_bytes(form: Form, input: &[u8]) -> Result<RecentChange, ParseError> {
         Form::Rc => rc_core::parse_rc(input),
         Form::RecentChange => rc_core::parse_recentchange(input),
         Form::Json => rc_core::parse_json(input),
+        Form::Atom => rc_core::parse_atom(input),
     }
 }
 
 /// Parses one change written in any of MediaWiki's three forms: the API / XMLRC `<rc>`
-/// element, the RC feed `<recentchange>` element, or the RC feed / EventStreams JSON object.
+/// element, the RC feed `<recentchange>` element, or the RC feed / EventStreams JSON object;
+/// or an Atom `<entry>` (DokuWiki's PubSub payload).
 ///
-/// `data` is str or bytes. `form` forces one form ("rc", "recentchange", "json") instead of
+/// `data` is str or bytes. `form` forces one form ("rc", "recentchange", "json", "atom") instead of
 /// telling them apart. Raises `rcclient.ParseError` (a ValueError) saying what is wrong.
 #[pyfunction]
 #[pyo3(signature = (data, *, form = None))]

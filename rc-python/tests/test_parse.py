@@ -259,3 +259,28 @@ def test_parse_error_details_and_parse_many_policies():
     with pytest.raises(rcclient.ParseError, match="expected <rc>"):
         rcclient.parse((FIXTURES / "0002.feed.xml").read_bytes(), form="rc")
     assert rcclient.parse(good, form="json").rcid == 2
+
+
+ATOM_ENTRY = """<entry xmlns="http://www.w3.org/2005/Atom">
+  <title>wiki:start</title>
+  <link rel="alternate" href="http://127.0.0.1:8080/doku.php?id=wiki:start&amp;rev=1795424344"/>
+  <id>urn:uuid:be096541-c728-42f8-b0f6-f330a86b5ec7</id>
+  <updated>2026-11-23T08:59:04Z</updated>
+  <author><name>alice</name></author>
+  <summary>typo</summary>
+  <rights>CC0</rights>
+</entry>"""
+
+
+def test_an_atom_entry_parses_with_link_and_entry_id():
+    for rc in (rcclient.parse(ATOM_ENTRY), rcclient.parse(ATOM_ENTRY, form="atom")):
+        assert rc.kind == "edit"
+        assert rc.title == "wiki:start"
+        assert rc.url == "http://127.0.0.1:8080/doku.php?id=wiki:start&rev=1795424344"
+        assert rc.entry_id == "urn:uuid:be096541-c728-42f8-b0f6-f330a86b5ec7"
+        assert rc.user == "alice" and rc.comment == "typo"
+        assert rc.timestamp == dt.datetime(2026, 11, 23, 8, 59, 4, tzinfo=UTC)
+        assert rc.extra == {"rights": "CC0"}
+        assert rc["url"] == rc.url and rc.to_dict()["entry_id"] == rc.entry_id
+    with pytest.raises(rcclient.ParseError, match="Atom entry: required element `title`"):
+        rcclient.parse("<entry><id>x</id></entry>", form="atom")

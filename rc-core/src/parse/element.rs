@@ -6,10 +6,10 @@ use crate::error::{Form, ParseError};
 
 use super::draft::Draft;
 use super::node::XmlNode;
-use super::{rc_xml, xml};
+use super::{atom, rc_xml, xml};
 
 /// Parses an `<rc>` or `<recentchange>` element, in any namespace (inside a stanza it
-/// inherits `jabber:client`).
+/// inherits `jabber:client`), or an Atom `<entry>` (a PubSub item's payload).
 ///
 /// ```
 /// let el: minidom::Element = r#"<rc xmlns="jabber:client" type="edit" title="Alpha" rcid="4" wikiid="wikidb"><tags><tag>t1</tag></tags></rc>"#.parse()?;
@@ -21,6 +21,7 @@ pub fn from_element(el: &minidom::Element) -> Result<RecentChange, ParseError> {
     let form = match el.name() {
         "rc" => Form::RcXml,
         "recentchange" => Form::FeedXml,
+        "entry" => return atom::from_node(el),
         other => {
             return Err(ParseError::UnknownForm {
                 found: crate::error::snippet(&format!("<{other}>")),

@@ -1,6 +1,7 @@
-//! Parsers for the three forms MediaWiki writes a change in, and the entry point that tells
-//! them apart.
+//! Parsers for the three forms MediaWiki writes a change in, Atom entries, and the entry
+//! point that tells them apart.
 
+mod atom;
 mod attrs;
 mod draft;
 #[cfg(feature = "minidom")]
@@ -77,6 +78,12 @@ impl Parser {
         xml::parse(utf8(input)?, Some(Form::FeedXml))
     }
 
+    /// Parses an Atom `<entry>` (see the table in [`parse_atom`]).
+    pub fn parse_atom(&self, input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
+        let input = self.check(input.as_ref())?;
+        xml::parse(utf8(input)?, Some(Form::Atom))
+    }
+
     /// Parses the RC feed / EventStreams JSON object.
     pub fn parse_json(&self, input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
         let input = self.check(input.as_ref())?;
@@ -116,6 +123,7 @@ pub fn detect(input: &[u8]) -> Option<Form> {
         b'<' => first_element(rest).and_then(|name| match name {
             b"rc" => Some(Form::RcXml),
             b"recentchange" => Some(Form::FeedXml),
+            b"entry" => Some(Form::Atom),
             _ => None,
         }),
         _ => None,
@@ -180,6 +188,42 @@ pub fn parse_rc(input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
 /// Parses the RC feed `<recentchange>` element (see [`Parser::parse_recentchange`]).
 pub fn parse_recentchange(input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
     Parser::default().parse_recentchange(input)
+}
+
+/// Parses an Atom `<entry>` (RFC 4287), the form DokuWiki's dokupubsub published page
+/// changes in.
+///
+/// | Atom | field |
+/// | --- | --- |
+/// | `title` (required) | `title` |
+/// | first `link` with `rel="alternate"` or no `rel` | `url` |
+/// | `id` | `entry_id` |
+/// | `updated` (else `published`) | `timestamp` |
+/// | first `author`'s `name` | `user` |
+/// | `summary` | `comment` |
+/// | `category/@term` | `tags` |
+///
+/// Everything else is kept in `extra` by element name (other links as `link`, `content` as
+/// `{type, src, text}`...). An entry does not say whether the page is new: the kind is
+/// `edit`.
+///
+/// ```
+/// let rc = rc_core::parse_atom(r#"<entry xmlns="http://www.w3.org/2005/Atom">
+///   <title>wiki:start</title>
+///   <link rel="alternate" href="http://wiki.example/doku.php?id=wiki:start&amp;rev=1795424344"/>
+///   <id>http://wiki.example/doku.php?id=wiki:start&amp;rev=1795424344</id>
+///   <updated>2026-11-23T08:59:04Z</updated>
+///   <author><name>alice</name></author>
+///   <summary>typo</summary>
+/// </entry>"#)?;
+/// assert_eq!(rc.title.as_deref(), Some("wiki:start"));
+/// assert_eq!(rc.url.as_deref(), Some("http://wiki.example/doku.php?id=wiki:start&rev=1795424344"));
+/// assert_eq!((rc.user.as_deref(), rc.comment.as_deref()), (Some("alice"), Some("typo")));
+/// assert_eq!(rc.timestamp.unwrap().to_rfc3339(), "2026-11-23T08:59:04+00:00");
+/// # Ok::<(), rc_core::ParseError>(())
+/// ```
+pub fn parse_atom(input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
+    Parser::default().parse_atom(input)
 }
 
 /// Parses the RC feed / EventStreams JSON object (see [`Parser::parse_json`]).

@@ -40,6 +40,8 @@ pub(crate) fn attr(d: &mut Draft, name: &str, value: Cow<'_, str>) -> Result<(),
         "server_url" => rc.server_url = Some(value.into_owned()),
         "server_name" => rc.server_name = Some(value.into_owned()),
         "server_script_path" => rc.script_path = Some(value.into_owned()),
+        "url" => rc.url = Some(value.into_owned()),
+        "entry_id" => rc.entry_id = Some(value.into_owned()),
         "log_action_comment" => rc.log_action_comment = Some(value.into_owned()),
         // Presence flags: `minor=""` means true.
         "bot" => rc.bot = true,

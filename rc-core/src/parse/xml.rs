@@ -1,4 +1,4 @@
-//! Reading `<rc>` and `<recentchange>` from bytes with quick-xml: root attributes are
+//! Reading `<rc>`, `<recentchange>` and Atom `<entry>` from bytes with quick-xml: root attributes are
 //! applied as they stream past; the few child elements are collected into small nodes.
 
 use std::borrow::Cow;
@@ -11,7 +11,7 @@ use crate::error::{Bad, Form, ParseError};
 
 use super::draft::Draft;
 use super::node::Node;
-use super::{attrs, feed_xml, rc_xml};
+use super::{atom, attrs, feed_xml, rc_xml};
 
 /// How deep child elements may nest below the root.
 const MAX_DEPTH: usize = 32;
@@ -50,6 +50,14 @@ pub(crate) fn parse(input: &str, want: Option<Form>) -> Result<RecentChange, Par
         }
     };
     let form = root_form(&start, want)?;
+    if form == Form::Atom {
+        let mut entry = node_of(&start, form, root_offset)?;
+        if has_children {
+            entry.children = read_children(&mut reader, form)?;
+        }
+        epilog(&mut reader, form)?;
+        return atom::from_node(&entry);
+    }
     let mut draft = Draft::new();
     if form == Form::RcXml {
         rc_xml::begin(&mut draft);
@@ -72,10 +80,20 @@ pub(crate) fn parse(input: &str, want: Option<Form>) -> Result<RecentChange, Par
                 .map_err(|b| b.into_error(form, "element", Some(root_offset)))?;
         }
     }
-    // Epilog: only whitespace, comments and processing instructions may follow.
+    epilog(&mut reader, form)?;
+    draft.finish(form)
+}
+
+/// After the root: only whitespace, comments and processing instructions may follow.
+fn epilog(reader: &mut Reader<&[u8]>, form: Form) -> Result<(), ParseError> {
+    let syntax = |reader: &Reader<&[u8]>, e: quick_xml::Error| ParseError::Syntax {
+        form,
+        offset: reader.error_position(),
+        message: e.to_string(),
+    };
     loop {
         let offset = reader.buffer_position();
-        match reader.read_event().map_err(|e| syntax(&reader, e))? {
+        match reader.read_event().map_err(|e| syntax(reader, e))? {
             Event::Eof => break,
             Event::Comment(_) | Event::PI(_) => {}
             Event::Text(t) if t.bytes().all(|b| b.is_ascii_whitespace()) => {}
@@ -88,7 +106,7 @@ pub(crate) fn parse(input: &str, want: Option<Form>) -> Result<RecentChange, Par
             }
         }
     }
-    draft.finish(form)
+    Ok(())
 }
 
 fn syntax_at(form: Form, offset: Option<u64>, e: impl std::fmt::Display) -> ParseError {
@@ -111,6 +129,7 @@ fn root_form(start: &BytesStart<'_>, want: Option<Form>) -> Result<Form, ParseEr
     let found = match name {
         "rc" => Some(Form::RcXml),
         "recentchange" => Some(Form::FeedXml),
+        "entry" => Some(Form::Atom),
         _ => None,
     };
     match (found, want) {
@@ -132,6 +151,7 @@ pub(crate) fn root_name(form: Form) -> &'static str {
         Form::RcXml => "rc",
         Form::FeedXml => "recentchange",
         Form::FeedJson => "{",
+        Form::Atom => "entry",
     }
 }
 
@@ -226,6 +246,9 @@ fn node_of(e: &BytesStart<'_>, form: Form, offset: u64) -> Result<Node, ParseErr
     };
     for attr in e.attributes() {
         let attr = attr.map_err(|err| syntax_at(form, Some(offset), err))?;
+        if attr.key.as_namespace_binding().is_some() {
+            continue;
+        }
         let value = attr
             .normalized_value(XmlVersion::Implicit1_0)
             .map_err(|err| syntax_at(form, Some(offset), err))?;

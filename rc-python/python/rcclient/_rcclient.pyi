@@ -103,6 +103,10 @@ class RecentChange:
     @property
     def script_path(self) -> Optional[str]: ...
     @property
+    def url(self) -> Optional[str]: ...
+    @property
+    def entry_id(self) -> Optional[str]: ...
+    @property
     def comment_hidden(self) -> bool: ...
     @property
     def user_hidden(self) -> bool: ...
@@ -157,20 +161,20 @@ class RecentChange:
 def parse(
     data: Union[str, bytes, bytearray, memoryview],
     *,
-    form: Optional[Literal["rc", "recentchange", "json", "auto"]] = None,
+    form: Optional[Literal["rc", "recentchange", "json", "atom", "auto"]] = None,
 ) -> RecentChange: ...
 @overload
 def parse_many(
     items: Iterable[Union[str, bytes]],
     *,
-    form: Optional[Literal["rc", "recentchange", "json", "auto"]] = None,
+    form: Optional[Literal["rc", "recentchange", "json", "atom", "auto"]] = None,
     errors: Literal["raise", "skip"] = "raise",
 ) -> List[RecentChange]: ...
 @overload
 def parse_many(
     items: Iterable[Union[str, bytes]],
     *,
-    form: Optional[Literal["rc", "recentchange", "json", "auto"]] = None,
+    form: Optional[Literal["rc", "recentchange", "json", "atom", "auto"]] = None,
     errors: Literal["none"],
 ) -> List[Optional[RecentChange]]: ...
 
