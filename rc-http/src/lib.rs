@@ -10,6 +10,8 @@
 //! - [`Api`]: the client under it, with [`Api::fetch_text`] and friends.
 //! - [`relay::Relay`]: `rc2udp`, the poller's changes as XMLRC `<rc>` UDP packets.
 //! - [`mirror`]: a local directory of page texts kept in step with a wiki.
+//! - `backfill` (feature `xmpp`): a wiki's XMPP room stream with what the room's archive
+//!   does not reach back to filled in from the API, without gaps or duplicates.
 //!
 //! ```no_run
 //! use rc_http::{Api, Poller, PollerConfig, Start};
@@ -31,6 +33,8 @@
 #![warn(missing_docs)]
 
 mod api;
+#[cfg(feature = "xmpp")]
+pub mod backfill;
 mod error;
 mod fsutil;
 pub mod mirror;

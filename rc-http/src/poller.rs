@@ -87,6 +87,17 @@ impl Position {
         crate::fsutil::write_atomic(path, &json)
     }
 
+    /// Records a change handed out by other means (received live from a room, say), so a
+    /// poller resumed from this position does not yield it again.
+    pub fn record(
+        &mut self,
+        rcid: Option<u64>,
+        timestamp: Option<DateTime<Utc>>,
+        overlap: Duration,
+    ) {
+        self.advance(rcid, timestamp, overlap);
+    }
+
     /// Whether a change listed with this rcid and timestamp was yielded already (or is
     /// older than the window and so taken as yielded).
     fn covers(&self, rcid: Option<u64>, ts: Option<DateTime<Utc>>, overlap: Duration) -> bool {

@@ -699,12 +699,18 @@ impl Prosody {
 
     /// A bridge posting the changes of wiki `wikidb` into `room`.
     pub async fn bridge(&self, publisher_user: &str, room: &str) -> Bridge {
+        self.bridge_at(publisher_user, room, "127.0.0.1:0".parse().unwrap())
+            .await
+    }
+
+    /// A bridge listening on `listen`.
+    pub async fn bridge_at(&self, publisher_user: &str, room: &str, listen: SocketAddr) -> Bridge {
         let routes = Routes {
             rooms: HashMap::from([("wikidb".to_owned(), room_jid(room).parse().unwrap())]),
             default: None,
         };
         Bridge::start(
-            "127.0.0.1:0".parse().unwrap(),
+            listen,
             routes,
             self.publisher(publisher_user, &[room]),
             10_000,
