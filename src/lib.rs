@@ -21,6 +21,8 @@ pub use rc_xmpp as xmpp;
 /// MediaWiki's web API: the resumable recent-changes poller, page texts and the page mirror.
 pub use rc_http as http;
 
+pub mod source;
+
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

@@ -1,0 +1,471 @@
+//! One way to follow any source of recent changes: name it, set the options that apply,
+//! and read one [`Stream`] of [`Change`]s with the same filter, status and resume
+//! position whatever the source.
+//!
+//! ```no_run
+//! use futures::StreamExt;
+//! use recentchanges::source::Source;
+//! use recentchanges::Filter;
+//!
+//! # async fn run() -> Result<(), recentchanges::source::SourceError> {
+//! let mut changes = Source::new("dokuwiki:https://wiki.example/lib/exe/xmlrpc.php")?
+//!     .wiki("examplewiki")
+//!     .filter(Filter::new().namespace(0))
+//!     .resume_from_file("examplewiki.pos")
+//!     .open()?;
+//! while let Some(item) = changes.next().await {
+//!     match item {
+//!         Ok(change) => println!("{change}"),
+//!         Err(e) if e.is_fatal() => return Err(e),
+//!         Err(e) => eprintln!("skipped: {e}"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Which options each source uses:
+//!
+//! | option | rooms | PubSub | MediaWiki | DokuWiki / JSPWiki | WikiPing |
+//! | --- | --- | --- | --- | --- | --- |
+//! | [`account`](Source::account) / [`anonymous`](Source::anonymous), [`server`](Source::server), [`tls`](Source::tls) | yes | yes | | | |
+//! | [`nick`](Source::nick), [`room`](Source::room) | yes | | | | |
+//! | [`backfill`](Source::backfill) | yes | | | | |
+//! | [`wiki`](Source::wiki) | with backfill | default for entries without one | yes | yes | |
+//! | [`credentials`](Source::credentials) | | | | yes | |
+//! | [`interval`](Source::interval), [`start`](Source::start) | | | yes | yes | |
+//! | [`filter`](Source::filter), [`resume`](Source::resume), [`resume_from_file`](Source::resume_from_file) | yes | yes | yes | yes | yes (no position) |
+
+mod name;
+mod run;
+
+use std::fmt;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::Stream;
+use rc_core::{Filter, RecentChange};
+use rc_http::Start;
+use rc_xmpp::Tls;
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use name::SourceName;
+
+/// A source of recent changes and the options to follow it with. See the
+/// [module](self) documentation for which option applies where.
+#[derive(Clone)]
+pub struct Source {
+    name: SourceName,
+    rooms: Vec<String>,
+    login: Option<Login>,
+    server: Option<String>,
+    tls: Tls,
+    nick: String,
+    wiki: Option<String>,
+    backfill: Option<String>,
+    credentials: Option<(String, String)>,
+    interval: Option<Duration>,
+    start: Start,
+    filter: Filter,
+    resume: Option<Value>,
+    resume_file: Option<PathBuf>,
+}
+
+#[derive(Clone)]
+enum Login {
+    Account { jid: String, password: String },
+    Anonymous { domain: String },
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let login = match &self.login {
+            Some(Login::Account { jid, .. }) => format!("account {jid} (password redacted)"),
+            Some(Login::Anonymous { domain }) => format!("anonymous at {domain}"),
+            None => "none".into(),
+        };
+        f.debug_struct("Source")
+            .field("name", &self.name.to_string())
+            .field("rooms", &self.rooms)
+            .field("login", &login)
+            .field("server", &self.server)
+            .field("tls", &self.tls)
+            .field("wiki", &self.wiki)
+            .field("backfill", &self.backfill)
+            .field(
+                "credentials",
+                &self
+                    .credentials
+                    .as_ref()
+                    .map(|(u, _)| format!("{u} (password redacted)")),
+            )
+            .field("start", &self.start)
+            .field("resume_file", &self.resume_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Source {
+    /// A source by name (see [`SourceName`] for the forms).
+    pub fn new(name: &str) -> Result<Source, SourceError> {
+        Ok(Source::from_name(name.parse()?))
+    }
+
+    /// A source from a parsed name.
+    pub fn from_name(name: SourceName) -> Source {
+        Source {
+            name,
+            rooms: Vec::new(),
+            login: None,
+            server: None,
+            tls: Tls::Required,
+            nick: "recentchanges".into(),
+            wiki: None,
+            backfill: None,
+            credentials: None,
+            interval: None,
+            start: Start::Now,
+            filter: Filter::new(),
+            resume: None,
+            resume_file: None,
+        }
+    }
+
+    /// The source's name.
+    pub fn name(&self) -> &SourceName {
+        &self.name
+    }
+
+    /// XMPP: log in with an account.
+    pub fn account(mut self, jid: &str, password: impl Into<String>) -> Self {
+        self.login = Some(Login::Account {
+            jid: jid.to_owned(),
+            password: password.into(),
+        });
+        self
+    }
+
+    /// XMPP: log in anonymously (SASL ANONYMOUS) on this domain.
+    pub fn anonymous(mut self, domain: &str) -> Self {
+        self.login = Some(Login::Anonymous {
+            domain: domain.to_owned(),
+        });
+        self
+    }
+
+    /// XMPP: connect to this `host:port` instead of looking the domain up.
+    pub fn server(mut self, addr: &str) -> Self {
+        self.server = Some(addr.to_owned());
+        self
+    }
+
+    /// XMPP: the TLS policy (STARTTLS required by default).
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Rooms: the nickname to join with (default `recentchanges`).
+    pub fn nick(mut self, nick: &str) -> Self {
+        self.nick = nick.to_owned();
+        self
+    }
+
+    /// Rooms: one more room to follow with the same client.
+    pub fn room(mut self, room: &str) -> Self {
+        self.rooms.push(room.to_owned());
+        self
+    }
+
+    /// The wiki id stamped on changes that do not carry one (the API's and WikiRPC's;
+    /// default: the URL's host). With [`backfill`](Self::backfill), the wiki whose
+    /// room changes are completed from the API.
+    pub fn wiki(mut self, wiki: &str) -> Self {
+        self.wiki = Some(wiki.to_owned());
+        self
+    }
+
+    /// Rooms: fill what the room's archive does not reach back to from this MediaWiki
+    /// `api.php` (see [`rc_http::backfill`]).
+    pub fn backfill(mut self, api_url: &str) -> Self {
+        self.backfill = Some(api_url.to_owned());
+        self
+    }
+
+    /// WikiRPC: HTTP basic-auth credentials.
+    pub fn credentials(mut self, user: &str, password: impl Into<String>) -> Self {
+        self.credentials = Some((user.to_owned(), password.into()));
+        self
+    }
+
+    /// Polling sources: time between polls once caught up.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// Polling sources: where to start without a saved position (default: now).
+    pub fn start(mut self, start: Start) -> Self {
+        self.start = start;
+        self
+    }
+
+    /// Only yield the changes this filter keeps (the others still move the position).
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Continue from a position saved from [`Changes::position`].
+    pub fn resume(mut self, position: Value) -> Self {
+        self.resume = Some(position);
+        self
+    }
+
+    /// Continue from the position in this file (if it exists), and keep it saved there:
+    /// at most once a second while changes flow, and when the stream is closed or dropped.
+    pub fn resume_from_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.resume_file = Some(path.into());
+        self
+    }
+
+    /// Starts following the source (in a tokio task: call it inside a runtime). Fails on
+    /// a configuration error (a missing login, a bad URL, an unreadable position file);
+    /// everything after that arrives on the stream.
+    pub fn open(self) -> Result<Changes, SourceError> {
+        let mut position = self.resume.clone();
+        if let Some(path) = &self.resume_file {
+            if position.is_none() {
+                position = load_position(path)?;
+            }
+        }
+        let (tx, rx) = mpsc::channel(256);
+        let (status_tx, status) = watch::channel(SourceStatus::default());
+        let feed = run::Feed {
+            tx,
+            status: status_tx,
+        };
+        let resume_file = self.resume_file.clone();
+        let name = self.name.clone();
+        let task = run::spawn(self, position.clone(), feed)?;
+        Ok(Changes {
+            name,
+            rx,
+            position: position.unwrap_or(Value::Null),
+            status,
+            resume_file,
+            last_save: Instant::now(),
+            dirty: false,
+            task,
+        })
+    }
+}
+
+fn load_position(path: &Path) -> Result<Option<Value>, SourceError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| SourceError::Config(format!("position file {}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SourceError::Config(format!(
+            "position file {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// A change and where it came from. Dereferences to the [`RecentChange`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Change {
+    /// The change.
+    pub change: RecentChange,
+    /// Where it arrived: the room or node JID, the API or RPC URL, the pinging peer.
+    pub via: String,
+    /// The transport's id for it: the room's stanza id, the PubSub item id.
+    pub id: Option<String>,
+    /// Replayed from an archive or fetched while catching up, rather than received live.
+    pub replayed: bool,
+}
+
+impl Deref for Change {
+    type Target = RecentChange;
+    fn deref(&self) -> &RecentChange {
+        &self.change
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.change.fmt(f)
+    }
+}
+
+/// What went wrong: a configuration error from [`Source::open`], or one item of the
+/// stream (which goes on, unless [`is_fatal`](Self::is_fatal)).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// The source or its options are wrong.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// From an XMPP room or node.
+    #[error(transparent)]
+    Xmpp(#[from] rc_xmpp::StreamError),
+    /// From MediaWiki's API or a WikiRPC / WikiPing endpoint.
+    #[error(transparent)]
+    Http(#[from] rc_http::Error),
+    /// From a room stream with backfill.
+    #[error(transparent)]
+    Backfill(#[from] rc_http::backfill::BackfillError),
+}
+
+impl SourceError {
+    /// Whether the stream ends after it (a wrong password, retries exhausted...).
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Config(_)
+                | SourceError::Xmpp(rc_xmpp::StreamError::Fatal(_))
+                | SourceError::Backfill(rc_http::backfill::BackfillError::Room(
+                    rc_xmpp::StreamError::Fatal(_)
+                ))
+        )
+    }
+}
+
+/// How a source is doing.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct SourceStatus {
+    /// Connected, waiting, or given up.
+    pub state: State,
+    /// Changes handed to the stream.
+    pub changes: u64,
+    /// Error items handed to the stream.
+    pub errors: u64,
+    /// Duplicates dropped (rooms, nodes, backfill).
+    pub duplicates: u64,
+    /// Changes dropped because the consumer was too slow (rooms with a drop-oldest buffer).
+    pub dropped: u64,
+}
+
+/// The state of a source.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub enum State {
+    /// Connecting, or making the first request.
+    #[default]
+    Starting,
+    /// Connected / answering / listening.
+    Live,
+    /// Lost the connection or a request failed: trying again.
+    Retrying {
+        /// Why.
+        reason: String,
+    },
+    /// Stopped for good.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+struct Message {
+    item: Result<Change, SourceError>,
+    position: Option<Value>,
+}
+
+/// The changes of a source: see [`Source::open`].
+pub struct Changes {
+    name: SourceName,
+    rx: mpsc::Receiver<Message>,
+    position: Value,
+    status: watch::Receiver<SourceStatus>,
+    resume_file: Option<PathBuf>,
+    last_save: Instant,
+    dirty: bool,
+    task: JoinHandle<()>,
+}
+
+impl fmt::Debug for Changes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Changes")
+            .field("name", &self.name.to_string())
+            .field("status", &*self.status.borrow())
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Changes {
+    /// The source's name.
+    pub fn name(&self) -> &SourceName {
+        &self.name
+    }
+
+    /// The position after the last item yielded (`null` before any): give it to
+    /// [`Source::resume`] to continue there.
+    pub fn position(&self) -> &Value {
+        &self.position
+    }
+
+    /// The source's status, updated as it changes.
+    pub fn status(&self) -> watch::Receiver<SourceStatus> {
+        self.status.clone()
+    }
+
+    /// Stops following and saves the position file.
+    pub fn close(mut self) {
+        self.save();
+        self.task.abort();
+    }
+
+    fn save(&mut self) {
+        if let (Some(path), true) = (&self.resume_file, self.dirty) {
+            let json = serde_json::to_vec_pretty(&self.position).expect("JSON serialises");
+            let tmp = path.with_extension("tmp");
+            let written = std::fs::write(&tmp, &json).and_then(|()| std::fs::rename(&tmp, path));
+            match written {
+                Ok(()) => self.dirty = false,
+                Err(e) => tracing::error!(path = %path.display(), "cannot save the position: {e}"),
+            }
+        }
+        self.last_save = Instant::now();
+    }
+}
+
+impl Drop for Changes {
+    fn drop(&mut self) {
+        self.save();
+        self.task.abort();
+    }
+}
+
+impl Stream for Changes {
+    type Item = Result<Change, SourceError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(Message { item, position })) => {
+                if let Some(p) = position {
+                    self.position = p;
+                    self.dirty = true;
+                    if self.last_save.elapsed() >= Duration::from_secs(1) {
+                        self.save();
+                    }
+                }
+                Poll::Ready(Some(item))
+            }
+            Poll::Ready(None) => {
+                self.save();
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

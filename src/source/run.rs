@@ -1,0 +1,256 @@
+//! The task behind each kind of source: it reads the source's own stream and hands each
+//! item over with the position after it.
+
+use futures::StreamExt;
+use rc_http::backfill::{BackfillConfig, BackfillPosition, Backfilled, Merged};
+use rc_http::{Api, Poller, PollerConfig};
+use rc_xmpp::{ChangeStream, Client, ClientBuilder, Connection, ResumePosition, RoomChange};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::{Change, Login, Message, Source, SourceError, SourceName, SourceStatus, State};
+
+/// Where a task sends its items and status.
+pub(super) struct Feed {
+    pub tx: mpsc::Sender<Message>,
+    pub status: watch::Sender<SourceStatus>,
+}
+
+impl Feed {
+    /// Hands one item over; `false` once the consumer is gone.
+    async fn send(&self, item: Result<Change, SourceError>, position: Option<Value>) -> bool {
+        self.status.send_modify(|s| match &item {
+            Ok(_) => s.changes += 1,
+            Err(_) => s.errors += 1,
+        });
+        self.tx.send(Message { item, position }).await.is_ok()
+    }
+
+    fn state(&self, state: State) {
+        self.status.send_if_modified(|s| {
+            let changed = s.state != state;
+            s.state = state;
+            changed
+        });
+    }
+}
+
+pub(super) fn spawn(
+    source: Source,
+    position: Option<Value>,
+    feed: Feed,
+) -> Result<JoinHandle<()>, SourceError> {
+    match source.name.clone() {
+        SourceName::Room(room) => {
+            let mut client = xmpp_client(&source)?;
+            for room in std::iter::once(&room).chain(&source.rooms) {
+                client = client.room(room, &source.nick).map_err(config)?;
+            }
+            match &source.backfill {
+                None => {
+                    let stream = client
+                        .resume(from_value::<ResumePosition>(position)?)
+                        .try_connect()
+                        .map_err(config)?;
+                    Ok(tokio::spawn(rooms(stream, feed)))
+                }
+                Some(url) => {
+                    let api = Api::new(url).map_err(config)?;
+                    let wiki = source.wiki.clone().ok_or_else(|| {
+                        SourceError::Config("backfill needs the room's wiki id: .wiki(...)".into())
+                    })?;
+                    let cfg = BackfillConfig::new(poller_config(&source, wiki));
+                    let stream = Backfilled::start(
+                        client,
+                        api,
+                        cfg,
+                        from_value::<BackfillPosition>(position)?,
+                    )
+                    .map_err(config)?;
+                    Ok(tokio::spawn(backfilled(stream, url.clone(), feed)))
+                }
+            }
+        }
+        SourceName::MediaWiki(url) => {
+            let api = Api::new(&url).map_err(config)?;
+            let wiki = source.wiki.clone().unwrap_or_else(|| host_of(&url));
+            let poller =
+                Poller::new(api, poller_config(&source, wiki))
+                    .resume(from_value::<rc_http::Position>(position)?);
+            Ok(tokio::spawn(mediawiki(poller, url, feed)))
+        }
+        other => Err(SourceError::Config(format!(
+            "{other}: this kind of source is not available in this build"
+        ))),
+    }
+}
+
+fn config(e: impl std::fmt::Display) -> SourceError {
+    SourceError::Config(e.to_string())
+}
+
+fn from_value<T: DeserializeOwned + Default>(position: Option<Value>) -> Result<T, SourceError> {
+    match position {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => serde_json::from_value(v).map_err(|e| {
+            SourceError::Config(format!("the saved position is not this source's: {e}"))
+        }),
+    }
+}
+
+fn to_value(position: &impl Serialize) -> Option<Value> {
+    serde_json::to_value(position).ok()
+}
+
+/// The host of a URL, the default wiki id of API and RPC sources.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#'])
+        .next()
+        .unwrap_or(rest)
+        .to_owned()
+}
+
+fn poller_config(source: &Source, wiki: String) -> PollerConfig {
+    let mut cfg = PollerConfig::new(wiki)
+        .start(source.start)
+        .filter(source.filter.clone());
+    if let Some(every) = source.interval {
+        cfg = cfg.interval(every);
+    }
+    cfg
+}
+
+fn xmpp_client(source: &Source) -> Result<ClientBuilder, SourceError> {
+    let mut client = match &source.login {
+        Some(Login::Account { jid, password }) => Client::builder(jid, password.clone()),
+        Some(Login::Anonymous { domain }) => Client::anonymous(domain),
+        None => {
+            return Err(SourceError::Config(format!(
+                "{}: an XMPP source needs .account(jid, password) or .anonymous(domain)",
+                source.name
+            )))
+        }
+    }
+    .map_err(config)?;
+    if let Some(addr) = &source.server {
+        client = client.server(addr).map_err(config)?;
+    }
+    Ok(client.tls(source.tls.clone()).filter(source.filter.clone()))
+}
+
+fn room_change(c: RoomChange) -> Change {
+    Change {
+        via: c.room.to_string(),
+        id: c.stanza_id.clone(),
+        replayed: c.replayed,
+        change: c.change,
+    }
+}
+
+/// Mirrors the XMPP client's status into the source's.
+fn watch_xmpp(mut status: watch::Receiver<rc_xmpp::Status>, feed: &Feed) -> JoinHandle<()> {
+    let out = feed.status.clone();
+    tokio::spawn(async move {
+        loop {
+            let s = status.borrow_and_update().clone();
+            let state = match &s.connection {
+                Connection::Online { .. } => State::Live,
+                Connection::Failed { reason } => State::Failed {
+                    reason: reason.clone(),
+                },
+                Connection::Connecting if s.connections == 0 => State::Starting,
+                Connection::Disconnected { reason } => State::Retrying {
+                    reason: reason.clone(),
+                },
+                Connection::Closed => State::Failed {
+                    reason: "closed".into(),
+                },
+                other => State::Retrying {
+                    reason: format!("{other:?}"),
+                },
+            };
+            out.send_modify(|o| {
+                o.state = state;
+                o.duplicates = s.duplicates;
+                o.dropped = s.dropped;
+            });
+            if status.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+async fn rooms(mut stream: ChangeStream, feed: Feed) {
+    let watcher = watch_xmpp(stream.status(), &feed);
+    while let Some(item) = stream.next().await {
+        let position = to_value(&stream.position());
+        if !feed
+            .send(item.map(room_change).map_err(Into::into), position)
+            .await
+        {
+            break;
+        }
+    }
+    watcher.abort();
+}
+
+async fn backfilled(mut stream: Backfilled, api_url: String, feed: Feed) {
+    let watcher = watch_xmpp(stream.status(), &feed);
+    while let Some(item) = stream.next().await {
+        let position = to_value(stream.position());
+        let item = item.map_err(SourceError::from).map(|m| match m {
+            Merged::Live(c) => room_change(c),
+            Merged::Backfilled(change) => Change {
+                change,
+                via: api_url.clone(),
+                id: None,
+                replayed: true,
+            },
+            other => Change {
+                change: other.change().clone(),
+                via: api_url.clone(),
+                id: None,
+                replayed: true,
+            },
+        });
+        let duplicates = stream.stats().duplicates;
+        feed.status
+            .send_modify(|s| s.duplicates = s.duplicates.max(duplicates));
+        if !feed.send(item, position).await {
+            break;
+        }
+    }
+    watcher.abort();
+}
+
+async fn mediawiki(mut poller: Poller, url: String, feed: Feed) {
+    loop {
+        let item = poller.next().await;
+        let position = to_value(poller.position());
+        let failed_request = matches!(&item, Err(e) if !matches!(e, rc_http::Error::Parse { .. }));
+        match &item {
+            Ok(_) => feed.state(State::Live),
+            Err(e) if failed_request => feed.state(State::Retrying {
+                reason: e.to_string(),
+            }),
+            Err(_) => {}
+        }
+        let item = item.map_err(SourceError::from).map(|change| Change {
+            change,
+            via: url.clone(),
+            id: None,
+            replayed: false,
+        });
+        if !feed.send(item, position).await {
+            return;
+        }
+        if failed_request {
+            tokio::time::sleep(poller.config().interval).await;
+        }
+    }
+}
