@@ -10,6 +10,8 @@
 //! - [`Api`]: the client under it, with [`Api::fetch_text`] and friends.
 //! - [`relay::Relay`]: `rc2udp`, the poller's changes as XMLRC `<rc>` UDP packets.
 //! - [`mirror`]: a local directory of page texts kept in step with a wiki.
+//! - [`wikirpc`]: DokuWiki's and JSPWiki's XML-RPC interface: a resumable
+//!   `getRecentChanges` poller and page texts.
 //! - `backfill` (feature `xmpp`): a wiki's XMPP room stream with what the room's archive
 //!   does not reach back to filled in from the API, without gaps or duplicates.
 //!
@@ -42,6 +44,7 @@ mod names;
 mod poller;
 mod rc_list;
 pub mod relay;
+pub mod wikirpc;
 
 pub use api::{AllPages, Api, ApiBuilder, Json, PageText, RetryPolicy, TITLES_PER_REQUEST};
 pub use error::Error;
