@@ -12,6 +12,7 @@
 //! - [`mirror`]: a local directory of page texts kept in step with a wiki.
 //! - [`wikirpc`]: DokuWiki's and JSPWiki's XML-RPC interface: a resumable
 //!   `getRecentChanges` poller and page texts.
+//! - [`wikiping`]: a WikiPing listener: wikis' `wiki.ping` XML-RPC calls as changes.
 //! - `backfill` (feature `xmpp`): a wiki's XMPP room stream with what the room's archive
 //!   does not reach back to filled in from the API, without gaps or duplicates.
 //!
@@ -44,6 +45,7 @@ mod names;
 mod poller;
 mod rc_list;
 pub mod relay;
+pub mod wikiping;
 pub mod wikirpc;
 
 pub use api::{AllPages, Api, ApiBuilder, Json, PageText, RetryPolicy, TITLES_PER_REQUEST};

@@ -149,7 +149,6 @@ pub(crate) enum Response {
 
 /// A method call: its name and parameters.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(dead_code)] // the WikiPing listener reads calls
 pub(crate) struct Call {
     pub(crate) method: String,
     pub(crate) params: Vec<Value>,
@@ -173,7 +172,6 @@ pub(crate) fn write_call(method: &str, params: &[Value]) -> String {
 }
 
 /// A `<methodResponse>` holding one value.
-#[allow(dead_code)]
 pub(crate) fn write_response(value: &Value) -> String {
     let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><params><param>");
@@ -183,7 +181,6 @@ pub(crate) fn write_response(value: &Value) -> String {
 }
 
 /// A `<methodResponse>` holding a fault.
-#[allow(dead_code)]
 pub(crate) fn write_fault(code: i64, message: &str) -> String {
     let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><fault>");
@@ -372,7 +369,6 @@ pub(crate) fn read_response(xml: &str) -> Result<Response, String> {
 }
 
 /// Reads a `<methodCall>`.
-#[allow(dead_code)]
 pub(crate) fn read_call(xml: &str) -> Result<Call, String> {
     let root = parse_tree(xml)?;
     if root.name != "methodCall" {
