@@ -2,15 +2,11 @@
 //! async), with a tokio runtime in a background thread.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::future::poll_fn;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use futures::Stream;
-use pyo3::exceptions::{PyStopAsyncIteration, PyValueError};
+use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -19,70 +15,17 @@ use rc_xmpp::{
     StreamError,
 };
 use tokio::sync::watch;
-use tokio::task::AbortHandle;
 
 use crate::change::{Delivery, PyRecentChange};
+use crate::consumer::{self, Consumer, Shared, Waiter};
 use crate::convert::{py_to_value, value_to_py};
 use crate::errors::{config_error, stream_error_value};
 use crate::filter::{node_of, Node};
 use crate::runtime::{
-    backpressure_of, history_of, new_runtime, reconnect_of, shutdown, tls_of, Owned, SLICE,
+    backpressure_of, history_of, new_runtime, reconnect_of, shutdown, tls_of, Owned,
 };
 
 type Item = Result<RoomChange, StreamError>;
-
-/// The consumer's side of the stream. Locked only while polling, never while waiting, so
-/// status and position can be read at any time.
-struct Consumer {
-    stream: Option<ChangeStream>,
-    /// Items taken from the stream by an async waiter and not handed out yet.
-    stash: VecDeque<Item>,
-    ended: bool,
-    /// The position when the stream was closed.
-    last_position: Option<ResumePosition>,
-}
-
-impl Consumer {
-    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
-        if let Some(item) = self.stash.pop_front() {
-            return Poll::Ready(Some(item));
-        }
-        if self.ended {
-            return Poll::Ready(None);
-        }
-        let Some(stream) = self.stream.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match Pin::new(stream).poll_next(cx) {
-            Poll::Ready(None) => {
-                self.ended = true;
-                Poll::Ready(None)
-            }
-            other => other,
-        }
-    }
-
-    /// Ready once an item (or the end) can be handed out without waiting.
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if !self.stash.is_empty() || self.ended {
-            return Poll::Ready(());
-        }
-        let Some(stream) = self.stream.as_mut() else {
-            return Poll::Ready(());
-        };
-        match Pin::new(stream).poll_next(cx) {
-            Poll::Ready(Some(item)) => {
-                self.stash.push_back(item);
-                Poll::Ready(())
-            }
-            Poll::Ready(None) => {
-                self.ended = true;
-                Poll::Ready(())
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Errors {
@@ -140,7 +83,9 @@ const RECENT_ERRORS: usize = 20;
 #[pyclass(module = "rcclient", name = "Client", frozen)]
 pub struct PyClient {
     rt: Owned,
-    consumer: Arc<Mutex<Consumer>>,
+    consumer: Shared<ChangeStream>,
+    /// The position when the stream was closed.
+    last_position: Mutex<Option<ResumePosition>>,
     status: watch::Receiver<Status>,
     /// The part of the filter that needs Python (callables); pure filters run in the driver.
     filter: Option<Node>,
@@ -160,7 +105,6 @@ static PENDING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ANEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static AENTER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static AEXIT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static WAKE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn aio<'py>(
@@ -291,55 +235,16 @@ impl PyClient {
         self.rt.get()
     }
 
-    /// An item if one is ready now (`Some(None)`: the stream ended), without waiting.
     fn poll_now(&self) -> Option<Option<Item>> {
-        let mut cx = Context::from_waker(Waker::noop());
-        match self.consumer.lock().unwrap().poll_item(&mut cx) {
-            Poll::Ready(item) => Some(item),
-            Poll::Pending => None,
-        }
+        consumer::poll_now(&self.consumer)
     }
 
-    /// Waits for an item until `deadline`, in slices, checking for Ctrl-C between them.
-    /// `None`: the deadline passed.
     fn wait_item(
         &self,
         py: Python<'_>,
         deadline: Option<Instant>,
     ) -> PyResult<Option<Option<Item>>> {
-        loop {
-            if let Some(item) = self.poll_now() {
-                return Ok(Some(item));
-            }
-            let slice = match deadline {
-                None => SLICE,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
-                    left.min(SLICE)
-                }
-            };
-            let Some(rt) = self.runtime() else {
-                return Ok(Some(None));
-            };
-            let consumer = self.consumer.clone();
-            let got = py.detach(move || {
-                rt.block_on(async move {
-                    tokio::time::timeout(
-                        slice,
-                        poll_fn(|cx| consumer.lock().unwrap().poll_item(cx)),
-                    )
-                    .await
-                    .ok()
-                })
-            });
-            match got {
-                Some(item) => return Ok(Some(item)),
-                None => py.check_signals()?,
-            }
-        }
+        consumer::wait_item(py, self.runtime(), &self.consumer, deadline)
     }
 
     fn remember_error(&self, py: Python<'_>, e: &Bound<'_, PyAny>) {
@@ -468,15 +373,7 @@ impl PyClient {
     }
 
     fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
-        match timeout {
-            None => Ok(None),
-            Some(t) if t.is_finite() && t >= 0.0 => {
-                Ok(Some(Instant::now() + Duration::from_secs_f64(t)))
-            }
-            Some(t) => Err(PyValueError::new_err(format!(
-                "timeout must be >= 0 seconds, not {t}"
-            ))),
-        }
+        consumer::deadline(timeout)
     }
 }
 
@@ -613,12 +510,8 @@ impl PyClient {
         let status = stream.status();
         Ok(PyClient {
             rt: Owned::new(rt),
-            consumer: Arc::new(Mutex::new(Consumer {
-                stream: Some(stream),
-                stash: VecDeque::new(),
-                ended: false,
-                last_position: None,
-            })),
+            consumer: Consumer::shared(stream),
+            last_position: Mutex::new(None),
             status,
             filter: python_filter,
             errors,
@@ -717,22 +610,7 @@ impl PyClient {
     /// Wakes `future` on `loop` once an item can be handed out; the item waits in the
     /// client, so cancelling the wait loses nothing.
     fn _arm(&self, py: Python<'_>, event_loop: Py<PyAny>, future: Py<PyAny>) -> PyResult<Waiter> {
-        let wake = aio(py, &WAKE, "_wake")?.unbind();
-        let Some(rt) = self.runtime() else {
-            event_loop.call_method1(py, "call_soon", (wake, future))?;
-            return Ok(Waiter { abort: None });
-        };
-        let consumer = self.consumer.clone();
-        let task = rt.spawn(async move {
-            poll_fn(|cx| consumer.lock().unwrap().poll_ready(cx)).await;
-            Python::attach(|py| {
-                // The loop may be closed by now; then nobody waits.
-                let _ = event_loop.call_method1(py, "call_soon_threadsafe", (wake, future));
-            });
-        });
-        Ok(Waiter {
-            abort: Some(task.abort_handle()),
-        })
+        consumer::arm(py, self.runtime(), &self.consumer, event_loop, future)
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -767,7 +645,7 @@ impl PyClient {
         let stream = {
             let mut c = self.consumer.lock().unwrap();
             let s = c.stream.take();
-            c.last_position = s.as_ref().map(|s| s.position());
+            *self.last_position.lock().unwrap() = s.as_ref().map(|s| s.position());
             c.ended = true;
             s
         };
@@ -815,7 +693,7 @@ impl PyClient {
     #[getter]
     fn buffered(&self) -> usize {
         let c = self.consumer.lock().unwrap();
-        c.stash.len() + c.stream.as_ref().map_or(0, |s| s.backlog())
+        c.stashed() + c.stream.as_ref().map_or(0, |s| s.backlog())
     }
 
     /// The last (up to 20) error items, as exception objects, newest last.
@@ -838,7 +716,12 @@ impl PyClient {
             let c = self.consumer.lock().unwrap();
             match &c.stream {
                 Some(s) => s.position(),
-                None => c.last_position.clone().unwrap_or_default(),
+                None => self
+                    .last_position
+                    .lock()
+                    .unwrap()
+                    .clone()
+                    .unwrap_or_default(),
             }
         };
         let value = serde_json::to_value(&pos).unwrap_or(serde_json::Value::Null);
@@ -885,20 +768,5 @@ impl PyClient {
             other => format!("{other:?}"),
         };
         format!("<rcclient.Client rooms={:?} {state}>", self.rooms)
-    }
-}
-
-/// A pending async wait; cancel() stops it.
-#[pyclass(module = "rcclient._rcclient", frozen)]
-pub struct Waiter {
-    abort: Option<AbortHandle>,
-}
-
-#[pymethods]
-impl Waiter {
-    fn cancel(&self) {
-        if let Some(a) = &self.abort {
-            a.abort();
-        }
     }
 }

@@ -12,12 +12,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod change;
 mod client;
+mod consumer;
 mod convert;
 mod errors;
 mod filter;
 mod parse;
 mod publisher;
 mod runtime;
+mod source;
 
 /// Native part of rcclient; import `rcclient` instead.
 #[pymodule]
@@ -25,8 +27,10 @@ fn _rcclient(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<change::PyRecentChange>()?;
     m.add_class::<filter::PyFilter>()?;
     m.add_class::<client::PyClient>()?;
-    m.add_class::<client::Waiter>()?;
+    m.add_class::<consumer::Waiter>()?;
     m.add_class::<publisher::PyPublisher>()?;
+    m.add_class::<source::PySource>()?;
+    m.add_function(wrap_pyfunction!(source::open, m)?)?;
     m.add_function(wrap_pyfunction!(parse::parse, m)?)?;
     m.add_function(wrap_pyfunction!(parse::parse_many, m)?)?;
     m.add_function(wrap_pyfunction!(change::_unpickle, m)?)?;

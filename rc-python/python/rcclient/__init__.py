@@ -2,8 +2,11 @@
 
 Every edit, page creation and log action a MediaWiki publishes, in any of its three forms
 (the API / XMLRC ``<rc>`` element, the RC feed ``<recentchange>`` element, the RC feed /
-EventStreams JSON object), becomes one :class:`RecentChange`. :class:`Client` follows the
-XMPP chat rooms the XMLRC bridge posts into, healing its connection by itself.
+EventStreams JSON object), and the other wikis' feeds (DokuWiki's PubSub Atom entries,
+WikiRPC, WikiPing), becomes one :class:`RecentChange`. :class:`Client` follows the
+XMPP chat rooms the XMLRC bridge posts into, healing its connection by itself;
+:func:`open` follows any source by name (``xmpp:``, ``mediawiki:``, ``dokuwiki:``,
+``jspwiki:``, ``wikiping:``) with the same iteration, filter, status and position.
 
 >>> import rcclient
 >>> rc = rcclient.parse('<rc type="edit" ns="0" title="Alpha" rcid="4" oldlen="22" newlen="14" old_revid="2" revid="3" />')
@@ -34,7 +37,9 @@ from ._rcclient import (
     Filter,
     Publisher,
     RecentChange,
+    Source,
     __version__,
+    open,
     parse,
     parse_many,
 )
@@ -58,6 +63,8 @@ __all__ = [
     "Publisher",
     "RCClient",
     "RCHandler",
+    "Source",
+    "open",
     "RecentChange",
     "RoomError",
     "StreamError",
