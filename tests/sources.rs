@@ -169,3 +169,86 @@ async fn misconfigured_sources_say_what_is_missing() {
         .account("a@localhost", "hunter2secret");
     assert!(!format!("{src:?}").contains("hunter2secret"), "{src:?}");
 }
+
+/// Posts one XML-RPC call over a plain HTTP/1.1 connection and returns the answer's body.
+async fn post_xmlrpc(addr: std::net::SocketAddr, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST /RPC2 HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or(out)
+}
+
+fn ping(wiki: &str, tag: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\"?><methodCall><methodName>wiki.ping</methodName><params><param><value><struct>\
+         <member><name>Wiki</name><value>{wiki}</value></member>\
+         <member><name>tag</name><value>{tag}</value></member>\
+         <member><name>URL</name><value>http://{wiki}.example/{tag}</value></member>\
+         <member><name>author</name><value>sebastian</value></member>\
+         </struct></value></param></params></methodCall>"
+    )
+}
+
+#[tokio::test]
+async fn a_wikiping_listener_by_name_yields_pings_through_the_filter() {
+    let port = free_port();
+    let mut changes = Source::new(&format!("wikiping:127.0.0.1:{port}"))
+        .unwrap()
+        .filter(Filter::new().wiki("mindWiki"))
+        .open()
+        .unwrap();
+    let mut status = changes.status();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        status.wait_for(|s| s.state == State::Live),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let other = post_xmlrpc(addr, &ping("otherWiki", "Elsewhere")).await;
+    assert!(other.contains("<boolean>0</boolean>"), "{other}");
+    let answer = post_xmlrpc(addr, &ping("mindWiki", "HomePage")).await;
+    assert!(answer.contains("<boolean>0</boolean>"), "{answer}");
+    let c = next_change(&mut changes).await;
+    assert_eq!(
+        (
+            c.wiki.as_deref(),
+            c.title.as_deref(),
+            c.url.as_deref(),
+            c.user.as_deref()
+        ),
+        (
+            Some("mindWiki"),
+            Some("HomePage"),
+            Some("http://mindWiki.example/HomePage"),
+            Some("sebastian")
+        )
+    );
+    assert_eq!(c.via, format!("wikiping:127.0.0.1:{port}"));
+    // A refused ping is an error item; the listener goes on.
+    let refused = post_xmlrpc(addr, "<methodCall><methodName>wiki.ping</methodName><params><param><value><struct><member><name>tag</name><value>X</value></member></struct></value></param></params></methodCall>").await;
+    assert!(refused.contains("wiki name required"), "{refused}");
+    match tokio::time::timeout(Duration::from_secs(5), changes.next()).await {
+        Ok(Some(Err(e))) => assert!(!e.is_fatal() && e.to_string().contains("wiki"), "{e}"),
+        other => panic!("expected an error item, got {other:?}"),
+    }
+    post_xmlrpc(addr, &ping("mindWiki", "Second")).await;
+    assert_eq!(
+        next_change(&mut changes).await.title.as_deref(),
+        Some("Second")
+    );
+    assert_eq!(
+        changes.position(),
+        &serde_json::Value::Null,
+        "a listener has no position"
+    );
+}

@@ -322,14 +322,23 @@ pub enum SourceError {
     /// From a room stream with backfill.
     #[error(transparent)]
     Backfill(#[from] rc_http::backfill::BackfillError),
+    /// From a WikiRPC endpoint (DokuWiki, JSPWiki).
+    #[error(transparent)]
+    Rpc(#[from] rc_http::wikirpc::RpcError),
+    /// From the WikiPing listener (a refused request, or the address cannot be bound).
+    #[error(transparent)]
+    Ping(#[from] rc_http::wikiping::PingError),
 }
 
 impl SourceError {
-    /// Whether the stream ends after it (a wrong password, retries exhausted...).
+    /// Whether the stream ends after it (a wrong password, retries exhausted, an address
+    /// that cannot be bound...).
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
             SourceError::Config(_)
+                | SourceError::Rpc(rc_http::wikirpc::RpcError::Auth { .. })
+                | SourceError::Ping(rc_http::wikiping::PingError::Bind { .. })
                 | SourceError::Xmpp(rc_xmpp::StreamError::Fatal(_))
                 | SourceError::Backfill(rc_http::backfill::BackfillError::Room(
                     rc_xmpp::StreamError::Fatal(_)

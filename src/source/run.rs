@@ -3,6 +3,8 @@
 
 use futures::StreamExt;
 use rc_http::backfill::{BackfillConfig, BackfillPosition, Backfilled, Merged};
+use rc_http::wikiping::PingListener;
+use rc_http::wikirpc::{self as rpc, Credentials, Dialect, RpcError};
 use rc_http::{Api, Poller, PollerConfig};
 use rc_xmpp::{ChangeStream, Client, ClientBuilder, Connection, ResumePosition, RoomChange};
 use serde::de::DeserializeOwned;
@@ -82,6 +84,27 @@ pub(super) fn spawn(
                     .resume(from_value::<rc_http::Position>(position)?);
             Ok(tokio::spawn(mediawiki(poller, url, feed)))
         }
+        SourceName::DokuWiki(url) | SourceName::JspWiki(url) => {
+            let dialect = match source.name {
+                SourceName::JspWiki(_) => Dialect::JspWiki,
+                _ => Dialect::DokuWiki,
+            };
+            let mut client = rpc::Client::builder(&url, dialect);
+            if let Some((user, password)) = &source.credentials {
+                client = client.credentials(Credentials::new(user, password));
+            }
+            let wiki = source.wiki.clone().unwrap_or_else(|| host_of(&url));
+            let mut cfg = rpc::PollerConfig::new(wiki)
+                .start(source.start)
+                .filter(source.filter.clone());
+            if let Some(every) = source.interval {
+                cfg = cfg.interval(every);
+            }
+            let poller = rpc::Poller::new(client.build().map_err(config)?, cfg)
+                .resume(from_value::<rpc::Position>(position)?);
+            Ok(tokio::spawn(wikirpc(poller, url, feed)))
+        }
+        SourceName::WikiPing(addr) => Ok(tokio::spawn(wikiping(addr, source.filter, feed))),
         other => Err(SourceError::Config(format!(
             "{other}: this kind of source is not available in this build"
         ))),
@@ -251,6 +274,70 @@ async fn mediawiki(mut poller: Poller, url: String, feed: Feed) {
         }
         if failed_request {
             tokio::time::sleep(poller.config().interval).await;
+        }
+    }
+}
+
+async fn wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
+    loop {
+        let item = poller.next().await;
+        let position = to_value(poller.position());
+        let failed_request = matches!(
+            &item,
+            Err(RpcError::Http(_) | RpcError::Fault { .. } | RpcError::Response { .. })
+        );
+        match &item {
+            Ok(_) => feed.state(State::Live),
+            Err(RpcError::Auth { .. }) => feed.state(State::Failed {
+                reason: "authentication refused".into(),
+            }),
+            Err(e) if failed_request => feed.state(State::Retrying {
+                reason: e.to_string(),
+            }),
+            Err(_) => {}
+        }
+        let fatal = matches!(&item, Err(RpcError::Auth { .. }));
+        let item = item.map_err(SourceError::from).map(|change| Change {
+            change,
+            via: url.clone(),
+            id: None,
+            replayed: false,
+        });
+        if !feed.send(item, position).await || fatal {
+            return;
+        }
+        if failed_request {
+            tokio::time::sleep(poller.config().interval).await;
+        }
+    }
+}
+
+async fn wikiping(addr: std::net::SocketAddr, filter: rc_core::Filter, feed: Feed) {
+    let mut listener = match PingListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            feed.state(State::Failed {
+                reason: e.to_string(),
+            });
+            feed.send(Err(e.into()), None).await;
+            return;
+        }
+    };
+    feed.state(State::Live);
+    let via = format!("wikiping:{}", listener.local_addr());
+    while let Some(item) = listener.next().await {
+        let item = match item {
+            Ok(change) if !filter.matches(&change) => continue,
+            Ok(change) => Ok(Change {
+                change,
+                via: via.clone(),
+                id: None,
+                replayed: false,
+            }),
+            Err(e) => Err(e.into()),
+        };
+        if !feed.send(item, None).await {
+            return;
         }
     }
 }
