@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use crate::change::{Delivery, PyRecentChange};
 use crate::consumer::{self, Consumer, Shared, Waiter};
 use crate::convert::{py_to_value, value_to_py};
-use crate::errors::{config_error, stream_error_class, stream_error_value};
+use crate::errors::{config_error, connection_error_class, stream_error_class, stream_error_value};
 use crate::filter::{node_of, Node};
 use crate::runtime::{new_runtime, shutdown, tls_of, Owned};
 
@@ -238,6 +238,16 @@ fn error_value<'py>(py: Python<'py>, e: &SourceError) -> PyResult<Bound<'py, PyA
             .into_value(py)
             .into_bound(py)
             .into_any()),
+        fatal if fatal.is_fatal() => {
+            let kwargs = PyDict::new(py);
+            let kind = match fatal {
+                SourceError::Rpc(_) => "auth",
+                SourceError::Ping(_) => "bind",
+                _ => "other",
+            };
+            kwargs.set_item("kind", kind)?;
+            connection_error_class(py)?.call((fatal.to_string(),), Some(&kwargs))
+        }
         other => stream_error_class(py)?.call1((other.to_string(),)),
     }
 }

@@ -4,7 +4,10 @@ against the real Prosody and MediaWiki the project's scripts start."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
+import xmlrpc.client
 
 import pytest
 
@@ -80,3 +83,77 @@ def test_bad_names_and_options_raise_config_errors():
         rcclient.open("xmpp:room@conference.localhost")
     with pytest.raises(ValueError):
         rcclient.open("mediawiki:http://127.0.0.1:1/api.php", errors="ignore")
+
+
+@pytest.fixture
+def dokuwiki(tmp_path):
+    """A DokuWiki (Debian package) on a port of its own, started by scripts/dokuwiki."""
+    from conftest import REPO, free_port
+
+    port = free_port()
+    env = dict(os.environ, DW_PORT=str(port), DW_STATE_DIR=str(tmp_path / "dw"))
+    out = subprocess.run(["bash", str(REPO / "scripts/dokuwiki/start.sh")], env=env,
+                         check=True, capture_output=True, text=True).stdout
+    vars = dict(line[len("export "):].split("=", 1) for line in out.splitlines() if line.startswith("export "))
+    vars = {k: v.strip("'") for k, v in vars.items()}
+    try:
+        yield vars
+    finally:
+        subprocess.run(["bash", str(REPO / "scripts/dokuwiki/stop.sh")], env=env, capture_output=True)
+
+
+def test_dokuwiki_by_name_yields_edits_typed_and_resumes(dokuwiki, tmp_path):
+    url, user, password = dokuwiki["DOKUWIKI_XMLRPC_URL"], dokuwiki["DOKUWIKI_USER"], dokuwiki["DOKUWIKI_PASSWORD"]
+    authed = url.replace("http://", f"http://{user}:{password}@")
+    rpc = xmlrpc.client.ServerProxy(authed)
+    assert rpc.wiki.putPage("notes:alpha", "Hello from Python", {"sum": "first words"})
+    pos = tmp_path / "dw.pos"
+
+    def open_wiki():
+        return rcclient.open(f"dokuwiki:{url}", credentials=(user, password), wiki="testwiki",
+                             start="beginning", interval=0.2, resume=str(pos))
+
+    with open_wiki() as source:
+        rc = source.receive(timeout=20)
+        assert (rc.kind, rc.title, rc.user, rc.wiki) == ("edit", "notes:alpha", user, "testwiki")
+        assert rc.new_len == len("Hello from Python") and rc.rev_id and rc.timestamp
+        assert rc.url.endswith("doku.php?id=notes%3Aalpha") and rc.room == url
+        assert source.status["state"] == "live"
+    time.sleep(1.1)  # DokuWiki keeps one revision per page and second
+    assert rpc.wiki.putPage("notes:beta", "Second page", {"sum": "more"})
+    with open_wiki() as source:
+        rc = source.receive(timeout=20)
+        assert rc.title == "notes:beta", "resumed after notes:alpha"
+        assert source.receive(timeout=1) is None
+
+
+def test_dokuwiki_wrong_password_raises_without_the_password(dokuwiki):
+    url = dokuwiki["DOKUWIKI_XMLRPC_URL"]
+    source = rcclient.open(f"dokuwiki:{url}", credentials=("editor", "not-the-s3cret"), start="beginning")
+    with pytest.raises(rcclient.ConnectionError) as info:
+        source.receive(timeout=20)
+    assert info.value.kind == "auth"
+    assert "not-the-s3cret" not in str(info.value) and "editor" in str(info.value)
+    assert source.receive(timeout=1) is None, "the source ended"
+    source.close()
+
+
+def test_wikiping_by_name_receives_pings(tmp_path):
+    from conftest import free_port
+
+    port = free_port()
+    with rcclient.open(f"wikiping:127.0.0.1:{port}", filter=rcclient.Filter(wiki="mindWiki")) as source:
+        deadline = time.time() + 5
+        while source.status["state"] != "live":
+            assert time.time() < deadline
+            time.sleep(0.05)
+        proxy = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/")
+        answer = proxy.wiki.ping({"tag": "HomePage", "url": "http://mindwiki.de/HomePage", "wiki": "mindWiki",
+                                  "Author": "sebastian", "changelog": "just an example!"})
+        assert answer["error"] is False
+        refused = proxy.wiki.ping({"tag": "HomePage", "url": "http://mindwiki.de/HomePage"})
+        assert refused == {"error": True, "message": "wiki name required"}
+        rc = source.receive(timeout=5)
+        assert (rc.title, rc.url, rc.wiki, rc.user, rc.comment) == (
+            "HomePage", "http://mindwiki.de/HomePage", "mindWiki", "sebastian", "just an example!")
+        assert source.status["errors"] == 1, "the refused ping was counted"
