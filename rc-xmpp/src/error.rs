@@ -9,6 +9,9 @@ pub enum ConfigError {
     /// No room to join.
     #[error("no room to join: add one with .room(jid, nick)")]
     NoRooms,
+    /// No PubSub node to subscribe to.
+    #[error("no node to subscribe to: add one with .node(service, node)")]
+    NoNodes,
     /// Plaintext was allowed for a server that is not on loopback.
     #[error("plaintext connections are only allowed to a loopback server address (.server(\"127.0.0.1:port\"))")]
     PlaintextNotLoopback,

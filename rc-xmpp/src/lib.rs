@@ -36,6 +36,7 @@ mod dedup;
 mod driver;
 mod error;
 mod publisher;
+pub mod pubsub;
 mod queue;
 mod resume;
 mod stanzas;
@@ -58,9 +59,9 @@ pub use tokio_xmpp::jid::BareJid;
 
 pub use config::{Account, Backpressure, History, ReconnectPolicy, RoomConfig, Secret, Tls};
 pub use error::{ConfigError, Fatal, RoomError, StreamError};
-pub use publisher::{Publisher, PublisherBuilder};
+pub use publisher::{PublishError, Publisher, PublisherBuilder};
 pub use resume::{ResumePosition, RoomPosition};
-pub use status::{Connection, RoomState, Status};
+pub use status::{Connection, NodeState, RoomState, Status};
 
 use config::Config;
 use driver::{Driver, Envelope};

@@ -20,6 +20,13 @@ pub struct Status {
     pub duplicates: u64,
     /// Successful connections so far (1 after the first).
     pub connections: u64,
+    /// Each PubSub node's state, keyed by its XMPP URI (`xmpp:service?;node=name`); only
+    /// a [`NodeStream`](crate::pubsub::NodeStream) or
+    /// [`NodePublisher`](crate::pubsub::NodePublisher) fills it.
+    pub nodes: BTreeMap<String, NodeState>,
+    /// Catch-ups after which items may be missing: the last item seen was no longer in
+    /// the node (the node's `max_items` evicted it, or the node was purged).
+    pub gaps: u64,
 }
 
 /// The connection's state.
@@ -74,6 +81,32 @@ pub enum RoomState {
         reason: String,
     },
     /// Given up on (banned, destroyed, members-only...).
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One PubSub node's state.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum NodeState {
+    /// Subscription (or node creation) requested, waiting for the service.
+    Subscribing,
+    /// Subscribed; fetching the items published while away before going live.
+    CatchingUp,
+    /// Subscribed and live; `recovered` items came from the node's stored items on this
+    /// subscription, `gap` is true if the last item seen before was no longer there.
+    Subscribed {
+        /// Items recovered on this subscription.
+        recovered: u64,
+        /// Whether items may have been missed (see [`Status::gaps`]).
+        gap: bool,
+    },
+    /// The node is usable for publishing (a [`NodePublisher`](crate::pubsub::NodePublisher)).
+    Ready,
+    /// The service refused the node (it does not exist, access is forbidden...); it is
+    /// tried again later.
     Failed {
         /// Why.
         reason: String,

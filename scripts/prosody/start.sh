@@ -16,6 +16,9 @@
 #                           incl. anon users; "local" = only @localhost users; "admin")
 #   PROSODY_MUC_ROOM_LOCKING  true/false: lock new rooms until configured (default false)
 #   PROSODY_ADMINS          space-separated admin JIDs (default "admin@localhost"; not created)
+#   PROSODY_PUBSUB_ADMINS   space-separated JIDs that administer pubsub.localhost: they may
+#                           create nodes and publish (default "publisher@localhost"; stock
+#                           Prosody lets only admins create nodes)
 #   PROSODY_SAVE_NEW_ROOMS  1 = write each new MUC room to disk at creation (plugins/
 #                           mod_rc_save_new_rooms.lua), so rooms survive SIGKILL (default 1;
 #                           0 = stock Prosody: unconfigured rooms only saved on clean shutdown)
@@ -144,6 +147,8 @@ fi
 # ---------------------------------------------------------------- config
 admins_lua=""
 for a in ${PROSODY_ADMINS-admin@localhost}; do admins_lua+="$(lua_str "$a"), "; done
+pubsub_admins_lua="$admins_lua"
+for a in ${PROSODY_PUBSUB_ADMINS-publisher@localhost}; do pubsub_admins_lua+="$(lua_str "$a"), "; done
 direct_tls=""
 if [ -n "${PROSODY_DIRECT_TLS_PORT:-}" ]; then direct_tls="$PROSODY_DIRECT_TLS_PORT"; fi
 restrict="${PROSODY_MUC_RESTRICT_CREATION:-false}"
@@ -250,6 +255,10 @@ Component "conference.localhost" "muc"
 
 Component "pubsub.localhost" "pubsub"
   pubsub_max_items = 1000
+  -- Only admins may create nodes (they own what they create); anyone, anonymous users
+  -- included, may subscribe to and read an open node. Nodes, subscriptions and items
+  -- are stored in data_path as they change, so they survive SIGKILL.
+  admins = { $pubsub_admins_lua}
 EOF
 mv "$PROSODY_CFG.tmp" "$PROSODY_CFG"
 chmod 644 "$PROSODY_CFG"

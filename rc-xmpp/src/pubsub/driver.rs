@@ -1,0 +1,632 @@
+//! The task behind a [`NodeStream`](super::NodeStream): connects, subscribes to the nodes,
+//! fetches what was published while away, turns items into changes, and starts over when
+//! the connection is lost.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
+use tokio_xmpp::jid::FullJid;
+use tokio_xmpp::xmlstream::{FallibleStreamElement, ReadError, XmppStreamElement};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::message::Message;
+
+use super::error::{NodeError, NodeStreamError};
+use super::position::PubSubPosition;
+use super::recent::Recent;
+use super::stanzas::{self as ps, Event, NodeItem};
+use super::{NodeChange, NodeTarget, SubConfig};
+use crate::connect::{self, Next, Session, Sessions};
+use crate::error::Fatal;
+use crate::queue;
+use crate::stanzas;
+use crate::status::{Connection, NodeState, Status};
+
+/// What travels to the consumer: an item, and the node position it moves to. An envelope
+/// without an item only moves the position (a filtered or duplicate item, a baseline).
+pub(crate) struct Envelope {
+    pub item: Option<Result<NodeChange, NodeStreamError>>,
+    pub mark: Option<Mark>,
+}
+
+/// A delivered item's place in its node: `item_id` `None` records a node seen empty.
+#[derive(Clone)]
+pub(crate) struct Mark {
+    pub node: String,
+    pub item_id: Option<String>,
+}
+
+/// How a session ended.
+enum Ended {
+    Shutdown,
+    ConsumerGone,
+    Lost(String),
+}
+
+/// Items asked for first when catching up after a known item; the request grows by
+/// `GROWTH` until the item is found or the node has no more.
+const FIRST_PAGE: u32 = 100;
+const GROWTH: u32 = 8;
+const MAX_PAGE: u32 = 100_000;
+
+/// Duplicate key: node URI, item id, and the change's time (a node may overwrite an item
+/// id with a new version, which is a new change).
+type Key = (String, String, Option<i64>);
+
+pub(crate) struct Driver {
+    cfg: SubConfig,
+    out: queue::Sender<Envelope>,
+    status: watch::Sender<Status>,
+    dedup: Recent<Key>,
+    /// Position of everything received (delivered or still buffered).
+    received: PubSubPosition,
+    next_id: u64,
+    /// The error last reported for a node, so a node retried in vain is reported once.
+    reported: HashMap<String, NodeError>,
+    /// The JID of the previous session, whose subscriptions are cancelled on the next.
+    previous: Option<FullJid>,
+}
+
+/// One node in one session.
+struct Node {
+    target: NodeTarget,
+    phase: Phase,
+    /// Live items that arrived before the catch-up ended, in arrival order.
+    held: Vec<NodeItem>,
+}
+
+enum Phase {
+    Subscribing {
+        id: String,
+    },
+    /// Fetching stored items: the newest `asked` (all when `None`). `baseline`: the node
+    /// had no position, so this only finds where it stands.
+    Fetching {
+        id: String,
+        asked: Option<u32>,
+        baseline: bool,
+    },
+    Live,
+    RetryAt(Instant),
+}
+
+impl Driver {
+    pub fn new(
+        cfg: SubConfig,
+        out: queue::Sender<Envelope>,
+        status: watch::Sender<Status>,
+    ) -> Self {
+        let received = cfg.resume.clone();
+        let dedup = Recent::new(cfg.base.dedup_window);
+        Driver {
+            cfg,
+            out,
+            status,
+            dedup,
+            received,
+            next_id: 0,
+            reported: HashMap::new(),
+            previous: None,
+        }
+    }
+
+    fn id(&mut self, what: &str) -> String {
+        self.next_id += 1;
+        format!("{what}-{}", self.next_id)
+    }
+
+    fn set_node(&self, node: &str, state: NodeState) {
+        self.status.send_modify(|s| {
+            s.nodes.insert(node.to_owned(), state);
+        });
+    }
+
+    /// Connects, serves, and reconnects until closed or failed for good.
+    pub async fn run(mut self, mut shutdown: oneshot::Receiver<()>) {
+        let mut sessions = Sessions::default();
+        let mut lost = None;
+        loop {
+            match sessions
+                .next(&self.cfg.base, &self.status, lost.take(), &mut shutdown)
+                .await
+            {
+                Next::Session(session) => match self.serve(*session, &mut shutdown).await {
+                    Ended::Shutdown => {
+                        return self
+                            .status
+                            .send_modify(|s| s.connection = Connection::Closed)
+                    }
+                    Ended::ConsumerGone => return,
+                    Ended::Lost(reason) => lost = Some(reason),
+                },
+                Next::Closed => {
+                    return self
+                        .status
+                        .send_modify(|s| s.connection = Connection::Closed)
+                }
+                Next::Failed(fatal) => return self.fail(fatal).await,
+            }
+        }
+    }
+
+    async fn fail(&mut self, fatal: Fatal) {
+        tracing::error!(error = %fatal, "giving up");
+        self.status.send_modify(|s| {
+            s.connection = Connection::Failed {
+                reason: fatal.to_string(),
+            }
+        });
+        let _ = self
+            .out
+            .push(Envelope {
+                item: Some(Err(NodeStreamError::Fatal(fatal))),
+                mark: None,
+            })
+            .await;
+    }
+
+    /// Runs one session until it ends.
+    async fn serve(&mut self, session: Session, shutdown: &mut oneshot::Receiver<()>) -> Ended {
+        let Session { mut stream, jid } = session;
+        let mut nodes: Vec<Node> = Vec::with_capacity(self.cfg.nodes.len());
+        for target in self.cfg.nodes.clone() {
+            let mut node = Node {
+                target,
+                phase: Phase::Live,
+                held: Vec::new(),
+            };
+            if let Err(e) = self.subscribe(&mut stream, &jid, &mut node).await {
+                return Ended::Lost(e);
+            }
+            nodes.push(node);
+        }
+        // The previous session's subscriptions would only collect events nobody reads.
+        if let Some(old) = self.previous.replace(jid.clone()).filter(|o| *o != jid) {
+            for node in &nodes {
+                let id = self.id("unsub-old");
+                let iq = ps::unsubscribe(&node.target.service, &node.target.node, &old, &id);
+                if let Err(e) = send(&mut stream, Stanza::Iq(iq)).await {
+                    return Ended::Lost(e);
+                }
+            }
+        }
+        let mut ticker = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            let element = tokio::select! {
+                el = stream.next() => el,
+                _ = ticker.tick() => {
+                    if self.out.is_closed() {
+                        return Ended::ConsumerGone;
+                    }
+                    let now = Instant::now();
+                    for node in nodes.iter_mut() {
+                        if matches!(node.phase, Phase::RetryAt(at) if at <= now) {
+                            if let Err(e) = self.subscribe(&mut stream, &jid, node).await {
+                                return Ended::Lost(e);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                _ = &mut *shutdown => {
+                    for node in nodes.iter().filter(|n| !matches!(n.phase, Phase::RetryAt(_))) {
+                        let id = self.id("unsub");
+                        let iq = ps::unsubscribe(&node.target.service, &node.target.node, &jid, &id);
+                        let _ = send(&mut stream, Stanza::Iq(iq)).await;
+                    }
+                    connect::close(&mut stream).await;
+                    return Ended::Shutdown;
+                }
+            };
+            let stanza = match element {
+                Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(s)))) => s,
+                Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
+                    return Ended::Lost(format!("stream error from the server: {e:?}"))
+                }
+                Some(Ok(FallibleStreamElement::Ok(_))) => continue,
+                Some(Ok(FallibleStreamElement::Err(e))) => {
+                    tracing::warn!("skipping a stanza that does not parse: {e}");
+                    continue;
+                }
+                Some(Err(ReadError::SoftTimeout)) => {
+                    let id = self.id("ping");
+                    if let Err(e) = send(&mut stream, Stanza::Iq(stanzas::ping(None, &id))).await {
+                        return Ended::Lost(e);
+                    }
+                    continue;
+                }
+                Some(Err(ReadError::HardError(e))) => {
+                    return Ended::Lost(format!("connection error: {e}"))
+                }
+                Some(Err(ReadError::ParseError(e))) => {
+                    tracing::warn!("skipping a stanza that does not parse: {e}");
+                    continue;
+                }
+                Some(Err(ReadError::StreamFooterReceived)) | None => {
+                    return Ended::Lost("the server closed the stream".into())
+                }
+            };
+            let result = match stanza {
+                Stanza::Message(m) => self.on_message(&mut nodes, m).await,
+                Stanza::Iq(iq) => self.on_iq(&mut stream, &mut nodes, iq).await,
+                Stanza::Presence(_) => Ok(()),
+            };
+            if let Err(end) = result {
+                return end;
+            }
+        }
+    }
+
+    async fn subscribe(
+        &mut self,
+        stream: &mut connect::Stream,
+        jid: &FullJid,
+        node: &mut Node,
+    ) -> Result<(), String> {
+        let id = self.id("sub");
+        node.phase = Phase::Subscribing { id: id.clone() };
+        node.held.clear();
+        self.set_node(&node.target.uri, NodeState::Subscribing);
+        let iq = ps::subscribe(&node.target.service, &node.target.node, jid, &id);
+        send(stream, Stanza::Iq(iq)).await
+    }
+
+    /// Asks for the node's stored items: to find where a new node stands, or what it
+    /// published after the last item received.
+    async fn fetch(
+        &mut self,
+        stream: &mut connect::Stream,
+        node: &mut Node,
+        asked: Option<u32>,
+        baseline: bool,
+    ) -> Result<(), Ended> {
+        let id = self.id("items");
+        node.phase = Phase::Fetching {
+            id: id.clone(),
+            asked,
+            baseline,
+        };
+        self.set_node(&node.target.uri, NodeState::CatchingUp);
+        let iq = ps::items(&node.target.service, &node.target.node, asked, &id);
+        send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost)
+    }
+
+    async fn on_iq(
+        &mut self,
+        stream: &mut connect::Stream,
+        nodes: &mut [Node],
+        iq: Iq,
+    ) -> Result<(), Ended> {
+        match iq {
+            Iq::Get {
+                from, id, payload, ..
+            } => {
+                let reply = if payload.is("ping", stanzas::ns::PING) {
+                    stanzas::pong(from, &id)
+                } else {
+                    stanzas::unsupported(from, &id)
+                };
+                send(stream, Stanza::Iq(reply)).await.map_err(Ended::Lost)?;
+            }
+            Iq::Set { from, id, .. } => {
+                send(stream, Stanza::Iq(stanzas::unsupported(from, &id)))
+                    .await
+                    .map_err(Ended::Lost)?;
+            }
+            Iq::Result { id, payload, .. } => {
+                for node in nodes.iter_mut() {
+                    match &node.phase {
+                        Phase::Subscribing { id: s } if *s == id => {
+                            tracing::debug!(node = %node.target.uri, "subscribed");
+                            let (asked, baseline) =
+                                match self.received.node(&node.target.uri).map(|p| &p.item_id) {
+                                    None => (Some(self.cfg.last_items.max(1)), true),
+                                    Some(Some(_)) => (Some(FIRST_PAGE), false),
+                                    Some(None) => (None, false),
+                                };
+                            self.fetch(stream, node, asked, baseline).await?;
+                        }
+                        Phase::Fetching { id: f, .. } if *f == id => {
+                            let items = ps::retrieved(payload.as_ref());
+                            self.on_items(stream, node, items).await?;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Iq::Error { id, error, .. } => {
+                let condition = ps::condition(&error);
+                for node in nodes.iter_mut() {
+                    match &node.phase {
+                        Phase::Subscribing { id: s } if *s == id => {
+                            self.node_failed(node, NodeError::from_condition(&condition))
+                                .await?;
+                        }
+                        Phase::Fetching { id: f, .. } if *f == id => {
+                            tracing::warn!(node = %node.target.uri, %condition, "the node's items could not be fetched");
+                            let error = NodeError::CatchUpRefused { condition };
+                            self.report(&node.target, error).await?;
+                            let held = std::mem::take(&mut node.held);
+                            for item in held {
+                                self.accept(&node.target, item, false, false).await?;
+                            }
+                            node.phase = Phase::Live;
+                            self.set_node(
+                                &node.target.uri,
+                                NodeState::Subscribed {
+                                    recovered: 0,
+                                    gap: true,
+                                },
+                            );
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The node's stored items arrived (oldest first, as Prosody lists them): deliver
+    /// those after the last item received, then the live items held meanwhile.
+    async fn on_items(
+        &mut self,
+        stream: &mut connect::Stream,
+        node: &mut Node,
+        items: Vec<NodeItem>,
+    ) -> Result<(), Ended> {
+        let Phase::Fetching {
+            asked, baseline, ..
+        } = node.phase
+        else {
+            return Ok(());
+        };
+        let uri = node.target.uri.clone();
+        let mut gap = false;
+        let start = if baseline {
+            if self.cfg.last_items == 0 {
+                let newest = items.last().and_then(|i| i.id.clone());
+                self.received.record(&uri, newest.as_deref());
+                self.advance(Mark {
+                    node: uri.clone(),
+                    item_id: newest,
+                })
+                .await?;
+                items.len()
+            } else {
+                items.len().saturating_sub(self.cfg.last_items as usize)
+            }
+        } else {
+            let last = self.received.node(&uri).and_then(|p| p.item_id.clone());
+            match last {
+                None => 0,
+                Some(last) => match items.iter().position(|i| i.id.as_deref() == Some(&last)) {
+                    Some(i) => i + 1,
+                    None => {
+                        if let Some(n) = asked.filter(|&n| items.len() >= n as usize) {
+                            if n < MAX_PAGE {
+                                let more = n.saturating_mul(GROWTH).min(MAX_PAGE);
+                                return self.fetch(stream, node, Some(more), false).await;
+                            }
+                        }
+                        tracing::warn!(node = %uri, last_seen = %last, available = items.len(),
+                            "the last item seen is no longer in the node: items may have been missed");
+                        self.status.send_modify(|s| s.gaps += 1);
+                        gap = true;
+                        0
+                    }
+                },
+            }
+        };
+        let fetched: HashSet<String> = items.iter().filter_map(|i| i.id.clone()).collect();
+        let mut recovered = 0;
+        let mut flag = gap;
+        for item in items.into_iter().skip(start) {
+            if self.accept(&node.target, item, true, flag).await? {
+                recovered += 1;
+                flag = false;
+            }
+        }
+        for item in std::mem::take(&mut node.held) {
+            if item.id.as_ref().is_some_and(|id| fetched.contains(id)) {
+                continue; // stored too: delivered above, or older than the position
+            }
+            self.accept(&node.target, item, false, false).await?;
+        }
+        node.phase = Phase::Live;
+        self.reported.remove(&uri);
+        tracing::info!(node = %uri, recovered, gap, "subscribed");
+        self.status.send_modify(|s| {
+            s.recovered += recovered;
+            s.nodes
+                .insert(uri.clone(), NodeState::Subscribed { recovered, gap });
+        });
+        Ok(())
+    }
+
+    async fn on_message(&mut self, nodes: &mut [Node], m: Message) -> Result<(), Ended> {
+        let Some(from) = m.from.as_ref() else {
+            return Ok(());
+        };
+        let service = from.to_bare();
+        for event in ps::events(&m.payloads) {
+            let name = match &event {
+                Event::Items { node, .. } | Event::Deleted { node } | Event::Purged { node } => {
+                    node.clone()
+                }
+            };
+            let Some(node) = nodes
+                .iter_mut()
+                .find(|n| n.target.service == service && n.target.node == name)
+            else {
+                continue;
+            };
+            match event {
+                Event::Items { items, .. } => match node.phase {
+                    Phase::Subscribing { .. } | Phase::Fetching { .. } => node.held.extend(items),
+                    Phase::Live => {
+                        for item in items {
+                            self.accept(&node.target, item, false, false).await?;
+                        }
+                    }
+                    Phase::RetryAt(_) => {}
+                },
+                Event::Deleted { .. } => self.node_failed(node, NodeError::Deleted).await?,
+                Event::Purged { .. } => {
+                    tracing::info!(node = %node.target.uri, "the node was purged")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The service refused the node: report it (once until it recovers) and try again later.
+    async fn node_failed(&mut self, node: &mut Node, error: NodeError) -> Result<(), Ended> {
+        let uri = node.target.uri.clone();
+        tracing::warn!(node = %uri, %error, retry_in = ?self.cfg.node_retry, "node unavailable");
+        node.phase = Phase::RetryAt(Instant::now() + self.cfg.node_retry);
+        node.held.clear();
+        self.set_node(
+            &uri,
+            NodeState::Failed {
+                reason: error.to_string(),
+            },
+        );
+        if matches!(error, NodeError::NotFound) && self.received.node(&uri).is_none() {
+            // Whatever a node created later publishes is new to us.
+            self.received.record(&uri, None);
+            self.advance(Mark {
+                node: uri,
+                item_id: None,
+            })
+            .await?;
+        }
+        self.report(&node.target, error).await
+    }
+
+    async fn report(&mut self, target: &NodeTarget, error: NodeError) -> Result<(), Ended> {
+        if self.reported.get(&target.uri) == Some(&error) {
+            return Ok(());
+        }
+        self.reported.insert(target.uri.clone(), error.clone());
+        self.deliver(Envelope {
+            item: Some(Err(NodeStreamError::Node {
+                service: target.service.clone(),
+                node: target.node.clone(),
+                error,
+            })),
+            mark: None,
+        })
+        .await
+    }
+
+    /// Turns one item into a stream item: parses its payload, drops duplicates, filters,
+    /// delivers. Returns whether a change was delivered.
+    async fn accept(
+        &mut self,
+        target: &NodeTarget,
+        item: NodeItem,
+        replayed: bool,
+        gap_before: bool,
+    ) -> Result<bool, Ended> {
+        let NodeItem { id, payload } = item;
+        let mark = id.as_ref().map(|id| Mark {
+            node: target.uri.clone(),
+            item_id: Some(id.clone()),
+        });
+        if let Some(id) = &id {
+            self.received.record(&target.uri, Some(id));
+        }
+        let parsed = payload.as_ref().map(rc_core::from_element);
+        let stamp = match &parsed {
+            Some(Ok(change)) => change.timestamp.map(|t| t.timestamp_micros()),
+            _ => None,
+        };
+        if let Some(id) = &id {
+            if !self
+                .dedup
+                .first_time((target.uri.clone(), id.clone(), stamp))
+            {
+                tracing::debug!(node = %target.uri, item = %id, "duplicate item dropped");
+                self.status.send_modify(|s| s.duplicates += 1);
+                self.advance_opt(mark).await?;
+                return Ok(false);
+            }
+        }
+        let item = match parsed {
+            None => Err(NodeStreamError::NoPayload {
+                service: target.service.clone(),
+                node: target.node.clone(),
+                item_id: id,
+            }),
+            Some(Err(error)) => Err(NodeStreamError::BadPayload {
+                service: target.service.clone(),
+                node: target.node.clone(),
+                item_id: id,
+                error: Box::new(error),
+            }),
+            Some(Ok(mut change)) => {
+                if change.wiki.is_none() {
+                    change.wiki = Some(target.node.clone());
+                }
+                if !self.cfg.base.filter.matches(&change) {
+                    self.advance_opt(mark).await?;
+                    return Ok(false);
+                }
+                Ok(NodeChange {
+                    change,
+                    service: target.service.clone(),
+                    node: target.node.clone(),
+                    item_id: id,
+                    replayed,
+                    gap_before,
+                })
+            }
+        };
+        let delivered = item.is_ok();
+        self.deliver(Envelope {
+            item: Some(item),
+            mark,
+        })
+        .await?;
+        Ok(delivered)
+    }
+
+    async fn deliver(&mut self, envelope: Envelope) -> Result<(), Ended> {
+        match self.out.push(envelope).await {
+            Ok(Some(Envelope { item: Some(_), .. })) => {
+                self.status.send_modify(|s| s.dropped += 1);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(queue::Closed) => Err(Ended::ConsumerGone),
+        }
+    }
+
+    /// Moves the consumer's position without an item.
+    async fn advance(&mut self, mark: Mark) -> Result<(), Ended> {
+        self.deliver(Envelope {
+            item: None,
+            mark: Some(mark),
+        })
+        .await
+    }
+
+    async fn advance_opt(&mut self, mark: Option<Mark>) -> Result<(), Ended> {
+        match mark {
+            Some(m) => self.advance(m).await,
+            None => Ok(()),
+        }
+    }
+}
+
+async fn send(stream: &mut connect::Stream, stanza: Stanza) -> Result<(), String> {
+    stream
+        .send(&XmppStreamElement::Stanza(stanza))
+        .await
+        .map_err(|e| format!("cannot send: {e}"))
+}

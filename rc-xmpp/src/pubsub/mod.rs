@@ -1,0 +1,469 @@
+//! # Changes from XMPP PubSub nodes (XEP-0060), the way DokuWiki's dokupubsub published them
+//!
+//! dokupubsub published every page edit as an Atom `<entry>` item to a PubSub node.
+//! [`Subscriber`] subscribes to one or more nodes and yields each published item, typed by
+//! [`rc_core::from_element`], on a plain [`futures::Stream`]: a [`NodeChange`] that
+//! dereferences to the [`RecentChange`]. It shares the room client's connection handling:
+//! STARTTLS policy, account or anonymous login, reconnection with backoff, keepalive
+//! pings, a bounded buffer with [`Backpressure`], a [`Filter`] and a [`Status`] watch
+//! channel (with [`Status::nodes`](crate::Status::nodes)).
+//!
+//! ```no_run
+//! use futures::StreamExt;
+//! use rc_xmpp::pubsub::{NodeStreamError, Subscriber};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut changes = Subscriber::builder("bot@example.org", "secret")?
+//!     .node("pubsub.example.org", "wiki")?
+//!     .resume_from_file("wiki.pos")?   // continue where the last run stopped
+//!     .connect();
+//! while let Some(item) = changes.next().await {
+//!     match item {
+//!         Ok(c) => println!("{} edited {} ({})", c.user_or("?"), c.title_or("?"), c.item_id.as_deref().unwrap_or("")),
+//!         Err(NodeStreamError::Fatal(e)) => return Err(e.into()),
+//!         Err(e) => eprintln!("{e}"), // a bad item or a refused node; the stream goes on
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! ## What comes through, in which order
+//!
+//! Each session subscribes this session's full JID to every node, then fetches the node's
+//! stored items (`<items node=.. max_items=..>`) and delivers those published after the
+//! last item received, oldest first; live items arriving meanwhile are held and delivered
+//! after them, those also among the stored items skipped. Prosody 0.12 honours
+//! `max_items` by returning the *newest* items, listed oldest first; the catch-up asks
+//! for 100 and grows the request until the last item seen is among them. On a node's
+//! very first subscription (no position) nothing old is delivered (unless
+//! [`last_items`](SubscriberBuilder::last_items) asks for some): its newest item becomes
+//! the position, so whatever is published during a later outage is recovered.
+//!
+//! **Eviction.** A node keeps at most its `max_items` items. If the last item seen is no
+//! longer among them, every item the node holds is delivered, the first one flagged
+//! [`NodeChange::gap_before`], [`Status::gaps`](crate::Status::gaps) counts it, the node's
+//! [`NodeState::Subscribed`] says `gap: true`, and a warning is logged: items between
+//! may be lost.
+//!
+//! **Duplicates** are dropped by (node, item id, change time) within
+//! [`dedup_window`](SubscriberBuilder::dedup_window) items: a publisher's retry is
+//! dropped, while a node overwriting an item id with a newer entry is a new change.
+//!
+//! **The wiki.** An Atom entry names no wiki: when the change has no
+//! [`wiki`](RecentChange::wiki), it is set to the node name.
+//!
+//! **The position** ([`NodeStream::position`]) moves when the stream yields an item
+//! (a change or an error item), and also past filtered and duplicate items and with a
+//! node's baseline, exactly like [`ChangeStream`](crate::ChangeStream)'s.
+//!
+//! **Errors** never end the stream: an item whose payload does not parse is a
+//! [`NodeStreamError::BadPayload`], an item without payload a
+//! [`NodeStreamError::NoPayload`], a node the service refuses (`item-not-found`,
+//! `forbidden`) a [`NodeStreamError::Node`], reported once and retried every
+//! [`node_retry`](SubscriberBuilder::node_retry). A node that did not exist is caught
+//! up from its first item once it does. Only a [`NodeStreamError::Fatal`] ends it.
+//!
+//! [`NodePublisher`] publishes Atom entries ([`AtomEntry`]) to nodes, creating them if
+//! missing.
+
+mod atom;
+mod driver;
+mod error;
+mod position;
+mod publisher;
+mod recent;
+mod stanzas;
+
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::Stream;
+use rc_core::{Filter, RecentChange};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_xmpp::jid::BareJid;
+
+pub use atom::AtomEntry;
+pub use error::{NodeError, NodeStreamError};
+pub use position::{NodePosition, PubSubPosition};
+pub use publisher::{NodePublisher, NodePublisherBuilder};
+
+use crate::config::{Backpressure, Config, ReconnectPolicy, Tls};
+use crate::error::ConfigError;
+use crate::status::{NodeState, Status};
+use crate::{parse_jid, queue, Client, ClientBuilder};
+use driver::{Driver, Envelope};
+
+/// A change published to a node, with where it came from. Dereferences to the
+/// [`RecentChange`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NodeChange {
+    /// The change (its `wiki` set to the node name if the payload named none).
+    pub change: RecentChange,
+    /// The PubSub service, e.g. `pubsub.example.org`.
+    pub service: BareJid,
+    /// The node name.
+    pub node: String,
+    /// The item id the service gave (servers always give one).
+    pub item_id: Option<String>,
+    /// Fetched from the node's stored items after a (re)subscription, rather than
+    /// received live.
+    pub replayed: bool,
+    /// Items before this one may be missing: the last item seen was no longer in the
+    /// node when it was caught up (see the module docs on eviction).
+    pub gap_before: bool,
+}
+
+impl Deref for NodeChange {
+    type Target = RecentChange;
+    fn deref(&self) -> &RecentChange {
+        &self.change
+    }
+}
+
+/// A node's XMPP URI (RFC 5122, XEP-0060 §12.21), the key of [`PubSubPosition`] and
+/// [`Status::nodes`](crate::Status::nodes): `xmpp:service?;node=name`, the node name
+/// percent-encoded where URIs need it.
+///
+/// ```
+/// assert_eq!(rc_xmpp::pubsub::node_uri("pubsub.example.org", "wiki/start"), "xmpp:pubsub.example.org?;node=wiki/start");
+/// assert_eq!(rc_xmpp::pubsub::node_uri("ps.example.org", "a b;c"), "xmpp:ps.example.org?;node=a%20b%3Bc");
+/// ```
+pub fn node_uri(service: &str, node: &str) -> String {
+    let mut uri = format!("xmpp:{service}?;node=");
+    for b in node.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/:@!$'()*+,".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri
+}
+
+/// One node to subscribe to.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeTarget {
+    pub service: BareJid,
+    pub node: String,
+    pub uri: String,
+}
+
+/// Everything the subscriber needs.
+#[derive(Debug, Clone)]
+pub(crate) struct SubConfig {
+    /// Account, server, TLS, reconnect, buffer, filter, dedup window, keepalive.
+    pub base: Config,
+    pub nodes: Vec<NodeTarget>,
+    pub resume: PubSubPosition,
+    pub last_items: u32,
+    pub node_retry: Duration,
+}
+
+/// The entry point: [`Subscriber::builder`] for an account, [`Subscriber::anonymous`] for
+/// SASL ANONYMOUS.
+pub struct Subscriber;
+
+impl Subscriber {
+    /// A subscriber for a registered account.
+    ///
+    /// ```
+    /// let b = rc_xmpp::pubsub::Subscriber::builder("bot@example.org", "secret")?;
+    /// assert!(!format!("{b:?}").contains("secret"));
+    /// # Ok::<(), rc_xmpp::ConfigError>(())
+    /// ```
+    pub fn builder(
+        jid: &str,
+        password: impl Into<String>,
+    ) -> Result<SubscriberBuilder, ConfigError> {
+        Ok(SubscriberBuilder::new(Client::builder(jid, password)?))
+    }
+
+    /// A subscriber logging in anonymously on `domain` (SASL ANONYMOUS).
+    pub fn anonymous(domain: &str) -> Result<SubscriberBuilder, ConfigError> {
+        Ok(SubscriberBuilder::new(Client::anonymous(domain)?))
+    }
+}
+
+/// Configures a [`NodeStream`]. Defaults as [`ClientBuilder`]'s (STARTTLS required,
+/// backoff from 0.5 s to 60 s, a buffer of 10,000 items that waits when full, pings after
+/// 60 s of silence), no old items on a first subscription, refused nodes retried every
+/// 30 s.
+#[derive(Debug)]
+#[must_use]
+pub struct SubscriberBuilder {
+    inner: ClientBuilder,
+    nodes: Vec<NodeTarget>,
+    resume: PubSubPosition,
+    resume_file: Option<PathBuf>,
+    last_items: u32,
+    node_retry: Duration,
+}
+
+impl SubscriberBuilder {
+    fn new(inner: ClientBuilder) -> Self {
+        SubscriberBuilder {
+            inner,
+            nodes: Vec::new(),
+            resume: PubSubPosition::default(),
+            resume_file: None,
+            last_items: 0,
+            node_retry: Duration::from_secs(30),
+        }
+    }
+
+    /// Subscribes to `node` on the PubSub `service` (e.g. `pubsub.example.org`).
+    pub fn node(mut self, service: &str, node: &str) -> Result<Self, ConfigError> {
+        let service = parse_jid(service)?;
+        if node.is_empty() {
+            return Err(ConfigError::InvalidJid {
+                jid: format!("{service} (node \"\")"),
+                reason: "the node name is empty".into(),
+            });
+        }
+        let uri = node_uri(service.as_str(), node);
+        if !self.nodes.iter().any(|n| n.uri == uri) {
+            self.nodes.push(NodeTarget {
+                service,
+                node: node.to_owned(),
+                uri,
+            });
+        }
+        Ok(self)
+    }
+
+    /// Connects to this address instead of looking the domain up in DNS.
+    pub fn server(mut self, addr: &str) -> Result<Self, ConfigError> {
+        self.inner = self.inner.server(addr)?;
+        Ok(self)
+    }
+
+    /// How to reconnect.
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.inner = self.inner.reconnect(policy);
+        self
+    }
+
+    /// How the connection is protected (STARTTLS required by default).
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.inner = self.inner.tls(tls);
+        self
+    }
+
+    /// Items buffered for a slow consumer, and what happens when the buffer is full.
+    pub fn buffer(mut self, size: usize, policy: Backpressure) -> Self {
+        self.inner = self.inner.buffer(size, policy);
+        self
+    }
+
+    /// Only yield changes this filter keeps (errors always come through).
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.inner = self.inner.filter(filter);
+        self
+    }
+
+    /// How many recent items are remembered to drop duplicates.
+    pub fn dedup_window(mut self, items: usize) -> Self {
+        self.inner = self.inner.dedup_window(items);
+        self
+    }
+
+    /// Ping the server after `idle` of silence; the connection is dead if it does not
+    /// answer within `timeout`.
+    pub fn keepalive(mut self, idle: Duration, timeout: Duration) -> Self {
+        self.inner = self.inner.keepalive(idle, timeout);
+        self
+    }
+
+    /// On a node's first subscription (no saved position), also deliver its newest `n`
+    /// stored items, flagged [`replayed`](NodeChange::replayed). Default 0.
+    pub fn last_items(mut self, n: u32) -> Self {
+        self.last_items = n;
+        self
+    }
+
+    /// How long to wait before subscribing again to a node the service refused.
+    pub fn node_retry(mut self, every: Duration) -> Self {
+        self.node_retry = every;
+        self
+    }
+
+    /// Continues from a saved position.
+    pub fn resume(mut self, position: PubSubPosition) -> Self {
+        self.resume = position;
+        self
+    }
+
+    /// Continues from the position in this file (if it exists) and keeps it up to date:
+    /// written at most once a second while items flow, and when the stream is closed or
+    /// dropped. The position moves when the stream yields an item (see the module docs).
+    pub fn resume_from_file(mut self, path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
+        let path = path.into();
+        self.resume = PubSubPosition::load(&path).map_err(|e| ConfigError::ResumeFile {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        self.resume_file = Some(path);
+        Ok(self)
+    }
+
+    /// Starts the subscriber and returns its stream at once; the connection is made in the
+    /// background. Must be called within a tokio runtime. Panics on a configuration error
+    /// ([`try_connect`](Self::try_connect) returns it instead).
+    pub fn connect(self) -> NodeStream {
+        self.try_connect()
+            .expect("invalid subscriber configuration")
+    }
+
+    /// Like [`connect`](Self::connect), but returns configuration errors instead of
+    /// panicking on them.
+    pub fn try_connect(self) -> Result<NodeStream, ConfigError> {
+        let base = self.inner.cfg;
+        if self.nodes.is_empty() {
+            return Err(ConfigError::NoNodes);
+        }
+        check_transport(&base)?;
+        let (tx, rx) = queue::channel(base.buffer, base.backpressure);
+        let mut initial = Status::default();
+        for node in &self.nodes {
+            initial
+                .nodes
+                .insert(node.uri.clone(), NodeState::Subscribing);
+        }
+        let (status_tx, status_rx) = watch::channel(initial);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let position = Arc::new(Mutex::new(self.resume.clone()));
+        let resume_file = self.resume_file.clone();
+        let cfg = SubConfig {
+            base,
+            nodes: self.nodes,
+            resume: self.resume,
+            last_items: self.last_items,
+            node_retry: self.node_retry,
+        };
+        let task = tokio::spawn(Driver::new(cfg, tx, status_tx).run(stop_rx));
+        Ok(NodeStream {
+            rx,
+            status: status_rx,
+            position,
+            resume_file,
+            last_save: Instant::now(),
+            dirty: false,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// The transport checks of [`Config::check`], without its rooms.
+pub(crate) fn check_transport(cfg: &Config) -> Result<(), ConfigError> {
+    if let Tls::PlaintextLoopback = cfg.tls {
+        if !cfg.server.is_some_and(|a| a.ip().is_loopback()) {
+            return Err(ConfigError::PlaintextNotLoopback);
+        }
+    }
+    if cfg.buffer == 0 {
+        return Err(ConfigError::ZeroBuffer);
+    }
+    Ok(())
+}
+
+/// The changes published to the subscribed nodes: `Ok` for a change, `Err` for an item
+/// that is not one, a node that was refused, or (last) why the subscriber stopped for
+/// good. Ends only after a [`NodeStreamError::Fatal`] or [`close`](Self::close).
+pub struct NodeStream {
+    rx: queue::Receiver<Envelope>,
+    status: watch::Receiver<Status>,
+    position: Arc<Mutex<PubSubPosition>>,
+    resume_file: Option<PathBuf>,
+    last_save: Instant,
+    dirty: bool,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl NodeStream {
+    /// The subscriber's state, updated as it changes.
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// The position after the last item this stream yielded: persist it to continue there.
+    pub fn position(&self) -> PubSubPosition {
+        self.position
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Items buffered and not yet read.
+    pub fn backlog(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Unsubscribes, closes the connection, and saves the resume file.
+    pub async fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        self.save();
+    }
+
+    fn save(&mut self) {
+        if let (Some(path), true) = (&self.resume_file, self.dirty) {
+            let pos = self.position();
+            match pos.save(path) {
+                Ok(()) => self.dirty = false,
+                Err(e) => {
+                    tracing::error!(path = %path.display(), "cannot save the resume position: {e}")
+                }
+            }
+        }
+        self.last_save = Instant::now();
+    }
+}
+
+impl Stream for NodeStream {
+    type Item = Result<NodeChange, NodeStreamError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            let Envelope { item, mark } = match Pin::new(&mut this.rx).poll_recv(cx) {
+                Poll::Ready(Some(envelope)) => envelope,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            };
+            if let Some(m) = mark {
+                this.position
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .record(&m.node, m.item_id.as_deref());
+                this.dirty = true;
+                if this.last_save.elapsed() >= Duration::from_secs(1) {
+                    this.save();
+                }
+            }
+            if let Some(item) = item {
+                return Poll::Ready(Some(item));
+            }
+        }
+    }
+}
+
+impl Drop for NodeStream {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.save();
+    }
+}

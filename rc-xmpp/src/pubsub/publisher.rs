@@ -1,0 +1,493 @@
+//! Publishing Atom entries to PubSub nodes, the way dokupubsub published page edits.
+//!
+//! Delivery is at least once: an item stays in the outbox until the service confirms the
+//! publish, and everything unconfirmed is published again, with the same item id, after a
+//! reconnect (the node then keeps one copy; subscribers drop the repeated notification).
+//! A node that does not exist is created (with [`max_items`](NodePublisherBuilder::max_items)
+//! when set) and the items waiting for it are published in order.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use minidom::Element;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::xmlstream::{FallibleStreamElement, ReadError, XmppStreamElement};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::iq::Iq;
+
+use super::atom::AtomEntry;
+use super::stanzas as ps;
+use super::{check_transport, node_uri};
+use crate::config::{Config, ReconnectPolicy, Tls};
+use crate::connect::{self, Next, Sessions};
+use crate::error::{ConfigError, Fatal};
+use crate::publisher::PublishError;
+use crate::stanzas;
+use crate::status::{Connection, NodeState, Status};
+use crate::{Client, ClientBuilder};
+
+/// Configures a [`NodePublisher`]: the same account, server and TLS options as the client.
+#[derive(Debug)]
+#[must_use]
+pub struct NodePublisherBuilder {
+    inner: ClientBuilder,
+    outbox: usize,
+    max_items: Option<u32>,
+}
+
+impl NodePublisherBuilder {
+    /// Connects to this address instead of looking the domain up in DNS.
+    pub fn server(mut self, addr: &str) -> Result<Self, ConfigError> {
+        self.inner = self.inner.server(addr)?;
+        Ok(self)
+    }
+
+    /// How the connection is protected.
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.inner = self.inner.tls(tls);
+        self
+    }
+
+    /// How to reconnect.
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.inner = self.inner.reconnect(policy);
+        self
+    }
+
+    /// Items held until the service confirms them; [`NodePublisher::publish`] waits when
+    /// full.
+    pub fn outbox(mut self, size: usize) -> Self {
+        self.outbox = size.max(1);
+        self
+    }
+
+    /// Nodes this publisher creates keep at most `n` items (`pubsub#max_items`); by
+    /// default the service's default.
+    pub fn max_items(mut self, n: u32) -> Self {
+        self.max_items = Some(n);
+        self
+    }
+
+    /// Starts publishing in the background. Must be called within a tokio runtime.
+    pub fn start(self) -> Result<NodePublisher, ConfigError> {
+        let cfg = self.inner.cfg;
+        check_transport(&cfg)?;
+        let (tx, rx) = mpsc::channel(self.outbox);
+        let (status_tx, status_rx) = watch::channel(Status::default());
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let (counts_tx, counts_rx) = watch::channel(Counts::default());
+        let task = tokio::spawn(
+            Worker {
+                cfg,
+                max_items: self.max_items,
+                outbox: VecDeque::new(),
+                capacity: self.outbox,
+                status: status_tx,
+                counts: counts_tx,
+                next_id: 0,
+            }
+            .run(rx, stop_rx),
+        );
+        Ok(NodePublisher {
+            tx,
+            status: status_rx,
+            counts: counts_rx,
+            posted: 0,
+            rejected_seen: 0,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// Publishes items to PubSub nodes; see the module docs for the delivery guarantee.
+///
+/// ```no_run
+/// use rc_xmpp::pubsub::{AtomEntry, NodePublisher};
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut publisher = NodePublisher::builder("wiki@example.org", "secret")?.start()?;
+/// let service = "pubsub.example.org".parse()?;
+/// let entry = AtomEntry::new("http://wiki.example.org/doku.php?id=start&rev=1", "start", chrono::Utc::now())
+///     .link("http://wiki.example.org/doku.php?id=start&rev=1")
+///     .author("admin")
+///     .summary("typo");
+/// let item_id = publisher.publish(&service, "wiki", &entry).await?;
+/// assert!(publisher.flush(std::time::Duration::from_secs(10)).await, "{item_id} confirmed");
+/// # Ok(()) }
+/// ```
+pub struct NodePublisher {
+    tx: mpsc::Sender<Post>,
+    status: watch::Receiver<Status>,
+    counts: watch::Receiver<Counts>,
+    posted: u64,
+    rejected_seen: u64,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Items the service confirmed, and items it refused for good.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    confirmed: u64,
+    rejected: u64,
+}
+
+/// One item to publish.
+#[derive(Debug, Clone)]
+struct Post {
+    service: BareJid,
+    node: String,
+    item_id: String,
+    payload: Element,
+}
+
+impl NodePublisher {
+    /// A publisher for a registered account (it owns the nodes it creates).
+    pub fn builder(
+        jid: &str,
+        password: impl Into<String>,
+    ) -> Result<NodePublisherBuilder, ConfigError> {
+        Ok(NodePublisherBuilder {
+            inner: Client::builder(jid, password)?,
+            outbox: 10_000,
+            max_items: None,
+        })
+    }
+
+    /// Publishes an Atom entry to `node` on `service` under a new unique item id, which it
+    /// returns. Returns once queued.
+    pub async fn publish(
+        &mut self,
+        service: &BareJid,
+        node: &str,
+        entry: &AtomEntry,
+    ) -> Result<String, PublishError> {
+        self.publish_payload(service, node, None, entry.to_element())
+            .await
+    }
+
+    /// Publishes any payload, under `item_id` or a new unique one (returned). Publishing an
+    /// existing item id replaces that item (XEP-0060 §7.1.2).
+    pub async fn publish_payload(
+        &mut self,
+        service: &BareJid,
+        node: &str,
+        item_id: Option<&str>,
+        payload: Element,
+    ) -> Result<String, PublishError> {
+        let item_id = match item_id {
+            Some(id) => id.to_owned(),
+            None => new_item_id(),
+        };
+        self.tx
+            .send(Post {
+                service: service.clone(),
+                node: node.to_owned(),
+                item_id: item_id.clone(),
+                payload,
+            })
+            .await
+            .map_err(|_| PublishError(self.failure()))?;
+        self.posted += 1;
+        Ok(item_id)
+    }
+
+    /// Waits until the service settled everything published so far, or `timeout` passes.
+    /// Returns whether everything published since the previous flush was confirmed (a
+    /// refused item, e.g. `forbidden`, makes it false; see [`rejected`](Self::rejected)).
+    pub async fn flush(&mut self, timeout: Duration) -> bool {
+        let target = self.posted;
+        let settled = tokio::time::timeout(
+            timeout,
+            self.counts.wait_for(|c| c.confirmed + c.rejected >= target),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        let rejected = self.counts.borrow().rejected;
+        let clean = settled && rejected == self.rejected_seen;
+        self.rejected_seen = rejected;
+        clean
+    }
+
+    /// The publisher's state: the connection, and each node it published to.
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// Items the service confirmed so far.
+    pub fn confirmed(&self) -> u64 {
+        self.counts.borrow().confirmed
+    }
+
+    /// Items the service refused for good so far (logged with the reason, and the node's
+    /// state in [`status`](Self::status) says why).
+    pub fn rejected(&self) -> u64 {
+        self.counts.borrow().rejected
+    }
+
+    fn failure(&self) -> String {
+        match &self.status.borrow().connection {
+            Connection::Failed { reason } => reason.clone(),
+            _ => "closed".into(),
+        }
+    }
+
+    /// Disconnects; unconfirmed items are dropped.
+    pub async fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+impl Drop for NodePublisher {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A new item id: the time in microseconds and a random suffix, so ids sort by time.
+fn new_item_id() -> String {
+    let micros = chrono::Utc::now().timestamp_micros();
+    format!("{micros}-{:08x}", rand::random::<u32>())
+}
+
+struct Worker {
+    cfg: Config,
+    max_items: Option<u32>,
+    /// Waiting or sent, not yet confirmed; `Some(iq id)` once sent on this connection.
+    outbox: VecDeque<(Option<String>, Post)>,
+    capacity: usize,
+    status: watch::Sender<Status>,
+    counts: watch::Sender<Counts>,
+    next_id: u64,
+}
+
+enum Stop {
+    Closed,
+    Lost(String),
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::Receiver<Post>, mut stop: oneshot::Receiver<()>) {
+        let mut sessions = Sessions::default();
+        let mut lost = None;
+        loop {
+            match sessions
+                .next(&self.cfg, &self.status, lost.take(), &mut stop)
+                .await
+            {
+                Next::Session(session) => match self.serve(*session, &mut rx, &mut stop).await {
+                    Stop::Closed => return,
+                    Stop::Lost(reason) => lost = Some(reason),
+                },
+                Next::Closed => return,
+                Next::Failed(fatal) => return self.fail(fatal),
+            }
+        }
+    }
+
+    fn fail(&mut self, fatal: Fatal) {
+        tracing::error!(error = %fatal, "publisher gives up");
+        self.status.send_modify(|s| {
+            s.connection = Connection::Failed {
+                reason: fatal.to_string(),
+            }
+        });
+    }
+
+    fn id(&mut self, what: &str) -> String {
+        self.next_id += 1;
+        format!("{what}-{}", self.next_id)
+    }
+
+    fn set_node(&self, post: &Post, state: NodeState) {
+        let uri = node_uri(post.service.as_str(), &post.node);
+        self.status.send_modify(|s| {
+            s.nodes.insert(uri, state);
+        });
+    }
+
+    /// Drops the entries at these outbox positions as refused.
+    fn reject(&mut self, mut positions: Vec<usize>, reason: &str) {
+        positions.sort_unstable();
+        for pos in positions.into_iter().rev() {
+            if let Some((_, post)) = self.outbox.remove(pos) {
+                tracing::error!(node = %node_uri(post.service.as_str(), &post.node), item = %post.item_id, %reason, "the service refused the item");
+                self.set_node(
+                    &post,
+                    NodeState::Failed {
+                        reason: reason.to_owned(),
+                    },
+                );
+                self.counts.send_modify(|c| c.rejected += 1);
+            }
+        }
+    }
+
+    async fn serve(
+        &mut self,
+        session: connect::Session,
+        rx: &mut mpsc::Receiver<Post>,
+        stop: &mut oneshot::Receiver<()>,
+    ) -> Stop {
+        let connect::Session { mut stream, .. } = session;
+        for entry in self.outbox.iter_mut() {
+            entry.0 = None;
+        }
+        // Node creations in flight: node URI -> iq id.
+        let mut creating: HashMap<String, String> = HashMap::new();
+        loop {
+            // Publish what waits, in order, except for nodes being created.
+            for i in 0..self.outbox.len() {
+                let (sent, post) = &self.outbox[i];
+                if sent.is_some()
+                    || creating.contains_key(&node_uri(post.service.as_str(), &post.node))
+                {
+                    continue;
+                }
+                let post = post.clone();
+                let id = self.id("pub");
+                let iq = ps::publish(&post.service, &post.node, &post.item_id, post.payload, &id);
+                if let Err(e) = send(&mut stream, Stanza::Iq(iq)).await {
+                    return Stop::Lost(e);
+                }
+                self.outbox[i].0 = Some(id);
+            }
+            let room_for_more = self.outbox.len() < self.capacity;
+            tokio::select! {
+                post = rx.recv(), if room_for_more => match post {
+                    Some(post) => self.outbox.push_back((None, post)),
+                    None => {
+                        connect::close(&mut stream).await;
+                        return Stop::Closed;
+                    }
+                },
+                _ = &mut *stop => {
+                    connect::close(&mut stream).await;
+                    return Stop::Closed;
+                }
+                el = stream.next() => {
+                    let iq = match el {
+                        Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Iq(iq))))) => iq,
+                        Some(Ok(_)) => continue,
+                        Some(Err(ReadError::SoftTimeout)) => {
+                            let id = self.id("ping");
+                            if let Err(e) = send(&mut stream, Stanza::Iq(stanzas::ping(None, &id))).await {
+                                return Stop::Lost(e);
+                            }
+                            continue;
+                        }
+                        Some(Err(ReadError::ParseError(e))) => {
+                            tracing::warn!("publisher skips an element: {e}");
+                            continue;
+                        }
+                        Some(Err(ReadError::HardError(e))) => return Stop::Lost(e.to_string()),
+                        Some(Err(ReadError::StreamFooterReceived)) | None => {
+                            return Stop::Lost("the server closed the stream".into())
+                        }
+                    };
+                    if let Err(e) = self.on_iq(&mut stream, &mut creating, iq).await {
+                        return Stop::Lost(e);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_iq(
+        &mut self,
+        stream: &mut connect::Stream,
+        creating: &mut HashMap<String, String>,
+        iq: Iq,
+    ) -> Result<(), String> {
+        match iq {
+            Iq::Get {
+                from, id, payload, ..
+            } if payload.is("ping", stanzas::ns::PING) => {
+                send(stream, Stanza::Iq(stanzas::pong(from, &id))).await?
+            }
+            Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => {
+                send(stream, Stanza::Iq(stanzas::unsupported(from, &id))).await?
+            }
+            Iq::Result { id, .. } => {
+                if let Some(uri) = creating
+                    .iter()
+                    .find(|(_, c)| **c == id)
+                    .map(|(u, _)| u.clone())
+                {
+                    tracing::info!(node = %uri, "node created");
+                    creating.remove(&uri);
+                } else if let Some(pos) = self
+                    .outbox
+                    .iter()
+                    .position(|(s, _)| s.as_deref() == Some(&id))
+                {
+                    if let Some((_, post)) = self.outbox.remove(pos) {
+                        self.set_node(&post, NodeState::Ready);
+                        self.counts.send_modify(|c| c.confirmed += 1);
+                    }
+                }
+            }
+            Iq::Error { id, error, .. } => {
+                let condition = ps::condition(&error);
+                if let Some(uri) = creating
+                    .iter()
+                    .find(|(_, c)| **c == id)
+                    .map(|(u, _)| u.clone())
+                {
+                    creating.remove(&uri);
+                    if condition != "conflict" {
+                        // The node cannot be created: its items cannot be published.
+                        let doomed = self
+                            .outbox
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, (_, p))| node_uri(p.service.as_str(), &p.node) == uri)
+                            .map(|(i, _)| i)
+                            .collect();
+                        self.reject(doomed, &format!("cannot create the node: {condition}"));
+                    }
+                } else if let Some(pos) = self
+                    .outbox
+                    .iter()
+                    .position(|(s, _)| s.as_deref() == Some(&id))
+                {
+                    if condition == "item-not-found" {
+                        self.outbox[pos].0 = None;
+                        let post = self.outbox[pos].1.clone();
+                        let uri = node_uri(post.service.as_str(), &post.node);
+                        if let std::collections::hash_map::Entry::Vacant(slot) = creating.entry(uri)
+                        {
+                            self.next_id += 1;
+                            let cid = format!("create-{}", self.next_id);
+                            tracing::info!(node = %slot.key(), "creating the node");
+                            self.set_node(&post, NodeState::Subscribing);
+                            let iq = ps::create(&post.service, &post.node, self.max_items, &cid);
+                            slot.insert(cid);
+                            send(stream, Stanza::Iq(iq)).await?;
+                        }
+                    } else {
+                        self.reject(vec![pos], &condition);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn send(stream: &mut connect::Stream, stanza: Stanza) -> Result<(), String> {
+    stream
+        .send(&XmppStreamElement::Stanza(stanza))
+        .await
+        .map_err(|e| format!("cannot send: {e}"))
+}
