@@ -17,7 +17,7 @@ use rc_xmpp::{
 use tokio::sync::watch;
 
 use crate::change::{Delivery, PyRecentChange};
-use crate::consumer::{self, Consumer, Shared, Waiter};
+use crate::consumer::{self, Consumer, Iterate, Next, Shared, Waiter};
 use crate::convert::{py_to_value, value_to_py};
 use crate::errors::{config_error, stream_error_value};
 use crate::filter::{node_of, Node};
@@ -47,12 +47,6 @@ enum Outcome {
     Deliver(Py<PyAny>),
     Skip,
     Raise(PyErr),
-    End,
-}
-
-enum Next {
-    Item(Py<PyAny>),
-    Timeout,
     End,
 }
 
@@ -371,9 +365,15 @@ impl PyClient {
             }
         }
     }
+}
 
-    fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
-        consumer::deadline(timeout)
+impl Iterate for PyClient {
+    fn next_item(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<Next> {
+        self.next_impl(py, deadline)
+    }
+
+    fn deferred(&self) -> &Mutex<Option<PyErr>> {
+        &self.deferred
     }
 }
 
@@ -531,19 +531,13 @@ impl PyClient {
 
     /// The next change (blocking; Ctrl-C raises KeyboardInterrupt).
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match self.next_impl(py, None)? {
-            Next::Item(o) => Ok(Some(o)),
-            Next::Timeout | Next::End => Ok(None),
-        }
+        self.next_or_none(py, None)
     }
 
     /// The next change, or None when `timeout` seconds pass first (or the client has ended).
     #[pyo3(signature = (timeout = None))]
     fn receive(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
-        match self.next_impl(py, Self::deadline(timeout)?)? {
-            Next::Item(o) => Ok(Some(o)),
-            Next::Timeout | Next::End => Ok(None),
-        }
+        self.next_or_none(py, timeout)
     }
 
     /// Up to `n` changes as a list: returns when it has `n`, when `timeout` seconds have
@@ -556,25 +550,7 @@ impl PyClient {
         n: usize,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let deadline = Self::deadline(timeout)?;
-        let out = PyList::empty(py);
-        while out.len() < n {
-            match self.next_impl(py, deadline) {
-                Ok(Next::Item(o)) => out.append(o)?,
-                Ok(Next::Timeout | Next::End) => break,
-                Err(e)
-                    if out.is_empty()
-                        || e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) =>
-                {
-                    return Err(e)
-                }
-                Err(e) => {
-                    *self.deferred.lock().unwrap() = Some(e);
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        self.take_list(py, n, timeout)
     }
 
     fn __aiter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {

@@ -198,3 +198,63 @@ impl Waiter {
         }
     }
 }
+
+/// What waiting for the next item gave.
+pub enum Next {
+    Item(Py<PyAny>),
+    Timeout,
+    End,
+}
+
+/// The iteration every Python stream object offers, on top of its own `next_item`.
+pub trait Iterate {
+    /// The next item for the caller (a change, or an error object with `errors="yield"`),
+    /// waiting until `deadline`.
+    fn next_item(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<Next>;
+
+    /// Where an error met by `take` after it had changes waits for the next call.
+    fn deferred(&self) -> &Mutex<Option<PyErr>>;
+
+    /// `__next__` and `receive`: the next item, or None at the deadline or the end.
+    fn next_or_none(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
+        if let Some(e) = self.deferred().lock().unwrap().take() {
+            return Err(e);
+        }
+        match self.next_item(py, deadline(timeout)?)? {
+            Next::Item(o) => Ok(Some(o)),
+            Next::Timeout | Next::End => Ok(None),
+        }
+    }
+
+    /// `take`: up to `n` items; an error met after some items returns those first and is
+    /// raised by the next call.
+    fn take_list<'py>(
+        &self,
+        py: Python<'py>,
+        n: usize,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        if let Some(e) = self.deferred().lock().unwrap().take() {
+            return Err(e);
+        }
+        let deadline = deadline(timeout)?;
+        let out = pyo3::types::PyList::empty(py);
+        while out.len() < n {
+            match self.next_item(py, deadline) {
+                Ok(Next::Item(o)) => out.append(o)?,
+                Ok(Next::Timeout | Next::End) => break,
+                Err(e)
+                    if out.is_empty()
+                        || e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) =>
+                {
+                    return Err(e)
+                }
+                Err(e) => {
+                    *self.deferred().lock().unwrap() = Some(e);
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}

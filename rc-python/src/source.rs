@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use pyo3::exceptions::{PyStopAsyncIteration, PyValueError};
@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::change::{Delivery, PyRecentChange};
-use crate::consumer::{self, Consumer, Shared, Waiter};
+use crate::consumer::{self, Consumer, Iterate, Next, Shared, Waiter};
 use crate::convert::{py_to_value, value_to_py};
 use crate::errors::{config_error, connection_error_class, stream_error_class, stream_error_value};
 use crate::filter::{node_of, Node};
@@ -72,12 +72,6 @@ pub struct PySource {
     closed: AtomicBool,
     deferred: Mutex<Option<PyErr>>,
     last_position: Mutex<Value>,
-}
-
-enum Next {
-    Item(Py<PyAny>),
-    Timeout,
-    End,
 }
 
 /// `start=`: "now", "beginning", or a timezone-aware datetime.
@@ -253,11 +247,7 @@ fn error_value<'py>(py: Python<'py>, e: &SourceError) -> PyResult<Bound<'py, PyA
 }
 
 impl PySource {
-    fn wait(
-        &self,
-        py: Python<'_>,
-        deadline: Option<std::time::Instant>,
-    ) -> PyResult<Option<Option<Item>>> {
+    fn wait(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<Option<Option<Item>>> {
         consumer::wait_item(py, self.rt.get(), &self.consumer, deadline)
     }
 
@@ -322,7 +312,7 @@ impl PySource {
         }
     }
 
-    fn next_impl(&self, py: Python<'_>, deadline: Option<std::time::Instant>) -> PyResult<Next> {
+    fn next_impl(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<Next> {
         if let Some(e) = self.deferred.lock().unwrap().take() {
             return Err(e);
         }
@@ -340,6 +330,16 @@ impl PySource {
     }
 }
 
+impl Iterate for PySource {
+    fn next_item(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<Next> {
+        self.next_impl(py, deadline)
+    }
+
+    fn deferred(&self) -> &Mutex<Option<PyErr>> {
+        &self.deferred
+    }
+}
+
 #[pymethods]
 impl PySource {
     fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -348,19 +348,13 @@ impl PySource {
 
     /// The next change (blocking; Ctrl-C raises KeyboardInterrupt).
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match self.next_impl(py, None)? {
-            Next::Item(o) => Ok(Some(o)),
-            Next::Timeout | Next::End => Ok(None),
-        }
+        self.next_or_none(py, None)
     }
 
     /// The next change, or None when `timeout` seconds pass first (or the source ended).
     #[pyo3(signature = (timeout = None))]
     fn receive(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
-        match self.next_impl(py, consumer::deadline(timeout)?)? {
-            Next::Item(o) => Ok(Some(o)),
-            Next::Timeout | Next::End => Ok(None),
-        }
+        self.next_or_none(py, timeout)
     }
 
     /// Up to `n` changes as a list: returns when it has `n`, when `timeout` seconds have
@@ -373,25 +367,7 @@ impl PySource {
         n: usize,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let deadline = consumer::deadline(timeout)?;
-        let out = PyList::empty(py);
-        while out.len() < n {
-            match self.next_impl(py, deadline) {
-                Ok(Next::Item(o)) => out.append(o)?,
-                Ok(Next::Timeout | Next::End) => break,
-                Err(e)
-                    if out.is_empty()
-                        || e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) =>
-                {
-                    return Err(e)
-                }
-                Err(e) => {
-                    *self.deferred.lock().unwrap() = Some(e);
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        self.take_list(py, n, timeout)
     }
 
     fn __aiter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
