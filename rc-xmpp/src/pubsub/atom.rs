@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use minidom::Element;
+use rc_core::RecentChange;
 
 use crate::stanzas::{element, text_element};
 
@@ -81,6 +82,50 @@ impl AtomEntry {
         self
     }
 
+    /// The entry for a change, the inverse of how [`rc_core::from_element`] reads one:
+    /// `title`, `url` as the link, `entry_id` as the id (else the URL, else a `tag:` URI
+    /// made of the wiki, title and time), `timestamp` as updated (else now), `user` as the
+    /// author, `comment` as the summary, `tags` as categories. For bridging a wiki's
+    /// changes from another source to PubSub.
+    ///
+    /// ```
+    /// use rc_core::{Kind, RecentChange};
+    /// let mut rc = RecentChange::new(Kind::Edit);
+    /// rc.title = Some("start".into());
+    /// rc.url = Some("http://wiki.example.org/doku.php?id=start&rev=7".into());
+    /// rc.user = Some("admin".into());
+    /// rc.timestamp = chrono::DateTime::from_timestamp(1_220_190_780, 0);
+    /// let back = rc_core::from_element(&rc_xmpp::pubsub::AtomEntry::from_change(&rc).to_element())?;
+    /// assert_eq!((back.title, back.url.clone(), back.entry_id, back.user, back.timestamp),
+    ///            (rc.title, rc.url.clone(), rc.url, rc.user, rc.timestamp));
+    /// # Ok::<(), rc_core::ParseError>(())
+    /// ```
+    pub fn from_change(rc: &RecentChange) -> Self {
+        let updated = rc.timestamp.unwrap_or_else(Utc::now);
+        let title = rc.title.clone().unwrap_or_default();
+        let id = rc
+            .entry_id
+            .clone()
+            .or_else(|| rc.url.clone())
+            .unwrap_or_else(|| {
+                format!(
+                    "tag:{},{}:{}",
+                    rc.wiki.as_deref().unwrap_or("wiki"),
+                    updated.format("%Y-%m-%d"),
+                    urlish(&format!("{title}@{}", updated.timestamp_micros()))
+                )
+            });
+        AtomEntry {
+            id,
+            title,
+            link: rc.url.clone(),
+            updated,
+            author: rc.user.clone(),
+            summary: rc.comment.clone(),
+            categories: rc.tags.clone(),
+        }
+    }
+
     /// The `<entry xmlns="http://www.w3.org/2005/Atom">` element.
     pub fn to_element(&self) -> Element {
         let mut children = vec![
@@ -115,5 +160,58 @@ impl AtomEntry {
             children.push(element("category", NS_ATOM, &[("term", term)], vec![]));
         }
         element("entry", NS_ATOM, &[], children)
+    }
+}
+
+/// Spaces and other characters a URI cannot hold, percent-encoded.
+fn urlish(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/:@!$'()*+,;=".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rc_core::Kind;
+
+    #[test]
+    fn a_change_round_trips_through_its_entry() {
+        let mut rc = RecentChange::new(Kind::Edit);
+        rc.title = Some("wiki:start page".into());
+        rc.url = Some("http://wiki.example.org/doku.php?id=wiki:start&rev=7".into());
+        rc.entry_id = Some("urn:uuid:60a76c80-d399-11d9-b93C-0003939e0af6".into());
+        rc.user = Some("rgareus".into());
+        rc.comment = Some("a <b> & c".into());
+        rc.tags = vec!["minor".into(), "ext".into()];
+        rc.timestamp = chrono::DateTime::from_timestamp(1_220_190_780, 0);
+        let back = rc_core::from_element(&AtomEntry::from_change(&rc).to_element()).unwrap();
+        assert_eq!(back.title, rc.title);
+        assert_eq!(back.url, rc.url);
+        assert_eq!(back.entry_id, rc.entry_id);
+        assert_eq!(back.user, rc.user);
+        assert_eq!(back.comment, rc.comment);
+        assert_eq!(back.tags, rc.tags);
+        assert_eq!(back.timestamp, rc.timestamp);
+    }
+
+    #[test]
+    fn a_change_without_id_or_url_gets_a_tag_uri() {
+        let mut rc = RecentChange::new(Kind::Edit);
+        rc.title = Some("my page".into());
+        rc.wiki = Some("dokuwiki".into());
+        rc.timestamp = chrono::DateTime::from_timestamp(1_220_190_780, 0);
+        let entry = AtomEntry::from_change(&rc);
+        assert_eq!(
+            entry.id,
+            "tag:dokuwiki,2008-08-31:my%20page@1220190780000000"
+        );
+        assert_eq!(entry.link, None);
     }
 }

@@ -388,7 +388,7 @@ impl Driver {
         let uri = node.target.uri.clone();
         let mut gap = false;
         let start = if baseline {
-            if self.cfg.last_items == 0 {
+            if self.cfg.last_items == 0 || items.is_empty() {
                 let newest = items.last().and_then(|i| i.id.clone());
                 self.received.record(&uri, newest.as_deref());
                 self.advance(Mark {
