@@ -7,6 +7,9 @@
 //! with backoff, and what was missed is replayed from the room archive (XEP-0313) or the
 //! room history, without duplicates.
 //!
+//! [`pubsub`] does the same for XMPP PubSub nodes (XEP-0060), where DokuWiki's dokupubsub
+//! published each page edit as an Atom entry.
+//!
 //! ```no_run
 //! use futures::StreamExt;
 //! use rc_core::{Filter, Kind};
