@@ -11,6 +11,7 @@ use common::*;
 use futures::StreamExt;
 use recentchanges::http::Start;
 use recentchanges::source::{Change, Changes, Source, SourceError, State};
+use recentchanges::xmpp::pubsub::{AtomEntry, NodePublisher};
 use recentchanges::xmpp::Tls;
 use recentchanges::{Filter, Kind, RecentChange};
 
@@ -251,4 +252,112 @@ async fn a_wikiping_listener_by_name_yields_pings_through_the_filter() {
         &serde_json::Value::Null,
         "a listener has no position"
     );
+}
+
+/// Publishes edit `n` of DokuWiki's `wiki:start` as an Atom entry, the dokupubsub way.
+async fn publish(publisher: &mut NodePublisher, n: i64) {
+    let updated = chrono::DateTime::from_timestamp(1_220_190_780 + n, 0).unwrap();
+    let entry = AtomEntry::new(format!("urn:dokuwiki:start:{n}"), "wiki:start", updated)
+        .link(format!(
+            "http://127.0.0.1/doku.php?id=wiki:start&rev={}",
+            updated.timestamp()
+        ))
+        .author("rgareus")
+        .summary(format!("edit {n}"));
+    let service = "pubsub.localhost".parse().unwrap();
+    publisher
+        .publish(&service, "dokuwiki", &entry)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pubsub_node_by_name_yields_atom_entries_and_resumes_from_its_file() {
+    let prosody = Prosody::start();
+    let mut publisher = NodePublisher::builder("publisher@localhost", "publisherpublisher")
+        .unwrap()
+        .server(&prosody.addr())
+        .unwrap()
+        .tls(Tls::PlaintextLoopback)
+        .reconnect(quick_reconnect())
+        .start()
+        .unwrap();
+    publish(&mut publisher, 0).await; // creates the node
+    assert!(publisher.flush(Duration::from_secs(20)).await);
+    let dir = std::env::temp_dir().join(format!("rc-e2e-sources-ps-{}", prosody.port));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pos = dir.join("node.pos");
+    let open = || {
+        Source::new("xmpp:pubsub.localhost?;node=dokuwiki")
+            .unwrap()
+            .anonymous("anon.localhost")
+            .server(&prosody.addr())
+            .tls(Tls::PlaintextLoopback)
+            .wiki("dokuwiki-test")
+            .resume_from_file(&pos)
+            .open()
+            .unwrap()
+    };
+    let mut changes = open();
+    let mut status = changes.status();
+    tokio::time::timeout(
+        Duration::from_secs(15),
+        status.wait_for(|s| s.state == State::Live),
+    )
+    .await
+    .expect("live")
+    .unwrap();
+    // Live entries after the subscription.
+    let mut got = Vec::new();
+    for n in 1..=2 {
+        publish(&mut publisher, n).await;
+    }
+    assert!(publisher.flush(Duration::from_secs(20)).await);
+    while got.len() < 2 {
+        let c = next_change(&mut changes).await;
+        if c.comment.as_deref() != Some("edit 0") {
+            got.push(c);
+        }
+    }
+    assert_eq!(
+        got.iter()
+            .map(|c| c.comment.clone().unwrap())
+            .collect::<Vec<_>>(),
+        ["edit 1", "edit 2"]
+    );
+    let c = &got[0];
+    assert_eq!(
+        (
+            c.title.as_deref(),
+            c.user.as_deref(),
+            c.wiki.as_deref(),
+            c.entry_id.as_deref()
+        ),
+        (
+            Some("wiki:start"),
+            Some("rgareus"),
+            Some("dokuwiki-test"),
+            Some("urn:dokuwiki:start:1")
+        )
+    );
+    assert_eq!(c.via, "xmpp:pubsub.localhost?;node=dokuwiki");
+    assert!(c.id.is_some() && c.url.as_deref().unwrap().contains("rev="));
+    changes.close();
+
+    // Published while away: fetched from the node on the next start, once each.
+    for n in 3..=4 {
+        publish(&mut publisher, n).await;
+    }
+    assert!(publisher.flush(Duration::from_secs(20)).await);
+    let mut changes = open();
+    let a = next_change(&mut changes).await;
+    let b = next_change(&mut changes).await;
+    assert_eq!(
+        (a.comment.as_deref(), b.comment.as_deref()),
+        (Some("edit 3"), Some("edit 4"))
+    );
+    assert!(a.replayed && b.replayed);
+    let more = tokio::time::timeout(Duration::from_millis(1500), changes.next()).await;
+    assert!(more.is_err(), "nothing more: {more:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -322,6 +322,9 @@ pub enum SourceError {
     /// From a room stream with backfill.
     #[error(transparent)]
     Backfill(#[from] rc_http::backfill::BackfillError),
+    /// From a PubSub node.
+    #[error(transparent)]
+    PubSub(#[from] rc_xmpp::pubsub::NodeStreamError),
     /// From a WikiRPC endpoint (DokuWiki, JSPWiki).
     #[error(transparent)]
     Rpc(#[from] rc_http::wikirpc::RpcError),
@@ -340,6 +343,7 @@ impl SourceError {
                 | SourceError::Rpc(rc_http::wikirpc::RpcError::Auth { .. })
                 | SourceError::Ping(rc_http::wikiping::PingError::Bind { .. })
                 | SourceError::Xmpp(rc_xmpp::StreamError::Fatal(_))
+                | SourceError::PubSub(rc_xmpp::pubsub::NodeStreamError::Fatal(_))
                 | SourceError::Backfill(rc_http::backfill::BackfillError::Room(
                     rc_xmpp::StreamError::Fatal(_)
                 ))

@@ -6,6 +6,7 @@ use rc_http::backfill::{BackfillConfig, BackfillPosition, Backfilled, Merged};
 use rc_http::wikiping::PingListener;
 use rc_http::wikirpc::{self as rpc, Credentials, Dialect, RpcError};
 use rc_http::{Api, Poller, PollerConfig};
+use rc_xmpp::pubsub::{NodeChange, NodeStream, PubSubPosition, Subscriber};
 use rc_xmpp::{ChangeStream, Client, ClientBuilder, Connection, ResumePosition, RoomChange};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -76,6 +77,33 @@ pub(super) fn spawn(
                 }
             }
         }
+        SourceName::PubSub { service, node } => {
+            let mut sub = match &source.login {
+                Some(Login::Account { jid, password }) => {
+                    Subscriber::builder(jid, password.clone())
+                }
+                Some(Login::Anonymous { domain }) => Subscriber::anonymous(domain),
+                None => {
+                    return Err(SourceError::Config(format!(
+                        "{}: an XMPP source needs .account(jid, password) or .anonymous(domain)",
+                        source.name
+                    )))
+                }
+            }
+            .map_err(config)?
+            .node(&service, &node)
+            .map_err(config)?;
+            if let Some(addr) = &source.server {
+                sub = sub.server(addr).map_err(config)?;
+            }
+            let stream = sub
+                .tls(source.tls.clone())
+                .filter(source.filter.clone())
+                .resume(from_value::<PubSubPosition>(position)?)
+                .try_connect()
+                .map_err(config)?;
+            Ok(tokio::spawn(pubsub(stream, source.wiki.clone(), feed)))
+        }
         SourceName::MediaWiki(url) => {
             let api = Api::new(&url).map_err(config)?;
             let wiki = source.wiki.clone().unwrap_or_else(|| host_of(&url));
@@ -105,9 +133,6 @@ pub(super) fn spawn(
             Ok(tokio::spawn(wikirpc(poller, url, feed)))
         }
         SourceName::WikiPing(addr) => Ok(tokio::spawn(wikiping(addr, source.filter, feed))),
-        other => Err(SourceError::Config(format!(
-            "{other}: this kind of source is not available in this build"
-        ))),
     }
 }
 
@@ -216,6 +241,30 @@ async fn rooms(mut stream: ChangeStream, feed: Feed) {
             .send(item.map(room_change).map_err(Into::into), position)
             .await
         {
+            break;
+        }
+    }
+    watcher.abort();
+}
+
+async fn pubsub(mut stream: NodeStream, wiki: Option<String>, feed: Feed) {
+    let watcher = watch_xmpp(stream.status(), &feed);
+    while let Some(item) = stream.next().await {
+        let position = to_value(&stream.position());
+        let item = item.map_err(SourceError::from).map(|c: NodeChange| {
+            let mut change = c.change;
+            // The subscriber names a wiki-less entry after its node; `.wiki()` says better.
+            if let (Some(w), true) = (&wiki, change.wiki.as_deref() == Some(c.node.as_str())) {
+                change.wiki = Some(w.clone());
+            }
+            Change {
+                via: rc_xmpp::pubsub::node_uri(c.service.as_str(), &c.node),
+                id: c.item_id,
+                replayed: c.replayed,
+                change,
+            }
+        });
+        if !feed.send(item, position).await {
             break;
         }
     }
