@@ -74,13 +74,9 @@ async fn a_room_by_name_filters_reports_status_and_resumes_from_its_file() {
             .unwrap();
     }
     assert!(publisher.flush(Duration::from_secs(10)).await);
-    let got: Vec<u64> = vec![
-        next_change(&mut changes).await,
-        next_change(&mut changes).await,
-    ]
-    .iter()
-    .map(|c| c.rcid.unwrap())
-    .collect();
+    let first = next_change(&mut changes).await;
+    let second = next_change(&mut changes).await;
+    let got = [first.rcid.unwrap(), second.rcid.unwrap()];
     assert_eq!(got, [1, 3], "the talk-page change is filtered out");
     let c = changes.status().borrow().clone();
     assert_eq!((c.changes, c.errors), (2, 0));
