@@ -387,15 +387,25 @@ impl Driver {
         };
         let uri = node.target.uri.clone();
         let mut gap = false;
+        // Live items arrived after the subscription took effect: new, whatever the fetch says.
+        let held = std::mem::take(&mut node.held);
+        let held_ids: HashSet<String> = held.iter().filter_map(|i| i.id.clone()).collect();
         let start = if baseline {
             if self.cfg.last_items == 0 || items.is_empty() {
-                let newest = items.last().and_then(|i| i.id.clone());
-                self.received.record(&uri, newest.as_deref());
-                self.advance(Mark {
-                    node: uri.clone(),
-                    item_id: newest,
-                })
-                .await?;
+                // The newest item published before the subscription; later ones are held.
+                let newest = items
+                    .iter()
+                    .rev()
+                    .filter_map(|i| i.id.clone())
+                    .find(|id| !held_ids.contains(id));
+                if newest.is_some() || held.is_empty() {
+                    self.received.record(&uri, newest.as_deref());
+                    self.advance(Mark {
+                        node: uri.clone(),
+                        item_id: newest,
+                    })
+                    .await?;
+                }
                 items.len()
             } else {
                 items.len().saturating_sub(self.cfg.last_items as usize)
@@ -426,13 +436,16 @@ impl Driver {
         let mut recovered = 0;
         let mut flag = gap;
         for item in items.into_iter().skip(start) {
+            if baseline && item.id.as_ref().is_some_and(|id| held_ids.contains(id)) {
+                continue; // live: delivered below, in arrival order
+            }
             if self.accept(&node.target, item, true, flag).await? {
                 recovered += 1;
                 flag = false;
             }
         }
-        for item in std::mem::take(&mut node.held) {
-            if item.id.as_ref().is_some_and(|id| fetched.contains(id)) {
+        for item in held {
+            if !baseline && item.id.as_ref().is_some_and(|id| fetched.contains(id)) {
                 continue; // stored too: delivered above, or older than the position
             }
             self.accept(&node.target, item, false, false).await?;

@@ -37,7 +37,10 @@
 //! for 100 and grows the request until the last item seen is among them. On a node's
 //! very first subscription (no position) nothing old is delivered (unless
 //! [`last_items`](SubscriberBuilder::last_items) asks for some): its newest item becomes
-//! the position, so whatever is published during a later outage is recovered.
+//! the position, so whatever is published during a later outage is recovered; live items
+//! that arrived while it was fetched are newer and delivered. (A service configured to
+//! send the last published item on subscription makes that one item look live on a
+//! first subscription; Prosody's default is `never`.)
 //!
 //! **Eviction.** A node keeps at most its `max_items` items. If the last item seen is no
 //! longer among them, every item the node holds is delivered, the first one flagged
