@@ -1,30 +1,31 @@
-//! Dropping a change seen before: by (wiki, rcid), within a bounded window.
+//! Dropping what was seen before, within a bounded window: changes by (wiki, rcid),
+//! PubSub items by their own keys.
 
 use std::collections::{HashSet, VecDeque};
+use std::hash::Hash;
 
-/// The most recent `capacity` change identities.
+/// The most recent `capacity` keys.
 #[derive(Debug)]
-pub(crate) struct Window {
-    seen: HashSet<(Option<String>, u64)>,
-    order: VecDeque<(Option<String>, u64)>,
+pub(crate) struct Recent<K> {
+    seen: HashSet<K>,
+    order: VecDeque<K>,
     capacity: usize,
 }
 
-impl Window {
+impl<K: Hash + Eq + Clone> Recent<K> {
     pub fn new(capacity: usize) -> Self {
-        Window {
+        Recent {
             seen: HashSet::with_capacity(capacity.min(1 << 16)),
             order: VecDeque::with_capacity(capacity.min(1 << 16)),
             capacity,
         }
     }
 
-    /// Whether this change is new; remembers it. Changes without an rcid are always new.
-    pub fn first_time(&mut self, wiki: Option<&str>, rcid: Option<u64>) -> bool {
-        let (Some(rcid), true) = (rcid, self.capacity > 0) else {
+    /// Whether `key` is new; remembers it.
+    pub fn first_time(&mut self, key: K) -> bool {
+        if self.capacity == 0 {
             return true;
-        };
-        let key = (wiki.map(str::to_owned), rcid);
+        }
         if self.seen.contains(&key) {
             return false;
         }
@@ -36,6 +37,24 @@ impl Window {
         self.seen.insert(key.clone());
         self.order.push_back(key);
         true
+    }
+}
+
+/// The most recent `capacity` change identities (wiki, rcid).
+#[derive(Debug)]
+pub(crate) struct Window(Recent<(Option<String>, u64)>);
+
+impl Window {
+    pub fn new(capacity: usize) -> Self {
+        Window(Recent::new(capacity))
+    }
+
+    /// Whether this change is new; remembers it. Changes without an rcid are always new.
+    pub fn first_time(&mut self, wiki: Option<&str>, rcid: Option<u64>) -> bool {
+        match rcid {
+            Some(rcid) => self.0.first_time((wiki.map(str::to_owned), rcid)),
+            None => true,
+        }
     }
 }
 
@@ -58,5 +77,17 @@ mod tests {
             "forgotten once out of the window"
         );
         assert!(w.first_time(None, None) && w.first_time(None, None));
+    }
+
+    #[test]
+    fn recent_keys_are_a_bounded_window() {
+        let mut w = Recent::new(2);
+        assert!(w.first_time("a"));
+        assert!(!w.first_time("a"));
+        assert!(w.first_time("b"));
+        assert!(w.first_time("c"));
+        assert!(w.first_time("a"), "forgotten once out of the window");
+        let mut off = Recent::new(0);
+        assert!(off.first_time(1) && off.first_time(1));
     }
 }

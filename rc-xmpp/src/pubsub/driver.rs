@@ -16,7 +16,7 @@ use xmpp_parsers::message::Message;
 
 use super::error::{NodeError, NodeStreamError};
 use super::position::PubSubPosition;
-use super::recent::Recent;
+use crate::dedup::Recent;
 use super::stanzas::{self as ps, Event, NodeItem};
 use super::{NodeChange, NodeTarget, SubConfig};
 use crate::connect::{self, Next, Session, Sessions};

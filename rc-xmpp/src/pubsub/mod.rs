@@ -74,7 +74,6 @@ mod driver;
 mod error;
 mod position;
 mod publisher;
-mod recent;
 mod stanzas;
 
 use std::ops::Deref;
