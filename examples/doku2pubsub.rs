@@ -9,6 +9,8 @@
 //!     --server 127.0.0.1:25222 --tls plaintext-loopback --node dokuwiki --position doku2pubsub.pos
 //! ```
 //!
+//! Each entry links to the page's revision (`doku.php?id=PAGE&rev=VERSION`), which is also
+//! its Atom id. DokuWiki's `getRecentChanges` carries no edit summary, so entries have none.
 //! At least once: the position file moves only after the PubSub service confirmed every
 //! entry of a poll, so a crash re-publishes (subscribers drop the repeats by item).
 //! Passwords come from `WIKI_PASSWORD` and `XMPP_PASSWORD`.
@@ -104,7 +106,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(items) => {
                 for item in items {
                     match item {
-                        Ok(rc) => {
+                        Ok(mut rc) => {
+                            // dokupubsub linked each entry to the page's revision.
+                            if let (Some(url), Some(rev)) = (&rc.url, rc.rev_id) {
+                                rc.url = Some(format!("{url}&rev={rev}"));
+                            }
                             publisher
                                 .publish(&service, &args.node, &AtomEntry::from_change(&rc))
                                 .await?;

@@ -157,3 +157,51 @@ def test_wikiping_by_name_receives_pings(tmp_path):
         assert (rc.title, rc.url, rc.wiki, rc.user, rc.comment) == (
             "HomePage", "http://mindwiki.de/HomePage", "mindWiki", "sebastian", "just an example!")
         assert source.status["errors"] == 1, "the refused ping was counted"
+
+
+def test_dokuwiki_edits_reach_a_pubsub_subscriber_the_dokupubsub_way(prosody, dokuwiki, tmp_path):
+    """DokuWiki -> examples/doku2pubsub (WikiRPC poll, Atom entries) -> Prosody PubSub ->
+    rcclient.open("xmpp:pubsub.localhost?;node=...")."""
+    from conftest import REPO
+
+    binary = REPO / "target" / "debug" / "examples" / "doku2pubsub"
+    if not binary.exists():
+        subprocess.run(["cargo", "build", "-q", "--example", "doku2pubsub"], cwd=REPO, check=True)
+    node = f"dokuwiki-{os.getpid()}-{time.monotonic_ns()}"
+    url, user, password = dokuwiki["DOKUWIKI_XMLRPC_URL"], dokuwiki["DOKUWIKI_USER"], dokuwiki["DOKUWIKI_PASSWORD"]
+    rpc = xmlrpc.client.ServerProxy(url.replace("http://", f"http://{user}:{password}@"))
+    assert rpc.wiki.putPage("wiki:start", "Welcome", {"sum": "created"})  # creates the node
+    bridge = subprocess.Popen(
+        [str(binary), url, "--user", user, "--jid", "publisher@localhost", "--server", prosody.addr,
+         "--tls", "plaintext-loopback", "--node", node, "--from-beginning", "--interval", "0.2",
+         "--position", str(tmp_path / "bridge.pos")],
+        env=dict(os.environ, WIKI_PASSWORD=password, XMPP_PASSWORD="publisherpublisher"),
+    )
+    try:
+        # The bridge creates the node with its first entry, then saves its position.
+        deadline = time.time() + 30
+        while not (tmp_path / "bridge.pos").exists():
+            assert time.time() < deadline and bridge.poll() is None, "the bridge published its first entry"
+            time.sleep(0.1)
+        with rcclient.open(f"xmpp:pubsub.localhost?;node={node}", anonymous="anon.localhost",
+                           server=prosody.addr, tls="plaintext-loopback", wiki="testwiki",
+                           errors="raise") as source:
+            time.sleep(1.1)  # a new second: DokuWiki keeps one revision per page and second
+            assert rpc.wiki.putPage("wiki:start", "Welcome, again", {"sum": "second words"})
+            info = rpc.wiki.getPageInfo("wiki:start")
+            deadline = time.time() + 30
+            rc = None
+            while time.time() < deadline:
+                rc = source.receive(timeout=1)
+                if rc is not None and rc.rev_id is None and rc.url.endswith(f"&rev={info['version']}"):
+                    break
+            assert rc is not None and rc.url.endswith(f"&rev={info['version']}"), source.status
+            assert (rc.title, rc.user, rc.wiki) == ("wiki:start", user, "testwiki")
+            assert rc.url.startswith(url.replace("lib/exe/xmlrpc.php", "doku.php?id=wiki%3Astart"))
+            assert rc.entry_id == rc.url, "the revision link is the entry's id"
+            assert rc.timestamp.timestamp() == info["version"], "updated = the revision's time"
+            assert rc.room == f"xmpp:pubsub.localhost?;node={node}"
+            assert source.status["state"] == "live"
+    finally:
+        bridge.terminate()
+        bridge.wait(10)
