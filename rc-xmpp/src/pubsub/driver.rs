@@ -16,10 +16,10 @@ use xmpp_parsers::message::Message;
 
 use super::error::{NodeError, NodeStreamError};
 use super::position::PubSubPosition;
-use crate::dedup::Recent;
 use super::stanzas::{self as ps, Event, NodeItem};
 use super::{NodeChange, NodeTarget, SubConfig};
 use crate::connect::{self, Next, Session, Sessions};
+use crate::dedup::Recent;
 use crate::error::Fatal;
 use crate::queue;
 use crate::stanzas;
