@@ -175,3 +175,60 @@ async fn the_api_fills_what_the_room_never_saw_then_the_room_follows_once_each()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_server_crashes_it_catches_up_again_and_yields_each_change_once() {
+    let prosody = Prosody::start();
+    let bridge = prosody.bridge("publisher", "wikidb").await;
+    let wiki = Wiki::start(Some(bridge.local_addr()), None);
+    let cast = Cast::new(&wiki).await;
+    edit(&cast.admin, "Steady", "text", "before the crash", &[]).await;
+    let config = BackfillConfig::new(
+        PollerConfig::new("wikidb")
+            .start(Start::Beginning)
+            .interval(Duration::from_millis(300)),
+    );
+    let client = prosody
+        .client("alice")
+        .room(&room_jid("wikidb"), "alice")
+        .unwrap();
+    let mut stream =
+        Backfilled::start(client, wiki.api(), config, BackfillPosition::default()).unwrap();
+    let before = all_rcids(&wiki).await;
+    let got = collect(&mut stream, &before).await;
+    assert_eq!(rcids(&got), before.iter().copied().collect::<Vec<_>>());
+
+    // The server crashes; the wiki goes on (the bridge keeps what it could not post).
+    prosody.kill();
+    for n in 0..3 {
+        edit(
+            &cast.admin,
+            "Steady",
+            &format!("down {n}"),
+            &format!("while down {n}"),
+            &[],
+        )
+        .await;
+    }
+    prosody.restart();
+    edit(&cast.admin, "Steady", "back", "after the restart", &[]).await;
+    let all = all_rcids(&wiki).await;
+    let fresh: BTreeSet<u64> = all.difference(&before).copied().collect();
+    assert_eq!(fresh.len(), 4);
+    let got = collect(&mut stream, &fresh).await;
+    assert_eq!(
+        rcids(&got),
+        fresh.iter().copied().collect::<Vec<_>>(),
+        "every change made around the crash once, in order"
+    );
+    let stats = stream.stats();
+    assert!(
+        stats.catch_ups >= 2,
+        "caught up again after reconnecting: {stats:?}"
+    );
+    assert!(
+        stream.status().borrow().connections >= 2,
+        "{:?}",
+        *stream.status().borrow()
+    );
+}

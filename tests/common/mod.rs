@@ -651,6 +651,30 @@ impl Prosody {
         p
     }
 
+    /// SIGKILL, like a crash.
+    pub fn kill(&self) {
+        let out = self.script("kill.sh").output().expect("kill.sh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts again after [`kill`](Self::kill), keeping accounts, rooms and archives.
+    pub fn restart(&self) {
+        let out = self
+            .script("start.sh")
+            .env("PROSODY_FRESH", "0")
+            .output()
+            .expect("start.sh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn script(&self, name: &str) -> Command {
         let mut c = Command::new("bash");
         c.arg(repo().join("scripts/prosody").join(name))
