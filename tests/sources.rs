@@ -139,6 +139,22 @@ async fn mediawiki_by_name_yields_every_change_once_across_a_restart() {
     );
     assert!(!seen.contains(&c.rcid.unwrap()));
     assert_eq!(changes.status().borrow().state, State::Live);
+
+    // A quiet wiki is live too, before any change.
+    let quiet = Source::new(&format!("mediawiki:{}", wiki.api_url()))
+        .unwrap()
+        .interval(Duration::from_millis(200))
+        .open()
+        .unwrap();
+    let mut status = quiet.status();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        status.wait_for(|s| s.state == State::Live),
+    )
+    .await
+    .expect("live without a change")
+    .unwrap();
+    assert_eq!(status.borrow().changes, 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -326,20 +326,36 @@ impl Poller {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub async fn next(&mut self) -> Result<RecentChange, Error> {
-        for _ in 0..u32::MAX {
-            if let Some(item) = self.pop() {
-                match item {
-                    Some(Ok(rc)) => return Ok(rc),
-                    Some(Err(e)) => return Err(e),
-                    None => continue, // filtered out
-                }
+        loop {
+            if let Some(rc) = self.step().await? {
+                return Ok(rc);
             }
-            if let Some(at) = self.next_poll {
-                tokio::time::sleep_until(at).await;
-            }
-            self.fetch().await?;
         }
-        unreachable!("a poller loop of 4 billion empty rounds")
+    }
+
+    /// One step of [`next`](Self::next): a buffered change if there is one, else (once the
+    /// interval has passed) one request and the first change it brought; `Ok(None)` when
+    /// the request succeeded with nothing to hand out (the wiki had nothing new). Lets a
+    /// caller tell a quiet wiki from a failing one. Cancel-safe like `next`.
+    pub async fn step(&mut self) -> Result<Option<RecentChange>, Error> {
+        if let Some(item) = self.pop_kept() {
+            return item.map(Some);
+        }
+        if let Some(at) = self.next_poll {
+            tokio::time::sleep_until(at).await;
+        }
+        self.fetch().await?;
+        self.pop_kept().transpose()
+    }
+
+    /// The next buffered row the filter keeps, or `None` when none is left.
+    fn pop_kept(&mut self) -> Option<Result<RecentChange, Error>> {
+        loop {
+            match self.pop()? {
+                Some(item) => return Some(item),
+                None => continue, // filtered out
+            }
+        }
     }
 
     /// One request (or none, if changes are still buffered): the changes it brought, in

@@ -302,7 +302,14 @@ async fn backfilled(mut stream: Backfilled, api_url: String, feed: Feed) {
 
 async fn mediawiki(mut poller: Poller, url: String, feed: Feed) {
     loop {
-        let item = poller.next().await;
+        let item = match poller.step().await {
+            Ok(None) => {
+                feed.state(State::Live); // answered, nothing new
+                continue;
+            }
+            Ok(Some(change)) => Ok(change),
+            Err(e) => Err(e),
+        };
         let position = to_value(poller.position());
         let failed_request = matches!(&item, Err(e) if !matches!(e, rc_http::Error::Parse { .. }));
         match &item {
