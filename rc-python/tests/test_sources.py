@@ -205,3 +205,29 @@ def test_dokuwiki_edits_reach_a_pubsub_subscriber_the_dokupubsub_way(prosody, do
     finally:
         bridge.terminate()
         bridge.wait(10)
+
+
+def test_async_iteration_over_a_source():
+    import asyncio
+
+    from conftest import free_port
+
+    port = free_port()
+
+    async def main():
+        got = []
+        async with rcclient.open(f"wikiping:127.0.0.1:{port}") as source:
+            while source.status["state"] != "live":
+                await asyncio.sleep(0.05)
+            proxy = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/")
+            loop = asyncio.get_running_loop()
+            for tag in ("One", "Two"):
+                ping = {"tag": tag, "url": f"http://w.example/{tag}", "wiki": "w"}
+                await loop.run_in_executor(None, proxy.wiki.ping, ping)
+            async for rc in source:
+                got.append(rc.title)
+                if len(got) == 2:
+                    break
+        return got
+
+    assert asyncio.run(asyncio.wait_for(main(), 20)) == ["One", "Two"]
