@@ -19,7 +19,7 @@ use tokio_xmpp::parsers::starttls;
 use tokio_xmpp::parsers::stream_features::StreamFeatures;
 use tokio_xmpp::xmlstream::{
     initiate_stream, FallibleStreamElement, InitiatingStream, PendingFeaturesRecv, ReadError,
-    StreamHeader, Timeouts, XmppStream, XmppStreamElement,
+    StreamElementError, StreamHeader, Timeouts, XmppStream, XmppStreamElement,
 };
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
@@ -357,6 +357,63 @@ impl Sessions {
                     last = Some(reason);
                 }
             }
+        }
+    }
+}
+
+/// Sends one stanza.
+pub(crate) async fn send(stream: &mut Stream, stanza: Stanza) -> Result<(), String> {
+    stream
+        .send(&XmppStreamElement::Stanza(stanza))
+        .await
+        .map_err(|e| format!("cannot send: {e}"))
+}
+
+/// Answers the server's own requests (a ping gets a pong, anything else
+/// `service-unavailable`) and hands back the responses to this client's requests.
+pub(crate) async fn answer_requests(stream: &mut Stream, iq: Iq) -> Result<Option<Iq>, String> {
+    let reply = match iq {
+        Iq::Get {
+            from, id, payload, ..
+        } if payload.is("ping", stanzas::ns::PING) => stanzas::pong(from, &id),
+        Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => stanzas::unsupported(from, &id),
+        response => return Ok(Some(response)),
+    };
+    send(stream, Stanza::Iq(reply)).await.map(|()| None)
+}
+
+/// What one read from the server's stream means to a session. (Returned by value and
+/// matched at once: boxing the stanza would cost an allocation per stanza.)
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Incoming {
+    Stanza(Stanza),
+    /// A stanza the XMPP parser refused (the server let it through).
+    Invalid(StreamElementError),
+    /// Nothing for the session (stream features, an element that does not parse); logged.
+    Skip,
+    /// The server was quiet for the keepalive time: make it talk (a ping), or time out.
+    Quiet,
+    /// The connection is gone.
+    Lost(String),
+}
+
+/// Sorts one read from the server's stream.
+pub(crate) fn incoming(read: Option<Result<FallibleStreamElement, ReadError>>) -> Incoming {
+    match read {
+        Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(s)))) => Incoming::Stanza(s),
+        Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
+            Incoming::Lost(format!("stream error from the server: {e:?}"))
+        }
+        Some(Ok(FallibleStreamElement::Ok(_))) => Incoming::Skip,
+        Some(Ok(FallibleStreamElement::Err(e))) => Incoming::Invalid(e),
+        Some(Err(ReadError::SoftTimeout)) => Incoming::Quiet,
+        Some(Err(ReadError::HardError(e))) => Incoming::Lost(format!("connection error: {e}")),
+        Some(Err(ReadError::ParseError(e))) => {
+            tracing::warn!("skipping a stanza that does not parse: {e}");
+            Incoming::Skip
+        }
+        Some(Err(ReadError::StreamFooterReceived)) | None => {
+            Incoming::Lost("the server closed the stream".into())
         }
     }
 }

@@ -5,21 +5,19 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use minidom::Element;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 use tokio_xmpp::jid::{BareJid, FullJid, Jid, ResourcePart};
-use tokio_xmpp::xmlstream::{
-    FallibleStreamElement, ReadError, StreamElementError, XmppStreamElement,
-};
+use tokio_xmpp::xmlstream::StreamElementError;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use crate::config::{Config, History, RoomConfig};
-use crate::connect::{self, Next, Session, Sessions};
+use crate::connect::{self, send, Incoming, Next, Session, Sessions};
 use crate::dedup::Window;
 use crate::error::{Fatal, RoomError, StreamError};
 use crate::queue;
@@ -225,36 +223,23 @@ impl Driver {
                     return Ended::Shutdown;
                 }
             };
-            let stanza = match element {
-                Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(s)))) => s,
-                Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
-                    return Ended::Lost(format!("stream error from the server: {e:?}"))
-                }
-                Some(Ok(FallibleStreamElement::Ok(_))) => continue,
-                Some(Ok(FallibleStreamElement::Err(e))) => {
+            let stanza = match connect::incoming(element) {
+                Incoming::Stanza(s) => s,
+                Incoming::Invalid(e) => {
                     if let Err(end) = self.on_invalid(&rooms, e).await {
                         return end;
                     }
                     continue;
                 }
-                Some(Err(ReadError::SoftTimeout)) => {
-                    // Quiet for a while: make the server talk, or time out hard.
+                Incoming::Skip => continue,
+                Incoming::Quiet => {
                     let id = self.id("ping");
                     if let Err(e) = send(&mut stream, Stanza::Iq(stanzas::ping(None, &id))).await {
                         return Ended::Lost(e);
                     }
                     continue;
                 }
-                Some(Err(ReadError::HardError(e))) => {
-                    return Ended::Lost(format!("connection error: {e}"))
-                }
-                Some(Err(ReadError::ParseError(e))) => {
-                    tracing::warn!("skipping a stanza that does not parse: {e}");
-                    continue;
-                }
-                Some(Err(ReadError::StreamFooterReceived)) | None => {
-                    return Ended::Lost("the server closed the stream".into())
-                }
+                Incoming::Lost(reason) => return Ended::Lost(reason),
             };
             let result = match stanza {
                 Stanza::Message(m) => self.on_message(&mut stream, &mut rooms, &jid, m).await,
@@ -329,22 +314,14 @@ impl Driver {
         rooms: &mut [Room],
         iq: Iq,
     ) -> Result<(), Ended> {
+        let Some(iq) = connect::answer_requests(stream, iq)
+            .await
+            .map_err(Ended::Lost)?
+        else {
+            return Ok(());
+        };
         match iq {
-            Iq::Get {
-                from, id, payload, ..
-            } => {
-                let reply = if payload.is("ping", stanzas::ns::PING) {
-                    stanzas::pong(from, &id)
-                } else {
-                    stanzas::unsupported(from, &id)
-                };
-                send(stream, Stanza::Iq(reply)).await.map_err(Ended::Lost)?;
-            }
-            Iq::Set { from, id, .. } => {
-                send(stream, Stanza::Iq(stanzas::unsupported(from, &id)))
-                    .await
-                    .map_err(Ended::Lost)?;
-            }
+            Iq::Get { .. } | Iq::Set { .. } => {} // answered above
             Iq::Result { id, payload, .. } => {
                 for room in rooms.iter_mut() {
                     if room.baseline.as_deref() == Some(id.as_str()) {
@@ -769,11 +746,4 @@ fn occupant(room: &BareJid, nick: &str) -> FullJid {
     let resource = ResourcePart::new(nick)
         .unwrap_or_else(|_| ResourcePart::new("rc-xmpp").expect("a valid resource"));
     FullJid::from_parts(room.node(), room.domain(), &resource)
-}
-
-async fn send(stream: &mut connect::Stream, stanza: Stanza) -> Result<(), String> {
-    stream
-        .send(&XmppStreamElement::Stanza(stanza))
-        .await
-        .map_err(|e| format!("cannot send: {e}"))
 }

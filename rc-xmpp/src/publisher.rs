@@ -19,7 +19,6 @@ use tokio_xmpp::xmlstream::{
     FallibleStreamElement, ReadError, StreamElementError, XmppStreamElement,
 };
 use tokio_xmpp::Stanza;
-use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::{Id, MessageType};
 use xmpp_parsers::presence::Type as PresenceType;
 
@@ -377,21 +376,16 @@ impl Worker {
                         }
                     }
                     Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Iq(iq))))) => {
-                        let reply = match iq {
-                            Iq::Get { from, id, payload, .. } if payload.is("ping", stanzas::ns::PING) => stanzas::pong(from, &id),
-                            Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => stanzas::unsupported(from, &id),
-                            Iq::Result { .. } | Iq::Error { .. } => continue,
-                        };
-                        if let Err(e) = stream.send(&XmppStreamElement::Stanza(Stanza::Iq(reply))).await {
-                            return Stop::Lost(e.to_string());
+                        if let Err(e) = connect::answer_requests(&mut stream, iq).await {
+                            return Stop::Lost(e);
                         }
                     }
                     Some(Ok(_)) => {}
                     Some(Err(ReadError::SoftTimeout)) => {
                         self.next_id += 1;
                         let ping = stanzas::ping(None, &format!("ping-{}", self.next_id));
-                        if let Err(e) = stream.send(&XmppStreamElement::Stanza(Stanza::Iq(ping))).await {
-                            return Stop::Lost(e.to_string());
+                        if let Err(e) = connect::send(&mut stream, Stanza::Iq(ping)).await {
+                            return Stop::Lost(e);
                         }
                     }
                     Some(Err(ReadError::ParseError(e))) => tracing::warn!("publisher skips an element: {e}"),

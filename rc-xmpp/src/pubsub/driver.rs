@@ -5,11 +5,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 use tokio_xmpp::jid::FullJid;
-use tokio_xmpp::xmlstream::{FallibleStreamElement, ReadError, XmppStreamElement};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::Message;
@@ -18,7 +17,7 @@ use super::error::{NodeError, NodeStreamError};
 use super::position::PubSubPosition;
 use super::stanzas::{self as ps, Event, NodeItem};
 use super::{NodeChange, NodeTarget, SubConfig};
-use crate::connect::{self, Next, Session, Sessions};
+use crate::connect::{self, send, Incoming, Next, Session, Sessions};
 use crate::dedup::Recent;
 use crate::error::Fatal;
 use crate::queue;
@@ -221,33 +220,21 @@ impl Driver {
                     return Ended::Shutdown;
                 }
             };
-            let stanza = match element {
-                Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(s)))) => s,
-                Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
-                    return Ended::Lost(format!("stream error from the server: {e:?}"))
-                }
-                Some(Ok(FallibleStreamElement::Ok(_))) => continue,
-                Some(Ok(FallibleStreamElement::Err(e))) => {
-                    tracing::warn!("skipping a stanza that does not parse: {e}");
+            let stanza = match connect::incoming(element) {
+                Incoming::Stanza(s) => s,
+                Incoming::Invalid(e) => {
+                    tracing::warn!("skipping a stanza that is not valid XMPP: {e}");
                     continue;
                 }
-                Some(Err(ReadError::SoftTimeout)) => {
+                Incoming::Skip => continue,
+                Incoming::Quiet => {
                     let id = self.id("ping");
                     if let Err(e) = send(&mut stream, Stanza::Iq(stanzas::ping(None, &id))).await {
                         return Ended::Lost(e);
                     }
                     continue;
                 }
-                Some(Err(ReadError::HardError(e))) => {
-                    return Ended::Lost(format!("connection error: {e}"))
-                }
-                Some(Err(ReadError::ParseError(e))) => {
-                    tracing::warn!("skipping a stanza that does not parse: {e}");
-                    continue;
-                }
-                Some(Err(ReadError::StreamFooterReceived)) | None => {
-                    return Ended::Lost("the server closed the stream".into())
-                }
+                Incoming::Lost(reason) => return Ended::Lost(reason),
             };
             let result = match stanza {
                 Stanza::Message(m) => self.on_message(&mut nodes, m).await,
@@ -300,22 +287,14 @@ impl Driver {
         nodes: &mut [Node],
         iq: Iq,
     ) -> Result<(), Ended> {
+        let Some(iq) = connect::answer_requests(stream, iq)
+            .await
+            .map_err(Ended::Lost)?
+        else {
+            return Ok(());
+        };
         match iq {
-            Iq::Get {
-                from, id, payload, ..
-            } => {
-                let reply = if payload.is("ping", stanzas::ns::PING) {
-                    stanzas::pong(from, &id)
-                } else {
-                    stanzas::unsupported(from, &id)
-                };
-                send(stream, Stanza::Iq(reply)).await.map_err(Ended::Lost)?;
-            }
-            Iq::Set { from, id, .. } => {
-                send(stream, Stanza::Iq(stanzas::unsupported(from, &id)))
-                    .await
-                    .map_err(Ended::Lost)?;
-            }
+            Iq::Get { .. } | Iq::Set { .. } => {} // answered above
             Iq::Result { id, payload, .. } => {
                 for node in nodes.iter_mut() {
                     match &node.phase {
@@ -635,11 +614,4 @@ impl Driver {
             None => Ok(()),
         }
     }
-}
-
-async fn send(stream: &mut connect::Stream, stanza: Stanza) -> Result<(), String> {
-    stream
-        .send(&XmppStreamElement::Stanza(stanza))
-        .await
-        .map_err(|e| format!("cannot send: {e}"))
 }

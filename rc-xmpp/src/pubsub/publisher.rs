@@ -9,12 +9,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use minidom::Element;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_xmpp::jid::BareJid;
-use tokio_xmpp::xmlstream::{FallibleStreamElement, ReadError, XmppStreamElement};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 
@@ -22,7 +21,7 @@ use super::atom::AtomEntry;
 use super::stanzas as ps;
 use super::{check_transport, node_uri};
 use crate::config::{Config, ReconnectPolicy, Tls};
-use crate::connect::{self, Next, Sessions};
+use crate::connect::{self, send, Incoming, Next, Sessions};
 use crate::error::{ConfigError, Fatal};
 use crate::publisher::PublishError;
 use crate::stanzas;
@@ -376,24 +375,17 @@ impl Worker {
                     return Stop::Closed;
                 }
                 el = stream.next() => {
-                    let iq = match el {
-                        Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Iq(iq))))) => iq,
-                        Some(Ok(_)) => continue,
-                        Some(Err(ReadError::SoftTimeout)) => {
+                    let iq = match connect::incoming(el) {
+                        Incoming::Stanza(Stanza::Iq(iq)) => iq,
+                        Incoming::Stanza(_) | Incoming::Invalid(_) | Incoming::Skip => continue,
+                        Incoming::Quiet => {
                             let id = self.id("ping");
                             if let Err(e) = send(&mut stream, Stanza::Iq(stanzas::ping(None, &id))).await {
                                 return Stop::Lost(e);
                             }
                             continue;
                         }
-                        Some(Err(ReadError::ParseError(e))) => {
-                            tracing::warn!("publisher skips an element: {e}");
-                            continue;
-                        }
-                        Some(Err(ReadError::HardError(e))) => return Stop::Lost(e.to_string()),
-                        Some(Err(ReadError::StreamFooterReceived)) | None => {
-                            return Stop::Lost("the server closed the stream".into())
-                        }
+                        Incoming::Lost(reason) => return Stop::Lost(reason),
                     };
                     if let Err(e) = self.on_iq(&mut stream, &mut creating, iq).await {
                         return Stop::Lost(e);
@@ -409,15 +401,11 @@ impl Worker {
         creating: &mut HashMap<String, String>,
         iq: Iq,
     ) -> Result<(), String> {
+        let Some(iq) = connect::answer_requests(stream, iq).await? else {
+            return Ok(());
+        };
         match iq {
-            Iq::Get {
-                from, id, payload, ..
-            } if payload.is("ping", stanzas::ns::PING) => {
-                send(stream, Stanza::Iq(stanzas::pong(from, &id))).await?
-            }
-            Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => {
-                send(stream, Stanza::Iq(stanzas::unsupported(from, &id))).await?
-            }
+            Iq::Get { .. } | Iq::Set { .. } => {} // answered above
             Iq::Result { id, .. } => {
                 if let Some(uri) = creating
                     .iter()
@@ -483,11 +471,4 @@ impl Worker {
         }
         Ok(())
     }
-}
-
-async fn send(stream: &mut connect::Stream, stanza: Stanza) -> Result<(), String> {
-    stream
-        .send(&XmppStreamElement::Stanza(stanza))
-        .await
-        .map_err(|e| format!("cannot send: {e}"))
 }
