@@ -109,22 +109,12 @@ pub struct BackfillPosition {
 impl BackfillPosition {
     /// Reads a saved position; a missing file is an empty position.
     pub fn load(path: &Path) -> Result<BackfillPosition, Error> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::io(
-                    path,
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BackfillPosition::default()),
-            Err(e) => Err(Error::io(path, e)),
-        }
+        crate::fsutil::load_json(path)
     }
 
     /// Writes the position atomically.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let json = serde_json::to_vec_pretty(self).expect("a position serialises");
-        crate::fsutil::write_atomic(path, &json)
+        crate::fsutil::save_json(path, self)
     }
 }
 

@@ -57,16 +57,7 @@ pub struct Position {
 impl Position {
     /// Reads a position written by [`save`](Self::save); a missing file is an empty position.
     pub fn load(path: &Path) -> Result<Position, Error> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::io(
-                    path,
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Position::default()),
-            Err(e) => Err(Error::io(path, e)),
-        }
+        crate::fsutil::load_json(path)
     }
 
     /// Writes the position atomically (a temporary file renamed over the old one).
@@ -83,8 +74,7 @@ impl Position {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let json = serde_json::to_vec_pretty(self).expect("a position serialises");
-        crate::fsutil::write_atomic(path, &json)
+        crate::fsutil::save_json(path, self)
     }
 
     /// Records a change handed out by other means (received live from a room, say), so a

@@ -59,16 +59,7 @@ pub struct Position {
 impl Position {
     /// Reads a position written by [`save`](Self::save); a missing file is an empty position.
     pub fn load(path: &Path) -> Result<Position, Error> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::io(
-                    path,
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Position::default()),
-            Err(e) => Err(Error::io(path, e)),
-        }
+        crate::fsutil::load_json(path)
     }
 
     /// Writes the position atomically (a temporary file renamed over the old one).
@@ -85,13 +76,7 @@ impl Position {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| {
-            Error::io(
-                path,
-                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            )
-        })?;
-        crate::fsutil::write_atomic(path, &json)
+        crate::fsutil::save_json(path, self)
     }
 
     /// Whether this change was handed out already (or is older than the position).
