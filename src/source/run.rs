@@ -1,6 +1,9 @@
 //! The task behind each kind of source: it reads the source's own stream and hands each
 //! item over with the position after it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use futures::StreamExt;
 use rc_http::backfill::{BackfillConfig, BackfillPosition, Backfilled, Merged};
 use rc_http::wikiping::PingListener;
@@ -200,7 +203,12 @@ fn room_change(c: RoomChange) -> Change {
 }
 
 /// Mirrors the XMPP client's status into the source's.
-fn watch_xmpp(mut status: watch::Receiver<rc_xmpp::Status>, feed: &Feed) -> JoinHandle<()> {
+/// `merged`: duplicates dropped above the client (by backfill), added to the client's own.
+fn watch_xmpp(
+    mut status: watch::Receiver<rc_xmpp::Status>,
+    feed: &Feed,
+    merged: Arc<AtomicU64>,
+) -> JoinHandle<()> {
     let out = feed.status.clone();
     tokio::spawn(async move {
         loop {
@@ -223,7 +231,7 @@ fn watch_xmpp(mut status: watch::Receiver<rc_xmpp::Status>, feed: &Feed) -> Join
             };
             out.send_modify(|o| {
                 o.state = state;
-                o.duplicates = s.duplicates;
+                o.duplicates = s.duplicates + merged.load(Ordering::Relaxed);
                 o.dropped = s.dropped;
             });
             if status.changed().await.is_err() {
@@ -234,7 +242,7 @@ fn watch_xmpp(mut status: watch::Receiver<rc_xmpp::Status>, feed: &Feed) -> Join
 }
 
 async fn rooms(mut stream: ChangeStream, feed: Feed) {
-    let watcher = watch_xmpp(stream.status(), &feed);
+    let watcher = watch_xmpp(stream.status(), &feed, Arc::default());
     while let Some(item) = stream.next().await {
         let position = to_value(&stream.position());
         if !feed
@@ -248,7 +256,7 @@ async fn rooms(mut stream: ChangeStream, feed: Feed) {
 }
 
 async fn pubsub(mut stream: NodeStream, wiki: Option<String>, feed: Feed) {
-    let watcher = watch_xmpp(stream.status(), &feed);
+    let watcher = watch_xmpp(stream.status(), &feed, Arc::default());
     while let Some(item) = stream.next().await {
         let position = to_value(&stream.position());
         let item = item.map_err(SourceError::from).map(|c: NodeChange| {
@@ -272,7 +280,8 @@ async fn pubsub(mut stream: NodeStream, wiki: Option<String>, feed: Feed) {
 }
 
 async fn backfilled(mut stream: Backfilled, api_url: String, feed: Feed) {
-    let watcher = watch_xmpp(stream.status(), &feed);
+    let merged = Arc::new(AtomicU64::new(0));
+    let watcher = watch_xmpp(stream.status(), &feed, merged.clone());
     while let Some(item) = stream.next().await {
         let position = to_value(stream.position());
         let item = item.map_err(SourceError::from).map(|m| match m {
@@ -290,9 +299,10 @@ async fn backfilled(mut stream: Backfilled, api_url: String, feed: Feed) {
                 replayed: true,
             },
         });
-        let duplicates = stream.stats().duplicates;
+        merged.store(stream.stats().duplicates, Ordering::Relaxed);
+        let client = stream.status().borrow().duplicates;
         feed.status
-            .send_modify(|s| s.duplicates = s.duplicates.max(duplicates));
+            .send_modify(|s| s.duplicates = client + merged.load(Ordering::Relaxed));
         if !feed.send(item, position).await {
             break;
         }
