@@ -156,7 +156,10 @@ def test_wikiping_by_name_receives_pings(tmp_path):
         rc = source.receive(timeout=5)
         assert (rc.title, rc.url, rc.wiki, rc.user, rc.comment) == (
             "HomePage", "http://mindwiki.de/HomePage", "mindWiki", "sebastian", "just an example!")
+        # The refusal was queued after the accepted ping; reading on skips it (errors="skip").
+        assert source.receive(timeout=2) is None, "nothing but the refused ping followed"
         assert source.status["errors"] == 1, "the refused ping was counted"
+        assert "wiki name required" in str(source.recent_errors[0])
 
 
 def test_dokuwiki_edits_reach_a_pubsub_subscriber_the_dokupubsub_way(prosody, dokuwiki, tmp_path):
