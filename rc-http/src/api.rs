@@ -3,53 +3,19 @@
 //! a logged-in session, and the page-text helpers the mirror uses.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
+use reqwest::header::HeaderMap;
+use reqwest::Url;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::http::{self, retry_after, Attempt, RetryPolicy};
 
 /// How many titles one `prop=revisions` request asks for (the API's limit for content
 /// without `apihighlimits`).
 pub const TITLES_PER_REQUEST: usize = 50;
-
-/// How failed requests are retried: exponential backoff with jitter, within a budget.
-///
-/// Retried: connection failures, HTTP 429/502/503/504, and the API errors `maxlag`,
-/// `ratelimited`, `readonly` and `internal_api_error_*`. A `Retry-After` header (or the lag
-/// of a `maxlag` error) replaces the computed delay. POST requests are retried only when
-/// they surely did nothing: the connection was refused, or the API refused them.
-///
-/// ```
-/// let quick = rc_http::RetryPolicy { initial: std::time::Duration::from_millis(100), ..Default::default() };
-/// assert_eq!(quick.max_attempts, 10);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    /// Delay before the first retry.
-    pub initial: Duration,
-    /// The delay never grows beyond this (a `Retry-After` may ask for more).
-    pub max: Duration,
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// No retry starts after this much time since the first attempt.
-    pub max_elapsed: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            max_attempts: 10,
-            max_elapsed: Duration::from_secs(600),
-        }
-    }
-}
 
 /// A client of one wiki's web API. Cloning it is cheap and shares the connection pool and
 /// the cookie jar.
@@ -125,24 +91,7 @@ impl ApiBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<Api, Error> {
-        let url: Url = self
-            .url
-            .parse()
-            .map_err(|e| Error::Config(format!("API URL {:?}: {e}", self.url)))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::Config(format!(
-                "API URL {:?}: not http(s)",
-                self.url
-            )));
-        }
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
-            .user_agent(self.user_agent)
-            .cookie_store(true)
-            .timeout(self.timeout)
-            .connect_timeout(Duration::from_secs(10).min(self.timeout))
-            .build()
-            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        let (url, http) = http::client("API URL", &self.url, &self.user_agent, self.timeout, true)?;
         Ok(Api {
             inner: Arc::new(Inner {
                 http,
@@ -152,31 +101,6 @@ impl ApiBuilder {
             }),
         })
     }
-}
-
-/// rustls with the ring provider and the platform's certificate verifier.
-fn tls_config() -> Result<rustls::ClientConfig, Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
-        .map_err(|e| Error::Config(format!("TLS verifier: {e}")))?;
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(format!("TLS: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(cfg)
-}
-
-/// The outcome of one attempt.
-pub(crate) enum Attempt<T> {
-    Done(T),
-    Retry {
-        after: Option<Duration>,
-        error: Error,
-    },
-    Fail(Error),
 }
 
 /// A page's current text, as `prop=revisions` gives it.
@@ -208,15 +132,10 @@ impl Api {
     pub fn builder(api_url: &str) -> ApiBuilder {
         ApiBuilder {
             url: api_url.to_owned(),
-            user_agent: concat!(
-                "recentchanges-rs/",
-                env!("CARGO_PKG_VERSION"),
-                " (rc-http; https://example.invalid/recentchanges)"
-            )
-            .to_owned(),
+            user_agent: http::USER_AGENT.to_owned(),
             maxlag: Some(5),
             retry: RetryPolicy::default(),
-            timeout: Duration::from_secs(60),
+            timeout: http::TIMEOUT,
         }
     }
 
@@ -243,14 +162,12 @@ impl Api {
         let mut p: Vec<(&str, &str)> = params.to_vec();
         p.push(("format", "xml"));
         self.retrying(false, || async {
-            match self.send(false, &p).await {
-                Attempt::Done((body, headers)) => match xml_api_error(&body) {
+            self.send(false, &p)
+                .await
+                .and_then(|(body, headers)| match xml_api_error(&body) {
                     None => Attempt::Done(body),
                     Some((code, info, lag)) => classify_api_error(false, code, info, lag, &headers),
-                },
-                Attempt::Retry { after, error } => Attempt::Retry { after, error },
-                Attempt::Fail(e) => Attempt::Fail(e),
-            }
+                })
         })
         .await
     }
@@ -288,30 +205,26 @@ impl Api {
         p.push(("formatversion", "2"));
         let url = self.url_for_errors();
         self.retrying(post, || async {
-            match self.send(post, &p).await {
-                Attempt::Done((body, headers)) => {
-                    let v: Value = match serde_json::from_str(&body) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            return Attempt::Fail(Error::Response {
-                                url: url.clone(),
-                                reason: format!("not JSON ({e}): {}", snippet(&body)),
-                            })
-                        }
-                    };
-                    match v.get("error") {
-                        None => Attempt::Done(v),
-                        Some(err) => {
-                            let code = err["code"].as_str().unwrap_or("unknown").to_owned();
-                            let info = err["info"].as_str().unwrap_or_default().to_owned();
-                            let lag = err["lag"].as_f64();
-                            classify_api_error(post, code, info, lag, &headers)
-                        }
+            self.send(post, &p).await.and_then(|(body, headers)| {
+                let v: Value = match serde_json::from_str(&body) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return Attempt::Fail(Error::Response {
+                            url: url.clone(),
+                            reason: format!("not JSON ({e}): {}", snippet(&body)),
+                        })
+                    }
+                };
+                match v.get("error") {
+                    None => Attempt::Done(v),
+                    Some(err) => {
+                        let code = err["code"].as_str().unwrap_or("unknown").to_owned();
+                        let info = err["info"].as_str().unwrap_or_default().to_owned();
+                        let lag = err["lag"].as_f64();
+                        classify_api_error(post, code, info, lag, &headers)
                     }
                 }
-                Attempt::Retry { after, error } => Attempt::Retry { after, error },
-                Attempt::Fail(e) => Attempt::Fail(e),
-            }
+            })
         })
         .await
     }
@@ -496,47 +409,17 @@ impl Api {
         }
     }
 
-    /// Runs one attempt after another until done, failed, or the retry budget is spent.
-    pub(crate) async fn retrying<T, F, Fut>(&self, post: bool, mut attempt: F) -> Result<T, Error>
+    /// Runs one attempt after another per the client's [`RetryPolicy`].
+    async fn retrying<T, F, Fut>(&self, post: bool, attempt: F) -> Result<T, Error>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Attempt<T>>,
+        Fut: std::future::Future<Output = Attempt<T>>,
     {
-        let policy = self.inner.retry;
-        let start = Instant::now();
-        let mut delay = policy.initial;
-        let mut n = 0u32;
-        loop {
-            n += 1;
-            match attempt().await {
-                Attempt::Done(t) => return Ok(t),
-                Attempt::Fail(e) => return Err(e),
-                Attempt::Retry { after, error } => {
-                    if n >= policy.max_attempts.max(1) || start.elapsed() >= policy.max_elapsed {
-                        return Err(Error::GaveUp {
-                            attempts: n,
-                            elapsed: start.elapsed(),
-                            last: Box::new(error),
-                        });
-                    }
-                    let wait = match after {
-                        Some(after) => after.min(Duration::from_secs(3600)),
-                        None => jitter(delay),
-                    };
-                    tracing::warn!(
-                        attempt = n,
-                        post,
-                        "{error}; retrying in {:.1}s",
-                        wait.as_secs_f64()
-                    );
-                    tokio::time::sleep(wait).await;
-                    delay = (delay * 2).min(policy.max);
-                }
-            }
-        }
+        let request = if post { "POST" } else { "GET" };
+        http::retrying(self.inner.retry, request, attempt).await
     }
 
-    /// One HTTP request: the body and headers of a 2xx answer.
+    /// One HTTP request (with `maxlag`): the body and headers of a 2xx answer.
     async fn send(&self, post: bool, params: &[(&str, &str)]) -> Attempt<(String, HeaderMap)> {
         let maxlag = self.inner.maxlag.map(|m| m.to_string());
         let mut all: Vec<(&str, &str)> = params.to_vec();
@@ -550,48 +433,7 @@ impl Api {
             url.query_pairs_mut().extend_pairs(all.iter());
             self.inner.http.get(url)
         };
-        let url = self.url_for_errors();
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(source) => {
-                let retry = !post || source.is_connect();
-                let error = Error::Http { url, source };
-                return if retry {
-                    Attempt::Retry { after: None, error }
-                } else {
-                    Attempt::Fail(error)
-                };
-            }
-        };
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        if !status.is_success() {
-            let error = Error::Status {
-                url,
-                status: status.as_u16(),
-            };
-            return match status {
-                StatusCode::TOO_MANY_REQUESTS
-                | StatusCode::BAD_GATEWAY
-                | StatusCode::SERVICE_UNAVAILABLE
-                | StatusCode::GATEWAY_TIMEOUT
-                    if !post || status == StatusCode::TOO_MANY_REQUESTS =>
-                {
-                    Attempt::Retry {
-                        after: retry_after(&headers),
-                        error,
-                    }
-                }
-                _ => Attempt::Fail(error),
-            };
-        }
-        match resp.text().await {
-            Ok(body) => Attempt::Done((body, headers)),
-            Err(source) => Attempt::Retry {
-                after: None,
-                error: Error::Http { url, source },
-            },
-        }
+        http::send(req, &self.url_for_errors(), !post).await
     }
 }
 
@@ -699,11 +541,6 @@ fn classify_api_error<T>(
     }
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    v.parse::<u64>().ok().map(Duration::from_secs)
-}
-
 /// `(code, info, lag)` when an XML answer is an API error (`<api><error .../></api>`).
 pub(crate) fn xml_api_error(body: &str) -> Option<(String, String, Option<f64>)> {
     use quick_xml::events::Event;
@@ -738,10 +575,6 @@ pub(crate) fn xml_api_error(body: &str) -> Option<(String, String, Option<f64>)>
     }
 }
 
-fn jitter(d: Duration) -> Duration {
-    d.mul_f64(rand::random_range(0.8..1.2))
-}
-
 pub(crate) fn snippet(s: &str) -> String {
     let mut out: String = s.chars().take(200).collect();
     if out.len() < s.len() {
@@ -771,6 +604,7 @@ mod tests {
 
     #[test]
     fn maxlag_waits_for_the_lag_or_retry_after() {
+        use reqwest::header::RETRY_AFTER;
         let mut h = HeaderMap::new();
         match classify_api_error::<()>(false, "maxlag".into(), String::new(), Some(7.0), &h) {
             Attempt::Retry { after, .. } => assert_eq!(after, Some(Duration::from_secs(7))),

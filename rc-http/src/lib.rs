@@ -40,6 +40,7 @@ mod api;
 pub mod backfill;
 mod error;
 mod fsutil;
+mod http;
 pub mod mirror;
 mod names;
 mod poller;
@@ -48,6 +49,7 @@ pub mod relay;
 pub mod wikiping;
 pub mod wikirpc;
 
-pub use api::{AllPages, Api, ApiBuilder, Json, PageText, RetryPolicy, TITLES_PER_REQUEST};
+pub use api::{AllPages, Api, ApiBuilder, Json, PageText, TITLES_PER_REQUEST};
 pub use error::Error;
+pub use http::RetryPolicy;
 pub use poller::{Poller, PollerConfig, Position, Start, RCPROP_ALL};

@@ -1,18 +1,18 @@
 //! The WikiRPC client: one wiki's XML-RPC endpoint in one of two dialects.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::Url;
 
 use super::entry::PageInfo;
 use super::error::RpcError;
 use super::xmlrpc::{self, Response, Value};
-use crate::api::RetryPolicy;
 use crate::error::Error;
+use crate::http::{self, RetryPolicy};
 
 /// Which wiki engine's flavour of the WikiRPC interface an endpoint speaks.
 ///
@@ -213,20 +213,13 @@ impl ClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<Client, RpcError> {
-        let url: Url = self
-            .url
-            .parse()
-            .map_err(|e| Error::Config(format!("XML-RPC URL {:?}: {e}", self.url)))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::Config(format!("XML-RPC URL {:?}: not http(s)", self.url)).into());
-        }
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
-            .user_agent(self.user_agent)
-            .timeout(self.timeout)
-            .connect_timeout(Duration::from_secs(10).min(self.timeout))
-            .build()
-            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        let (url, http) = http::client(
+            "XML-RPC URL",
+            &self.url,
+            &self.user_agent,
+            self.timeout,
+            false,
+        )?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -237,31 +230,6 @@ impl ClientBuilder {
             }),
         })
     }
-}
-
-/// rustls with the ring provider and the platform's certificate verifier (as [`crate::Api`]).
-fn tls_config() -> Result<rustls::ClientConfig, Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
-        .map_err(|e| Error::Config(format!("TLS verifier: {e}")))?;
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(format!("TLS: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(cfg)
-}
-
-/// The outcome of one attempt.
-enum Attempt {
-    Done(String),
-    Retry {
-        after: Option<Duration>,
-        error: RpcError,
-    },
-    Fail(RpcError),
 }
 
 impl Client {
@@ -277,14 +245,9 @@ impl Client {
             url: url.to_owned(),
             dialect,
             credentials: None,
-            user_agent: concat!(
-                "recentchanges-rs/",
-                env!("CARGO_PKG_VERSION"),
-                " (rc-http; https://example.invalid/recentchanges)"
-            )
-            .to_owned(),
+            user_agent: http::USER_AGENT.to_owned(),
             retry: RetryPolicy::default(),
-            timeout: Duration::from_secs(60),
+            timeout: http::TIMEOUT,
         }
     }
 
@@ -325,7 +288,7 @@ impl Client {
 
     /// Calls `method` (its full name, e.g. `wiki.putPage`) with `params` and returns the
     /// answer's value. A call that may have done something is not retried: only one whose
-    /// connection was refused is.
+    /// connection was refused, or that the server turned away with HTTP 429, is.
     ///
     /// ```no_run
     /// use rc_http::wikirpc::{Client, Dialect, Value};
@@ -367,114 +330,39 @@ impl Client {
         }
     }
 
+    /// The call, tried again per the [`RetryPolicy`] (see [`crate::http`]'s rules): the
+    /// body of its 2xx answer. HTTP 401 and 403 are [`RpcError::Auth`].
     async fn retrying(
         &self,
         method: &str,
         idempotent: bool,
         body: &str,
     ) -> Result<String, RpcError> {
-        let policy = self.inner.retry;
-        let start = Instant::now();
-        let mut delay = policy.initial;
-        let mut n = 0u32;
-        loop {
-            n += 1;
-            match self.send(method, idempotent, body).await {
-                Attempt::Done(t) => return Ok(t),
-                Attempt::Fail(e) => return Err(e),
-                Attempt::Retry { after, error } => {
-                    if n >= policy.max_attempts.max(1) || start.elapsed() >= policy.max_elapsed {
-                        return Err(RpcError::Http(Error::GaveUp {
-                            attempts: n,
-                            elapsed: start.elapsed(),
-                            last: Box::new(match error {
-                                RpcError::Http(e) => e,
-                                other => Error::Source(other.to_string()),
-                            }),
-                        }));
-                    }
-                    let wait = match after {
-                        Some(after) => after.min(Duration::from_secs(3600)),
-                        None => jitter(delay),
-                    };
-                    tracing::warn!(
-                        attempt = n,
-                        method,
-                        "{error}; retrying in {:.1}s",
-                        wait.as_secs_f64()
-                    );
-                    tokio::time::sleep(wait).await;
-                    delay = (delay * 2).min(policy.max);
-                }
-            }
-        }
-    }
-
-    /// One POST: the body of a 2xx answer.
-    async fn send(&self, method: &str, idempotent: bool, body: &str) -> Attempt {
         let inner = &self.inner;
-        let mut req = inner
-            .http
-            .post(inner.url.clone())
-            .header(CONTENT_TYPE, "text/xml; charset=utf-8")
-            .body(body.to_owned());
-        if let Some(c) = &inner.credentials {
-            req = req.basic_auth(&c.user, Some(&c.password));
-        }
-        tracing::debug!(method, url = %inner.url, "XML-RPC call");
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(source) => {
-                let retry = idempotent || source.is_connect();
-                let error = RpcError::Http(Error::Http {
-                    url: self.url().to_owned(),
-                    source: source.without_url(),
-                });
-                return if retry {
-                    Attempt::Retry { after: None, error }
-                } else {
-                    Attempt::Fail(error)
-                };
+        let sent = http::retrying(inner.retry, method, || {
+            let mut req = inner
+                .http
+                .post(inner.url.clone())
+                .header(CONTENT_TYPE, "text/xml; charset=utf-8")
+                .body(body.to_owned());
+            if let Some(c) = &inner.credentials {
+                req = req.basic_auth(&c.user, Some(&c.password));
             }
-        };
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-            return Attempt::Fail(RpcError::Auth {
-                url: self.url().to_owned(),
+            tracing::debug!(method, url = %inner.url, "XML-RPC call");
+            async move { http::send(req, self.url(), idempotent).await }
+        })
+        .await;
+        match sent {
+            Ok((text, _)) => Ok(text),
+            Err(Error::Status {
+                url,
+                status: status @ (401 | 403),
+            }) => Err(RpcError::Auth {
+                url,
                 user: inner.credentials.as_ref().map(|c| c.user.clone()),
-                status: status.as_u16(),
-            });
-        }
-        if !status.is_success() {
-            let error = RpcError::Http(Error::Status {
-                url: self.url().to_owned(),
-                status: status.as_u16(),
-            });
-            let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
-            // A 429 or 503 says the call was not served: safe to repeat even if not idempotent.
-            return if retryable && (idempotent || matches!(status.as_u16(), 429 | 503)) {
-                Attempt::Retry {
-                    after: retry_after(&headers),
-                    error,
-                }
-            } else {
-                Attempt::Fail(error)
-            };
-        }
-        match resp.text().await {
-            Ok(t) => Attempt::Done(t),
-            Err(source) => {
-                let error = RpcError::Http(Error::Http {
-                    url: self.url().to_owned(),
-                    source: source.without_url(),
-                });
-                if idempotent {
-                    Attempt::Retry { after: None, error }
-                } else {
-                    Attempt::Fail(error)
-                }
-            }
+                status,
+            }),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -569,13 +457,4 @@ impl Client {
             (Dialect::JspWiki, Some(v)) => (d.method(plain), vec![name, Value::Int(v)]),
         }
     }
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-fn jitter(d: Duration) -> Duration {
-    d.mul_f64(rand::random_range(0.5..1.5))
 }
