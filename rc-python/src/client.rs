@@ -1,38 +1,26 @@
 //! `rcclient.Client`: rc_xmpp's self-healing change stream as a Python iterator (sync and
 //! async), with a tokio runtime in a background thread.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyString};
 use rc_xmpp::{
     ChangeStream, Client, ClientBuilder, Connection, ResumePosition, RoomChange, RoomState, Status,
     StreamError,
 };
 use tokio::sync::watch;
 
-use crate::change::{Delivery, PyRecentChange};
-use crate::consumer::{self, Consumer, Iterate, Next, Shared, Waiter};
+use crate::change::Delivery;
 use crate::convert::{py_to_value, value_to_py};
 use crate::errors::{config_error, stream_error_value};
 use crate::filter::{node_of, Node};
-use crate::runtime::{
-    backpressure_of, history_of, new_runtime, reconnect_of, shutdown, tls_of, Owned,
-};
+use crate::iteration::{deliver, iteration_methods, Errors, Iteration, Outcome, PyStream};
+use crate::runtime::{backpressure_of, history_of, new_runtime, reconnect_of, tls_of};
 
 type Item = Result<RoomChange, StreamError>;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Errors {
-    Skip,
-    Raise,
-    Yield,
-}
 
 #[derive(Default)]
 struct Counters {
@@ -41,16 +29,6 @@ struct Counters {
     no_payload: u64,
     room: u64,
 }
-
-/// What one item becomes for the caller.
-enum Outcome {
-    Deliver(Py<PyAny>),
-    Skip,
-    Raise(PyErr),
-    End,
-}
-
-const RECENT_ERRORS: usize = 20;
 
 /// Follows XMPP multi-user chat rooms where a bridge posts wiki changes (XMLRC) and yields
 /// each change as a RecentChange. The connection lives in a background thread and heals
@@ -76,47 +54,15 @@ const RECENT_ERRORS: usize = 20;
 ///   rcclient.ConnectionError (a builtin ConnectionError); the iteration ends after it.
 #[pyclass(module = "rcclient", name = "Client", frozen)]
 pub struct PyClient {
-    rt: Owned,
-    consumer: Shared<ChangeStream>,
+    iteration: Iteration<ChangeStream>,
     /// The position when the stream was closed.
     last_position: Mutex<Option<ResumePosition>>,
     status: watch::Receiver<Status>,
     /// The part of the filter that needs Python (callables); pure filters run in the driver.
     filter: Option<Node>,
-    errors: Errors,
     counters: Mutex<Counters>,
-    recent_errors: Mutex<VecDeque<Py<PyAny>>>,
     rooms: Vec<String>,
     failed_rooms: Mutex<BTreeSet<String>>,
-    finished: AtomicBool,
-    closed: AtomicBool,
-    /// An error `take` met after it had changes: raised by the next call instead, so the
-    /// changes are not lost with it.
-    deferred: Mutex<Option<PyErr>>,
-}
-
-static PENDING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static ANEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static AENTER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static AEXIT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-fn aio<'py>(
-    py: Python<'py>,
-    cell: &'static PyOnceLock<Py<PyAny>>,
-    name: &str,
-) -> PyResult<Bound<'py, PyAny>> {
-    cell.import(py, "rcclient._aio", name).cloned()
-}
-
-fn logger(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    LOGGER
-        .get_or_try_init(py, || {
-            py.import("logging")?
-                .call_method1("getLogger", ("rcclient",))
-                .map(|l| l.unbind())
-        })
-        .map(|l| l.bind(py).clone())
 }
 
 /// `rooms=`: room JIDs, `(room, nick)` or `(room, nick, password)` tuples, or a dict
@@ -224,158 +170,91 @@ fn status_to_py<'py>(py: Python<'py>, s: &Status) -> PyResult<Bound<'py, PyDict>
     Ok(d)
 }
 
-impl PyClient {
-    fn runtime(&self) -> Option<Arc<tokio::runtime::Runtime>> {
-        self.rt.get()
+impl PyStream for PyClient {
+    type Stream = ChangeStream;
+    type Item = Item;
+
+    fn iteration(&self) -> &Iteration<ChangeStream> {
+        &self.iteration
     }
 
-    fn poll_now(&self) -> Option<Option<Item>> {
-        consumer::poll_now(&self.consumer)
-    }
-
-    fn wait_item(
-        &self,
-        py: Python<'_>,
-        deadline: Option<Instant>,
-    ) -> PyResult<Option<Option<Item>>> {
-        consumer::wait_item(py, self.runtime(), &self.consumer, deadline)
-    }
-
-    fn remember_error(&self, py: Python<'_>, e: &Bound<'_, PyAny>) {
-        let mut recent = self.recent_errors.lock().unwrap();
-        if recent.len() == RECENT_ERRORS {
-            recent.pop_front();
-        }
-        recent.push_back(e.clone().unbind());
-        let _ = py;
-    }
-
-    /// What an item becomes, by the error policy and the Python part of the filter.
-    fn process(&self, py: Python<'_>, item: Option<Item>) -> Outcome {
-        match self.process_inner(py, item) {
-            Ok(o) => o,
-            Err(e) => Outcome::Raise(e),
-        }
-    }
-
-    fn process_inner(&self, py: Python<'_>, item: Option<Item>) -> PyResult<Outcome> {
-        let item = match item {
-            None => {
-                self.finished.store(true, Ordering::SeqCst);
-                return Ok(Outcome::End);
-            }
-            Some(item) => item,
-        };
-        match item {
-            Ok(change) => {
-                let RoomChange {
-                    change,
-                    room,
+    /// A change (if the Python part of the filter keeps it), or an error item by the
+    /// `errors=` policy; a fatal error ends the iteration.
+    fn process(&self, py: Python<'_>, item: Item) -> PyResult<Outcome> {
+        let e = match item {
+            Ok(RoomChange {
+                change,
+                room,
+                stanza_id,
+                replayed,
+                sent_at,
+                ..
+            }) => {
+                let delivery = Delivery {
+                    room: room.to_string(),
                     stanza_id,
                     replayed,
                     sent_at,
-                    ..
-                } = change;
-                let rc = Bound::new(
-                    py,
-                    PyRecentChange {
-                        rc: change,
-                        delivery: Some(Box::new(Delivery {
-                            room: room.to_string(),
-                            stanza_id,
-                            replayed,
-                            sent_at,
-                        })),
-                    },
-                )?;
-                if let Some(filter) = &self.filter {
-                    if !filter.matches(py, &rc)? {
-                        return Ok(Outcome::Skip);
-                    }
-                }
-                Ok(Outcome::Deliver(rc.into_any().unbind()))
+                };
+                return deliver(py, change, delivery, self.filter.as_ref());
             }
-            Err(e) => {
-                let exc = stream_error_value(py, &e)?;
-                match &e {
-                    StreamError::Fatal(_) => {
-                        self.finished.store(true, Ordering::SeqCst);
-                        return Ok(Outcome::Raise(PyErr::from_value(exc)));
-                    }
-                    StreamError::BadPayload { .. } => {
-                        self.counters.lock().unwrap().bad_payload += 1
-                    }
-                    StreamError::NoPayload { .. } => self.counters.lock().unwrap().no_payload += 1,
-                    StreamError::InvalidStanza { .. } => {
-                        self.counters.lock().unwrap().invalid_stanza += 1
-                    }
-                    StreamError::Room { room, .. } => {
-                        self.counters.lock().unwrap().room += 1;
-                        self.failed_rooms.lock().unwrap().insert(room.to_string());
-                    }
-                    _ => {}
+            Err(e) => e,
+        };
+        let exc = stream_error_value(py, &e)?;
+        {
+            let mut c = self.counters.lock().unwrap();
+            match &e {
+                StreamError::Fatal(_) => {
+                    self.iteration.finish();
+                    return Err(PyErr::from_value(exc));
                 }
-                self.remember_error(py, &exc);
-                let is_room = matches!(e, StreamError::Room { .. });
-                match self.errors {
-                    Errors::Raise => Ok(Outcome::Raise(PyErr::from_value(exc))),
-                    Errors::Yield => Ok(Outcome::Deliver(exc.unbind())),
-                    Errors::Skip => {
-                        let log = logger(py)?;
-                        let level = if is_room { "error" } else { "warning" };
-                        log.call_method1(level, ("%s", e.to_string()))?;
-                        if is_room && self.all_rooms_failed() {
-                            self.finished.store(true, Ordering::SeqCst);
-                            let msg = format!("every room failed; the last: {e}");
-                            let kwargs = PyDict::new(py);
-                            kwargs.set_item("room", exc.getattr("room")?)?;
-                            kwargs.set_item("reason", exc.getattr("reason")?)?;
-                            let all =
-                                crate::errors::room_error_class(py)?.call((msg,), Some(&kwargs))?;
-                            return Ok(Outcome::Raise(PyErr::from_value(all)));
-                        }
-                        Ok(Outcome::Skip)
-                    }
+                StreamError::BadPayload { .. } => c.bad_payload += 1,
+                StreamError::NoPayload { .. } => c.no_payload += 1,
+                StreamError::InvalidStanza { .. } => c.invalid_stanza += 1,
+                StreamError::Room { room, .. } => {
+                    c.room += 1;
+                    self.failed_rooms.lock().unwrap().insert(room.to_string());
                 }
+                _ => {}
             }
         }
+        let is_room = matches!(e, StreamError::Room { .. });
+        let level = if is_room { "error" } else { "warning" };
+        let outcome = self
+            .iteration
+            .policy(py, exc.clone(), level, &e.to_string())?;
+        if matches!(outcome, Outcome::Skip) && is_room && self.all_rooms_failed() {
+            // Nothing more can come: say so instead of waiting forever.
+            self.iteration.finish();
+            let msg = format!("every room failed; the last: {e}");
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("room", exc.getattr("room")?)?;
+            kwargs.set_item("reason", exc.getattr("reason")?)?;
+            let all = crate::errors::room_error_class(py)?.call((msg,), Some(&kwargs))?;
+            return Err(PyErr::from_value(all));
+        }
+        Ok(outcome)
     }
 
+    fn closing(&self, stream: &ChangeStream) {
+        *self.last_position.lock().unwrap() = Some(stream.position());
+    }
+
+    fn finish(rt: &tokio::runtime::Runtime, stream: ChangeStream) {
+        rt.block_on(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(6), stream.close()).await;
+        });
+    }
+}
+
+impl PyClient {
     fn all_rooms_failed(&self) -> bool {
         let failed = self.failed_rooms.lock().unwrap();
         self.rooms.iter().all(|r| failed.contains(r))
     }
-
-    fn next_impl(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<Next> {
-        if let Some(e) = self.deferred.lock().unwrap().take() {
-            return Err(e);
-        }
-        loop {
-            if self.finished.load(Ordering::SeqCst) {
-                return Ok(Next::End);
-            }
-            let Some(item) = self.wait_item(py, deadline)? else {
-                return Ok(Next::Timeout);
-            };
-            match self.process(py, item) {
-                Outcome::Deliver(o) => return Ok(Next::Item(o)),
-                Outcome::Skip => continue,
-                Outcome::Raise(e) => return Err(e),
-                Outcome::End => return Ok(Next::End),
-            }
-        }
-    }
 }
 
-impl Iterate for PyClient {
-    fn next_item(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<Next> {
-        self.next_impl(py, deadline)
-    }
-
-    fn deferred(&self) -> &Mutex<Option<PyErr>> {
-        &self.deferred
-    }
-}
+iteration_methods!(PyClient);
 
 #[pymethods]
 impl PyClient {
@@ -406,17 +285,7 @@ impl PyClient {
         rejoin_delay: Option<f64>,
     ) -> PyResult<Self> {
         let cfg = |e: rc_xmpp::ConfigError| config_error(py, e.to_string());
-        let errors = match errors {
-            "skip" => Errors::Skip,
-            "raise" => Errors::Raise,
-            "yield" => Errors::Yield,
-            other => {
-                return Err(config_error(
-                    py,
-                    format!("errors must be \"skip\", \"raise\" or \"yield\", not {other:?}"),
-                ))
-            }
-        };
+        let errors = Errors::parse(py, errors)?;
         // Who logs in: anonymous=True (on the jid's domain) or anonymous="domain", or a jid
         // without a password and without a user part.
         let anonymous_domain: Option<String> = match anonymous {
@@ -509,139 +378,14 @@ impl PyClient {
         };
         let status = stream.status();
         Ok(PyClient {
-            rt: Owned::new(rt),
-            consumer: Consumer::shared(stream),
+            iteration: Iteration::new(rt, stream, errors),
             last_position: Mutex::new(None),
             status,
             filter: python_filter,
-            errors,
             counters: Mutex::new(Counters::default()),
-            recent_errors: Mutex::new(VecDeque::new()),
             rooms: room_names,
             failed_rooms: Mutex::new(BTreeSet::new()),
-            finished: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            deferred: Mutex::new(None),
         })
-    }
-
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    /// The next change (blocking; Ctrl-C raises KeyboardInterrupt).
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.next_or_none(py, None)
-    }
-
-    /// The next change, or None when `timeout` seconds pass first (or the client has ended).
-    #[pyo3(signature = (timeout = None))]
-    fn receive(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
-        self.next_or_none(py, timeout)
-    }
-
-    /// Up to `n` changes as a list: returns when it has `n`, when `timeout` seconds have
-    /// passed (with what it got by then), or when the client has ended. An error to raise
-    /// (see `errors=`) met after some changes returns those first; the next call raises it.
-    #[pyo3(signature = (n, timeout = None))]
-    fn take<'py>(
-        &self,
-        py: Python<'py>,
-        n: usize,
-        timeout: Option<f64>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        self.take_list(py, n, timeout)
-    }
-
-    fn __aiter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __anext__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        aio(py, &ANEXT, "anext")?.call1((slf,))
-    }
-
-    /// Non-blocking step of `async for`: a processed item, or `rcclient._aio.PENDING`.
-    fn _poll_ready(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if let Some(e) = self.deferred.lock().unwrap().take() {
-            return Err(e);
-        }
-        loop {
-            if self.finished.load(Ordering::SeqCst) {
-                return Err(PyStopAsyncIteration::new_err(()));
-            }
-            let Some(item) = self.poll_now() else {
-                return Ok(aio(py, &PENDING, "PENDING")?.unbind());
-            };
-            match self.process(py, item) {
-                Outcome::Deliver(o) => return Ok(o),
-                Outcome::Skip => continue,
-                Outcome::Raise(e) => return Err(e),
-                Outcome::End => return Err(PyStopAsyncIteration::new_err(())),
-            }
-        }
-    }
-
-    /// Wakes `future` on `loop` once an item can be handed out; the item waits in the
-    /// client, so cancelling the wait loses nothing.
-    fn _arm(&self, py: Python<'_>, event_loop: Py<PyAny>, future: Py<PyAny>) -> PyResult<Waiter> {
-        consumer::arm(py, self.runtime(), &self.consumer, event_loop, future)
-    }
-
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
-    }
-
-    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        aio(py, &AENTER, "aenter")?.call1((slf,))
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __aexit__<'py>(
-        slf: Bound<'py, Self>,
-        _args: &Bound<'py, pyo3::types::PyTuple>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        aio(py, &AEXIT, "aexit")?.call1((slf,))
-    }
-
-    /// Leaves the rooms, closes the connection and saves the resume file. Idempotent.
-    fn close(&self, py: Python<'_>) {
-        if self.closed.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let stream = {
-            let mut c = self.consumer.lock().unwrap();
-            let s = c.stream.take();
-            *self.last_position.lock().unwrap() = s.as_ref().map(|s| s.position());
-            c.ended = true;
-            s
-        };
-        let rt = self.rt.take();
-        py.detach(move || {
-            if let Some(rt) = rt {
-                if let Some(s) = stream {
-                    rt.block_on(async move {
-                        let _ = tokio::time::timeout(Duration::from_secs(6), s.close()).await;
-                    });
-                }
-                shutdown(rt);
-            }
-        });
-    }
-
-    /// Whether close() was called.
-    #[getter]
-    fn closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
     }
 
     /// The client's state as a dict: "connection" ("connecting", "online", "reconnecting",
@@ -668,19 +412,7 @@ impl PyClient {
     /// Items received and not yet read.
     #[getter]
     fn buffered(&self) -> usize {
-        let c = self.consumer.lock().unwrap();
-        c.stashed() + c.stream.as_ref().map_or(0, |s| s.backlog())
-    }
-
-    /// The last (up to 20) error items, as exception objects, newest last.
-    #[getter]
-    fn recent_errors(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
-        self.recent_errors
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.clone_ref(py))
-            .collect()
+        self.iteration.stashed() + self.iteration.with_stream(|s| s.map_or(0, |s| s.backlog()))
     }
 
     /// Where the stream stands: `{"rooms": {room: {"stanza_id": ..., "time": "RFC 3339"}}}`,
@@ -688,18 +420,15 @@ impl PyClient {
     /// it as `resume=` in a later process to continue exactly there.
     #[getter]
     fn position<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let pos = {
-            let c = self.consumer.lock().unwrap();
-            match &c.stream {
-                Some(s) => s.position(),
-                None => self
-                    .last_position
-                    .lock()
-                    .unwrap()
-                    .clone()
-                    .unwrap_or_default(),
-            }
-        };
+        let pos = self.iteration.with_stream(|s| match s {
+            Some(s) => s.position(),
+            None => self
+                .last_position
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_default(),
+        });
         let value = serde_json::to_value(&pos).unwrap_or(serde_json::Value::Null);
         value_to_py(py, &value)
     }

@@ -16,6 +16,7 @@ mod consumer;
 mod convert;
 mod errors;
 mod filter;
+mod iteration;
 mod parse;
 mod publisher;
 mod runtime;

@@ -2,52 +2,26 @@
 //! PubSub nodes, MediaWiki's API, DokuWiki / JSPWiki WikiRPC, a WikiPing listener) as one
 //! Python iterator, over `recentchanges::source`.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pyo3::exceptions::{PyStopAsyncIteration, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 use recentchanges::http::Start;
 use recentchanges::source::{Change, Changes, Source, SourceError, SourceStatus, State};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::change::{Delivery, PyRecentChange};
-use crate::consumer::{self, Consumer, Iterate, Next, Shared, Waiter};
+use crate::change::Delivery;
 use crate::convert::{py_to_value, value_to_py};
 use crate::errors::{config_error, connection_error_class, stream_error_class, stream_error_value};
 use crate::filter::{node_of, Node};
-use crate::runtime::{new_runtime, shutdown, tls_of, Owned};
+use crate::iteration::{deliver, iteration_methods, Errors, Iteration, Outcome, PyStream};
+use crate::runtime::{new_runtime, tls_of};
 
 type Item = Result<Change, SourceError>;
-
-const RECENT_ERRORS: usize = 20;
-
-static PENDING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static ANEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static AENTER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static AEXIT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-fn aio<'py>(
-    py: Python<'py>,
-    cell: &'static PyOnceLock<Py<PyAny>>,
-    name: &str,
-) -> PyResult<Bound<'py, PyAny>> {
-    Ok(cell.import(py, "rcclient._aio", name)?.clone())
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Errors {
-    Skip,
-    Raise,
-    Yield,
-}
 
 /// The changes of one source, whatever it is: iterate with `for rc in source` (blocking,
 /// the GIL released while waiting, Ctrl-C raises KeyboardInterrupt) or
@@ -61,16 +35,12 @@ enum Errors {
 /// ends the iteration.
 #[pyclass(module = "rcclient", name = "Source", frozen)]
 pub struct PySource {
-    rt: Owned,
-    consumer: Shared<Changes>,
+    iteration: Iteration<Changes>,
     status: watch::Receiver<SourceStatus>,
     name: String,
+    /// The part of the filter that needs Python (callables); the rest runs in Rust.
     filter: Option<Node>,
-    errors: Errors,
-    recent_errors: Mutex<VecDeque<Py<PyAny>>>,
-    finished: AtomicBool,
-    closed: AtomicBool,
-    deferred: Mutex<Option<PyErr>>,
+    /// The position when the source was closed.
     last_position: Mutex<Value>,
 }
 
@@ -132,17 +102,7 @@ pub fn open(
     resume: Option<&Bound<'_, PyAny>>,
     errors: &str,
 ) -> PyResult<PySource> {
-    let errors = match errors {
-        "skip" => Errors::Skip,
-        "raise" => Errors::Raise,
-        "yield" => Errors::Yield,
-        other => {
-            return Err(config_error(
-                py,
-                format!("errors must be \"skip\", \"raise\" or \"yield\", not {other:?}"),
-            ))
-        }
-    };
+    let errors = Errors::parse(py, errors)?;
     let cfg = |e: SourceError| config_error(py, e.to_string());
     let mut s = Source::new(source).map_err(cfg)?;
     match (jid, password, anonymous) {
@@ -207,16 +167,10 @@ pub fn open(
     };
     let status = changes.status();
     Ok(PySource {
-        rt: Owned::new(rt),
-        consumer: Consumer::shared(changes),
+        iteration: Iteration::new(rt, changes, errors),
         status,
         name,
         filter: python_filter,
-        errors,
-        recent_errors: Mutex::new(VecDeque::new()),
-        finished: AtomicBool::new(false),
-        closed: AtomicBool::new(false),
-        deferred: Mutex::new(None),
         last_position: Mutex::new(Value::Null),
     })
 }
@@ -246,18 +200,18 @@ fn error_value<'py>(py: Python<'py>, e: &SourceError) -> PyResult<Bound<'py, PyA
     }
 }
 
-impl PySource {
-    fn wait(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<Option<Option<Item>>> {
-        consumer::wait_item(py, self.rt.get(), &self.consumer, deadline)
+impl PyStream for PySource {
+    type Stream = Changes;
+    type Item = Item;
+
+    fn iteration(&self) -> &Iteration<Changes> {
+        &self.iteration
     }
 
-    /// What an item becomes: a change for the caller, nothing (skipped), or an error.
-    fn process(&self, py: Python<'_>, item: Option<Item>) -> PyResult<Option<Py<PyAny>>> {
-        let Some(item) = item else {
-            self.finished.store(true, Ordering::SeqCst);
-            return Ok(None);
-        };
-        match item {
+    /// A change (if the Python part of the filter keeps it), or an error item by the
+    /// `errors=` policy; a fatal error ends the iteration.
+    fn process(&self, py: Python<'_>, item: Item) -> PyResult<Outcome> {
+        let e = match item {
             Ok(Change {
                 change,
                 via,
@@ -265,199 +219,39 @@ impl PySource {
                 replayed,
                 ..
             }) => {
-                let rc = Bound::new(
-                    py,
-                    PyRecentChange {
-                        rc: change,
-                        delivery: Some(Box::new(Delivery {
-                            room: via,
-                            stanza_id: id,
-                            replayed,
-                            sent_at: None,
-                        })),
-                    },
-                )?;
-                if let Some(filter) = &self.filter {
-                    if !filter.matches(py, &rc)? {
-                        return Ok(None);
-                    }
-                }
-                Ok(Some(rc.into_any().unbind()))
+                let delivery = Delivery {
+                    room: via,
+                    stanza_id: id,
+                    replayed,
+                    sent_at: None,
+                };
+                return deliver(py, change, delivery, self.filter.as_ref());
             }
-            Err(e) => {
-                let exc = error_value(py, &e)?;
-                if e.is_fatal() {
-                    self.finished.store(true, Ordering::SeqCst);
-                    return Err(PyErr::from_value(exc));
-                }
-                {
-                    let mut recent = self.recent_errors.lock().unwrap();
-                    if recent.len() == RECENT_ERRORS {
-                        recent.pop_front();
-                    }
-                    recent.push_back(exc.clone().unbind());
-                }
-                match self.errors {
-                    Errors::Raise => Err(PyErr::from_value(exc)),
-                    Errors::Yield => Ok(Some(exc.unbind())),
-                    Errors::Skip => {
-                        let log = LOGGER
-                            .import(py, "logging", "getLogger")?
-                            .call1(("rcclient",))?;
-                        log.call_method1("warning", ("%s: %s", &self.name, e.to_string()))?;
-                        Ok(None)
-                    }
-                }
-            }
+            Err(e) => e,
+        };
+        let exc = error_value(py, &e)?;
+        if e.is_fatal() {
+            self.iteration.finish();
+            return Err(PyErr::from_value(exc));
         }
+        let message = format!("{}: {e}", self.name);
+        self.iteration.policy(py, exc, "warning", &message)
     }
 
-    fn next_impl(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<Next> {
-        if let Some(e) = self.deferred.lock().unwrap().take() {
-            return Err(e);
-        }
-        loop {
-            if self.finished.load(Ordering::SeqCst) {
-                return Ok(Next::End);
-            }
-            let Some(item) = self.wait(py, deadline)? else {
-                return Ok(Next::Timeout);
-            };
-            if let Some(o) = self.process(py, item)? {
-                return Ok(Next::Item(o));
-            }
-        }
+    fn closing(&self, changes: &Changes) {
+        *self.last_position.lock().unwrap() = changes.position().clone();
+    }
+
+    fn finish(rt: &tokio::runtime::Runtime, changes: Changes) {
+        let _guard = rt.enter();
+        changes.close();
     }
 }
 
-impl Iterate for PySource {
-    fn next_item(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<Next> {
-        self.next_impl(py, deadline)
-    }
-
-    fn deferred(&self) -> &Mutex<Option<PyErr>> {
-        &self.deferred
-    }
-}
+iteration_methods!(PySource);
 
 #[pymethods]
 impl PySource {
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    /// The next change (blocking; Ctrl-C raises KeyboardInterrupt).
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.next_or_none(py, None)
-    }
-
-    /// The next change, or None when `timeout` seconds pass first (or the source ended).
-    #[pyo3(signature = (timeout = None))]
-    fn receive(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
-        self.next_or_none(py, timeout)
-    }
-
-    /// Up to `n` changes as a list: returns when it has `n`, when `timeout` seconds have
-    /// passed (with what it got by then), or when the source has ended. An error to raise
-    /// met after some changes returns those first; the next call raises it.
-    #[pyo3(signature = (n, timeout = None))]
-    fn take<'py>(
-        &self,
-        py: Python<'py>,
-        n: usize,
-        timeout: Option<f64>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        self.take_list(py, n, timeout)
-    }
-
-    fn __aiter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __anext__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        aio(py, &ANEXT, "anext")?.call1((slf,))
-    }
-
-    /// Non-blocking step of `async for`: a processed item, or `rcclient._aio.PENDING`.
-    fn _poll_ready(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if let Some(e) = self.deferred.lock().unwrap().take() {
-            return Err(e);
-        }
-        loop {
-            if self.finished.load(Ordering::SeqCst) {
-                return Err(PyStopAsyncIteration::new_err(()));
-            }
-            let Some(item) = consumer::poll_now(&self.consumer) else {
-                return Ok(aio(py, &PENDING, "PENDING")?.unbind());
-            };
-            if let Some(o) = self.process(py, item)? {
-                return Ok(o);
-            }
-        }
-    }
-
-    fn _arm(&self, py: Python<'_>, event_loop: Py<PyAny>, future: Py<PyAny>) -> PyResult<Waiter> {
-        consumer::arm(py, self.rt.get(), &self.consumer, event_loop, future)
-    }
-
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
-    }
-
-    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        aio(py, &AENTER, "aenter")?.call1((slf,))
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __aexit__<'py>(
-        slf: Bound<'py, Self>,
-        _args: &Bound<'py, pyo3::types::PyTuple>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        aio(py, &AEXIT, "aexit")?.call1((slf,))
-    }
-
-    /// Stops following the source and saves the position file. Idempotent.
-    fn close(&self, py: Python<'_>) {
-        if self.closed.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let changes = {
-            let mut c = self.consumer.lock().unwrap();
-            c.ended = true;
-            c.stream.take()
-        };
-        if let Some(ch) = &changes {
-            *self.last_position.lock().unwrap() = ch.position().clone();
-        }
-        let rt = self.rt.take();
-        py.detach(move || {
-            if let Some(rt) = rt {
-                {
-                    let _guard = rt.enter();
-                    if let Some(ch) = changes {
-                        ch.close();
-                    }
-                }
-                shutdown(rt);
-            }
-        });
-    }
-
-    /// Whether close() was called.
-    #[getter]
-    fn closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
-    }
-
     /// The source's name, e.g. "dokuwiki:http://127.0.0.1:8081/lib/exe/xmlrpc.php".
     #[getter]
     fn name(&self) -> &str {
@@ -487,24 +281,14 @@ impl PySource {
         Ok(d)
     }
 
-    /// The last (up to 20) error items, as exception objects, newest last.
-    #[getter]
-    fn recent_errors(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
-        let recent = self.recent_errors.lock().unwrap();
-        recent.iter().map(|e| e.clone_ref(py)).collect()
-    }
-
     /// Where the source stands after the last item yielded (None before any): JSON-ready;
     /// pass it as `resume=` to a later `open` of the same source to continue there.
     #[getter]
     fn position<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let pos = {
-            let c = self.consumer.lock().unwrap();
-            match &c.stream {
-                Some(ch) => ch.position().clone(),
-                None => self.last_position.lock().unwrap().clone(),
-            }
-        };
+        let pos = self.iteration.with_stream(|ch| match ch {
+            Some(ch) => ch.position().clone(),
+            None => self.last_position.lock().unwrap().clone(),
+        });
         value_to_py(py, &pos)
     }
 
