@@ -9,10 +9,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures::Stream;
 use rc_core::{Filter, RecentChange};
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 
 use crate::api::Api;
 use crate::error::Error;
+use crate::polling::{Fetch, Polling, Start};
 use crate::rc_list::{parse_page, Row};
 
 /// Every `rcprop` the API knows (the `<rc>` element XMLRC posted carries all of them).
@@ -126,25 +126,6 @@ fn overlap_delta(d: Duration) -> chrono::TimeDelta {
     chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::zero())
 }
 
-/// Where a poller without a saved position starts.
-///
-/// ```
-/// let since: chrono::DateTime<chrono::Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
-/// let cfg = rc_http::PollerConfig::new("wikidb").start(rc_http::Start::At(since));
-/// assert_eq!(cfg.start, rc_http::Start::At(since));
-/// assert_eq!(rc_http::Start::default(), rc_http::Start::Now);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Start {
-    /// With the changes made from now on.
-    #[default]
-    Now,
-    /// With the oldest change the wiki still lists (`$wgRCMaxAge`, 90 days by default).
-    Beginning,
-    /// With the changes made at or after this time.
-    At(DateTime<Utc>),
-}
-
 /// What a [`Poller`] asks for and how often.
 ///
 /// ```
@@ -245,17 +226,20 @@ impl PollerConfig {
 /// ```
 #[derive(Debug)]
 pub struct Poller {
+    polling: Polling<ApiSource>,
+}
+
+/// The MediaWiki side of a [`Poller`]: its `list=recentchanges` requests and position.
+#[derive(Debug)]
+struct ApiSource {
     api: Api,
     cfg: PollerConfig,
     pos: Position,
     parser: rc_core::Parser,
-    /// Rows of the last page not handed out yet.
-    buffer: VecDeque<Row>,
     /// The continuation of the page after the buffered rows (empty: the poll is complete).
     next_continue: BTreeMap<String, String>,
     /// Whether the last request completed a poll (no continuation).
     caught_up: bool,
-    next_poll: Option<Instant>,
     rcprop: &'static str,
     requests: u64,
 }
@@ -264,50 +248,50 @@ impl Poller {
     /// A poller of the wiki behind `api`.
     pub fn new(api: Api, cfg: PollerConfig) -> Poller {
         Poller {
-            api,
-            cfg,
-            pos: Position::default(),
-            parser: rc_core::Parser::new(),
-            buffer: VecDeque::new(),
-            next_continue: BTreeMap::new(),
-            caught_up: false,
-            next_poll: None,
-            rcprop: RCPROP_ALL,
-            requests: 0,
+            polling: Polling::new(ApiSource {
+                api,
+                cfg,
+                pos: Position::default(),
+                parser: rc_core::Parser::new(),
+                next_continue: BTreeMap::new(),
+                caught_up: false,
+                rcprop: RCPROP_ALL,
+                requests: 0,
+            }),
         }
     }
 
     /// Continues from a saved position (an empty one starts per [`PollerConfig::start`]).
     pub fn resume(mut self, position: Position) -> Poller {
-        self.pos = position;
-        self.buffer.clear();
-        self.next_continue.clear();
+        self.polling.clear();
+        self.polling.source.pos = position;
+        self.polling.source.next_continue.clear();
         self
     }
 
     /// The position after the last change handed out.
     pub fn position(&self) -> &Position {
-        &self.pos
+        &self.polling.source.pos
     }
 
     /// The configuration.
     pub fn config(&self) -> &PollerConfig {
-        &self.cfg
+        &self.polling.source.cfg
     }
 
     /// The API client.
     pub fn api(&self) -> &Api {
-        &self.api
+        &self.polling.source.api
     }
 
     /// Requests made so far.
     pub fn requests(&self) -> u64 {
-        self.requests
+        self.polling.source.requests
     }
 
     /// Whether the last request reached the newest change (nothing more to page through).
     pub fn caught_up(&self) -> bool {
-        self.caught_up && self.buffer.is_empty()
+        self.polling.source.caught_up && self.polling.is_empty()
     }
 
     /// The next change, waiting (polling every [`PollerConfig::interval`]) until there is
@@ -316,11 +300,7 @@ impl Poller {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub async fn next(&mut self) -> Result<RecentChange, Error> {
-        loop {
-            if let Some(rc) = self.step().await? {
-                return Ok(rc);
-            }
-        }
+        self.polling.next().await
     }
 
     /// One step of [`next`](Self::next): a buffered change if there is one, else (once the
@@ -328,40 +308,14 @@ impl Poller {
     /// the request succeeded with nothing to hand out (the wiki had nothing new). Lets a
     /// caller tell a quiet wiki from a failing one. Cancel-safe like `next`.
     pub async fn step(&mut self) -> Result<Option<RecentChange>, Error> {
-        if let Some(item) = self.pop_kept() {
-            return item.map(Some);
-        }
-        if let Some(at) = self.next_poll {
-            tokio::time::sleep_until(at).await;
-        }
-        self.fetch().await?;
-        self.pop_kept().transpose()
-    }
-
-    /// The next buffered row the filter keeps, or `None` when none is left.
-    fn pop_kept(&mut self) -> Option<Result<RecentChange, Error>> {
-        loop {
-            match self.pop()? {
-                Some(item) => return Some(item),
-                None => continue, // filtered out
-            }
-        }
+        self.polling.step().await
     }
 
     /// One request (or none, if changes are still buffered): the changes it brought, in
     /// order, with the position moved past them. Does not wait for
     /// [`PollerConfig::interval`]; see [`caught_up`](Self::caught_up).
     pub async fn poll(&mut self) -> Result<Vec<Result<RecentChange, Error>>, Error> {
-        if self.buffer.is_empty() {
-            self.fetch().await?;
-        }
-        let mut out = Vec::with_capacity(self.buffer.len());
-        while let Some(item) = self.pop() {
-            if let Some(item) = item {
-                out.push(item);
-            }
-        }
-        Ok(out)
+        self.polling.poll().await
     }
 
     /// The poller as a [`Stream`] of changes (see [`next`](Self::next)); it never ends.
@@ -378,39 +332,26 @@ impl Poller {
     /// # }
     /// ```
     pub fn into_stream(self) -> impl Stream<Item = Result<RecentChange, Error>> {
-        futures::stream::unfold(self, |mut p| async move {
-            let item = p.next().await;
-            Some((item, p))
-        })
+        self.polling.into_stream()
+    }
+}
+
+impl Fetch for ApiSource {
+    type Row = Row;
+    type Error = Error;
+
+    fn settings(&self) -> (&str, &Filter) {
+        (&self.cfg.wiki, &self.cfg.filter)
     }
 
-    /// Hands out the next buffered row: `None` when the buffer is empty, `Some(None)` for
-    /// a row the filter drops.
-    #[allow(clippy::option_option)]
-    fn pop(&mut self) -> Option<Option<Result<RecentChange, Error>>> {
-        let row = self.buffer.pop_front()?;
-        self.pos.advance(row.rcid, row.timestamp, self.cfg.overlap);
-        if self.buffer.is_empty() {
-            // The page is handed out: the position continues with the next one.
-            self.pos.continue_params = std::mem::take(&mut self.next_continue);
-        }
-        Some(match row.change {
-            Ok(mut rc) => {
-                rc.wiki = Some(self.cfg.wiki.clone());
-                self.cfg.filter.matches(&rc).then_some(Ok(rc))
-            }
-            Err(e) => Some(Err(Error::Parse {
-                rcid: row.rcid,
-                source: Box::new(e),
-            })),
-        })
-    }
-
-    /// Makes one request and buffers the new rows.
-    async fn fetch(&mut self) -> Result<(), Error> {
+    /// One request; the interval follows once it reached the newest change.
+    async fn fetch(&mut self, rows: &mut VecDeque<Row>) -> Result<Option<Duration>, Error> {
         if self.pos.timestamp.is_none() && self.pos.continue_params.is_empty() {
             match self.cfg.start {
-                Start::Now => return self.start_now().await,
+                Start::Now => {
+                    self.start_now().await?;
+                    return Ok(None);
+                }
                 Start::Beginning => {}
                 Start::At(t) => {
                     // Changes at or after t: everything older counts as seen.
@@ -434,26 +375,35 @@ impl Poller {
             reason,
         })?;
         let overlap = self.cfg.overlap;
-        let mut rows: VecDeque<Row> = page
+        let mut new: VecDeque<Row> = page
             .rows
             .into_iter()
             .filter(|r| !self.pos.covers(r.rcid, r.timestamp, overlap))
             .collect();
         self.caught_up = page.cont.is_empty();
-        if rows.is_empty() {
+        if new.is_empty() {
             self.pos.continue_params = page.cont;
         } else {
             self.next_continue = page.cont;
-            self.buffer.append(&mut rows);
+            rows.append(&mut new);
         }
-        self.next_poll = if self.caught_up {
-            Some(Instant::now() + self.cfg.interval)
-        } else {
-            None
-        };
-        Ok(())
+        Ok(self.caught_up.then_some(self.cfg.interval))
     }
 
+    fn hand_out(&mut self, row: Row, last: bool) -> Result<RecentChange, Error> {
+        self.pos.advance(row.rcid, row.timestamp, self.cfg.overlap);
+        if last {
+            // The page is handed out: the position continues with the next one.
+            self.pos.continue_params = std::mem::take(&mut self.next_continue);
+        }
+        row.change.map_err(|e| Error::Parse {
+            rcid: row.rcid,
+            source: Box::new(e),
+        })
+    }
+}
+
+impl ApiSource {
     /// Without a position, starting now: the newest changes become the position.
     async fn start_now(&mut self) -> Result<(), Error> {
         let limit = self.cfg.limit.to_string();
@@ -479,7 +429,6 @@ impl Poller {
             }
         }
         self.caught_up = true;
-        self.next_poll = None;
         Ok(())
     }
 

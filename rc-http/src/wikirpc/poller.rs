@@ -8,13 +8,12 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use rc_core::{Filter, RecentChange};
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 
 use super::client::Client;
 use super::entry::{read_entry, Entry};
 use super::error::RpcError;
 use crate::error::Error;
-use crate::poller::Start;
+use crate::polling::{Fetch, Polling, Start};
 
 /// The time [`Start::Beginning`] asks from: 2001-09-09T01:46:40Z (Unix time 1000000000,
 /// the oldest DokuWiki takes: it wants ten digits), before any WikiRPC server existed.
@@ -199,13 +198,17 @@ impl PollerConfig {
 /// ```
 #[derive(Debug)]
 pub struct Poller {
+    polling: Polling<RpcSource>,
+}
+
+/// The WikiRPC side of a [`Poller`]: its `getRecentChanges` calls and position.
+#[derive(Debug)]
+struct RpcSource {
     client: Client,
     cfg: PollerConfig,
     pos: Position,
-    buffer: VecDeque<Result<Entry, RpcError>>,
     /// Unusable entries already reported (at most [`MAX_REPORTED`]).
     reported: HashSet<String>,
-    next_poll: Option<Instant>,
     requests: u64,
 }
 
@@ -213,42 +216,42 @@ impl Poller {
     /// A poller of the wiki behind `client`.
     pub fn new(client: Client, cfg: PollerConfig) -> Poller {
         Poller {
-            client,
-            cfg,
-            pos: Position::default(),
-            buffer: VecDeque::new(),
-            reported: HashSet::new(),
-            next_poll: None,
-            requests: 0,
+            polling: Polling::new(RpcSource {
+                client,
+                cfg,
+                pos: Position::default(),
+                reported: HashSet::new(),
+                requests: 0,
+            }),
         }
     }
 
     /// Continues from a saved position (an empty one starts per [`PollerConfig::start`]).
     pub fn resume(mut self, position: Position) -> Poller {
-        self.pos = position;
-        self.buffer.clear();
-        self.reported.clear();
+        self.polling.clear();
+        self.polling.source.pos = position;
+        self.polling.source.reported.clear();
         self
     }
 
     /// The position after the last change handed out.
     pub fn position(&self) -> &Position {
-        &self.pos
+        &self.polling.source.pos
     }
 
     /// The configuration.
     pub fn config(&self) -> &PollerConfig {
-        &self.cfg
+        &self.polling.source.cfg
     }
 
     /// The client.
     pub fn client(&self) -> &Client {
-        &self.client
+        &self.polling.source.client
     }
 
     /// `getRecentChanges` requests made so far.
     pub fn requests(&self) -> u64 {
-        self.requests
+        self.polling.source.requests
     }
 
     /// The next change, waiting (polling every [`PollerConfig::interval`]) until there is
@@ -257,31 +260,13 @@ impl Poller {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub async fn next(&mut self) -> Result<RecentChange, RpcError> {
-        loop {
-            if let Some(item) = self.pop() {
-                match item {
-                    Some(item) => return item,
-                    None => continue, // filtered out
-                }
-            }
-            if let Some(at) = self.next_poll {
-                tokio::time::sleep_until(at).await;
-            }
-            self.fetch().await?;
-        }
+        self.polling.next().await
     }
 
     /// One request (or none, if changes are still buffered): what it brought, in order,
     /// with the position moved past it. Does not wait for the interval.
     pub async fn poll(&mut self) -> Result<Vec<Result<RecentChange, RpcError>>, RpcError> {
-        if self.buffer.is_empty() {
-            self.fetch().await?;
-        }
-        let mut out = Vec::with_capacity(self.buffer.len());
-        while let Some(item) = self.pop() {
-            out.extend(item);
-        }
-        Ok(out)
+        self.polling.poll().await
     }
 
     /// The poller as a [`Stream`] that never ends (see [`next`](Self::next)).
@@ -300,34 +285,30 @@ impl Poller {
     /// # }
     /// ```
     pub fn into_stream(self) -> impl Stream<Item = Result<RecentChange, RpcError>> {
-        futures::stream::unfold(self, |mut p| async move {
-            let item = p.next().await;
-            Some((item, p))
-        })
+        self.polling.into_stream()
+    }
+}
+
+impl Fetch for RpcSource {
+    /// A change, or an unusable entry to report.
+    type Row = Result<Entry, RpcError>;
+    type Error = RpcError;
+
+    fn settings(&self) -> (&str, &Filter) {
+        (&self.cfg.wiki, &self.cfg.filter)
     }
 
-    /// The next buffered item: `None` when the buffer is empty, `Some(None)` for a change
-    /// the filter drops.
-    #[allow(clippy::option_option)]
-    fn pop(&mut self) -> Option<Option<Result<RecentChange, RpcError>>> {
-        let entry = match self.buffer.pop_front()? {
-            Ok(e) => e,
-            Err(e) => return Some(Some(Err(e))),
-        };
-        self.pos.advance(&entry);
-        let mut rc = entry.change;
-        rc.wiki = Some(self.cfg.wiki.clone());
-        if rc.url.is_none() {
-            rc.url = rc.title.as_deref().and_then(|t| self.client.page_url(t));
-        }
-        Some(self.cfg.filter.matches(&rc).then_some(Ok(rc)))
-    }
-
-    /// Makes one request and buffers what is new.
-    async fn fetch(&mut self) -> Result<(), RpcError> {
+    /// One request; the interval follows (an answer lists every change since the time asked).
+    async fn fetch(
+        &mut self,
+        rows: &mut VecDeque<Self::Row>,
+    ) -> Result<Option<Duration>, RpcError> {
         if self.pos.timestamp.is_none() {
             match self.cfg.start {
-                Start::Now => return self.start_now().await,
+                Start::Now => {
+                    self.start_now().await?;
+                    return Ok(None);
+                }
                 Start::Beginning => self.pos.timestamp = DateTime::from_timestamp(BEGINNING, 0),
                 Start::At(t) => self.pos.timestamp = Some(t),
             }
@@ -347,7 +328,7 @@ impl Poller {
                     }
                     if self.reported.insert(format!("{v:?}")) {
                         tracing::warn!(index, ?name, "unusable change: {reason}");
-                        self.buffer.push_back(Err(RpcError::Entry {
+                        rows.push_back(Err(RpcError::Entry {
                             index,
                             name,
                             reason,
@@ -358,11 +339,22 @@ impl Poller {
         }
         // Oldest first; the wiki's order within a second.
         good.sort_by_key(|e| e.timestamp);
-        self.buffer.extend(good.into_iter().map(Ok));
-        self.next_poll = Some(Instant::now() + self.cfg.interval);
-        Ok(())
+        rows.extend(good.into_iter().map(Ok));
+        Ok(Some(self.cfg.interval))
     }
 
+    fn hand_out(&mut self, row: Self::Row, _last: bool) -> Result<RecentChange, RpcError> {
+        let entry = row?;
+        self.pos.advance(&entry);
+        let mut rc = entry.change;
+        if rc.url.is_none() {
+            rc.url = rc.title.as_deref().and_then(|t| self.client.page_url(t));
+        }
+        Ok(rc)
+    }
+}
+
+impl RpcSource {
     /// Without a position, starting now: the newest change of the last hour becomes the
     /// position (with the others of its second), or else this machine's clock.
     async fn start_now(&mut self) -> Result<(), RpcError> {
@@ -382,7 +374,6 @@ impl Poller {
             }
             None => self.pos.timestamp = Some(now - chrono::TimeDelta::seconds(1)),
         }
-        self.next_poll = None;
         Ok(())
     }
 }

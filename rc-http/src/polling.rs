@@ -1,0 +1,160 @@
+//! What the two pollers, [`Poller`](crate::Poller) of the MediaWiki API and
+//! [`wikirpc::Poller`](crate::wikirpc::Poller), do the same way: where they start
+//! ([`Start`]), and how they hand changes out. A request's changes are buffered; they are
+//! handed out one by one, each moving the position on, stamped with the configured wiki
+//! and passed through the filter; when none is left, the next request is made once the
+//! poll interval has passed. What differs (the request, reading its answer, the position)
+//! is each poller's [`Fetch`].
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use rc_core::{Filter, RecentChange};
+use tokio::time::Instant;
+
+/// Where a poller without a saved position starts.
+///
+/// ```
+/// let since: chrono::DateTime<chrono::Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+/// let cfg = rc_http::PollerConfig::new("wikidb").start(rc_http::Start::At(since));
+/// assert_eq!(cfg.start, rc_http::Start::At(since));
+/// assert_eq!(rc_http::Start::default(), rc_http::Start::Now);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Start {
+    /// With the changes made from now on.
+    #[default]
+    Now,
+    /// With the oldest change the wiki still lists (`$wgRCMaxAge`, 90 days by default).
+    Beginning,
+    /// With the changes made at or after this time.
+    At(DateTime<Utc>),
+}
+
+/// The part of a poller that differs between sources: its requests and its position.
+pub(crate) trait Fetch {
+    /// One buffered item of an answer.
+    type Row;
+    /// Why a request, or one item, failed.
+    type Error;
+
+    /// The wiki id stamped on every change, and the filter changes must pass.
+    fn settings(&self) -> (&str, &Filter);
+
+    /// Makes one request and appends what is new to `rows`. Answers how long to wait
+    /// before the next request: `None` when more is waiting (a listing cut into pages).
+    fn fetch(
+        &mut self,
+        rows: &mut VecDeque<Self::Row>,
+    ) -> impl Future<Output = Result<Option<Duration>, Self::Error>> + Send;
+
+    /// Moves the position past `row` (`last`: no other row is buffered) and returns its
+    /// change, or why the row is unusable.
+    fn hand_out(&mut self, row: Self::Row, last: bool) -> Result<RecentChange, Self::Error>;
+}
+
+/// A [`Fetch`] with the buffer of rows not handed out yet and the time of the next request.
+#[derive(Debug)]
+pub(crate) struct Polling<F: Fetch> {
+    pub(crate) source: F,
+    rows: VecDeque<F::Row>,
+    next_poll: Option<Instant>,
+}
+
+impl<F: Fetch> Polling<F> {
+    pub(crate) fn new(source: F) -> Self {
+        Polling {
+            source,
+            rows: VecDeque::new(),
+            next_poll: None,
+        }
+    }
+
+    /// Forgets the buffered rows (the position they came from is being replaced).
+    pub(crate) fn clear(&mut self) {
+        self.rows.clear();
+    }
+
+    /// Whether every buffered row was handed out.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The next change, waiting for the interval and requesting until there is one.
+    /// Cancel-safe: dropping the future loses nothing.
+    pub(crate) async fn next(&mut self) -> Result<RecentChange, F::Error> {
+        loop {
+            if let Some(rc) = self.step().await? {
+                return Ok(rc);
+            }
+        }
+    }
+
+    /// A buffered change if there is one, else (once the interval has passed) one request
+    /// and the first change it brought; `Ok(None)` when it brought nothing to hand out.
+    pub(crate) async fn step(&mut self) -> Result<Option<RecentChange>, F::Error> {
+        if let Some(item) = self.pop_kept() {
+            return item.map(Some);
+        }
+        if let Some(at) = self.next_poll {
+            tokio::time::sleep_until(at).await;
+        }
+        self.fetch().await?;
+        self.pop_kept().transpose()
+    }
+
+    /// One request (none while rows are buffered), without waiting for the interval: what
+    /// it brought, in order, with the position moved past it.
+    pub(crate) async fn poll(&mut self) -> Result<Vec<Result<RecentChange, F::Error>>, F::Error> {
+        if self.rows.is_empty() {
+            self.fetch().await?;
+        }
+        let mut out = Vec::with_capacity(self.rows.len());
+        while let Some(item) = self.pop() {
+            out.extend(item);
+        }
+        Ok(out)
+    }
+
+    /// [`next`](Self::next) as a stream that never ends.
+    pub(crate) fn into_stream(self) -> impl Stream<Item = Result<RecentChange, F::Error>> {
+        futures::stream::unfold(self, |mut p| async move {
+            let item = p.next().await;
+            Some((item, p))
+        })
+    }
+
+    async fn fetch(&mut self) -> Result<(), F::Error> {
+        let wait = self.source.fetch(&mut self.rows).await?;
+        self.next_poll = wait.map(|w| Instant::now() + w);
+        Ok(())
+    }
+
+    /// The next buffered item the filter keeps, or `None` when none is left.
+    fn pop_kept(&mut self) -> Option<Result<RecentChange, F::Error>> {
+        loop {
+            if let Some(item) = self.pop()? {
+                return Some(item);
+            }
+        }
+    }
+
+    /// Hands out the next buffered row: `None` when the buffer is empty, `Some(None)` for
+    /// a change the filter drops.
+    #[allow(clippy::option_option)]
+    fn pop(&mut self) -> Option<Option<Result<RecentChange, F::Error>>> {
+        let row = self.rows.pop_front()?;
+        let last = self.rows.is_empty();
+        Some(match self.source.hand_out(row, last) {
+            Ok(mut rc) => {
+                let (wiki, filter) = self.source.settings();
+                rc.wiki = Some(wiki.to_owned());
+                filter.matches(&rc).then_some(Ok(rc))
+            }
+            Err(e) => Some(Err(e)),
+        })
+    }
+}
