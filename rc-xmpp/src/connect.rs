@@ -13,7 +13,7 @@ use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer, ServerName
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 use tokio_xmpp::connect::{AsyncReadAndWrite, DnsConfig};
-use tokio_xmpp::jid::{FullJid, Jid};
+use tokio_xmpp::jid::{BareJid, FullJid, Jid};
 use tokio_xmpp::parsers::sasl::{Auth, Mechanism, Nonza};
 use tokio_xmpp::parsers::starttls;
 use tokio_xmpp::parsers::stream_features::StreamFeatures;
@@ -387,8 +387,12 @@ pub(crate) async fn answer_requests(stream: &mut Stream, iq: Iq) -> Result<Optio
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Incoming {
     Stanza(Stanza),
-    /// A stanza the XMPP parser refused (the server let it through).
-    Invalid(StreamElementError),
+    /// A stanza the XMPP parser refused (the server let it through), with its sender
+    /// when its header names one.
+    Invalid {
+        from: Option<BareJid>,
+        error: StreamElementError,
+    },
     /// Nothing for the session (stream features, an element that does not parse); logged.
     Skip,
     /// The server was quiet for the keepalive time: make it talk (a ping), or time out.
@@ -405,7 +409,17 @@ pub(crate) fn incoming(read: Option<Result<FallibleStreamElement, ReadError>>) -
             Incoming::Lost(format!("stream error from the server: {e:?}"))
         }
         Some(Ok(FallibleStreamElement::Ok(_))) => Incoming::Skip,
-        Some(Ok(FallibleStreamElement::Err(e))) => Incoming::Invalid(e),
+        Some(Ok(FallibleStreamElement::Err(error))) => {
+            let from = match &error {
+                StreamElementError::InvalidStanza { header, .. } => header
+                    .from
+                    .as_deref()
+                    .and_then(|f| f.parse::<Jid>().ok())
+                    .map(|j| j.to_bare()),
+                StreamElementError::InvalidNonza { .. } => None,
+            };
+            Incoming::Invalid { from, error }
+        }
         Some(Err(ReadError::SoftTimeout)) => Incoming::Quiet,
         Some(Err(ReadError::HardError(e))) => Incoming::Lost(format!("connection error: {e}")),
         Some(Err(ReadError::ParseError(e))) => {

@@ -225,8 +225,8 @@ impl Driver {
             };
             let stanza = match connect::incoming(element) {
                 Incoming::Stanza(s) => s,
-                Incoming::Invalid(e) => {
-                    if let Err(end) = self.on_invalid(&rooms, e).await {
+                Incoming::Invalid { from, error } => {
+                    if let Err(end) = self.on_invalid(&rooms, from, error).await {
                         return end;
                     }
                     continue;
@@ -253,14 +253,13 @@ impl Driver {
     }
 
     /// A stanza the XMPP parser rejected: an error item when it came from one of our rooms.
-    async fn on_invalid(&mut self, rooms: &[Room], e: StreamElementError) -> Result<(), Ended> {
-        let from = match &e {
-            StreamElementError::InvalidStanza { header, .. } => {
-                header.from.as_deref().and_then(|f| f.parse::<Jid>().ok())
-            }
-            StreamElementError::InvalidNonza { .. } => None,
-        };
-        match from.and_then(|f| rooms.iter().find(|r| f.to_bare() == r.cfg.jid)) {
+    async fn on_invalid(
+        &mut self,
+        rooms: &[Room],
+        from: Option<BareJid>,
+        e: StreamElementError,
+    ) -> Result<(), Ended> {
+        match from.and_then(|f| rooms.iter().find(|r| f == r.cfg.jid)) {
             Some(room) => {
                 let item = Err(StreamError::InvalidStanza {
                     room: room.cfg.jid.clone(),

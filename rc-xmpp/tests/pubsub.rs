@@ -534,3 +534,44 @@ async fn an_item_without_payload_is_an_error_item() {
     );
     quiet(&mut stream).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_stanza_from_the_service_is_an_error_item() {
+    let prosody = Prosody::start();
+    let mut publisher = publisher(&prosody);
+    create_node(&mut publisher, "wiki").await;
+    let mut stream = subscriber(&prosody, "carol")
+        .node(SERVICE, "wiki")
+        .unwrap()
+        .connect();
+    subscribed(&stream, 10).await;
+    let jid = match &stream.status().borrow().connection {
+        rc_xmpp::Connection::Online { jid } => jid.to_string(),
+        other => panic!("not online: {other:?}"),
+    };
+    // Prosody's pubsub never sends a malformed message on its own: the administrator
+    // makes the real server send one (two <thread>s, which XMPP parsers refuse), first
+    // from a host we do not follow, then from the service.
+    let malformed = |from: &str| {
+        format!(
+            "local st = require 'util.stanza'; prosody.core_post_stanza(prosody.hosts['{from}'], \
+             st.message({{from='{from}', to='{jid}'}}):tag('thread'):text('a'):up():tag('thread'):text('b'):up())"
+        )
+    };
+    prosody.lua(&malformed("localhost"));
+    prosody.lua(&malformed(SERVICE));
+    publish(&mut publisher, "wiki", 1..=1).await;
+    match next(&mut stream, 10).await {
+        Err(e @ NodeStreamError::InvalidStanza { .. }) => {
+            let NodeStreamError::InvalidStanza { service, .. } = &e else {
+                unreachable!()
+            };
+            assert_eq!(service.as_str(), SERVICE);
+            assert!(e.to_string().contains("not valid XMPP"), "{e}");
+        }
+        other => panic!("expected an invalid stanza item (only the service's), got {other:?}"),
+    }
+    let after = changes(&mut stream, 1, 10).await;
+    assert_is_entry(&after[0], 1, "wiki");
+    quiet(&mut stream).await;
+}

@@ -222,8 +222,25 @@ impl Driver {
             };
             let stanza = match connect::incoming(element) {
                 Incoming::Stanza(s) => s,
-                Incoming::Invalid(e) => {
-                    tracing::warn!("skipping a stanza that is not valid XMPP: {e}");
+                Incoming::Invalid { from, error } => {
+                    // From a service we follow: an error item (it may have carried an
+                    // item); from anyone else: not ours, logged.
+                    match from.filter(|f| nodes.iter().any(|n| n.target.service == *f)) {
+                        Some(service) => {
+                            let item = Err(NodeStreamError::InvalidStanza {
+                                service,
+                                reason: error.to_string(),
+                            });
+                            let envelope = Envelope {
+                                item: Some(item),
+                                mark: None,
+                            };
+                            if let Err(end) = self.deliver(envelope).await {
+                                return end;
+                            }
+                        }
+                        None => tracing::warn!("skipping a stanza that is not valid XMPP: {error}"),
+                    }
                     continue;
                 }
                 Incoming::Skip => continue,

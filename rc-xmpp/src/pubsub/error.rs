@@ -81,6 +81,15 @@ pub enum NodeStreamError {
         /// The item id.
         item_id: Option<String>,
     },
+    /// The service sent a stanza that is not valid XMPP (it may have carried an item,
+    /// which is then lost: this says so).
+    #[error("a stanza from {service} is not valid XMPP: {reason}")]
+    InvalidStanza {
+        /// The PubSub service.
+        service: BareJid,
+        /// What the XMPP parser refused.
+        reason: String,
+    },
     /// The service refused a node, or deleted it.
     #[error("node {node} on {service}: {error}")]
     Node {

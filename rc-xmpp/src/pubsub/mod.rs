@@ -63,8 +63,10 @@
 //! [`NodeStreamError::BadPayload`], an item without payload a
 //! [`NodeStreamError::NoPayload`], a node the service refuses (`item-not-found`,
 //! `forbidden`) a [`NodeStreamError::Node`], reported once and retried every
-//! [`node_retry`](SubscriberBuilder::node_retry). A node that did not exist is caught
-//! up from its first item once it does. Only a [`NodeStreamError::Fatal`] ends it.
+//! [`node_retry`](SubscriberBuilder::node_retry), and a stanza from a followed service
+//! that is not valid XMPP a [`NodeStreamError::InvalidStanza`] (from anyone else it is
+//! logged). A node that did not exist is caught up from its first item once it does.
+//! Only a [`NodeStreamError::Fatal`] ends it.
 //!
 //! [`NodePublisher`] publishes Atom entries ([`AtomEntry`]) to nodes, creating them if
 //! missing.

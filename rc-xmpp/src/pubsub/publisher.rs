@@ -377,7 +377,7 @@ impl Worker {
                 el = stream.next() => {
                     let iq = match connect::incoming(el) {
                         Incoming::Stanza(Stanza::Iq(iq)) => iq,
-                        Incoming::Stanza(_) | Incoming::Invalid(_) | Incoming::Skip => continue,
+                        Incoming::Stanza(_) | Incoming::Invalid { .. } | Incoming::Skip => continue,
                         Incoming::Quiet => {
                             let id = self.id("ping");
                             if let Err(e) = send(&mut stream, Stanza::Iq(stanzas::ping(None, &id))).await {
