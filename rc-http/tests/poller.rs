@@ -2,56 +2,31 @@
 //! and the retry rules against a server that says "later".
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rc_core::Kind;
 use rc_http::{Api, Poller, PollerConfig, Position, RetryPolicy, Start};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod common;
+use common::{canned_server, ScriptedWiki};
 
 const ADMIN_PASSWORD: &str = "adminpass123456";
 
-struct Wiki {
-    port: u16,
-    state_dir: PathBuf,
-}
-
-fn scripts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/mediawiki")
-}
+struct Wiki(ScriptedWiki);
 
 impl Wiki {
     fn start() -> Wiki {
-        let mut last = String::new();
-        for _ in 0..3 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let state_dir = std::env::temp_dir().join(format!("rc-http-test-mw-{port}"));
-            let out = Command::new("bash")
-                .arg(scripts().join("start.sh"))
-                .env("MW_PORT", port.to_string())
-                .env("MW_STATE_DIR", &state_dir)
-                .env("MW_PHP_WORKERS", "1")
-                .env_remove("MW_FEED_XML")
-                .env_remove("MW_FEED_JSON")
-                .output()
-                .unwrap();
-            if out.status.success() {
-                return Wiki { port, state_dir };
-            }
-            last = String::from_utf8_lossy(&out.stderr).into_owned();
-        }
-        panic!("MediaWiki did not start: {last}");
+        Wiki(ScriptedWiki::start(
+            "mediawiki",
+            "MW",
+            &[("MW_PHP_WORKERS", "1")],
+            &["MW_FEED_XML", "MW_FEED_JSON"],
+        ))
     }
 
     fn api(&self) -> Api {
-        Api::builder(&format!("http://127.0.0.1:{}/api.php", self.port))
+        Api::builder(&format!("http://127.0.0.1:{}/api.php", self.0.port))
             .retry(RetryPolicy {
                 initial: Duration::from_millis(100),
                 max: Duration::from_secs(1),
@@ -60,16 +35,6 @@ impl Wiki {
             })
             .build()
             .unwrap()
-    }
-}
-
-impl Drop for Wiki {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(scripts().join("stop.sh"))
-            .env("MW_STATE_DIR", &self.state_dir)
-            .output();
-        let _ = std::fs::remove_dir_all(&self.state_dir);
     }
 }
 
@@ -264,33 +229,12 @@ async fn fetches_page_texts_and_lists_pages() {
 /// A server that answers HTTP 503 with `Retry-After: 1`, then a `maxlag` error with
 /// `Retry-After: 1`, then a listing; it records the requests.
 async fn grumpy_server() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let n = Arc::new(AtomicUsize::new(0));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        for _ in 0..20 {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = vec![0u8; 8192];
-            let len = s.read(&mut buf).await.unwrap();
-            let req = String::from_utf8_lossy(&buf[..len]).into_owned();
-            log.lock()
-                .unwrap()
-                .push(req.lines().next().unwrap_or_default().to_owned());
-            let (status, extra, body) = match n.fetch_add(1, Ordering::SeqCst) {
-                0 => ("503 Service Unavailable", "Retry-After: 1\r\n", "busy".to_owned()),
-                1 => ("200 OK", "Retry-After: 1\r\n", r#"<?xml version="1.0"?><api><error code="maxlag" info="Waiting for db2: 3 seconds lagged." host="db2" lag="3" type="db" /></api>"#.to_owned()),
-                _ => ("200 OK", "", r#"<?xml version="1.0"?><api batchcomplete=""><query><recentchanges><rc type="edit" ns="0" title="Alpha" rcid="7" revid="9" old_revid="8" user="Admin" timestamp="2026-11-23T10:45:53Z" comment="c" /></recentchanges></query></api>"#.to_owned()),
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = s.write_all(resp.as_bytes()).await;
-        }
-    });
-    (port, seen)
+    canned_server(vec![
+        ("503 Service Unavailable", "Retry-After: 1\r\n", "busy".to_owned()),
+        ("200 OK", "Retry-After: 1\r\n", r#"<?xml version="1.0"?><api><error code="maxlag" info="Waiting for db2: 3 seconds lagged." host="db2" lag="3" type="db" /></api>"#.to_owned()),
+        ("200 OK", "", r#"<?xml version="1.0"?><api batchcomplete=""><query><recentchanges><rc type="edit" ns="0" title="Alpha" rcid="7" revid="9" old_revid="8" user="Admin" timestamp="2026-11-23T10:45:53Z" comment="c" /></recentchanges></query></api>"#.to_owned()),
+    ])
+    .await
 }
 
 #[tokio::test]

@@ -10,10 +10,8 @@
 //! `author`, `version`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Timelike, Utc};
 use rc_core::{Kind, RecentChange};
@@ -22,17 +20,16 @@ use rc_http::wikirpc::{
 };
 use rc_http::{RetryPolicy, Start};
 
+mod common;
+use common::{canned_server, ScriptedWiki};
+
 // ------------------------------------------------------------------------ DokuWiki
 
 struct DokuWiki {
     xmlrpc_url: String,
     user: String,
     password: String,
-    state_dir: PathBuf,
-}
-
-fn scripts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/dokuwiki")
+    server: ScriptedWiki,
 }
 
 fn quick_retry() -> RetryPolicy {
@@ -46,37 +43,14 @@ fn quick_retry() -> RetryPolicy {
 
 impl DokuWiki {
     fn start() -> DokuWiki {
-        let mut last = String::new();
-        for _ in 0..3 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let state_dir = std::env::temp_dir().join(format!("rc-http-test-dw-{port}"));
-            let out = Command::new("bash")
-                .arg(scripts().join("start.sh"))
-                .env("DW_PORT", port.to_string())
-                .env("DW_STATE_DIR", &state_dir)
-                .output()
-                .unwrap();
-            if out.status.success() {
-                let vars: BTreeMap<String, String> = String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("export "))
-                    .filter_map(|l| l.split_once('='))
-                    .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
-                    .collect();
-                return DokuWiki {
-                    xmlrpc_url: vars["DOKUWIKI_XMLRPC_URL"].clone(),
-                    user: vars["DOKUWIKI_USER"].clone(),
-                    password: vars["DOKUWIKI_PASSWORD"].clone(),
-                    state_dir,
-                };
-            }
-            last = String::from_utf8_lossy(&out.stderr).into_owned();
+        let server = ScriptedWiki::start("dokuwiki", "DW", &[], &[]);
+        let var = |name: &str| server.exports[name].clone();
+        DokuWiki {
+            xmlrpc_url: var("DOKUWIKI_XMLRPC_URL"),
+            user: var("DOKUWIKI_USER"),
+            password: var("DOKUWIKI_PASSWORD"),
+            server,
         }
-        panic!("DokuWiki did not start: {last}");
     }
 
     fn client(&self) -> Client {
@@ -94,16 +68,6 @@ impl DokuWiki {
                 .start(Start::Beginning)
                 .interval(Duration::from_millis(50)),
         )
-    }
-}
-
-impl Drop for DokuWiki {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(scripts().join("stop.sh"))
-            .env("DW_STATE_DIR", &self.state_dir)
-            .output();
-        let _ = std::fs::remove_dir_all(&self.state_dir);
     }
 }
 
@@ -185,7 +149,7 @@ async fn dokuwiki_edits_arrive_typed_in_order_once_and_a_restart_yields_only_new
     assert!(poller.poll().await.unwrap().is_empty(), "nothing twice");
 
     // Stop here (position saved to a file), edit, and start a new poller from the file.
-    let file = wiki.state_dir.join("poller-position.json");
+    let file = wiki.server.state_dir.join("poller-position.json");
     poller.position().save(&file).unwrap();
     drop(poller);
     put(&client, "delta", "d").await;
@@ -294,6 +258,72 @@ async fn dokuwiki_wrong_password_is_a_clear_auth_error_without_the_password() {
     let err = anon.get_page_info("x", None).await.unwrap_err();
     assert!(matches!(err, RpcError::Auth { user: None, .. }), "{err:?}");
     assert!(err.to_string().contains("needs credentials"), "{err}");
+}
+
+// ------------------------------------------------------------------------ Retries
+
+/// The retry rules the client shares with the API client: a read waits as `Retry-After`
+/// says and is made again; a write is made again after a 429 (it was not served), not
+/// after a 503 (it may have been).
+#[tokio::test]
+async fn reads_wait_as_told_and_writes_are_repeated_only_when_surely_not_done() {
+    let response = |v: &str| {
+        format!(
+            r#"<?xml version="1.0"?><methodResponse><params><param><value>{v}</value></param></params></methodResponse>"#
+        )
+    };
+    let (port, seen) = canned_server(vec![
+        (
+            "503 Service Unavailable",
+            "Retry-After: 1\r\n",
+            "busy".into(),
+        ),
+        ("200 OK", "", response("<string>hello</string>")),
+        ("503 Service Unavailable", "", "busy".into()),
+        (
+            "429 Too Many Requests",
+            "Retry-After: 1\r\n",
+            "slow down".into(),
+        ),
+        ("200 OK", "", response("<boolean>1</boolean>")),
+    ])
+    .await;
+    let url = format!("http://127.0.0.1:{port}/lib/exe/xmlrpc.php");
+    let client = Client::builder(&url, Dialect::DokuWiki)
+        .retry(quick_retry())
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    assert_eq!(client.get_page("start", None).await.unwrap(), "hello");
+    assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
+
+    let put = || {
+        client.call(
+            "wiki.putPage",
+            vec!["start".into(), "text".into(), Value::Struct(Vec::new())],
+        )
+    };
+    let err = put().await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            RpcError::Http(rc_http::Error::Status { status: 503, .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(put().await.unwrap(), Value::Bool(true));
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 5, "one 503 not repeated: {seen:?}");
+    assert!(
+        seen.iter()
+            .all(|r| r.starts_with("POST /lib/exe/xmlrpc.php")),
+        "{seen:?}"
+    );
 }
 
 // ------------------------------------------------------------------------ JSPWiki
