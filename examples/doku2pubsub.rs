@@ -15,13 +15,15 @@
 //! entry of a poll, so a crash re-publishes (subscribers drop the repeats by item).
 //! Passwords come from `WIKI_PASSWORD` and `XMPP_PASSWORD`.
 
+mod common;
+
 use std::time::Duration;
 
 use clap::Parser;
+use common::{PollStart, XmppConnect};
 use recentchanges::http::wikirpc::{Client, Credentials, Dialect, Poller, PollerConfig, Position};
-use recentchanges::http::Start;
 use recentchanges::xmpp::pubsub::{AtomEntry, NodePublisher};
-use recentchanges::xmpp::{BareJid, Tls};
+use recentchanges::xmpp::BareJid;
 
 #[derive(Parser)]
 #[command(about = "Publish a DokuWiki's recent changes as Atom entries to an XMPP PubSub node")]
@@ -34,24 +36,16 @@ struct Args {
     /// The publishing XMPP account (password in XMPP_PASSWORD); it owns the node.
     #[arg(long)]
     jid: String,
-    /// XMPP server address (host:port), instead of the DNS lookup.
-    #[arg(long)]
-    server: Option<String>,
-    /// `required` (default), `plaintext-loopback`, or a CA file (PEM) to trust.
-    #[arg(long, default_value = "required")]
-    tls: String,
+    #[command(flatten)]
+    xmpp: XmppConnect,
     /// The PubSub service.
     #[arg(long, default_value = "pubsub.localhost")]
     service: String,
     /// The node (created if missing).
     #[arg(long)]
     node: String,
-    /// Keep the position in this file and continue from it.
-    #[arg(long)]
-    position: Option<std::path::PathBuf>,
-    /// Without a saved position, start with the oldest change the wiki lists.
-    #[arg(long)]
-    from_beginning: bool,
+    #[command(flatten)]
+    from: PollStart,
     /// Seconds between polls.
     #[arg(long, default_value_t = 5.0)]
     interval: f64,
@@ -59,37 +53,22 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_logging("warn");
     let args = Args::parse();
     let mut client = Client::builder(&args.url, Dialect::DokuWiki);
     if let Some(user) = &args.user {
-        let password = std::env::var("WIKI_PASSWORD").map_err(|_| "set WIKI_PASSWORD")?;
-        client = client.credentials(Credentials::new(user, password));
+        client = client.credentials(Credentials::new(user, common::password("WIKI_PASSWORD")?));
     }
-    let start = if args.from_beginning {
-        Start::Beginning
-    } else {
-        Start::Now
-    };
-    let cfg = PollerConfig::new(args.node.clone()).start(start);
-    let position = match &args.position {
+    let cfg = PollerConfig::new(args.node.clone()).start(args.from.start());
+    let position = match &args.from.position {
         Some(path) => Position::load(path)?,
         None => Position::default(),
     };
     let mut poller = Poller::new(client.build()?, cfg).resume(position);
 
-    let password = std::env::var("XMPP_PASSWORD").map_err(|_| "set XMPP_PASSWORD")?;
-    let mut publisher = NodePublisher::builder(&args.jid, password)?.tls(match args.tls.as_str() {
-        "required" => Tls::Required,
-        "plaintext-loopback" => Tls::PlaintextLoopback,
-        ca => Tls::RequiredWithRoots(vec![ca.into()]),
-    });
-    if let Some(server) = &args.server {
+    let password = common::password("XMPP_PASSWORD")?;
+    let mut publisher = NodePublisher::builder(&args.jid, password)?.tls(args.xmpp.tls.clone());
+    if let Some(server) = &args.xmpp.server {
         publisher = publisher.server(server)?;
     }
     let mut publisher = publisher.start()?;
@@ -99,7 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         let batch = tokio::select! {
             batch = poller.poll() => batch,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = common::shutdown() => break,
         };
         let mut published = 0;
         match batch {
@@ -130,12 +109,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
-        if let Some(path) = &args.position {
+        if let Some(path) = &args.from.position {
             poller.position().save(path)?;
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = tokio::signal::ctrl_c() => break,
+            _ = common::shutdown() => break,
         }
     }
     publisher.close().await;

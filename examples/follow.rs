@@ -15,13 +15,15 @@
 //! `--user`. `--position FILE` keeps the position there and continues from it. Error
 //! items go to stderr and the stream goes on; a fatal one ends the program.
 
+mod common;
+
 use std::time::Duration;
 
 use clap::Parser;
+use common::{Login, Output, XmppLogin};
 use futures::StreamExt;
 use recentchanges::http::Start;
 use recentchanges::source::Source;
-use recentchanges::xmpp::Tls;
 use recentchanges::Filter;
 
 #[derive(Parser)]
@@ -30,18 +32,8 @@ struct Args {
     /// xmpp:ROOM@SERVICE, xmpp:SERVICE?;node=NODE, mediawiki:URL, dokuwiki:URL, jspwiki:URL
     /// or wikiping:HOST:PORT.
     source: String,
-    /// XMPP account (password in XMPP_PASSWORD).
-    #[arg(long, conflicts_with = "anonymous")]
-    jid: Option<String>,
-    /// Log in anonymously on this XMPP domain instead.
-    #[arg(long)]
-    anonymous: Option<String>,
-    /// XMPP server address (host:port), instead of the DNS lookup.
-    #[arg(long)]
-    server: Option<String>,
-    /// `required` (default), `plaintext-loopback`, or a CA file (PEM) to trust.
-    #[arg(long, default_value = "required")]
-    tls: String,
+    #[command(flatten)]
+    xmpp: XmppLogin,
     /// Nick in rooms.
     #[arg(long, default_value = "rc-follow")]
     nick: String,
@@ -66,42 +58,27 @@ struct Args {
     /// Only these namespaces (repeatable).
     #[arg(long)]
     namespace: Vec<i32>,
-    /// JSON lines instead of human lines.
-    #[arg(long)]
-    json: bool,
-}
-
-fn password(var: &str) -> Result<String, String> {
-    std::env::var(var).map_err(|_| format!("set {var} to the password"))
+    #[command(flatten)]
+    output: Output,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_logging("warn");
     let args = Args::parse();
     let mut source = Source::new(&args.source)?
         .nick(&args.nick)
-        .tls(match args.tls.as_str() {
-            "required" => Tls::Required,
-            "plaintext-loopback" => Tls::PlaintextLoopback,
-            ca => Tls::RequiredWithRoots(vec![ca.into()]),
-        })
+        .tls(args.xmpp.connect.tls.clone())
         .start(match args.start.as_str() {
             "beginning" => Start::Beginning,
             _ => Start::Now,
         });
-    if let Some(jid) = &args.jid {
-        source = source.account(jid, password("XMPP_PASSWORD")?);
+    match args.xmpp.login_if_any("XMPP_PASSWORD")? {
+        Some(Login::Account { jid, password }) => source = source.account(jid, password),
+        Some(Login::Anonymous { domain }) => source = source.anonymous(domain),
+        None => {}
     }
-    if let Some(domain) = &args.anonymous {
-        source = source.anonymous(domain);
-    }
-    if let Some(server) = &args.server {
+    if let Some(server) = &args.xmpp.connect.server {
         source = source.server(server);
     }
     if let Some(wiki) = &args.wiki {
@@ -111,7 +88,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         source = source.backfill(api);
     }
     if let Some(user) = &args.user {
-        source = source.credentials(user, password("WIKI_PASSWORD")?);
+        source = source.credentials(user, common::password("WIKI_PASSWORD")?);
     }
     if let Some(every) = args.interval {
         source = source.interval(Duration::from_secs_f64(every));
@@ -126,12 +103,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         let item = tokio::select! {
             item = changes.next() => item,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = common::shutdown() => break,
         };
         match item {
             None => break,
-            Some(Ok(change)) if args.json => println!("{}", serde_json::to_string(&change.change)?),
-            Some(Ok(change)) => println!("{change}"),
+            Some(Ok(change)) => args.output.print(&change),
             Some(Err(e)) if e.is_fatal() => return Err(e.into()),
             Some(Err(e)) => eprintln!("{e}"),
         }

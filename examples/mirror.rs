@@ -15,15 +15,20 @@
 //! restart continues from the position saved in `DIR/.mirror-state.json` (the room's
 //! archive replays what was missed). Stop it with Ctrl-C, or kill it: nothing is lost.
 
+mod common;
+
 use std::time::Duration;
 
 use clap::Parser;
+use common::{Login, XmppLogin};
 use recentchanges::http::mirror::{run, MirrorConfig, MirrorOptions};
 use recentchanges::http::Api;
-use recentchanges::xmpp::{Client, Tls};
+use recentchanges::xmpp::Client;
 
 #[derive(Parser)]
 #[command(about = "Keep a directory of a wiki's page texts up to date from its XMPP room")]
+// The account's password has a variable of its own here.
+#[command(mut_arg("jid", |a| a.help("XMPP account (password in MIRROR_XMPP_PASSWORD)")))]
 struct Args {
     /// The wiki's room (bare JID).
     room: String,
@@ -33,18 +38,8 @@ struct Args {
     /// The mirror directory.
     #[arg(long)]
     dir: std::path::PathBuf,
-    /// XMPP account (password in MIRROR_XMPP_PASSWORD).
-    #[arg(long, conflicts_with = "anonymous")]
-    jid: Option<String>,
-    /// Log in anonymously on this domain instead.
-    #[arg(long)]
-    anonymous: Option<String>,
-    /// XMPP server address (host:port), instead of the DNS lookup.
-    #[arg(long)]
-    server: Option<String>,
-    /// `required` (default), `plaintext-loopback`, or a CA file (PEM) to trust.
-    #[arg(long, default_value = "required")]
-    tls: String,
+    #[command(flatten)]
+    xmpp: XmppLogin,
     /// Nick in the room.
     #[arg(long, default_value = "mirror")]
     nick: String,
@@ -61,30 +56,17 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_logging("info");
     let args = Args::parse();
-    let mut client = match (&args.jid, &args.anonymous) {
-        (Some(jid), _) => Client::builder(
-            jid,
-            std::env::var("MIRROR_XMPP_PASSWORD").map_err(|_| "set MIRROR_XMPP_PASSWORD")?,
-        )?,
-        (None, Some(domain)) => Client::anonymous(domain)?,
-        (None, None) => return Err("give --jid or --anonymous".into()),
+    let mut client = match args.xmpp.login("MIRROR_XMPP_PASSWORD")? {
+        Login::Account { jid, password } => Client::builder(jid, password)?,
+        Login::Anonymous { domain } => Client::anonymous(domain)?,
     };
     client = client.room(&args.room, &args.nick)?;
-    if let Some(server) = &args.server {
+    if let Some(server) = &args.xmpp.connect.server {
         client = client.server(server)?;
     }
-    client = client.tls(match args.tls.as_str() {
-        "required" => Tls::Required,
-        "plaintext-loopback" => Tls::PlaintextLoopback,
-        ca => Tls::RequiredWithRoots(vec![ca.into()]),
-    });
+    client = client.tls(args.xmpp.connect.tls.clone());
     let mut config = MirrorConfig::default().debounce(
         Duration::from_millis(args.debounce_ms),
         Duration::from_millis(args.max_delay_ms),
@@ -93,9 +75,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config = config.namespaces(args.namespace.iter().copied());
     }
     let opts = MirrorOptions::new(Api::new(&args.api)?, &args.dir, client).config(config);
-    run(opts, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    run(opts, common::shutdown()).await?;
     Ok(())
 }

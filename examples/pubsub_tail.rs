@@ -11,10 +11,12 @@
 //! previous one stopped: items published meanwhile are printed first. Error items (an
 //! item that is not a change, a node the service refused) go to stderr; the tail goes on.
 
+mod common;
+
 use clap::Parser;
+use common::{Login, Output, XmppLogin};
 use futures::StreamExt;
 use recentchanges::xmpp::pubsub::{NodeStreamError, Subscriber};
-use recentchanges::xmpp::{Connection, Tls};
 
 #[derive(Parser)]
 #[command(about = "Print the recent changes published to XMPP PubSub nodes")]
@@ -24,57 +26,33 @@ struct Args {
     /// Nodes to follow on that service.
     #[arg(required = true)]
     nodes: Vec<String>,
-    /// Account to log in with (password in XMPP_PASSWORD).
-    #[arg(long, conflicts_with = "anonymous")]
-    jid: Option<String>,
-    /// Log in anonymously on this domain instead.
-    #[arg(long)]
-    anonymous: Option<String>,
-    /// Server address (host:port), instead of the DNS lookup.
-    #[arg(long)]
-    server: Option<String>,
-    /// `required` (default), `plaintext-loopback`, or a CA file (PEM) to trust.
-    #[arg(long, default_value = "required")]
-    tls: String,
+    #[command(flatten)]
+    xmpp: XmppLogin,
     /// Continue from (and keep up to date) this position file.
     #[arg(long)]
     position: Option<std::path::PathBuf>,
     /// On a node's first run, also print its newest N items.
     #[arg(long, default_value_t = 0)]
     last: u32,
-    /// JSON lines instead of human lines.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_logging("warn");
     let args = Args::parse();
-    let mut builder = match (&args.jid, &args.anonymous) {
-        (Some(jid), _) => Subscriber::builder(
-            jid,
-            std::env::var("XMPP_PASSWORD").map_err(|_| "set XMPP_PASSWORD")?,
-        )?,
-        (None, Some(domain)) => Subscriber::anonymous(domain)?,
-        (None, None) => return Err("give --jid or --anonymous".into()),
+    let mut builder = match args.xmpp.login("XMPP_PASSWORD")? {
+        Login::Account { jid, password } => Subscriber::builder(jid, password)?,
+        Login::Anonymous { domain } => Subscriber::anonymous(domain)?,
     };
     for node in &args.nodes {
         builder = builder.node(&args.service, node)?;
     }
-    if let Some(server) = &args.server {
+    if let Some(server) = &args.xmpp.connect.server {
         builder = builder.server(server)?;
     }
-    builder = builder.tls(match args.tls.as_str() {
-        "required" => Tls::Required,
-        "plaintext-loopback" => Tls::PlaintextLoopback,
-        ca => Tls::RequiredWithRoots(vec![ca.into()]),
-    });
+    builder = builder.tls(args.xmpp.connect.tls.clone());
     if let Some(path) = &args.position {
         builder = builder.resume_from_file(path)?;
     }
@@ -84,9 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut gaps = 0;
         while status.changed().await.is_ok() {
             let s = status.borrow().clone();
-            if let Connection::Reconnecting { attempt, delay } = s.connection {
-                eprintln!("reconnecting (attempt {attempt}) in {delay:?}");
-            }
+            common::report_reconnecting(&s.connection);
             if s.gaps > gaps {
                 gaps = s.gaps;
                 eprintln!("items may be missing: a node no longer held the last item seen");
@@ -96,13 +72,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         tokio::select! {
             item = changes.next() => match item {
-                Some(Ok(c)) if args.json => println!("{}", serde_json::to_string(&c.change)?),
-                Some(Ok(c)) => println!("{}", c.human_line(None)),
+                Some(Ok(c)) => args.output.print(&c),
                 Some(Err(NodeStreamError::Fatal(e))) => return Err(e.into()),
                 Some(Err(e)) => eprintln!("{e}"),
                 None => break,
             },
-            _ = tokio::signal::ctrl_c() => break,
+            _ = common::shutdown() => break,
         }
     }
     changes.close().await;

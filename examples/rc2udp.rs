@@ -14,6 +14,8 @@
 //! (`2026-11-23T10:00:00Z`). To see the patrolled flag, log in as a patroller or bot:
 //! `--user Name@bot` with the password in `RC2UDP_PASSWORD`.
 
+mod common;
+
 use std::time::Duration;
 
 use clap::Parser;
@@ -63,12 +65,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_logging("info");
     let args = Args::parse();
     let start = match args.start.as_str() {
         "now" => Start::Now,
@@ -82,9 +79,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .maxlag((args.maxlag > 0).then_some(args.maxlag))
         .build()?;
     if let Some(user) = &args.user {
-        let password =
-            std::env::var("RC2UDP_PASSWORD").map_err(|_| "set RC2UDP_PASSWORD for --user")?;
-        api.login(user, &password).await?;
+        api.login(user, &common::password("RC2UDP_PASSWORD")?)
+            .await?;
     }
     let cfg = PollerConfig::new(&args.wiki)
         .start(start)
@@ -98,11 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let sent = relay.run_once().await?;
         tracing::info!(sent, "caught up");
     } else {
-        relay
-            .run(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        relay.run(common::shutdown()).await?;
     }
     let stats = relay.stats();
     tracing::info!(

@@ -20,12 +20,14 @@
 //! default = "other@conference.example.org"   # optional: wikis not listed
 //! ```
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use clap::Parser;
 use recentchanges::xmpp::bridge::{Bridge, Routes};
-use recentchanges::xmpp::{Publisher, Tls};
+use recentchanges::xmpp::Publisher;
 use serde::Deserialize;
 
 #[derive(Parser)]
@@ -61,15 +63,11 @@ fn default_queue() -> usize {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    // The bridge logs to stdout: it prints nothing else.
+    common::init_logging_to("info", std::io::stdout);
     let args = Args::parse();
     let cfg: Config = toml::from_str(&std::fs::read_to_string(&args.config)?)?;
-    let password = std::env::var("BRIDGE_PASSWORD")
-        .map_err(|_| "set BRIDGE_PASSWORD to the bridge account's password")?;
+    let password = common::password("BRIDGE_PASSWORD")?;
 
     let mut routes = Routes::default();
     let mut publisher = Publisher::builder(&cfg.jid, password)?;
@@ -85,11 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(server) = &cfg.server {
         publisher = publisher.server(server)?;
     }
-    publisher = publisher.tls(match cfg.tls.as_str() {
-        "required" => Tls::Required,
-        "plaintext-loopback" => Tls::PlaintextLoopback,
-        ca => Tls::RequiredWithRoots(vec![ca.into()]),
-    });
+    publisher = publisher.tls(common::tls(&cfg.tls));
     let bridge = Bridge::start(cfg.listen.parse()?, routes, publisher.start()?, cfg.queue).await?;
     let stats = bridge.stats();
     let mut report = tokio::time::interval(Duration::from_secs(60));
@@ -98,7 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = report.tick() => tracing::info!(
                 received = stats.received(), published = stats.published(), invalid = stats.invalid(),
                 unrouted = stats.unrouted(), dropped = stats.dropped(), "bridge counters"),
-            _ = tokio::signal::ctrl_c() => break,
+            _ = common::shutdown() => break,
         }
     }
     Ok(())

@@ -11,11 +11,15 @@
 //! The password of `--user` comes from `WIKI_PASSWORD` (never from the command line).
 //! Unusable entries and failed polls go to stderr; the tail goes on.
 
+mod common;
+
 use std::time::Duration;
 
 use clap::Parser;
-use recentchanges::http::wikirpc::{Client, Credentials, Dialect, Poller, PollerConfig, Position};
-use recentchanges::http::Start;
+use common::{Output, PollStart};
+use recentchanges::http::wikirpc::{
+    Client, Credentials, Dialect, Poller, PollerConfig, Position, RpcError,
+};
 
 #[derive(Parser)]
 #[command(about = "Print a wiki's recent changes polled over WikiRPC (DokuWiki, JSPWiki)")]
@@ -31,60 +35,43 @@ struct Args {
     /// Log in with HTTP basic auth as this user (password in WIKI_PASSWORD).
     #[arg(long)]
     user: Option<String>,
-    /// Continue from (and keep up to date) this position file.
-    #[arg(long)]
-    position: Option<std::path::PathBuf>,
-    /// Without a saved position, start with the oldest change the wiki lists (default: now).
-    #[arg(long)]
-    from_beginning: bool,
+    #[command(flatten)]
+    from: PollStart,
     /// Seconds between polls.
     #[arg(long, default_value_t = 30)]
     interval: u64,
-    /// JSON lines instead of human lines.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_logging("warn");
     let args = Args::parse();
     let mut builder = Client::builder(&args.url, args.dialect);
     if let Some(user) = &args.user {
-        let password = std::env::var("WIKI_PASSWORD").map_err(|_| "set WIKI_PASSWORD")?;
-        builder = builder.credentials(Credentials::new(user, password));
+        builder = builder.credentials(Credentials::new(user, common::password("WIKI_PASSWORD")?));
     }
-    let start = if args.from_beginning {
-        Start::Beginning
-    } else {
-        Start::Now
-    };
     let cfg = PollerConfig::new(&args.wiki)
         .interval(Duration::from_secs(args.interval.max(1)))
-        .start(start);
+        .start(args.from.start());
     let mut poller = Poller::new(builder.build()?, cfg);
-    if let Some(path) = &args.position {
+    if let Some(path) = &args.from.position {
         poller = poller.resume(Position::load(path)?);
     }
     loop {
         tokio::select! {
             item = poller.next() => {
                 match item {
-                    Ok(rc) if args.json => println!("{}", serde_json::to_string(&rc)?),
-                    Ok(rc) => println!("{}", rc.human_line(None)),
-                    Err(e @ recentchanges::http::wikirpc::RpcError::Auth { .. }) => return Err(e.into()),
+                    Ok(rc) => args.output.print(&rc),
+                    Err(e @ RpcError::Auth { .. }) => return Err(e.into()),
                     Err(e) => eprintln!("{e}"),
                 }
-                if let Some(path) = &args.position {
+                if let Some(path) = &args.from.position {
                     poller.position().save(path)?;
                 }
             }
-            _ = tokio::signal::ctrl_c() => break,
+            _ = common::shutdown() => break,
         }
     }
     Ok(())
