@@ -85,11 +85,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(items) => {
                 for item in items {
                     match item {
-                        Ok(mut rc) => {
-                            // dokupubsub linked each entry to the page's revision.
-                            if let (Some(url), Some(rev)) = (&rc.url, rc.rev_id) {
-                                rc.url = Some(format!("{url}&rev={rev}"));
-                            }
+                        Ok(rc) => {
+                            // rc.url links the revision, as dokupubsub's entries did.
                             publisher
                                 .publish(&service, &args.node, &AtomEntry::from_change(&rc))
                                 .await?;

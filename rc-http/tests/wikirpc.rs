@@ -128,7 +128,8 @@ async fn dokuwiki_edits_arrive_typed_in_order_once_and_a_restart_yields_only_new
     assert_eq!(rc.new_len, Some("Hello wörld".len() as u64));
     assert!(rc.extra.contains_key("perms"), "{:?}", rc.extra);
     let url = rc.url.as_deref().unwrap();
-    assert!(url.ends_with("/doku.php?id=alpha"), "{url}");
+    let revision = format!("/doku.php?id=alpha&rev={}", info.version.unwrap());
+    assert!(url.ends_with(&revision), "the revision's link: {url}");
     // The timestamp is the revision's own: an hour's slack for slow machines, none for zones.
     let age = Utc::now() - rc.timestamp.unwrap();
     assert!(
@@ -532,9 +533,11 @@ async fn jspwiki_dialect_against_a_server_that_answers_as_the_interface_page_say
         utc("2026-11-23T10:15:30Z"),
         "UTC, not local time"
     );
+    let base = url.trim_end_matches("RPC2/");
     assert_eq!(
         main.url.as_deref(),
-        Some(format!("{}Wiki.jsp?page=Main", url.trim_end_matches("RPC2/")).as_str())
+        Some(format!("{base}Wiki.jsp?page=Main&version=2").as_str()),
+        "the version's link"
     );
     let page = &good[1];
     assert_eq!(
@@ -544,6 +547,10 @@ async fn jspwiki_dialect_against_a_server_that_answers_as_the_interface_page_say
     );
     assert_eq!(page.user.as_deref(), Some("Jürgen M"));
     assert_eq!(page.wiki.as_deref(), Some("jsp"));
+    assert_eq!(
+        page.url.as_deref(),
+        Some(format!("{base}Wiki.jsp?page=P%C3%A4ge+Eins&version=1").as_str())
+    );
 
     // Texts: names go out URL-encoded (the server knows no other), base64 comes back UTF-8.
     assert_eq!(client.get_page("Päge Eins", None).await.unwrap(), "Grüße €");

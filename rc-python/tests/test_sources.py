@@ -117,7 +117,7 @@ def test_dokuwiki_by_name_yields_edits_typed_and_resumes(dokuwiki, tmp_path):
         rc = source.receive(timeout=20)
         assert (rc.kind, rc.title, rc.user, rc.wiki) == ("edit", "notes:alpha", user, "testwiki")
         assert rc.new_len == len("Hello from Python") and rc.rev_id and rc.timestamp
-        assert rc.url.endswith("doku.php?id=notes%3Aalpha") and rc.room == url
+        assert rc.url.endswith(f"doku.php?id=notes%3Aalpha&rev={rc.rev_id}") and rc.room == url
         assert source.status["state"] == "live"
     time.sleep(1.1)  # DokuWiki keeps one revision per page and second
     assert rpc.wiki.putPage("notes:beta", "Second page", {"sum": "more"})

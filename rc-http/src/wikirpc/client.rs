@@ -272,17 +272,49 @@ impl Client {
     /// # Ok::<(), rc_http::wikirpc::RpcError>(())
     /// ```
     pub fn page_url(&self, name: &str) -> Option<String> {
+        self.link(name, None)
+    }
+
+    /// The link to one version of a page (as [`page_url`](Self::page_url) tells where the
+    /// pages are): DokuWiki's `.../doku.php?id=NAME&rev=VERSION` (the revision's Unix
+    /// timestamp), JSPWiki's `.../Wiki.jsp?page=NAME&version=N`. Unlike the page's link, it
+    /// keeps showing what that version saved after later edits: the
+    /// [`Poller`](super::Poller) gives it as the `url` of each change that has a version.
+    ///
+    /// ```
+    /// use rc_http::wikirpc::{Client, Dialect};
+    /// let doku = Client::new("http://127.0.0.1:8090/lib/exe/xmlrpc.php", Dialect::DokuWiki)?;
+    /// assert_eq!(
+    ///     doku.revision_url("wiki:start", 1795438402).as_deref(),
+    ///     Some("http://127.0.0.1:8090/doku.php?id=wiki%3Astart&rev=1795438402")
+    /// );
+    /// let jsp = Client::new("http://127.0.0.1:8080/JSPWiki/RPC2/", Dialect::JspWiki)?;
+    /// assert_eq!(
+    ///     jsp.revision_url("Main Page", 3).as_deref(),
+    ///     Some("http://127.0.0.1:8080/JSPWiki/Wiki.jsp?page=Main+Page&version=3")
+    /// );
+    /// # Ok::<(), rc_http::wikirpc::RpcError>(())
+    /// ```
+    pub fn revision_url(&self, name: &str, version: i64) -> Option<String> {
+        self.link(name, Some(version))
+    }
+
+    fn link(&self, name: &str, version: Option<i64>) -> Option<String> {
         let url = &self.inner.url;
-        let path = url.path();
-        let (suffix, page, param) = match self.inner.dialect {
-            Dialect::DokuWiki => ("lib/exe/xmlrpc.php", "doku.php", "id"),
-            Dialect::JspWiki => ("RPC2/", "Wiki.jsp", "page"),
+        let (suffix, page, param, version_param) = match self.inner.dialect {
+            Dialect::DokuWiki => ("lib/exe/xmlrpc.php", "doku.php", "id", "rev"),
+            Dialect::JspWiki => ("RPC2/", "Wiki.jsp", "page", "version"),
         };
-        let base = path.strip_suffix(suffix)?;
+        let base = url.path().strip_suffix(suffix)?;
         let mut u = url.clone();
         u.set_path(&format!("{base}{page}"));
         u.set_query(None);
-        u.query_pairs_mut().append_pair(param, name);
+        let mut query = u.query_pairs_mut();
+        query.append_pair(param, name);
+        if let Some(v) = version {
+            query.append_pair(version_param, &v.to_string());
+        }
+        drop(query);
         Some(u.into())
     }
 

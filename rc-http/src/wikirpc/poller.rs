@@ -160,9 +160,12 @@ impl PollerConfig {
 ///
 /// Each change has: `title` = the page name (decoded), `user` = `author` (`None` when
 /// empty), `timestamp` = `lastModified` in UTC, `rev_id` = `version`, `new_len` = `size`
-/// when it is a number, `wiki` = [`PollerConfig::wiki`], `url` = the page's link when
-/// [`Client::page_url`] can tell it; every other member (DokuWiki's `perms`, a `size` of
-/// `false` for a deleted page, an empty `author`...) is in `extra` under its wire name.
+/// when it is a number, `wiki` = [`PollerConfig::wiki`], `url` = the link to the
+/// revision the change saved when the entry has a `version` ([`Client::revision_url`]:
+/// DokuWiki's `doku.php?id=NAME&rev=VERSION`, JSPWiki's `Wiki.jsp?page=NAME&version=N`),
+/// else to the page ([`Client::page_url`]), when the endpoint's URL shows where pages
+/// are; every other member (DokuWiki's `perms`, a `size` of `false` for a deleted page,
+/// an empty `author`...) is in `extra` under its wire name.
 ///
 /// `kind`: JSPWiki's version 1 is [`Kind::New`](rc_core::Kind::New), later versions
 /// [`Kind::Edit`](rc_core::Kind::Edit). DokuWiki's `getRecentChanges` does not say whether
@@ -348,7 +351,10 @@ impl Fetch for RpcSource {
         self.pos.advance(&entry);
         let mut rc = entry.change;
         if rc.url.is_none() {
-            rc.url = rc.title.as_deref().and_then(|t| self.client.page_url(t));
+            rc.url = rc.title.as_deref().and_then(|t| match entry.version {
+                Some(v) => self.client.revision_url(t, v),
+                None => self.client.page_url(t),
+            });
         }
         Ok(rc)
     }
