@@ -24,7 +24,7 @@
 //! request is also an `Err` item of the stream, and the listener goes on.
 //!
 //! The change's `timestamp` is when the ping was received (pings carry no time); its
-//! `kind` is [`Kind::Edit`](rc_core::Kind::Edit) (pings do not say more).
+//! `kind` is [`Kind::Edit`] (pings do not say more).
 //!
 //! ```no_run
 //! use futures::StreamExt;
