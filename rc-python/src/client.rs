@@ -371,7 +371,7 @@ impl PyClient {
                 }
             }
         }
-        let rt = new_runtime("rcclient-client")?;
+        let rt = new_runtime(py, "rcclient-client")?;
         let stream = {
             let _guard = rt.enter();
             b.try_connect().map_err(cfg)?

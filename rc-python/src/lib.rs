@@ -17,6 +17,7 @@ mod convert;
 mod errors;
 mod filter;
 mod iteration;
+mod logging;
 mod parse;
 mod publisher;
 mod runtime;
@@ -25,6 +26,7 @@ mod source;
 /// Native part of rcclient; import `rcclient` instead.
 #[pymodule]
 fn _rcclient(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    logging::install(m.py());
     m.add_class::<change::PyRecentChange>()?;
     m.add_class::<filter::PyFilter>()?;
     m.add_class::<client::PyClient>()?;

@@ -163,7 +163,7 @@ impl PyPublisher {
         if let Some(r) = reconnect {
             b = b.reconnect(reconnect_of(r)?);
         }
-        let rt = new_runtime("rcclient-publisher")?;
+        let rt = new_runtime(py, "rcclient-publisher")?;
         let publisher = {
             let _guard = rt.enter();
             b.start().map_err(cfg)?

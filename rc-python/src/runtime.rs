@@ -15,7 +15,10 @@ use crate::errors::config_error;
 /// How long a blocking wait runs without the GIL before it checks for Ctrl-C.
 pub const SLICE: Duration = Duration::from_millis(100);
 
-pub fn new_runtime(name: &str) -> PyResult<Arc<Runtime>> {
+/// The runtime for a new network thread. The "rcclient" logger's level is read again
+/// first, so what the thread logs at that level reaches Python's `logging`.
+pub fn new_runtime(py: Python<'_>, name: &str) -> PyResult<Arc<Runtime>> {
+    crate::logging::refresh(py);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name(name)

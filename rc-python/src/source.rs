@@ -160,7 +160,7 @@ pub fn open(
         }
     }
     let name = s.name().to_string();
-    let rt = new_runtime("rcclient-source")?;
+    let rt = new_runtime(py, "rcclient-source")?;
     let changes = {
         let _guard = rt.enter();
         s.open().map_err(cfg)?
