@@ -4,6 +4,8 @@
 # `apt-get update` is left to the caller (.ci/run does it) unless the install fails
 # without it.
 set -euo pipefail
+# shellcheck source=../lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib.sh"
 
 PKGS=(dokuwiki php-cli php-xml)
 
@@ -19,39 +21,15 @@ if have_all; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-fi
-
-# dokuwiki Depends on a web server (apache2 | lighttpd | httpd): never start it (nor let
-# it take port 80) while installing, unless a policy-rc.d already exists.
-POLICY=/usr/sbin/policy-rc.d
-CREATED_POLICY=0
-if [ ! -e "$POLICY" ]; then
-    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
-    $SUDO chmod +x "$POLICY"
-    CREATED_POLICY=1
-fi
-cleanup() {
-    if [ "$CREATED_POLICY" = 1 ]; then
-        $SUDO rm -f "$POLICY"
-    fi
-}
-trap cleanup EXIT
-
-echo "install.sh: installing ${PKGS[*]}" >&2
-APT_OPTS=(-o DPkg::Lock::Timeout=600)
-install_pkgs() {
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" install -y -qq \
-        --no-install-recommends "${PKGS[@]}" >&2
-}
-if ! install_pkgs; then
-    $SUDO apt-get "${APT_OPTS[@]}" update -qq
-    install_pkgs
+# dokuwiki Depends on a web server (apache2 | lighttpd | httpd): never start it.
+rc_deny_service_starts
+rc_log "installing ${PKGS[*]}"
+if ! rc_apt_install "${PKGS[@]}"; then
+    rc_apt_update
+    rc_apt_install "${PKGS[@]}"
 fi
 
 if ! have_all; then
-    echo "install.sh: DokuWiki/PHP still incomplete after install" >&2
+    rc_log "DokuWiki/PHP still incomplete after install"
     exit 1
 fi

@@ -23,6 +23,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
 DW_PORT="${DW_PORT:-8090}"
 DW_STATE_DIR="${DW_STATE_DIR:-/tmp/rc-dokuwiki-$DW_PORT}"
 DW_USER="${DW_USER:-editor}"
@@ -32,23 +34,20 @@ DW_CODE=/usr/share/dokuwiki
 BASE_URL="http://127.0.0.1:$DW_PORT"
 XMLRPC_URL="$BASE_URL/lib/exe/xmlrpc.php"
 
-log() { echo "start.sh: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-case "$DW_PORT" in ''|*[!0-9]*) die "DW_PORT must be a number, got '$DW_PORT'" ;; esac
+case "$DW_PORT" in ''|*[!0-9]*) rc_die "DW_PORT must be a number, got '$DW_PORT'" ;; esac
 case "$DW_STATE_DIR" in
-    ''|/|/tmp|/tmp/) die "refusing to use DW_STATE_DIR='$DW_STATE_DIR'" ;;
+    ''|/|/tmp|/tmp/) rc_die "refusing to use DW_STATE_DIR='$DW_STATE_DIR'" ;;
     /*) ;;
     *) DW_STATE_DIR="$PWD/$DW_STATE_DIR" ;;
 esac
-case "$DW_USER" in ''|*[!a-z0-9_.-]*) die "DW_USER must be a lowercase user name" ;; esac
-case "$DW_PASSWORD" in *:*|*$'\n'*|'') die "DW_PASSWORD must be non-empty, without ':' or newlines" ;; esac
+case "$DW_USER" in ''|*[!a-z0-9_.-]*) rc_die "DW_USER must be a lowercase user name" ;; esac
+case "$DW_PASSWORD" in *:*|*$'\n'*|'') rc_die "DW_PASSWORD must be non-empty, without ':' or newlines" ;; esac
 
 "$HERE/install.sh" >&2
 
 DW_STATE_DIR="$DW_STATE_DIR" DW_PORT="$DW_PORT" "$HERE/stop.sh" >&2 || true
-if (exec 3<>"/dev/tcp/127.0.0.1/$DW_PORT") 2>/dev/null; then
-    die "something is already listening on 127.0.0.1:$DW_PORT"
+if rc_port_open "$DW_PORT"; then
+    rc_die "something is already listening on 127.0.0.1:$DW_PORT"
 fi
 
 rm -rf "$DW_STATE_DIR"
@@ -64,17 +63,12 @@ for f in /etc/dokuwiki/*; do
     [ -f "$f" ] && cp "$f" "$DW_STATE_DIR/conf/"
 done
 
-php_str() {  # single-quoted PHP string literal
-    local s="${1//\\/\\\\}"
-    printf "'%s'" "${s//\'/\\\'}"
-}
-
 cat >"$DW_STATE_DIR/conf/local.php" <<PHP
 <?php
 // Written by scripts/dokuwiki/start.sh (throwaway test wiki).
 \$conf['title'] = 'RC Test DokuWiki';
 \$conf['lang'] = 'en';
-\$conf['savedir'] = $(php_str "$DW_STATE_DIR/data");
+\$conf['savedir'] = $(rc_php_str "$DW_STATE_DIR/data");
 \$conf['useacl'] = 1;
 \$conf['authtype'] = 'authplain';
 \$conf['superuser'] = '@admin';
@@ -104,11 +98,11 @@ USERS
 # Loaded before DokuWiki's init.php: the instance's configuration directory.
 cat >"$DW_STATE_DIR/prepend.php" <<PHP
 <?php
-if (!defined('DOKU_CONF')) define('DOKU_CONF', $(php_str "$DW_STATE_DIR/conf/"));
+if (!defined('DOKU_CONF')) define('DOKU_CONF', $(rc_php_str "$DW_STATE_DIR/conf/"));
 PHP
-php -l "$DW_STATE_DIR/conf/local.php" >/dev/null || die "generated local.php has a syntax error"
+php -l "$DW_STATE_DIR/conf/local.php" >/dev/null || rc_die "generated local.php has a syntax error"
 
-log "starting php -S 127.0.0.1:$DW_PORT (state $DW_STATE_DIR)"
+rc_log "starting php -S 127.0.0.1:$DW_PORT (state $DW_STATE_DIR)"
 cd "$DW_STATE_DIR"
 # PHP's warnings go to a log, not into the XML answers.
 setsid php -d display_errors=0 -d log_errors=1 -d error_log="$DW_STATE_DIR/php-errors.log" \
@@ -121,28 +115,13 @@ PHP_PID=$!
 echo "$PHP_PID" >"$DW_STATE_DIR/php.pid"
 
 # Ready when dokuwiki.getTitle (a public method) answers with our title.
-deadline=$(( $(date +%s) + DW_START_TIMEOUT ))
-while :; do
-    if ! kill -0 "$PHP_PID" 2>/dev/null; then
-        tail -n 30 "$DW_STATE_DIR/php.log" >&2 || true
-        die "php -S exited early (see $DW_STATE_DIR/php.log)"
-    fi
-    # shellcheck disable=SC2016
-    if out="$(php -r '$c = stream_context_create(["http" => ["method" => "POST", "timeout" => 10,
-            "header" => "Content-Type: text/xml",
-            "content" => "<?xml version=\"1.0\"?><methodCall><methodName>dokuwiki.getTitle</methodName><params></params></methodCall>"]]);
-            $r = @file_get_contents($argv[1], false, $c); if ($r === false) exit(1); echo $r;' \
-            "$XMLRPC_URL" 2>/dev/null)" && [[ "$out" == *'RC Test DokuWiki'* ]]; then
-        break
-    fi
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-        tail -n 30 "$DW_STATE_DIR/php.log" >&2 || true
-        DW_STATE_DIR="$DW_STATE_DIR" "$HERE/stop.sh" >&2 || true
-        die "DokuWiki did not answer within ${DW_START_TIMEOUT}s"
-    fi
-    sleep 0.2
-done
-log "ready (pid $PHP_PID)"
+GET_TITLE='<?xml version="1.0"?><methodCall><methodName>dokuwiki.getTitle</methodName><params></params></methodCall>'
+if ! rc_await_php_server "$PHP_PID" "$DW_STATE_DIR/php.log" "$DW_START_TIMEOUT" \
+        "$XMLRPC_URL" 'RC Test DokuWiki' "$GET_TITLE"; then
+    DW_STATE_DIR="$DW_STATE_DIR" "$HERE/stop.sh" >&2 || true
+    rc_die "DokuWiki did not answer within ${DW_START_TIMEOUT}s"
+fi
+rc_log "ready (pid $PHP_PID)"
 cat <<EOT
 export DOKUWIKI_URL='$BASE_URL'
 export DOKUWIKI_XMLRPC_URL='$XMLRPC_URL'

@@ -16,6 +16,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
 MW_PORT="${MW_PORT:-8080}"
 MW_STATE_DIR="${MW_STATE_DIR:-/tmp/rc-mediawiki-$MW_PORT}"
 MW_ADMIN_PASSWORD="${MW_ADMIN_PASSWORD:-adminpass123456}"
@@ -25,14 +27,11 @@ MW_IP=/usr/share/mediawiki
 WIKI_ID=wikidb
 BASE_URL="http://127.0.0.1:$MW_PORT"
 
-log() { echo "start.sh: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
 case "$MW_PORT" in
-    ''|*[!0-9]*) die "MW_PORT must be a number, got '$MW_PORT'" ;;
+    ''|*[!0-9]*) rc_die "MW_PORT must be a number, got '$MW_PORT'" ;;
 esac
 case "$MW_STATE_DIR" in
-    ''|/|/tmp|/tmp/) die "refusing to use MW_STATE_DIR='$MW_STATE_DIR'" ;;
+    ''|/|/tmp|/tmp/) rc_die "refusing to use MW_STATE_DIR='$MW_STATE_DIR'" ;;
 esac
 
 # host:port (or bare port) -> udp://127.0.0.1:port; loopback only.
@@ -45,8 +44,8 @@ feed_uri() {
         host=127.0.0.1
         port="$val"
     fi
-    [ "$host" = 127.0.0.1 ] || die "$name must point at 127.0.0.1, got '$val'"
-    case "$port" in ''|*[!0-9]*) die "$name: bad port in '$val'" ;; esac
+    [ "$host" = 127.0.0.1 ] || rc_die "$name must point at 127.0.0.1, got '$val'"
+    case "$port" in ''|*[!0-9]*) rc_die "$name: bad port in '$val'" ;; esac
     echo "udp://127.0.0.1:$port"
 }
 FEED_XML_URI=""
@@ -59,8 +58,8 @@ FEED_JSON_URI=""
 # Stop a previous instance using the same state dir, then start from scratch.
 MW_STATE_DIR="$MW_STATE_DIR" MW_PORT="$MW_PORT" "$HERE/stop.sh" >&2 || true
 
-if (exec 3<>"/dev/tcp/127.0.0.1/$MW_PORT") 2>/dev/null; then
-    die "something is already listening on 127.0.0.1:$MW_PORT"
+if rc_port_open "$MW_PORT"; then
+    rc_die "something is already listening on 127.0.0.1:$MW_PORT"
 fi
 
 rm -rf "$MW_STATE_DIR"
@@ -69,7 +68,7 @@ SETTINGS="$MW_STATE_DIR/LocalSettings.php"
 export MW_CONFIG_FILE="$SETTINGS"
 
 T0=$(date +%s.%N)
-log "installing wiki '$WIKI_ID' into $MW_STATE_DIR"
+rc_log "installing wiki '$WIKI_ID' into $MW_STATE_DIR"
 # --confpath writes $MW_STATE_DIR/LocalSettings.php; MW_CONFIG_FILE keeps the
 # installer from looking at the package's /etc/mediawiki/LocalSettings.php.
 if ! php "$MW_IP/maintenance/install.php" \
@@ -84,14 +83,9 @@ if ! php "$MW_IP/maintenance/install.php" \
         --skins "Vector" \
         "RC Test Wiki" Admin >"$MW_STATE_DIR/install.log" 2>&1; then
     cat "$MW_STATE_DIR/install.log" >&2
-    die "install.php failed"
+    rc_die "install.php failed"
 fi
-[ -f "$SETTINGS" ] || die "install.php did not write $SETTINGS"
-
-php_str() {  # single-quoted PHP string literal
-    local s="${1//\\/\\\\}"
-    printf "'%s'" "${s//\'/\\\'}"
-}
+[ -f "$SETTINGS" ] || rc_die "install.php did not write $SETTINGS"
 
 {
     cat <<EOF
@@ -99,16 +93,16 @@ php_str() {  # single-quoted PHP string literal
 # ---------------------------------------------------------------------------
 # Appended by scripts/mediawiki/start.sh (throwaway test wiki)
 # ---------------------------------------------------------------------------
-\$wgServer = $(php_str "$BASE_URL");
-\$wgCanonicalServer = $(php_str "$BASE_URL");
+\$wgServer = $(rc_php_str "$BASE_URL");
+\$wgCanonicalServer = $(rc_php_str "$BASE_URL");
 \$wgScriptPath = "";
-\$wgUploadDirectory = $(php_str "$MW_STATE_DIR/images");
-\$wgCacheDirectory = $(php_str "$MW_STATE_DIR/cache");
-\$wgTmpDirectory = $(php_str "$MW_STATE_DIR/tmp");
+\$wgUploadDirectory = $(rc_php_str "$MW_STATE_DIR/images");
+\$wgCacheDirectory = $(rc_php_str "$MW_STATE_DIR/cache");
+\$wgTmpDirectory = $(rc_php_str "$MW_STATE_DIR/tmp");
 \$wgEnableUploads = false;
 \$wgShowExceptionDetails = true;
-\$wgDebugLogGroups['exception'] = $(php_str "$MW_STATE_DIR/exception.log");
-\$wgDebugLogGroups['error'] = $(php_str "$MW_STATE_DIR/exception.log");
+\$wgDebugLogGroups['exception'] = $(rc_php_str "$MW_STATE_DIR/exception.log");
+\$wgDebugLogGroups['error'] = $(rc_php_str "$MW_STATE_DIR/exception.log");
 
 # The API (and write API) are always on since 1.35; these are no-ops kept for
 # older versions' sake.
@@ -160,7 +154,7 @@ EOF
         cat <<EOF
 \$wgRCFeeds['xml'] = [
     'formatter' => 'XMLRCFeedFormatter',
-    'uri' => $(php_str "$FEED_XML_URI"),
+    'uri' => $(rc_php_str "$FEED_XML_URI"),
     'omit_bots' => false,
 ];
 EOF
@@ -169,16 +163,16 @@ EOF
         cat <<EOF
 \$wgRCFeeds['json'] = [
     'formatter' => 'JSONRCFeedFormatter',
-    'uri' => $(php_str "$FEED_JSON_URI"),
+    'uri' => $(rc_php_str "$FEED_JSON_URI"),
     'omit_bots' => false,
 ];
 EOF
     fi
 } >>"$SETTINGS"
 
-php -l "$SETTINGS" >/dev/null || die "generated $SETTINGS has a syntax error"
+php -l "$SETTINGS" >/dev/null || rc_die "generated $SETTINGS has a syntax error"
 
-log "starting php -S 127.0.0.1:$MW_PORT"
+rc_log "starting php -S 127.0.0.1:$MW_PORT"
 cd "$MW_STATE_DIR"
 # Own session/process group, so stop.sh can take down the workers too.
 WORKER_ENV=()
@@ -193,27 +187,13 @@ PHP_PID=$!
 echo "$PHP_PID" >"$MW_STATE_DIR/php.pid"
 echo "$MW_PORT" >"$MW_STATE_DIR/port"
 
+# Ready when the API names our wiki.
 probe="$BASE_URL/api.php?action=query&meta=siteinfo&format=json"
-deadline=$(( $(date +%s) + MW_START_TIMEOUT ))
-while :; do
-    if ! kill -0 "$PHP_PID" 2>/dev/null; then
-        tail -n 30 "$MW_STATE_DIR/php.log" >&2 || true
-        die "php -S exited early (see $MW_STATE_DIR/php.log)"
-    fi
-    # php itself as HTTP client: no curl/wget dependency.
-    # shellcheck disable=SC2016
-    if out="$(php -r '$c = stream_context_create(["http" => ["timeout" => 10]]);
-            $r = @file_get_contents($argv[1], false, $c); if ($r === false) exit(1); echo $r;' \
-            "$probe" 2>/dev/null)" && [[ "$out" == *'"wikiid":"'$WIKI_ID'"'* ]]; then
-        break
-    fi
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-        tail -n 30 "$MW_STATE_DIR/php.log" >&2 || true
-        MW_STATE_DIR="$MW_STATE_DIR" "$HERE/stop.sh" >&2 || true
-        die "wiki did not answer within ${MW_START_TIMEOUT}s"
-    fi
-    sleep 0.2
-done
+if ! rc_await_php_server "$PHP_PID" "$MW_STATE_DIR/php.log" "$MW_START_TIMEOUT" \
+        "$probe" "\"wikiid\":\"$WIKI_ID\""; then
+    MW_STATE_DIR="$MW_STATE_DIR" "$HERE/stop.sh" >&2 || true
+    rc_die "wiki did not answer within ${MW_START_TIMEOUT}s"
+fi
 T1=$(date +%s.%N)
-log "ready after $(awk "BEGIN{printf \"%.1f\", $T1-$T0}")s (pid $PHP_PID, state $MW_STATE_DIR)"
+rc_log "ready after $(awk "BEGIN{printf \"%.1f\", $T1-$T0}")s (pid $PHP_PID, state $MW_STATE_DIR)"
 echo "$BASE_URL"

@@ -13,5 +13,5 @@ if [ -z "$pid" ]; then
   exit 0
 fi
 kill -KILL "$pid" 2>/dev/null || true
-prosody_wait_gone "$pid" 5 || prosody_die "pid $pid still alive after SIGKILL"
+rc_wait_gone "$pid" 5 || prosody_die "pid $pid still alive after SIGKILL"
 prosody_log "killed pid $pid with SIGKILL ($PROSODY_STATE_DIR)"

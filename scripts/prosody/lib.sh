@@ -1,9 +1,13 @@
 # shellcheck shell=bash
-# Shared helpers for scripts/prosody/*.sh. Source it; do not execute it.
+# Shared helpers for scripts/prosody/*.sh, on top of scripts/lib.sh (rc_port_open,
+# rc_wait_gone, ...). Source it; do not execute it.
 #
 # Env (all optional):
 #   PROSODY_C2S_PORT   client port (default 25222)
 #   PROSODY_STATE_DIR  instance directory (default /tmp/rc-prosody-$PROSODY_C2S_PORT)
+
+# shellcheck source=../lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib.sh"
 
 PROSODY_C2S_PORT="${PROSODY_C2S_PORT:-25222}"
 PROSODY_STATE_DIR="${PROSODY_STATE_DIR:-/tmp/rc-prosody-$PROSODY_C2S_PORT}"
@@ -46,34 +50,15 @@ prosody_as_user() {
 # Print the pid of the running instance of this state dir, or nothing.
 # Guards against pid reuse: the process must be a prosody started with our config.
 prosody_running_pid() {
-  local pid state
+  local pid
   [ -s "$PROSODY_PIDFILE" ] || return 0
   pid="$(tr -dc '0-9' <"$PROSODY_PIDFILE" 2>/dev/null || true)"
   [ -n "$pid" ] || return 0
-  [ -r "/proc/$pid/cmdline" ] || return 0
   # A killed but not yet reaped process (zombie) counts as gone.
-  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)"
-  [ "$state" = "Z" ] && return 0
+  rc_alive "$pid" || return 0
   if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$PROSODY_CFG"; then
     echo "$pid"
   fi
-}
-
-# Wait until pid is gone (or a zombie). $1=pid $2=timeout seconds. Returns 1 on timeout.
-prosody_wait_gone() {
-  local pid="$1" deadline=$((SECONDS + $2)) state
-  while [ -e "/proc/$pid" ]; do
-    state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)"
-    [ "$state" = "Z" ] && return 0
-    [ "$SECONDS" -ge "$deadline" ] && return 1
-    sleep 0.05
-  done
-  return 0
-}
-
-# True if something accepts TCP connections on 127.0.0.1:$1.
-prosody_port_open() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 # True once the server answers an XMPP stream header on 127.0.0.1:$1 with

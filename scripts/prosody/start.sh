@@ -273,7 +273,7 @@ if [ "$MODE" = prepare ]; then
 fi
 
 # ---------------------------------------------------------------- launch
-if prosody_port_open "$PROSODY_C2S_PORT"; then
+if rc_port_open "$PROSODY_C2S_PORT"; then
   prosody_die "127.0.0.1:$PROSODY_C2S_PORT is already in use by another process"
 fi
 
@@ -295,7 +295,7 @@ pid=$!
 printf '%s' "$pid" >"$PROSODY_PIDFILE"
 
 deadline=$((SECONDS + ${PROSODY_START_TIMEOUT:-15}))
-until prosody_port_open "$PROSODY_C2S_PORT" && prosody_xmpp_ready "$PROSODY_C2S_PORT" localhost; do
+until rc_port_open "$PROSODY_C2S_PORT" && prosody_xmpp_ready "$PROSODY_C2S_PORT" localhost; do
   if ! kill -0 "$pid" 2>/dev/null; then
     prosody_log "prosody exited during startup; console.log / prosody.err:"
     tail -n 30 "$S/console.log" >&2 || true

@@ -13,10 +13,10 @@ if [ -z "$pid" ]; then
   exit 0
 fi
 kill -TERM "$pid" 2>/dev/null || true
-if ! prosody_wait_gone "$pid" "${PROSODY_STOP_TIMEOUT:-10}"; then
+if ! rc_wait_gone "$pid" "${PROSODY_STOP_TIMEOUT:-10}"; then
   prosody_log "pid $pid ignored SIGTERM for ${PROSODY_STOP_TIMEOUT:-10}s; sending SIGKILL"
   kill -KILL "$pid" 2>/dev/null || true
-  prosody_wait_gone "$pid" 5 || prosody_die "pid $pid still alive after SIGKILL"
+  rc_wait_gone "$pid" 5 || prosody_die "pid $pid still alive after SIGKILL"
 fi
 rm -f "$PROSODY_PIDFILE"
 prosody_log "stopped pid $pid ($PROSODY_STATE_DIR)"
