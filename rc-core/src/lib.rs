@@ -24,6 +24,7 @@ mod error;
 mod filter;
 mod parse;
 mod render;
+pub mod state;
 mod write;
 
 pub use change::{Fields, Kind, Patrolled, RecentChange};

@@ -40,7 +40,7 @@ use serde_json::Value;
 
 use crate::api::{Api, PageText};
 use crate::error::Error;
-use crate::fsutil::{write_atomic, TMP_PREFIX};
+use crate::fsutil::{load_json, save_json, write_atomic, TMP_PREFIX};
 pub use crate::names::{file_name, title_of, MAX_COMPONENT};
 
 /// The mirror's state file, in the mirror directory.
@@ -281,16 +281,7 @@ impl Mirror {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let state_path = dir.join(STATE_FILE);
-        let state = match std::fs::read(&state_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::io(
-                    &state_path,
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                )
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => MirrorState::default(),
-            Err(e) => return Err(Error::io(&state_path, e)),
-        };
+        let state: MirrorState = load_json(&state_path)?;
         let mirror = Mirror {
             api,
             dir,
@@ -469,8 +460,7 @@ impl Mirror {
         if position.is_some() {
             self.state.position = position;
         }
-        let json = serde_json::to_vec_pretty(&self.state).expect("the state serialises");
-        write_atomic(&self.dir.join(STATE_FILE), &json)
+        save_json(&self.dir.join(STATE_FILE), &self.state)
     }
 
     /// The pages the directory holds: title to file.

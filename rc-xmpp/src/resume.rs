@@ -57,33 +57,11 @@ impl ResumePosition {
 
     /// Reads a position written by [`save`](Self::save); a missing file is an empty position.
     pub fn load(path: &Path) -> std::io::Result<Self> {
-        load_json(path)
+        rc_core::state::load_json(path)
     }
 
     /// Writes the position atomically (a temporary file renamed over the old one).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        save_json(self, path)
+        rc_core::state::save_json(path, self)
     }
-}
-
-/// Reads a JSON file; a missing file is the default value.
-pub(crate) fn load_json<T: serde::de::DeserializeOwned + Default>(
-    path: &Path,
-) -> std::io::Result<T> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
-        Err(e) => Err(e),
-    }
-}
-
-/// Writes a JSON file atomically (a temporary file renamed over the old one).
-pub(crate) fn save_json<T: Serialize>(value: &T, path: &Path) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?,
-    )?;
-    std::fs::rename(tmp, path)
 }

@@ -266,16 +266,8 @@ impl Source {
 }
 
 fn load_position(path: &Path) -> Result<Option<Value>, SourceError> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| SourceError::Config(format!("position file {}: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(SourceError::Config(format!(
-            "position file {}: {e}",
-            path.display()
-        ))),
-    }
+    rc_core::state::load_json(path)
+        .map_err(|e| SourceError::Config(format!("position file {}: {e}", path.display())))
 }
 
 /// A change and where it came from. Dereferences to the [`RecentChange`].
@@ -440,10 +432,7 @@ impl Changes {
 
     fn save(&mut self) {
         if let (Some(path), true) = (&self.resume_file, self.dirty) {
-            let json = serde_json::to_vec_pretty(&self.position).expect("JSON serialises");
-            let tmp = path.with_extension("tmp");
-            let written = std::fs::write(&tmp, &json).and_then(|()| std::fs::rename(&tmp, path));
-            match written {
+            match rc_core::state::save_json(path, &self.position) {
                 Ok(()) => self.dirty = false,
                 Err(e) => tracing::error!(path = %path.display(), "cannot save the position: {e}"),
             }

@@ -6,8 +6,6 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::resume::{load_json, save_json};
-
 /// The last item delivered from each node, keyed by the node's XMPP URI
 /// ([`node_uri`](crate::pubsub::node_uri): `xmpp:service?;node=name`).
 ///
@@ -64,11 +62,11 @@ impl PubSubPosition {
 
     /// Reads a position written by [`save`](Self::save); a missing file is an empty position.
     pub fn load(path: &Path) -> std::io::Result<Self> {
-        load_json(path)
+        rc_core::state::load_json(path)
     }
 
     /// Writes the position atomically (a temporary file renamed over the old one).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        save_json(self, path)
+        rc_core::state::save_json(path, self)
     }
 }
