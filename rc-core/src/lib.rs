@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod change;
+pub mod dedup;
 mod error;
 mod filter;
 mod parse;

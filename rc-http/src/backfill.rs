@@ -46,13 +46,13 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashSet, VecDeque};
 use std::ops::Deref;
 use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::{Stream, StreamExt};
+use rc_core::dedup::Recent;
 use rc_core::RecentChange;
 use rc_xmpp::{ChangeStream, ClientBuilder, Connection, ResumePosition, RoomChange, RoomState};
 use rc_xmpp::{Status, StreamError};
@@ -262,44 +262,13 @@ impl Stream for Backfilled {
     }
 }
 
-/// The rcids yielded lately, oldest dropped first.
-struct Recent {
-    order: VecDeque<u64>,
-    set: HashSet<u64>,
-    cap: usize,
-}
-
-impl Recent {
-    fn new(cap: usize) -> Self {
-        Recent {
-            order: VecDeque::new(),
-            set: HashSet::new(),
-            cap,
-        }
-    }
-
-    fn contains(&self, id: u64) -> bool {
-        self.set.contains(&id)
-    }
-
-    fn insert(&mut self, id: u64) {
-        if self.set.insert(id) {
-            self.order.push_back(id);
-            if self.order.len() > self.cap {
-                if let Some(old) = self.order.pop_front() {
-                    self.set.remove(&old);
-                }
-            }
-        }
-    }
-}
-
 /// The task behind a [`Backfilled`] stream.
 struct Merger {
     api: Api,
     config: BackfillConfig,
     position: BackfillPosition,
-    recent: Recent,
+    /// The rcids yielded lately (from the API or the room).
+    recent: Recent<u64>,
     tx: mpsc::Sender<Message>,
     stats: watch::Sender<BackfillStats>,
 }
@@ -352,7 +321,7 @@ impl Merger {
                             Ok(rc) => {
                                 self.position.api = poller.position().clone();
                                 if let Some(id) = rc.rcid {
-                                    self.recent.insert(id);
+                                    self.recent.first_time(id);
                                     self.position.max_rcid = self.position.max_rcid.max(Some(id));
                                 }
                                 self.stats.send_modify(|s| s.backfilled += 1);
@@ -426,12 +395,12 @@ impl Merger {
         let ours = change.wiki.as_deref() == Some(self.config.poller.wiki.as_str());
         if let (true, Some(id)) = (ours, change.rcid) {
             let replayed_old = change.replayed && self.position.max_rcid.is_some_and(|m| id <= m);
-            if self.recent.contains(id) || replayed_old {
+            let seen = !self.recent.first_time(id);
+            if seen || replayed_old {
                 tracing::debug!(rcid = id, "dropped a room change already yielded");
                 self.stats.send_modify(|s| s.duplicates += 1);
                 return true;
             }
-            self.recent.insert(id);
             self.position.max_rcid = self.position.max_rcid.max(Some(id));
             self.position
                 .api
