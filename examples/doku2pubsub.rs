@@ -15,6 +15,7 @@
 //! entry of a poll, so a crash re-publishes (subscribers drop the repeats by item).
 //! Passwords come from `WIKI_PASSWORD` and `XMPP_PASSWORD`.
 
+// The CLI options, logging and printing the examples share: examples/common/mod.rs.
 mod common;
 
 use std::time::Duration;

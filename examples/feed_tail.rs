@@ -7,6 +7,7 @@
 //!
 //! A packet that is not a change is reported on stderr with the reason, and the tail goes on.
 
+// The CLI options, logging and printing the examples share: examples/common/mod.rs.
 mod common;
 
 use std::net::UdpSocket;

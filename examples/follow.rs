@@ -15,6 +15,7 @@
 //! `--user`. `--position FILE` keeps the position there and continues from it. Error
 //! items go to stderr and the stream goes on; a fatal one ends the program.
 
+// The CLI options, logging and printing the examples share: examples/common/mod.rs.
 mod common;
 
 use std::time::Duration;

@@ -15,6 +15,7 @@
 //! restart continues from the position saved in `DIR/.mirror-state.json` (the room's
 //! archive replays what was missed). Stop it with Ctrl-C, or kill it: nothing is lost.
 
+// The CLI options, logging and printing the examples share: examples/common/mod.rs.
 mod common;
 
 use std::time::Duration;

@@ -11,6 +11,7 @@
 //! previous one stopped: items published meanwhile are printed first. Error items (an
 //! item that is not a change, a node the service refused) go to stderr; the tail goes on.
 
+// The CLI options, logging and printing the examples share: examples/common/mod.rs.
 mod common;
 
 use clap::Parser;

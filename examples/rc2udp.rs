@@ -14,6 +14,7 @@
 //! (`2026-11-23T10:00:00Z`). To see the patrolled flag, log in as a patroller or bot:
 //! `--user Name@bot` with the password in `RC2UDP_PASSWORD`.
 
+// The CLI options, logging and printing the examples share: examples/common/mod.rs.
 mod common;
 
 use std::time::Duration;

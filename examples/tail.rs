@@ -9,6 +9,7 @@
 //! The password comes from `XMPP_PASSWORD`. Error items (a message that is not a change,
 //! a room that failed) go to stderr; the tail goes on.
 
+// The CLI options, logging and printing the examples share: examples/common/mod.rs.
 mod common;
 
 use clap::Parser;

@@ -20,6 +20,7 @@
 //! default = "other@conference.example.org"   # optional: wikis not listed
 //! ```
 
+// The CLI options, logging and printing the examples share: examples/common/mod.rs.
 mod common;
 
 use std::collections::HashMap;

@@ -6,6 +6,7 @@
 //! curl -s -H 'Content-Type: text/xml' --data '<?xml version="1.0"?><methodCall><methodName>wiki.ping</methodName><params><param><value><struct><member><name>wiki</name><value>mindWiki</value></member><member><name>tag</name><value>HomePage</value></member><member><name>url</name><value>http://mindwiki.de/HomePage</value></member></struct></value></param></params></methodCall>' http://127.0.0.1:8099/
 //! ```
 
+// The CLI options, logging and printing the examples share: examples/common/mod.rs.
 mod common;
 
 use clap::Parser;

@@ -11,6 +11,7 @@
 //! The password of `--user` comes from `WIKI_PASSWORD` (never from the command line).
 //! Unusable entries and failed polls go to stderr; the tail goes on.
 
+// The CLI options, logging and printing the examples share: examples/common/mod.rs.
 mod common;
 
 use std::time::Duration;
