@@ -1,15 +1,14 @@
 //! What a client is told before it connects: account, rooms, and its policies.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rc_core::Filter;
 use tokio_xmpp::jid::BareJid;
 
 use crate::error::ConfigError;
+use crate::options::{Delivery, Transport};
 use crate::resume::ResumePosition;
 
 /// A password that never shows in logs, `Debug` output or error messages.
@@ -51,6 +50,21 @@ pub enum Account {
 }
 
 impl Account {
+    /// A registered account.
+    pub(crate) fn password(jid: &str, password: impl Into<String>) -> Result<Self, ConfigError> {
+        Ok(Account::Password {
+            jid: parse_jid(jid)?,
+            password: Secret::new(password),
+        })
+    }
+
+    /// SASL ANONYMOUS on `domain`.
+    pub(crate) fn anonymous(domain: &str) -> Result<Self, ConfigError> {
+        Ok(Account::Anonymous {
+            domain: parse_jid(domain)?,
+        })
+    }
+
     pub(crate) fn domain(&self) -> &str {
         match self {
             Account::Password { jid, .. } => jid.domain().as_str(),
@@ -68,6 +82,21 @@ pub struct RoomConfig {
     pub nick: String,
     /// The room password, if it has one.
     pub password: Option<Secret>,
+}
+
+impl RoomConfig {
+    /// A room the user named, to join as `nick`.
+    pub(crate) fn new(
+        room: &str,
+        nick: &str,
+        password: Option<Secret>,
+    ) -> Result<Self, ConfigError> {
+        Ok(RoomConfig {
+            jid: parse_jid(room)?,
+            nick: nick.to_owned(),
+            password,
+        })
+    }
 }
 
 /// What to ask the room for on a first join, when there is no resume position for it.
@@ -150,47 +179,50 @@ pub enum Backpressure {
     DropOldest,
 }
 
-/// Everything the client needs; built by [`ClientBuilder`](crate::ClientBuilder).
+/// Everything the room client needs; built by [`ClientBuilder`](crate::ClientBuilder).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    pub account: Account,
-    pub server: Option<SocketAddr>,
+    pub transport: Transport,
+    pub delivery: Delivery,
     pub rooms: Vec<RoomConfig>,
     pub history: History,
-    pub reconnect: ReconnectPolicy,
-    pub tls: Tls,
-    pub buffer: usize,
-    pub backpressure: Backpressure,
-    pub filter: Filter,
     pub resume: ResumePosition,
     pub resume_file: Option<PathBuf>,
-    pub dedup_window: usize,
-    pub ping_interval: Duration,
-    pub ping_timeout: Duration,
     pub self_ping_interval: Duration,
     pub rejoin_delay: Duration,
 }
 
 impl Config {
+    /// The room client's defaults (see [`ClientBuilder`](crate::ClientBuilder)).
+    pub(crate) fn new(account: Account) -> Self {
+        Config {
+            transport: Transport::new(account),
+            delivery: Delivery::default(),
+            rooms: Vec::new(),
+            history: History::None,
+            resume: ResumePosition::default(),
+            resume_file: None,
+            self_ping_interval: Duration::from_secs(300),
+            rejoin_delay: Duration::from_secs(5),
+        }
+    }
+
     pub(crate) fn check(&self) -> Result<(), ConfigError> {
         if self.rooms.is_empty() {
             return Err(ConfigError::NoRooms);
         }
-        if let Tls::PlaintextLoopback = self.tls {
-            match self.server {
-                Some(addr) if is_loopback(addr.ip()) => {}
-                _ => return Err(ConfigError::PlaintextNotLoopback),
-            }
-        }
-        if self.buffer == 0 {
-            return Err(ConfigError::ZeroBuffer);
-        }
-        Ok(())
+        self.transport.check()?;
+        self.delivery.check()
     }
 }
 
-fn is_loopback(ip: IpAddr) -> bool {
-    ip.is_loopback()
+/// A JID the user gave.
+pub(crate) fn parse_jid(s: &str) -> Result<BareJid, ConfigError> {
+    s.parse()
+        .map_err(|e: tokio_xmpp::jid::Error| ConfigError::InvalidJid {
+            jid: s.to_owned(),
+            reason: e.to_string(),
+        })
 }
 
 #[cfg(test)]

@@ -24,8 +24,9 @@ use tokio_xmpp::xmlstream::{
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 
-use crate::config::{Account, Config, Tls};
+use crate::config::{Account, Tls};
 use crate::error::Fatal;
+use crate::options::Transport;
 use crate::stanzas;
 
 /// The stream of a live session, whatever carries it.
@@ -68,7 +69,7 @@ const NS_CLIENT: &str = "jabber:client";
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connects, secures, authenticates and binds a resource.
-pub(crate) async fn open(cfg: &Config) -> Result<Session, ConnectError> {
+pub(crate) async fn open(cfg: &Transport) -> Result<Session, ConnectError> {
     tokio::time::timeout(ATTEMPT_TIMEOUT, open_inner(cfg))
         .await
         .unwrap_or_else(|_| {
@@ -78,7 +79,7 @@ pub(crate) async fn open(cfg: &Config) -> Result<Session, ConnectError> {
         })
 }
 
-async fn open_inner(cfg: &Config) -> Result<Session, ConnectError> {
+async fn open_inner(cfg: &Transport) -> Result<Session, ConnectError> {
     let domain = cfg.account.domain().to_owned();
     let timeouts = Timeouts {
         read_timeout: cfg.ping_interval,
@@ -302,7 +303,7 @@ impl Sessions {
     /// The next session. `lost` is why the previous one ended, if one did.
     pub async fn next(
         &mut self,
-        cfg: &Config,
+        cfg: &Transport,
         status: &tokio::sync::watch::Sender<crate::Status>,
         lost: Option<String>,
         stop: &mut tokio::sync::oneshot::Receiver<()>,

@@ -99,7 +99,7 @@ enum Phase {
 impl Driver {
     pub fn new(cfg: Config, out: queue::Sender<Envelope>, status: watch::Sender<Status>) -> Self {
         let received = cfg.resume.clone();
-        let dedup = Window::new(cfg.dedup_window);
+        let dedup = Window::new(cfg.delivery.dedup_window);
         Driver {
             cfg,
             out,
@@ -131,7 +131,12 @@ impl Driver {
         let mut lost = None;
         loop {
             match sessions
-                .next(&self.cfg, &self.status, lost.take(), &mut shutdown)
+                .next(
+                    &self.cfg.transport,
+                    &self.status,
+                    lost.take(),
+                    &mut shutdown,
+                )
                 .await
             {
                 Next::Session(session) => match self.serve(*session, &mut shutdown).await {
@@ -697,7 +702,7 @@ impl Driver {
                         self.advance(mark).await?;
                         return Ok(false);
                     }
-                    if !self.cfg.filter.matches(&change) {
+                    if !self.cfg.delivery.filter.matches(&change) {
                         self.advance(mark).await?;
                         return Ok(false);
                     }

@@ -38,6 +38,7 @@ mod connect;
 mod dedup;
 mod driver;
 mod error;
+mod options;
 mod publisher;
 pub mod pubsub;
 mod queue;
@@ -45,7 +46,6 @@ mod resume;
 mod stanzas;
 mod status;
 
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::Stream;
-use rc_core::{Filter, RecentChange};
+use rc_core::RecentChange;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 pub use tokio_xmpp::jid::BareJid;
@@ -99,26 +99,13 @@ pub struct Client;
 impl Client {
     /// A client for a registered account.
     pub fn builder(jid: &str, password: impl Into<String>) -> Result<ClientBuilder, ConfigError> {
-        let jid: BareJid = parse_jid(jid)?;
-        Ok(ClientBuilder::new(config::Account::Password {
-            jid,
-            password: Secret::new(password),
-        }))
+        Ok(ClientBuilder::new(Account::password(jid, password)?))
     }
 
     /// A client logging in anonymously on `domain` (SASL ANONYMOUS).
     pub fn anonymous(domain: &str) -> Result<ClientBuilder, ConfigError> {
-        let domain: BareJid = parse_jid(domain)?;
-        Ok(ClientBuilder::new(config::Account::Anonymous { domain }))
+        Ok(ClientBuilder::new(Account::anonymous(domain)?))
     }
-}
-
-fn parse_jid(s: &str) -> Result<BareJid, ConfigError> {
-    s.parse()
-        .map_err(|e: tokio_xmpp::jid::Error| ConfigError::InvalidJid {
-            jid: s.to_owned(),
-            reason: e.to_string(),
-        })
 }
 
 /// Configures a [`ChangeStream`]. Defaults: STARTTLS required, no history on a first join,
@@ -131,36 +118,15 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    fn new(account: config::Account) -> Self {
+    fn new(account: Account) -> Self {
         ClientBuilder {
-            cfg: Config {
-                account,
-                server: None,
-                rooms: Vec::new(),
-                history: History::None,
-                reconnect: ReconnectPolicy::default(),
-                tls: Tls::Required,
-                buffer: 10_000,
-                backpressure: Backpressure::Wait,
-                filter: Filter::new(),
-                resume: ResumePosition::default(),
-                resume_file: None,
-                dedup_window: 100_000,
-                ping_interval: Duration::from_secs(60),
-                ping_timeout: Duration::from_secs(20),
-                self_ping_interval: Duration::from_secs(300),
-                rejoin_delay: Duration::from_secs(5),
-            },
+            cfg: Config::new(account),
         }
     }
 
     /// Joins a room with this nick.
     pub fn room(mut self, room: &str, nick: &str) -> Result<Self, ConfigError> {
-        self.cfg.rooms.push(RoomConfig {
-            jid: parse_jid(room)?,
-            nick: nick.to_owned(),
-            password: None,
-        });
+        self.cfg.rooms.push(RoomConfig::new(room, nick, None)?);
         Ok(self)
     }
 
@@ -171,51 +137,14 @@ impl ClientBuilder {
         nick: &str,
         password: impl Into<String>,
     ) -> Result<Self, ConfigError> {
-        self.cfg.rooms.push(RoomConfig {
-            jid: parse_jid(room)?,
-            nick: nick.to_owned(),
-            password: Some(Secret::new(password)),
-        });
-        Ok(self)
-    }
-
-    /// Connects to this address instead of looking the domain up in DNS.
-    pub fn server(mut self, addr: &str) -> Result<Self, ConfigError> {
-        let parsed: SocketAddr = addr.parse().map_err(|_| ConfigError::InvalidServer {
-            addr: addr.to_owned(),
-        })?;
-        self.cfg.server = Some(parsed);
+        let password = Some(Secret::new(password));
+        self.cfg.rooms.push(RoomConfig::new(room, nick, password)?);
         Ok(self)
     }
 
     /// What to ask for on a first join (rooms with a resume position continue from it).
     pub fn history(mut self, history: History) -> Self {
         self.cfg.history = history;
-        self
-    }
-
-    /// How to reconnect.
-    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
-        self.cfg.reconnect = policy;
-        self
-    }
-
-    /// How the connection is protected (STARTTLS required by default).
-    pub fn tls(mut self, tls: Tls) -> Self {
-        self.cfg.tls = tls;
-        self
-    }
-
-    /// Items buffered for a slow consumer, and what happens when the buffer is full.
-    pub fn buffer(mut self, size: usize, policy: Backpressure) -> Self {
-        self.cfg.buffer = size;
-        self.cfg.backpressure = policy;
-        self
-    }
-
-    /// Only yield changes this filter keeps (errors always come through).
-    pub fn filter(mut self, filter: Filter) -> Self {
-        self.cfg.filter = filter;
         self
     }
 
@@ -245,15 +174,7 @@ impl ClientBuilder {
 
     /// How many recent changes are remembered to drop duplicates (by wiki and rcid).
     pub fn dedup_window(mut self, changes: usize) -> Self {
-        self.cfg.dedup_window = changes;
-        self
-    }
-
-    /// Ping the server after `idle` of silence; the connection is dead if it does not
-    /// answer within `timeout`.
-    pub fn keepalive(mut self, idle: Duration, timeout: Duration) -> Self {
-        self.cfg.ping_interval = idle;
-        self.cfg.ping_timeout = timeout;
+        self.cfg.delivery.dedup_window = changes;
         self
     }
 
@@ -279,7 +200,7 @@ impl ClientBuilder {
     /// panicking on them.
     pub fn try_connect(self) -> Result<ChangeStream, ConfigError> {
         self.cfg.check()?;
-        let (tx, rx) = queue::channel(self.cfg.buffer, self.cfg.backpressure);
+        let (tx, rx) = queue::channel(self.cfg.delivery.buffer, self.cfg.delivery.backpressure);
         let mut initial = Status::default();
         for room in &self.cfg.rooms {
             initial
@@ -303,6 +224,9 @@ impl ClientBuilder {
         })
     }
 }
+
+options::transport_options!(ClientBuilder => cfg.transport);
+options::delivery_options!(ClientBuilder => cfg.delivery);
 
 /// The changes of the joined rooms: `Ok` for a change, `Err` for a message that is not one,
 /// a room that failed, or (last) why the client stopped for good. Ends only after a

@@ -22,18 +22,19 @@ use tokio_xmpp::Stanza;
 use xmpp_parsers::message::{Id, MessageType};
 use xmpp_parsers::presence::Type as PresenceType;
 
-use crate::config::{Config, ReconnectPolicy, Tls};
+use crate::config::{Account, RoomConfig};
 use crate::connect::{self, Next, Sessions};
 use crate::error::{ConfigError, Fatal};
+use crate::options::{self, Transport};
 use crate::stanzas::{self, HistoryRequest, MucUser};
 use crate::status::{Connection, RoomState, Status};
-use crate::{Client, ClientBuilder};
 
 /// Configures a [`Publisher`]: the same account, server and TLS options as the client.
 #[derive(Debug)]
 #[must_use]
 pub struct PublisherBuilder {
-    inner: ClientBuilder,
+    transport: Transport,
+    rooms: Vec<RoomConfig>,
     outbox: usize,
 }
 
@@ -44,35 +45,20 @@ impl Publisher {
         password: impl Into<String>,
     ) -> Result<PublisherBuilder, ConfigError> {
         Ok(PublisherBuilder {
-            inner: Client::builder(jid, password)?,
+            transport: Transport::new(Account::password(jid, password)?),
+            rooms: Vec::new(),
             outbox: 10_000,
         })
     }
 }
 
+options::transport_options!(PublisherBuilder => transport);
+
 impl PublisherBuilder {
     /// Joins a room to post in, with this nick.
     pub fn room(mut self, room: &str, nick: &str) -> Result<Self, ConfigError> {
-        self.inner = self.inner.room(room, nick)?;
+        self.rooms.push(RoomConfig::new(room, nick, None)?);
         Ok(self)
-    }
-
-    /// Connects to this address instead of looking the domain up in DNS.
-    pub fn server(mut self, addr: &str) -> Result<Self, ConfigError> {
-        self.inner = self.inner.server(addr)?;
-        Ok(self)
-    }
-
-    /// How the connection is protected.
-    pub fn tls(mut self, tls: Tls) -> Self {
-        self.inner = self.inner.tls(tls);
-        self
-    }
-
-    /// How to reconnect.
-    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
-        self.inner = self.inner.reconnect(policy);
-        self
     }
 
     /// Messages held until the room confirms them; [`Publisher::post`] waits when full.
@@ -83,15 +69,18 @@ impl PublisherBuilder {
 
     /// Starts publishing in the background.
     pub fn start(self) -> Result<Publisher, ConfigError> {
-        let cfg = self.inner.cfg;
-        cfg.check()?;
+        if self.rooms.is_empty() {
+            return Err(ConfigError::NoRooms);
+        }
+        self.transport.check()?;
         let (tx, rx) = mpsc::channel(self.outbox);
         let (status_tx, status_rx) = watch::channel(Status::default());
         let (stop_tx, stop_rx) = oneshot::channel();
         let (confirmed_tx, confirmed_rx) = watch::channel(0u64);
         let task = tokio::spawn(
             Worker {
-                cfg,
+                transport: self.transport,
+                rooms: self.rooms,
                 outbox: VecDeque::new(),
                 capacity: self.outbox,
                 status: status_tx,
@@ -215,7 +204,8 @@ impl Drop for Publisher {
 }
 
 struct Worker {
-    cfg: Config,
+    transport: Transport,
+    rooms: Vec<RoomConfig>,
     /// Sent or waiting, not yet reflected by the room: (message id, post).
     outbox: VecDeque<(String, Post)>,
     capacity: usize,
@@ -236,7 +226,7 @@ impl Worker {
         let mut lost = None;
         loop {
             match sessions
-                .next(&self.cfg, &self.status, lost.take(), &mut stop)
+                .next(&self.transport, &self.status, lost.take(), &mut stop)
                 .await
             {
                 Next::Session(session) => match self.serve(*session, &mut rx, &mut stop).await {
@@ -279,7 +269,7 @@ impl Worker {
     ) -> Stop {
         let connect::Session { mut stream, .. } = session;
         let mut occupants: Vec<(BareJid, FullJid, bool)> = Vec::new();
-        for room in &self.cfg.rooms {
+        for room in &self.rooms {
             let nick = ResourcePart::new(&room.nick)
                 .unwrap_or_else(|_| ResourcePart::new("publisher").expect("valid"));
             let occupant = FullJid::from_parts(room.jid.node(), room.jid.domain(), &nick);

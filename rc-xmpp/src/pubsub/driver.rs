@@ -99,7 +99,7 @@ impl Driver {
         status: watch::Sender<Status>,
     ) -> Self {
         let received = cfg.resume.clone();
-        let dedup = Recent::new(cfg.base.dedup_window);
+        let dedup = Recent::new(cfg.delivery.dedup_window);
         Driver {
             cfg,
             out,
@@ -129,7 +129,12 @@ impl Driver {
         let mut lost = None;
         loop {
             match sessions
-                .next(&self.cfg.base, &self.status, lost.take(), &mut shutdown)
+                .next(
+                    &self.cfg.transport,
+                    &self.status,
+                    lost.take(),
+                    &mut shutdown,
+                )
                 .await
             {
                 Next::Session(session) => match self.serve(*session, &mut shutdown).await {
@@ -582,7 +587,7 @@ impl Driver {
                 if change.wiki.is_none() {
                     change.wiki = Some(target.node.clone());
                 }
-                if !self.cfg.base.filter.matches(&change) {
+                if !self.cfg.delivery.filter.matches(&change) {
                     self.advance_opt(mark).await?;
                     return Ok(false);
                 }

@@ -86,7 +86,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::Stream;
-use rc_core::{Filter, RecentChange};
+use rc_core::RecentChange;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_xmpp::jid::BareJid;
@@ -96,10 +96,11 @@ pub use error::{NodeError, NodeStreamError};
 pub use position::{NodePosition, PubSubPosition};
 pub use publisher::{NodePublisher, NodePublisherBuilder};
 
-use crate::config::{Backpressure, Config, ReconnectPolicy, Tls};
+use crate::config::{parse_jid, Account};
 use crate::error::ConfigError;
+use crate::options::{self, Delivery, Transport};
+use crate::queue;
 use crate::status::{NodeState, Status};
-use crate::{parse_jid, queue, Client, ClientBuilder};
 use driver::{Driver, Envelope};
 
 /// A change published to a node, with where it came from. Dereferences to the
@@ -161,8 +162,8 @@ pub(crate) struct NodeTarget {
 /// Everything the subscriber needs.
 #[derive(Debug, Clone)]
 pub(crate) struct SubConfig {
-    /// Account, server, TLS, reconnect, buffer, filter, dedup window, keepalive.
-    pub base: Config,
+    pub transport: Transport,
+    pub delivery: Delivery,
     pub nodes: Vec<NodeTarget>,
     pub resume: PubSubPosition,
     pub last_items: u32,
@@ -185,39 +186,38 @@ impl Subscriber {
         jid: &str,
         password: impl Into<String>,
     ) -> Result<SubscriberBuilder, ConfigError> {
-        Ok(SubscriberBuilder::new(Client::builder(jid, password)?))
+        Ok(SubscriberBuilder::new(Account::password(jid, password)?))
     }
 
     /// A subscriber logging in anonymously on `domain` (SASL ANONYMOUS).
     pub fn anonymous(domain: &str) -> Result<SubscriberBuilder, ConfigError> {
-        Ok(SubscriberBuilder::new(Client::anonymous(domain)?))
+        Ok(SubscriberBuilder::new(Account::anonymous(domain)?))
     }
 }
 
-/// Configures a [`NodeStream`]. Defaults as [`ClientBuilder`]'s (STARTTLS required,
-/// backoff from 0.5 s to 60 s, a buffer of 10,000 items that waits when full, pings after
-/// 60 s of silence), no old items on a first subscription, refused nodes retried every
-/// 30 s.
+/// Configures a [`NodeStream`]. Defaults as [`ClientBuilder`](crate::ClientBuilder)'s
+/// (STARTTLS required, backoff from 0.5 s to 60 s, a buffer of 10,000 items that waits
+/// when full, pings after 60 s of silence), no old items on a first subscription, refused
+/// nodes retried every 30 s.
 #[derive(Debug)]
 #[must_use]
 pub struct SubscriberBuilder {
-    inner: ClientBuilder,
-    nodes: Vec<NodeTarget>,
-    resume: PubSubPosition,
+    cfg: SubConfig,
     resume_file: Option<PathBuf>,
-    last_items: u32,
-    node_retry: Duration,
 }
 
 impl SubscriberBuilder {
-    fn new(inner: ClientBuilder) -> Self {
+    fn new(account: Account) -> Self {
         SubscriberBuilder {
-            inner,
-            nodes: Vec::new(),
-            resume: PubSubPosition::default(),
+            cfg: SubConfig {
+                transport: Transport::new(account),
+                delivery: Delivery::default(),
+                nodes: Vec::new(),
+                resume: PubSubPosition::default(),
+                last_items: 0,
+                node_retry: Duration::from_secs(30),
+            },
             resume_file: None,
-            last_items: 0,
-            node_retry: Duration::from_secs(30),
         }
     }
 
@@ -231,8 +231,8 @@ impl SubscriberBuilder {
             });
         }
         let uri = node_uri(service.as_str(), node);
-        if !self.nodes.iter().any(|n| n.uri == uri) {
-            self.nodes.push(NodeTarget {
+        if !self.cfg.nodes.iter().any(|n| n.uri == uri) {
+            self.cfg.nodes.push(NodeTarget {
                 service,
                 node: node.to_owned(),
                 uri,
@@ -241,65 +241,28 @@ impl SubscriberBuilder {
         Ok(self)
     }
 
-    /// Connects to this address instead of looking the domain up in DNS.
-    pub fn server(mut self, addr: &str) -> Result<Self, ConfigError> {
-        self.inner = self.inner.server(addr)?;
-        Ok(self)
-    }
-
-    /// How to reconnect.
-    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
-        self.inner = self.inner.reconnect(policy);
-        self
-    }
-
-    /// How the connection is protected (STARTTLS required by default).
-    pub fn tls(mut self, tls: Tls) -> Self {
-        self.inner = self.inner.tls(tls);
-        self
-    }
-
-    /// Items buffered for a slow consumer, and what happens when the buffer is full.
-    pub fn buffer(mut self, size: usize, policy: Backpressure) -> Self {
-        self.inner = self.inner.buffer(size, policy);
-        self
-    }
-
-    /// Only yield changes this filter keeps (errors always come through).
-    pub fn filter(mut self, filter: Filter) -> Self {
-        self.inner = self.inner.filter(filter);
-        self
-    }
-
     /// How many recent items are remembered to drop duplicates.
     pub fn dedup_window(mut self, items: usize) -> Self {
-        self.inner = self.inner.dedup_window(items);
-        self
-    }
-
-    /// Ping the server after `idle` of silence; the connection is dead if it does not
-    /// answer within `timeout`.
-    pub fn keepalive(mut self, idle: Duration, timeout: Duration) -> Self {
-        self.inner = self.inner.keepalive(idle, timeout);
+        self.cfg.delivery.dedup_window = items;
         self
     }
 
     /// On a node's first subscription (no saved position), also deliver its newest `n`
     /// stored items, flagged [`replayed`](NodeChange::replayed). Default 0.
     pub fn last_items(mut self, n: u32) -> Self {
-        self.last_items = n;
+        self.cfg.last_items = n;
         self
     }
 
     /// How long to wait before subscribing again to a node the service refused.
     pub fn node_retry(mut self, every: Duration) -> Self {
-        self.node_retry = every;
+        self.cfg.node_retry = every;
         self
     }
 
     /// Continues from a saved position.
     pub fn resume(mut self, position: PubSubPosition) -> Self {
-        self.resume = position;
+        self.cfg.resume = position;
         self
     }
 
@@ -308,7 +271,7 @@ impl SubscriberBuilder {
     /// dropped. The position moves when the stream yields an item (see the module docs).
     pub fn resume_from_file(mut self, path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
         let path = path.into();
-        self.resume = PubSubPosition::load(&path).map_err(|e| ConfigError::ResumeFile {
+        self.cfg.resume = PubSubPosition::load(&path).map_err(|e| ConfigError::ResumeFile {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
@@ -327,29 +290,23 @@ impl SubscriberBuilder {
     /// Like [`connect`](Self::connect), but returns configuration errors instead of
     /// panicking on them.
     pub fn try_connect(self) -> Result<NodeStream, ConfigError> {
-        let base = self.inner.cfg;
-        if self.nodes.is_empty() {
+        let cfg = self.cfg;
+        if cfg.nodes.is_empty() {
             return Err(ConfigError::NoNodes);
         }
-        check_transport(&base)?;
-        let (tx, rx) = queue::channel(base.buffer, base.backpressure);
+        cfg.transport.check()?;
+        cfg.delivery.check()?;
+        let (tx, rx) = queue::channel(cfg.delivery.buffer, cfg.delivery.backpressure);
         let mut initial = Status::default();
-        for node in &self.nodes {
+        for node in &cfg.nodes {
             initial
                 .nodes
                 .insert(node.uri.clone(), NodeState::Subscribing);
         }
         let (status_tx, status_rx) = watch::channel(initial);
         let (stop_tx, stop_rx) = oneshot::channel();
-        let position = Arc::new(Mutex::new(self.resume.clone()));
-        let resume_file = self.resume_file.clone();
-        let cfg = SubConfig {
-            base,
-            nodes: self.nodes,
-            resume: self.resume,
-            last_items: self.last_items,
-            node_retry: self.node_retry,
-        };
+        let position = Arc::new(Mutex::new(cfg.resume.clone()));
+        let resume_file = self.resume_file;
         let task = tokio::spawn(Driver::new(cfg, tx, status_tx).run(stop_rx));
         Ok(NodeStream {
             rx,
@@ -364,18 +321,8 @@ impl SubscriberBuilder {
     }
 }
 
-/// The transport checks of [`Config::check`], without its rooms.
-pub(crate) fn check_transport(cfg: &Config) -> Result<(), ConfigError> {
-    if let Tls::PlaintextLoopback = cfg.tls {
-        if !cfg.server.is_some_and(|a| a.ip().is_loopback()) {
-            return Err(ConfigError::PlaintextNotLoopback);
-        }
-    }
-    if cfg.buffer == 0 {
-        return Err(ConfigError::ZeroBuffer);
-    }
-    Ok(())
-}
+options::transport_options!(SubscriberBuilder => cfg.transport);
+options::delivery_options!(SubscriberBuilder => cfg.delivery);
 
 /// The changes published to the subscribed nodes: `Ok` for a change, `Err` for an item
 /// that is not one, a node that was refused, or (last) why the subscriber stopped for

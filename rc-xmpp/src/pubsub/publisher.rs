@@ -18,44 +18,28 @@ use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 
 use super::atom::AtomEntry;
+use super::node_uri;
 use super::stanzas as ps;
-use super::{check_transport, node_uri};
-use crate::config::{Config, ReconnectPolicy, Tls};
+use crate::config::Account;
 use crate::connect::{self, send, Incoming, Next, Sessions};
 use crate::error::{ConfigError, Fatal};
+use crate::options::{self, Transport};
 use crate::publisher::PublishError;
 use crate::stanzas;
 use crate::status::{Connection, NodeState, Status};
-use crate::{Client, ClientBuilder};
 
 /// Configures a [`NodePublisher`]: the same account, server and TLS options as the client.
 #[derive(Debug)]
 #[must_use]
 pub struct NodePublisherBuilder {
-    inner: ClientBuilder,
+    transport: Transport,
     outbox: usize,
     max_items: Option<u32>,
 }
 
+options::transport_options!(NodePublisherBuilder => transport);
+
 impl NodePublisherBuilder {
-    /// Connects to this address instead of looking the domain up in DNS.
-    pub fn server(mut self, addr: &str) -> Result<Self, ConfigError> {
-        self.inner = self.inner.server(addr)?;
-        Ok(self)
-    }
-
-    /// How the connection is protected.
-    pub fn tls(mut self, tls: Tls) -> Self {
-        self.inner = self.inner.tls(tls);
-        self
-    }
-
-    /// How to reconnect.
-    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
-        self.inner = self.inner.reconnect(policy);
-        self
-    }
-
     /// Items held until the service confirms them; [`NodePublisher::publish`] waits when
     /// full.
     pub fn outbox(mut self, size: usize) -> Self {
@@ -72,15 +56,14 @@ impl NodePublisherBuilder {
 
     /// Starts publishing in the background. Must be called within a tokio runtime.
     pub fn start(self) -> Result<NodePublisher, ConfigError> {
-        let cfg = self.inner.cfg;
-        check_transport(&cfg)?;
+        self.transport.check()?;
         let (tx, rx) = mpsc::channel(self.outbox);
         let (status_tx, status_rx) = watch::channel(Status::default());
         let (stop_tx, stop_rx) = oneshot::channel();
         let (counts_tx, counts_rx) = watch::channel(Counts::default());
         let task = tokio::spawn(
             Worker {
-                cfg,
+                transport: self.transport,
                 max_items: self.max_items,
                 outbox: VecDeque::new(),
                 capacity: self.outbox,
@@ -150,7 +133,7 @@ impl NodePublisher {
         password: impl Into<String>,
     ) -> Result<NodePublisherBuilder, ConfigError> {
         Ok(NodePublisherBuilder {
-            inner: Client::builder(jid, password)?,
+            transport: Transport::new(Account::password(jid, password)?),
             outbox: 10_000,
             max_items: None,
         })
@@ -260,7 +243,7 @@ fn new_item_id() -> String {
 }
 
 struct Worker {
-    cfg: Config,
+    transport: Transport,
     max_items: Option<u32>,
     /// Waiting or sent, not yet confirmed; `Some(iq id)` once sent on this connection.
     outbox: VecDeque<(Option<String>, Post)>,
@@ -281,7 +264,7 @@ impl Worker {
         let mut lost = None;
         loop {
             match sessions
-                .next(&self.cfg, &self.status, lost.take(), &mut stop)
+                .next(&self.transport, &self.status, lost.take(), &mut stop)
                 .await
             {
                 Next::Session(session) => match self.serve(*session, &mut rx, &mut stop).await {

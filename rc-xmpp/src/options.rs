@@ -1,0 +1,157 @@
+//! The options the builders share, held once: how to reach the server and stay connected
+//! ([`Transport`]: every builder), and how a stream hands its items to the consumer
+//! ([`Delivery`]: the room client and the PubSub subscriber).
+//!
+//! The builder methods that set them are written once as well, by
+//! [`transport_options!`] and [`delivery_options!`], so that every builder keeps plain
+//! methods of its own (no trait to import) with the same names and documentation.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rc_core::Filter;
+
+use crate::config::{Account, Backpressure, ReconnectPolicy, Tls};
+use crate::error::ConfigError;
+
+/// How to reach the server and stay connected: everything a session is opened with.
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    pub account: Account,
+    /// Connect here instead of looking the domain up in DNS.
+    pub server: Option<SocketAddr>,
+    pub tls: Tls,
+    pub reconnect: ReconnectPolicy,
+    /// Silence after which the server is pinged.
+    pub ping_interval: Duration,
+    /// How long a ping may wait for its answer before the connection counts as dead.
+    pub ping_timeout: Duration,
+}
+
+impl Transport {
+    /// The defaults: STARTTLS required, DNS, the default backoff, pings after 60 s of
+    /// silence with 20 s to answer.
+    pub fn new(account: Account) -> Self {
+        Transport {
+            account,
+            server: None,
+            tls: Tls::Required,
+            reconnect: ReconnectPolicy::default(),
+            ping_interval: Duration::from_secs(60),
+            ping_timeout: Duration::from_secs(20),
+        }
+    }
+
+    /// Sets the server address, `host:port`.
+    pub fn set_server(&mut self, addr: &str) -> Result<(), ConfigError> {
+        let parsed: SocketAddr = addr.parse().map_err(|_| ConfigError::InvalidServer {
+            addr: addr.to_owned(),
+        })?;
+        self.server = Some(parsed);
+        Ok(())
+    }
+
+    /// Plaintext only to a loopback address.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if let Tls::PlaintextLoopback = self.tls {
+            if !self.server.is_some_and(|a| a.ip().is_loopback()) {
+                return Err(ConfigError::PlaintextNotLoopback);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a stream hands its items to the consumer.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    /// Items buffered for a slow consumer.
+    pub buffer: usize,
+    pub backpressure: Backpressure,
+    pub filter: Filter,
+    /// How many recent items are remembered to drop duplicates.
+    pub dedup_window: usize,
+}
+
+impl Default for Delivery {
+    /// A buffer of 10,000 items that waits when full, no filter, 100,000 items remembered.
+    fn default() -> Self {
+        Delivery {
+            buffer: 10_000,
+            backpressure: Backpressure::Wait,
+            filter: Filter::new(),
+            dedup_window: 100_000,
+        }
+    }
+}
+
+impl Delivery {
+    /// The buffer holds at least one item.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.buffer == 0 {
+            return Err(ConfigError::ZeroBuffer);
+        }
+        Ok(())
+    }
+}
+
+/// The builder methods that set a [`Transport`]: `server`, `tls`, `reconnect`,
+/// `keepalive`. `transport_options!(Builder => field.path)` names the builder and where
+/// its `Transport` is.
+macro_rules! transport_options {
+    ($builder:ty => $($field:ident).+) => {
+        /// How to reach the server and stay connected.
+        impl $builder {
+            /// Connects to this address instead of looking the domain up in DNS.
+            pub fn server(mut self, addr: &str) -> Result<Self, $crate::ConfigError> {
+                self.$($field).+.set_server(addr)?;
+                Ok(self)
+            }
+
+            /// How the connection is protected (STARTTLS required by default).
+            pub fn tls(mut self, tls: $crate::Tls) -> Self {
+                self.$($field).+.tls = tls;
+                self
+            }
+
+            /// How to reconnect.
+            pub fn reconnect(mut self, policy: $crate::ReconnectPolicy) -> Self {
+                self.$($field).+.reconnect = policy;
+                self
+            }
+
+            /// Ping the server after `idle` of silence; the connection is dead if it does
+            /// not answer within `timeout`.
+            pub fn keepalive(mut self, idle: ::std::time::Duration, timeout: ::std::time::Duration) -> Self {
+                self.$($field).+.ping_interval = idle;
+                self.$($field).+.ping_timeout = timeout;
+                self
+            }
+        }
+    };
+}
+
+/// The builder methods that set a [`Delivery`]: `buffer`, `filter`.
+/// `delivery_options!(Builder => field.path)` names the builder and where its `Delivery`
+/// is. (`dedup_window` is the builders' own: what counts as a duplicate differs.)
+macro_rules! delivery_options {
+    ($builder:ty => $($field:ident).+) => {
+        /// How the stream hands its items to the consumer.
+        impl $builder {
+            /// Items buffered for a slow consumer, and what happens when the buffer is full.
+            pub fn buffer(mut self, size: usize, policy: $crate::Backpressure) -> Self {
+                self.$($field).+.buffer = size;
+                self.$($field).+.backpressure = policy;
+                self
+            }
+
+            /// Only yield changes this filter keeps (errors always come through).
+            pub fn filter(mut self, filter: ::rc_core::Filter) -> Self {
+                self.$($field).+.filter = filter;
+                self
+            }
+        }
+    };
+}
+
+pub(crate) use {delivery_options, transport_options};
