@@ -1,0 +1,37 @@
+//! What the workspace's tests and benchmarks share: the project's real servers, started by
+//! its own scripts on 127.0.0.1, and the helpers that wait for them.
+//!
+//! - [`Prosody`] (`scripts/prosody/`): start, [`kill`](Prosody::kill) like a crash,
+//!   [`restart`](Prosody::restart), accounts, Lua in the admin shell; with the `xmpp`
+//!   feature, rc-xmpp clients, publishers and subscribers for its accounts.
+//! - [`MediaWiki`] (`scripts/mediawiki/`) and [`DokuWiki`] (`scripts/dokuwiki/`), both
+//!   [`ScriptedServer`]s; with the `http` feature, rc-http API clients and edits.
+//! - [`wait`]: the next item of a stream within a deadline, `n` of them, nothing more for a
+//!   while, a status that reaches a state, a file that reaches a content.
+//! - [`http`]: plain HTTP requests independent of the code under test, and a server with
+//!   canned answers.
+//!
+//! Every server gets a free port and a state directory of its own, and is stopped (and
+//! the directory removed) when dropped, also when a test fails. Setting `RUST_LOG` logs
+//! to the test output ([`init_tracing`]).
+//!
+//! Only ever a dev-dependency (`publish = false`).
+
+pub mod http;
+mod process;
+mod prosody;
+pub mod wait;
+mod wiki;
+#[cfg(feature = "xmpp")]
+mod xmpp;
+
+pub use process::{free_port, init_tracing, ScriptedServer, TempDir};
+pub use prosody::{password, room_jid, Prosody, ACCOUNTS};
+pub use wait::{
+    assert_quiet, collect_n, collect_until, next_within, try_wait_status, wait_file, wait_status,
+};
+#[cfg(feature = "http")]
+pub use wiki::{act, edit};
+pub use wiki::{DokuWiki, MediaWiki, ADMIN_PASSWORD};
+#[cfg(feature = "xmpp")]
+pub use xmpp::{all_joined, joined, quick_reconnect, room, JOIN_SECS};
