@@ -366,7 +366,8 @@ pub enum State {
     /// Connecting, or making the first request.
     #[default]
     Starting,
-    /// Connected / answering / listening.
+    /// Following: connected with every room joined and every PubSub node subscribed (a
+    /// refused node is retried meanwhile), or the wiki answering, or listening.
     Live,
     /// Lost the connection or a request failed: trying again.
     Retrying {

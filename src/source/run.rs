@@ -211,10 +211,17 @@ fn watch_xmpp(
 ) -> JoinHandle<()> {
     let out = feed.status.clone();
     tokio::spawn(async move {
+        let mut was_live = false;
         loop {
             let s = status.borrow_and_update().clone();
             let state = match &s.connection {
-                Connection::Online { .. } => State::Live,
+                // Live once every room is joined and every node subscribed (or refused):
+                // from then on, what is published reaches the stream.
+                Connection::Online { .. } => match unsettled(&s) {
+                    None => State::Live,
+                    Some(_) if !was_live => State::Starting,
+                    Some(what) => State::Retrying { reason: what },
+                },
                 Connection::Failed { reason } => State::Failed {
                     reason: reason.clone(),
                 },
@@ -229,6 +236,7 @@ fn watch_xmpp(
                     reason: format!("{other:?}"),
                 },
             };
+            was_live |= state == State::Live;
             out.send_modify(|o| {
                 o.state = state;
                 o.duplicates = s.duplicates + merged.load(Ordering::Relaxed);
@@ -238,6 +246,23 @@ fn watch_xmpp(
                 return;
             }
         }
+    })
+}
+
+/// The first room or node still joining or subscribing, if any, said for a status.
+fn unsettled(s: &rc_xmpp::Status) -> Option<String> {
+    use rc_xmpp::{NodeState, RoomState};
+    let room = s.rooms.iter().find_map(|(room, state)| match state {
+        RoomState::Joining => Some(format!("joining {room}")),
+        RoomState::Rejoining { reason } => Some(format!("rejoining {room}: {reason}")),
+        _ => None,
+    });
+    room.or_else(|| {
+        s.nodes.iter().find_map(|(node, state)| match state {
+            NodeState::Subscribing => Some(format!("subscribing to {node}")),
+            NodeState::CatchingUp => Some(format!("catching up on {node}")),
+            _ => None,
+        })
     })
 }
 
