@@ -37,8 +37,7 @@ def test_a_room_by_name_filters_and_resumes_from_its_file(prosody, tmp_path):
     with prosody.publisher([room]) as pub:
         with open_room() as source:
             wait_live(source)
-            assert source.name == f"xmpp:{room}"
-            time.sleep(0.3)  # the room joined
+            assert source.name == f"xmpp:{room}"  # live: the room is joined
             for n in range(1, 5):
                 pub.publish(room, change("enwiki", n))
             got = source.take(2, timeout=20)
@@ -53,6 +52,19 @@ def test_a_room_by_name_filters_and_resumes_from_its_file(prosody, tmp_path):
             got = source.take(2, timeout=20)
             assert [rc.rcid for rc in got] == [5, 7], "only what came after the saved position"
             assert all(rc.replayed for rc in got)
+
+
+def test_a_source_whose_only_room_cannot_be_joined_says_it_failed(prosody):
+    room = "wiki@conference.nowhere.invalid"
+    with rcclient.open(f"xmpp:{room}", anonymous="anon.localhost", server=prosody.addr,
+                       tls="plaintext-loopback", errors="yield") as source:
+        item = source.receive(timeout=15)
+        assert isinstance(item, rcclient.RoomError), item
+        deadline = time.time() + 5
+        while source.status["state"] != "failed":
+            assert time.time() < deadline, source.status
+            time.sleep(0.05)
+        assert room in source.status["reason"], source.status
 
 
 def test_mediawiki_by_name_iterates_and_resumes_from_its_position(wiki, tmp_path):  # noqa: F811

@@ -219,8 +219,9 @@ fn watch_xmpp(
                 // from then on, what is published reaches the stream.
                 Connection::Online { .. } => match unsettled(&s) {
                     None => State::Live,
-                    Some(_) if !was_live => State::Starting,
-                    Some(what) => State::Retrying { reason: what },
+                    Some(Err(failed)) => failed,
+                    Some(Ok(_)) if !was_live => State::Starting,
+                    Some(Ok(what)) => State::Retrying { reason: what },
                 },
                 Connection::Failed { reason } => State::Failed {
                     reason: reason.clone(),
@@ -249,21 +250,40 @@ fn watch_xmpp(
     })
 }
 
-/// The first room or node still joining or subscribing, if any, said for a status.
-fn unsettled(s: &rc_xmpp::Status) -> Option<String> {
+/// What keeps an online XMPP source from being live: `Ok` the first room or node still
+/// joining or subscribing, `Err` a failed state when every room was given up on (banned,
+/// destroyed...) and there are no nodes, so nothing can come any more.
+fn unsettled(s: &rc_xmpp::Status) -> Option<Result<String, State>> {
     use rc_xmpp::{NodeState, RoomState};
     let room = s.rooms.iter().find_map(|(room, state)| match state {
         RoomState::Joining => Some(format!("joining {room}")),
         RoomState::Rejoining { reason } => Some(format!("rejoining {room}: {reason}")),
         _ => None,
     });
-    room.or_else(|| {
+    let node = || {
         s.nodes.iter().find_map(|(node, state)| match state {
             NodeState::Subscribing => Some(format!("subscribing to {node}")),
             NodeState::CatchingUp => Some(format!("catching up on {node}")),
             _ => None,
         })
-    })
+    };
+    if let Some(what) = room.or_else(node) {
+        return Some(Ok(what));
+    }
+    let failed = |r: &RoomState| matches!(r, RoomState::Failed { .. });
+    if s.nodes.is_empty() && !s.rooms.is_empty() && s.rooms.values().all(failed) {
+        let reasons: Vec<String> = s
+            .rooms
+            .iter()
+            .filter_map(|(room, state)| match state {
+                RoomState::Failed { reason } => Some(format!("{room}: {reason}")),
+                _ => None,
+            })
+            .collect();
+        let reason = format!("every room failed ({})", reasons.join("; "));
+        return Some(Err(State::Failed { reason }));
+    }
+    None
 }
 
 async fn rooms(mut stream: ChangeStream, feed: Feed) {
