@@ -34,4 +34,4 @@ pub use wait::{
 pub use wiki::{act, edit};
 pub use wiki::{DokuWiki, MediaWiki, ADMIN_PASSWORD};
 #[cfg(feature = "xmpp")]
-pub use xmpp::{all_joined, joined, quick_reconnect, room, JOIN_SECS};
+pub use xmpp::{all_joined, joined, quick_reconnect, room_bare, JOIN_SECS};

@@ -27,7 +27,7 @@ pub fn quick_reconnect() -> ReconnectPolicy {
 }
 
 /// The bare JID of room `name` ([`room_jid`]).
-pub fn room(name: &str) -> BareJid {
+pub fn room_bare(name: &str) -> BareJid {
     room_jid(name).parse().expect("a room JID")
 }
 

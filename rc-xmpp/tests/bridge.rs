@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use common::rcids;
+use rc_testkit::{assert_quiet, collect_n, joined, room_bare, Prosody};
 use rc_xmpp::bridge::{Bridge, Routes};
 
 /// The changes recorded from a real MediaWiki, as (rcid, packet) in rcid order, cycling
@@ -46,16 +47,12 @@ fn packets() -> Vec<(u64, Vec<u8>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_packets_in_typed_changes_out_across_a_server_restart() {
     let mut prosody = Prosody::start();
-    let mut stream = prosody
-        .client("alice")
-        .room(&room_jid("wikidb"), "alice")
-        .unwrap()
-        .connect();
+    let mut stream = prosody.room_client("alice", "wikidb").connect();
     joined(&stream, 10).await;
 
     let publisher = prosody.publisher(&["wikidb"]);
     let routes = Routes {
-        rooms: HashMap::from([("wikidb".to_owned(), room_jid("wikidb").parse().unwrap())]),
+        rooms: HashMap::from([("wikidb".to_owned(), room_bare("wikidb"))]),
         default: None,
     };
     let bridge = Bridge::start("127.0.0.1:0".parse().unwrap(), routes, publisher, 1000)
@@ -86,13 +83,9 @@ async fn udp_packets_in_typed_changes_out_across_a_server_restart() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     prosody.restart();
 
-    let got = changes(&mut stream, packets.len(), 30).await;
+    let got = collect_n(&mut stream, packets.len(), 30).await;
     let expected: Vec<u64> = packets.iter().map(|(id, _)| *id).collect();
-    assert_eq!(
-        got.iter().map(|c| c.rcid.unwrap()).collect::<Vec<_>>(),
-        expected,
-        "every change once, in order"
-    );
+    assert_eq!(rcids(&got), expected, "every change once, in order");
     for (c, (_, packet)) in got.iter().zip(&packets) {
         let sent = rc_core::parse(packet).unwrap();
         assert_eq!(
@@ -107,12 +100,7 @@ async fn udp_packets_in_typed_changes_out_across_a_server_restart() {
         );
         assert_eq!(c.wiki.as_deref(), Some("wikidb"));
     }
-    let more = tokio::time::timeout(
-        Duration::from_millis(1000),
-        futures::StreamExt::next(&mut stream),
-    )
-    .await;
-    assert!(more.is_err(), "nothing twice");
+    assert_quiet(&mut stream, Duration::from_millis(1000), "nothing twice").await;
     let stats = bridge.stats();
     assert_eq!(
         (

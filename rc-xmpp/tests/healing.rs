@@ -7,9 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use common::{publish, rcids};
 use futures::StreamExt;
-use rc_xmpp::{BareJid, Connection, ResumePosition};
+use rc_testkit::{
+    assert_quiet, collect_n, joined, next_within, room_bare, wait_status, Prosody, TempDir,
+};
+use rc_xmpp::{Connection, ResumePosition};
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -25,9 +28,8 @@ fn publish_burst(
 ) -> tokio::task::JoinHandle<()> {
     let mut publisher = prosody.publisher(&[wiki]);
     tokio::spawn(async move {
-        let room: BareJid = room_jid(wiki).parse().unwrap();
         for n in 1..=total {
-            publisher.publish(&room, &change(wiki, n)).await.unwrap();
+            publish(&mut publisher, wiki, n..=n).await;
             if n == cut_at {
                 midway.notify_one();
             }
@@ -43,29 +45,19 @@ fn publish_burst(
 
 /// Every change 1..=total exactly once and in order, then nothing more.
 async fn assert_exactly_once(stream: &mut rc_xmpp::ChangeStream, total: u64) {
-    let got = changes(stream, total as usize, 30).await;
-    let ids: Vec<u64> = got.iter().map(|c| c.rcid.unwrap()).collect();
+    let got = collect_n(stream, total as usize, 30).await;
     assert_eq!(
-        ids,
+        rcids(&got),
         (1..=total).collect::<Vec<_>>(),
         "every change once, in order"
     );
-    let more = tokio::time::timeout(Duration::from_millis(1500), stream.next()).await;
-    assert!(
-        more.is_err(),
-        "nothing twice: {:?}",
-        more.ok().flatten().map(|r| r.map(|c| c.rcid))
-    );
+    assert_quiet(stream, Duration::from_millis(1500), "nothing twice").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_killed_and_restarted_mid_burst() {
     let mut prosody = Prosody::start();
-    let mut stream = prosody
-        .client("alice")
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
-        .connect();
+    let mut stream = prosody.room_client("alice", "enwiki").connect();
     joined(&stream, 10).await;
     let midway = Arc::new(Notify::new());
     let burst = publish_burst(&prosody, "enwiki", 150, 50, midway.clone());
@@ -143,10 +135,8 @@ async fn connection_cut_mid_burst() {
     let proxy = Proxy::start(prosody.addr()).await;
     let _ = &proxy.cutting;
     let mut stream = prosody
-        .client("alice")
+        .room_client("alice", "enwiki")
         .server(&proxy.addr)
-        .unwrap()
-        .room(&room_jid("enwiki"), "alice")
         .unwrap()
         .connect();
     joined(&stream, 10).await;
@@ -165,30 +155,27 @@ async fn connection_cut_mid_burst() {
     );
 }
 
+/// Alice in room `enwiki`, resuming from (and saving to) `file`.
+fn resuming(prosody: &Prosody, file: &std::path::Path) -> rc_xmpp::ChangeStream {
+    prosody
+        .room_client("alice", "enwiki")
+        .resume_from_file(file)
+        .unwrap()
+        .connect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarted_process_gets_exactly_what_it_missed() {
     let prosody = Prosody::start();
-    let dir = tempdir();
+    let dir = TempDir::new("rc-xmpp-resume");
     let file = dir.join("enwiki.pos");
-    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    let room = room_bare("enwiki");
     let mut publisher = prosody.publisher(&["enwiki"]);
-
     // First run: reads 1..=10, then stops.
-    let mut first = prosody
-        .client("alice")
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
-        .resume_from_file(&file)
-        .unwrap()
-        .connect();
+    let mut first = resuming(&prosody, &file);
     joined(&first, 10).await;
-    for n in 1..=10 {
-        publisher
-            .publish(&room, &change("enwiki", n))
-            .await
-            .unwrap();
-    }
-    let got = changes(&mut first, 10, 10).await;
+    publish(&mut publisher, "enwiki", 1..=10).await;
+    let got = collect_n(&mut first, 10, 10).await;
     assert_eq!(got.last().unwrap().rcid, Some(10));
     first.close().await;
     let saved = ResumePosition::load(&file).unwrap();
@@ -199,61 +186,25 @@ async fn restarted_process_gets_exactly_what_it_missed() {
     );
 
     // While it is away.
-    for n in 11..=25 {
-        publisher
-            .publish(&room, &change("enwiki", n))
-            .await
-            .unwrap();
-    }
+    publish(&mut publisher, "enwiki", 11..=25).await;
     assert!(publisher.flush(Duration::from_secs(10)).await);
 
     // Second run, from the file.
-    let mut second = prosody
-        .client("alice")
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
-        .resume_from_file(&file)
-        .unwrap()
-        .connect();
-    let missed = changes(&mut second, 15, 10).await;
-    assert_eq!(
-        missed.iter().map(|c| c.rcid.unwrap()).collect::<Vec<_>>(),
-        (11..=25).collect::<Vec<_>>()
-    );
+    let mut second = resuming(&prosody, &file);
+    let missed = collect_n(&mut second, 15, 10).await;
+    assert_eq!(rcids(&missed), (11..=25).collect::<Vec<_>>());
     assert!(
         missed.iter().all(|c| c.replayed),
         "recovered from the archive"
     );
-    publisher
-        .publish(&room, &change("enwiki", 26))
-        .await
-        .unwrap();
-    let live = next(&mut second, 10).await.unwrap();
+    publish(&mut publisher, "enwiki", 26..=26).await;
+    let live = next_within(&mut second, 10).await.unwrap();
     assert_eq!((live.rcid, live.replayed), (Some(26), false));
-    let more = tokio::time::timeout(Duration::from_millis(1000), second.next()).await;
-    assert!(more.is_err(), "nothing twice");
+    assert_quiet(&mut second, Duration::from_millis(1000), "nothing twice").await;
     assert!(matches!(
         second.status().borrow().connection,
         Connection::Online { .. }
     ));
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "rc-xmpp-resume-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn rand_suffix() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,30 +212,19 @@ async fn a_silently_dead_connection_is_detected_by_ping_and_replaced() {
     let prosody = Prosody::start();
     let proxy = Proxy::start(prosody.addr()).await;
     let mut stream = prosody
-        .client("alice")
+        .room_client("alice", "enwiki")
         .server(&proxy.addr)
         .unwrap()
         .keepalive(Duration::from_secs(1), Duration::from_secs(1))
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
         .connect();
     joined(&stream, 10).await;
     proxy.freeze();
     let mut publisher = prosody.publisher(&["enwiki"]);
-    let room: BareJid = room_jid("enwiki").parse().unwrap();
-    for n in 1..=5 {
-        publisher
-            .publish(&room, &change("enwiki", n))
-            .await
-            .unwrap();
-    }
+    publish(&mut publisher, "enwiki", 1..=5).await;
     // Nothing flows through the frozen link: the client notices within ping + timeout,
     // reconnects, and recovers the five changes from the archive.
-    let got = changes(&mut stream, 5, 15).await;
-    assert_eq!(
-        got.iter().map(|c| c.rcid.unwrap()).collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5]
-    );
+    let got = collect_n(&mut stream, 5, 15).await;
+    assert_eq!(rcids(&got), [1, 2, 3, 4, 5]);
     assert!(got.iter().all(|c| c.replayed));
     assert!(stream.status().borrow().connections >= 2);
 }
@@ -293,56 +233,29 @@ async fn a_silently_dead_connection_is_detected_by_ping_and_replaced() {
 async fn a_slow_consumer_with_drop_oldest_keeps_the_newest_and_counts_the_rest() {
     let prosody = Prosody::start();
     let mut stream = prosody
-        .client("alice")
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
+        .room_client("alice", "enwiki")
         .buffer(5, rc_xmpp::Backpressure::DropOldest)
         .connect();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);
-    let room: BareJid = room_jid("enwiki").parse().unwrap();
-    for n in 1..=50 {
-        publisher
-            .publish(&room, &change("enwiki", n))
-            .await
-            .unwrap();
-    }
+    publish(&mut publisher, "enwiki", 1..=50).await;
     assert!(publisher.flush(Duration::from_secs(10)).await);
-    let mut status = stream.status();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        status.wait_for(|s| s.dropped == 45),
-    )
-    .await
-    .expect("45 dropped")
-    .unwrap();
+    wait_status(stream.status(), 10, "45 dropped", |s| s.dropped == 45).await;
     assert_eq!(stream.backlog(), 5, "memory stays bounded");
-    let got = changes(&mut stream, 5, 5).await;
-    assert_eq!(
-        got.iter().map(|c| c.rcid.unwrap()).collect::<Vec<_>>(),
-        [46, 47, 48, 49, 50]
-    );
+    let got = collect_n(&mut stream, 5, 5).await;
+    assert_eq!(rcids(&got), [46, 47, 48, 49, 50]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_stopped_before_its_first_change_still_resumes() {
     let prosody = Prosody::start();
-    let file = tempdir().join("quiet.pos");
-    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    let dir = TempDir::new("rc-xmpp-resume");
+    let file = dir.join("quiet.pos");
+    let room = room_bare("enwiki");
     let mut publisher = prosody.publisher(&["enwiki"]);
-    publisher
-        .publish(&room, &change("enwiki", 1))
-        .await
-        .unwrap(); // before the first run
+    publish(&mut publisher, "enwiki", 1..=1).await; // before the first run
     assert!(publisher.flush(Duration::from_secs(10)).await);
-
-    let mut first = prosody
-        .client("alice")
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
-        .resume_from_file(&file)
-        .unwrap()
-        .connect();
+    let mut first = resuming(&prosody, &file);
     joined(&first, 10).await;
     // The baseline (the archive's newest id) reaches the consumer's position as it reads,
     // without an item.
@@ -368,23 +281,12 @@ async fn a_process_stopped_before_its_first_change_still_resumes() {
     assert!(!baseline.is_empty());
     first.close().await;
 
-    for n in 2..=4 {
-        publisher
-            .publish(&room, &change("enwiki", n))
-            .await
-            .unwrap();
-    }
+    publish(&mut publisher, "enwiki", 2..=4).await;
     assert!(publisher.flush(Duration::from_secs(10)).await);
-    let mut second = prosody
-        .client("alice")
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
-        .resume_from_file(&file)
-        .unwrap()
-        .connect();
-    let got = changes(&mut second, 3, 10).await;
+    let mut second = resuming(&prosody, &file);
+    let got = collect_n(&mut second, 3, 10).await;
     assert_eq!(
-        got.iter().map(|c| c.rcid.unwrap()).collect::<Vec<_>>(),
+        rcids(&got),
         [2, 3, 4],
         "what was posted while away, not what came before"
     );

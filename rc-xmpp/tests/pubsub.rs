@@ -3,18 +3,15 @@
 //! server crashes, process restarts, evicted items, bad payloads and missing nodes,
 //! against a real Prosody.
 
-mod common;
-
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::*;
-use futures::StreamExt;
+use rc_testkit::{assert_quiet, collect_n, next_within, wait_status, Prosody, TempDir};
 use rc_xmpp::pubsub::{
     node_uri, AtomEntry, NodeChange, NodeError, NodePublisher, NodeStream, NodeStreamError,
-    PubSubPosition, Subscriber, SubscriberBuilder,
+    PubSubPosition,
 };
-use rc_xmpp::{BareJid, NodeState, Tls};
+use rc_xmpp::{BareJid, NodeState};
 
 const SERVICE: &str = "pubsub.localhost";
 
@@ -48,34 +45,7 @@ fn number(c: &NodeChange) -> u64 {
 }
 
 fn publisher(prosody: &Prosody) -> NodePublisher {
-    publisher_builder(prosody).start().unwrap()
-}
-
-fn publisher_builder(prosody: &Prosody) -> rc_xmpp::pubsub::NodePublisherBuilder {
-    NodePublisher::builder("publisher@localhost", "publisherpublisher")
-        .unwrap()
-        .server(&prosody.addr())
-        .unwrap()
-        .tls(Tls::PlaintextLoopback)
-        .reconnect(quick_reconnect())
-}
-
-fn subscriber(prosody: &Prosody, user: &str) -> SubscriberBuilder {
-    Subscriber::builder(&format!("{user}@localhost"), format!("{user}{user}"))
-        .unwrap()
-        .server(&prosody.addr())
-        .unwrap()
-        .tls(Tls::PlaintextLoopback)
-        .reconnect(quick_reconnect())
-}
-
-fn anonymous(prosody: &Prosody) -> SubscriberBuilder {
-    Subscriber::anonymous("anon.localhost")
-        .unwrap()
-        .server(&prosody.addr())
-        .unwrap()
-        .tls(Tls::PlaintextLoopback)
-        .reconnect(quick_reconnect())
+    prosody.node_publisher().start().unwrap()
 }
 
 /// Publishes entries `range` to `node` and waits until the service confirmed them all.
@@ -95,53 +65,18 @@ async fn publish(publisher: &mut NodePublisher, node: &str, range: std::ops::Ran
 
 /// Waits until every node of the stream is subscribed and caught up.
 async fn subscribed(stream: &NodeStream, secs: u64) {
-    let mut status = stream.status();
-    tokio::time::timeout(
-        Duration::from_secs(secs),
-        status.wait_for(|s| {
-            !s.nodes.is_empty()
-                && s.nodes
-                    .values()
-                    .all(|n| matches!(n, NodeState::Subscribed { .. }))
-        }),
-    )
-    .await
-    .unwrap_or_else(|_| {
-        panic!(
-            "nodes not subscribed in time: {:?}",
-            *stream.status().borrow()
-        )
+    wait_status(stream.status(), secs, "nodes subscribed", |s| {
+        !s.nodes.is_empty()
+            && s.nodes
+                .values()
+                .all(|n| matches!(n, NodeState::Subscribed { .. }))
     })
-    .unwrap();
-}
-
-async fn next(stream: &mut NodeStream, secs: u64) -> Result<NodeChange, NodeStreamError> {
-    tokio::time::timeout(Duration::from_secs(secs), stream.next())
-        .await
-        .expect("an item in time")
-        .expect("the stream goes on")
-}
-
-/// Collects `n` changes (panicking on error items).
-async fn changes(stream: &mut NodeStream, n: usize, secs: u64) -> Vec<NodeChange> {
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        match next(stream, secs).await {
-            Ok(c) => out.push(c),
-            Err(e) => panic!("unexpected error item after {} changes: {e}", out.len()),
-        }
-    }
-    out
+    .await;
 }
 
 /// Nothing more arrives for a while.
 async fn quiet(stream: &mut NodeStream) {
-    let more = tokio::time::timeout(Duration::from_millis(1500), stream.next()).await;
-    assert!(
-        more.is_err(),
-        "nothing more: {:?}",
-        more.ok().flatten().map(|r| r.map(|c| number(&c)))
-    );
+    assert_quiet(stream, Duration::from_millis(1500), "nothing more").await;
 }
 
 /// The node exists with entry 0 in it, published by the publisher account.
@@ -166,11 +101,13 @@ async fn entries_arrive_typed_at_anonymous_and_account_subscribers() {
     let prosody = Prosody::start();
     let mut publisher = publisher(&prosody);
     create_node(&mut publisher, "dokuwiki").await;
-    let mut anon = anonymous(&prosody)
+    let mut anon = prosody
+        .anonymous_subscriber()
         .node(SERVICE, "dokuwiki")
         .unwrap()
         .connect();
-    let mut alice = subscriber(&prosody, "alice")
+    let mut alice = prosody
+        .subscriber("alice")
         .node(SERVICE, "dokuwiki")
         .unwrap()
         .connect();
@@ -188,7 +125,7 @@ async fn entries_arrive_typed_at_anonymous_and_account_subscribers() {
     }
     assert!(publisher.flush(Duration::from_secs(10)).await);
     for stream in [&mut anon, &mut alice] {
-        let got = changes(stream, 3, 10).await;
+        let got = collect_n(stream, 3, 10).await;
         for (i, c) in got.iter().enumerate() {
             assert_is_entry(c, i as u64 + 1, "dokuwiki");
             assert_eq!(c.item_id.as_ref(), Some(&ids[i]), "the item id");
@@ -213,7 +150,8 @@ async fn several_nodes_on_one_stream() {
     let mut publisher = publisher(&prosody);
     create_node(&mut publisher, "wiki-a").await;
     create_node(&mut publisher, "wiki-b").await;
-    let mut stream = subscriber(&prosody, "bob")
+    let mut stream = prosody
+        .subscriber("bob")
         .node(SERVICE, "wiki-a")
         .unwrap()
         .node(SERVICE, "wiki-b")
@@ -224,7 +162,7 @@ async fn several_nodes_on_one_stream() {
         let node = if n % 2 == 0 { "wiki-b" } else { "wiki-a" };
         publish(&mut publisher, node, n..=n).await;
     }
-    let got = changes(&mut stream, 6, 10).await;
+    let got = collect_n(&mut stream, 6, 10).await;
     for c in &got {
         let node = if number(c) % 2 == 0 {
             "wiki-b"
@@ -245,10 +183,11 @@ async fn server_killed_and_restarted_mid_burst() {
     let mut prosody = Prosody::start();
     // Prosody's nodes keep 20 items by default: make room for everything published
     // while the subscriber is away, or it would (rightly) report a gap.
-    let mut first = publisher_builder(&prosody).max_items(1000).start().unwrap();
+    let mut first = prosody.node_publisher().max_items(1000).start().unwrap();
     create_node(&mut first, "burst").await;
     first.close().await;
-    let mut stream = subscriber(&prosody, "alice")
+    let mut stream = prosody
+        .subscriber("alice")
         .node(SERVICE, "burst")
         .unwrap()
         .connect();
@@ -282,7 +221,7 @@ async fn server_killed_and_restarted_mid_burst() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     prosody.restart();
 
-    let got = changes(&mut stream, total as usize, 30).await;
+    let got = collect_n(&mut stream, total as usize, 30).await;
     assert_eq!(
         got.iter().map(number).collect::<Vec<_>>(),
         (1..=total).collect::<Vec<_>>(),
@@ -298,15 +237,14 @@ async fn server_killed_and_restarted_mid_burst() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarted_process_gets_only_new_items() {
     let prosody = Prosody::start();
-    let dir = std::env::temp_dir().join(format!("rc-pubsub-pos-{}", prosody.port));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("rc-pubsub-pos");
     let file = dir.join("wiki.pos");
-    let _ = std::fs::remove_file(&file);
     let mut publisher = publisher(&prosody);
     create_node(&mut publisher, "wiki").await;
 
     // First run: reads 1..=5, then stops.
-    let mut first = subscriber(&prosody, "alice")
+    let mut first = prosody
+        .subscriber("alice")
         .node(SERVICE, "wiki")
         .unwrap()
         .resume_from_file(&file)
@@ -314,7 +252,7 @@ async fn restarted_process_gets_only_new_items() {
         .connect();
     subscribed(&first, 10).await;
     publish(&mut publisher, "wiki", 1..=5).await;
-    let got = changes(&mut first, 5, 10).await;
+    let got = collect_n(&mut first, 5, 10).await;
     first.close().await;
     let saved = PubSubPosition::load(&file).unwrap();
     assert_eq!(
@@ -329,36 +267,37 @@ async fn restarted_process_gets_only_new_items() {
     publish(&mut publisher, "wiki", 6..=10).await;
 
     // Second run: exactly 6..=10, fetched from the node, then live ones.
-    let mut second = subscriber(&prosody, "alice")
+    let mut second = prosody
+        .subscriber("alice")
         .node(SERVICE, "wiki")
         .unwrap()
         .resume_from_file(&file)
         .unwrap()
         .connect();
-    let got = changes(&mut second, 5, 10).await;
+    let got = collect_n(&mut second, 5, 10).await;
     assert_eq!(got.iter().map(number).collect::<Vec<_>>(), [6, 7, 8, 9, 10]);
     assert!(got.iter().all(|c| c.replayed && !c.gap_before), "{got:?}");
     publish(&mut publisher, "wiki", 11..=11).await;
-    let live = changes(&mut second, 1, 10).await;
+    let live = collect_n(&mut second, 1, 10).await;
     assert_eq!((number(&live[0]), live[0].replayed), (11, false));
     quiet(&mut second).await;
     second.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evicted_position_yields_what_is_left_flagged() {
     let prosody = Prosody::start();
-    let mut publisher = publisher_builder(&prosody).max_items(5).start().unwrap();
+    let mut publisher = prosody.node_publisher().max_items(5).start().unwrap();
     create_node(&mut publisher, "small").await;
-    let mut first = subscriber(&prosody, "carol")
+    let mut first = prosody
+        .subscriber("carol")
         .node(SERVICE, "small")
         .unwrap()
         .connect();
     subscribed(&first, 10).await;
     publish(&mut publisher, "small", 1..=2).await;
     assert_eq!(
-        changes(&mut first, 2, 10)
+        collect_n(&mut first, 2, 10)
             .await
             .iter()
             .map(number)
@@ -370,12 +309,13 @@ async fn evicted_position_yields_what_is_left_flagged() {
 
     // Ten more while away: the node keeps only 8..=12, item 2 is gone.
     publish(&mut publisher, "small", 3..=12).await;
-    let mut second = subscriber(&prosody, "carol")
+    let mut second = prosody
+        .subscriber("carol")
         .node(SERVICE, "small")
         .unwrap()
         .resume(position)
         .connect();
-    let got = changes(&mut second, 5, 10).await;
+    let got = collect_n(&mut second, 5, 10).await;
     assert_eq!(
         got.iter().map(number).collect::<Vec<_>>(),
         [8, 9, 10, 11, 12]
@@ -403,7 +343,11 @@ async fn bad_payloads_are_error_items_and_the_stream_goes_on() {
     let prosody = Prosody::start();
     let mut publisher = publisher(&prosody);
     create_node(&mut publisher, "wiki").await;
-    let mut stream = anonymous(&prosody).node(SERVICE, "wiki").unwrap().connect();
+    let mut stream = prosody
+        .anonymous_subscriber()
+        .node(SERVICE, "wiki")
+        .unwrap()
+        .connect();
     subscribed(&stream, 10).await;
 
     let not_atom: minidom::Element = r#"<page xmlns="urn:example:not-atom">start</page>"#
@@ -423,7 +367,7 @@ async fn bad_payloads_are_error_items_and_the_stream_goes_on() {
     publish(&mut publisher, "wiki", 1..=1).await;
 
     for expected in [a, b] {
-        match next(&mut stream, 10).await {
+        match next_within(&mut stream, 10).await {
             Err(NodeStreamError::BadPayload {
                 service,
                 node,
@@ -437,7 +381,7 @@ async fn bad_payloads_are_error_items_and_the_stream_goes_on() {
             other => panic!("expected a bad payload item, got {other:?}"),
         }
     }
-    let good = changes(&mut stream, 1, 10).await;
+    let good = collect_n(&mut stream, 1, 10).await;
     assert_is_entry(&good[0], 1, "wiki");
 }
 
@@ -446,14 +390,15 @@ async fn a_missing_node_is_an_error_item_and_is_followed_once_created() {
     let prosody = Prosody::start();
     let mut publisher = publisher(&prosody);
     create_node(&mut publisher, "wiki").await;
-    let mut stream = subscriber(&prosody, "alice")
+    let mut stream = prosody
+        .subscriber("alice")
         .node(SERVICE, "wiki")
         .unwrap()
         .node(SERVICE, "later")
         .unwrap()
         .node_retry(Duration::from_millis(500))
         .connect();
-    match next(&mut stream, 10).await {
+    match next_within(&mut stream, 10).await {
         Err(NodeStreamError::Node {
             service,
             node,
@@ -473,26 +418,23 @@ async fn a_missing_node_is_an_error_item_and_is_followed_once_created() {
         }
         other => panic!("expected a node error, got {other:?}"),
     }
-    let mut status = stream.status();
-    status
-        .wait_for(|s| {
-            matches!(s.nodes.get(&node_uri(SERVICE, "later")), Some(NodeState::Failed { reason }) if reason.contains("does not exist"))
-        })
-        .await
-        .unwrap();
+    wait_status(stream.status(), 10, "node `later` failed", |s| {
+        matches!(s.nodes.get(&node_uri(SERVICE, "later")), Some(NodeState::Failed { reason }) if reason.contains("does not exist"))
+    })
+    .await;
 
     // The other node goes on.
     publish(&mut publisher, "wiki", 1..=1).await;
-    assert_eq!(number(&changes(&mut stream, 1, 10).await[0]), 1);
+    assert_eq!(number(&collect_n(&mut stream, 1, 10).await[0]), 1);
 
     // Created later (by publishing to it): everything it got is delivered, once.
     publish(&mut publisher, "later", 2..=3).await;
-    let got = changes(&mut stream, 2, 10).await;
+    let got = collect_n(&mut stream, 2, 10).await;
     assert_eq!(got.iter().map(number).collect::<Vec<_>>(), [2, 3]);
     assert!(got.iter().all(|c| c.node == "later"));
     subscribed(&stream, 10).await;
     publish(&mut publisher, "later", 4..=4).await;
-    assert_eq!(number(&changes(&mut stream, 1, 10).await[0]), 4);
+    assert_eq!(number(&collect_n(&mut stream, 1, 10).await[0]), 4);
     quiet(&mut stream).await;
 }
 
@@ -503,7 +445,8 @@ async fn an_item_without_payload_is_an_error_item() {
     create_node(&mut publisher, "bare").await;
     // The owner configured the node to notify without payloads (pubsub#deliver_payloads).
     prosody.lua("prosody.hosts['pubsub.localhost'].modules.pubsub.service.nodes['bare'].config.include_payload = false");
-    let mut stream = subscriber(&prosody, "bob")
+    let mut stream = prosody
+        .subscriber("bob")
         .node(SERVICE, "bare")
         .unwrap()
         .connect();
@@ -513,7 +456,7 @@ async fn an_item_without_payload_is_an_error_item() {
         .await
         .unwrap();
     assert!(publisher.flush(Duration::from_secs(10)).await);
-    match next(&mut stream, 10).await {
+    match next_within(&mut stream, 10).await {
         Err(NodeStreamError::NoPayload {
             service,
             node,
@@ -540,7 +483,8 @@ async fn an_invalid_stanza_from_the_service_is_an_error_item() {
     let prosody = Prosody::start();
     let mut publisher = publisher(&prosody);
     create_node(&mut publisher, "wiki").await;
-    let mut stream = subscriber(&prosody, "carol")
+    let mut stream = prosody
+        .subscriber("carol")
         .node(SERVICE, "wiki")
         .unwrap()
         .connect();
@@ -561,7 +505,7 @@ async fn an_invalid_stanza_from_the_service_is_an_error_item() {
     prosody.lua(&malformed("localhost"));
     prosody.lua(&malformed(SERVICE));
     publish(&mut publisher, "wiki", 1..=1).await;
-    match next(&mut stream, 10).await {
+    match next_within(&mut stream, 10).await {
         Err(e @ NodeStreamError::InvalidStanza { .. }) => {
             let NodeStreamError::InvalidStanza { service, .. } = &e else {
                 unreachable!()
@@ -571,7 +515,7 @@ async fn an_invalid_stanza_from_the_service_is_an_error_item() {
         }
         other => panic!("expected an invalid stanza item (only the service's), got {other:?}"),
     }
-    let after = changes(&mut stream, 1, 10).await;
+    let after = collect_n(&mut stream, 1, 10).await;
     assert_is_entry(&after[0], 1, "wiki");
     quiet(&mut stream).await;
 }

@@ -5,43 +5,29 @@ mod common;
 
 use std::time::Duration;
 
-use common::*;
-use rc_xmpp::{BareJid, RoomError, RoomState, StreamError};
+use common::{publish, rcids};
+use rc_testkit::{all_joined, collect_n, joined, next_within, room_jid, wait_status, Prosody};
+use rc_xmpp::{RoomError, RoomState, StreamError};
 
 async fn wait_room(stream: &rc_xmpp::ChangeStream, room: &str, pred: impl Fn(&RoomState) -> bool) {
-    let mut status = stream.status();
     let room = room_jid(room);
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        status.wait_for(|s| s.rooms.get(&room).is_some_and(&pred)),
-    )
-    .await
-    .unwrap_or_else(|_| {
-        panic!(
-            "room state not reached: {:?}",
-            stream.status().borrow().rooms
-        )
+    wait_status(stream.status(), 10, "room state", |s| {
+        s.rooms.get(&room).is_some_and(&pred)
     })
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]
 async fn kicked_rejoins_after_a_delay_and_misses_nothing() {
     let prosody = Prosody::start();
     let mut publisher = prosody.publisher(&["enwiki"]);
-    let room: BareJid = room_jid("enwiki").parse().unwrap();
     let mut stream = prosody
-        .client("alice")
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
+        .room_client("alice", "enwiki")
         .rejoin_delay(Duration::from_millis(500))
         .connect();
     joined(&stream, 10).await;
-    publisher
-        .publish(&room, &change("enwiki", 1))
-        .await
-        .unwrap();
-    assert_eq!(next(&mut stream, 10).await.unwrap().rcid, Some(1));
+    publish(&mut publisher, "enwiki", 1..=1).await;
+    assert_eq!(next_within(&mut stream, 10).await.unwrap().rcid, Some(1));
 
     prosody.lua(&format!(
         "{}:set_role(true, '{}/alice', 'none', 'go away')",
@@ -54,20 +40,11 @@ async fn kicked_rejoins_after_a_delay_and_misses_nothing() {
         |s| matches!(s, RoomState::Rejoining { reason } if reason == "kicked"),
     )
     .await;
-    publisher
-        .publish(&room, &change("enwiki", 2))
-        .await
-        .unwrap(); // posted while out of the room
+    publish(&mut publisher, "enwiki", 2..=2).await; // posted while out of the room
     wait_room(&stream, "enwiki", |s| matches!(s, RoomState::Joined { .. })).await;
-    publisher
-        .publish(&room, &change("enwiki", 3))
-        .await
-        .unwrap();
-    let got = changes(&mut stream, 2, 10).await;
-    assert_eq!(
-        got.iter().map(|c| c.rcid.unwrap()).collect::<Vec<_>>(),
-        [2, 3]
-    );
+    publish(&mut publisher, "enwiki", 3..=3).await;
+    let got = collect_n(&mut stream, 2, 10).await;
+    assert_eq!(rcids(&got), [2, 3]);
     assert!(
         got[0].replayed,
         "the change posted while kicked came from the archive"
@@ -90,7 +67,7 @@ async fn banned_room_beside_a_healthy_one() {
         "{}:set_affiliation(true, 'alice@localhost', 'outcast', 'spam')",
         prosody.room_lua("dewiki")
     ));
-    match next(&mut stream, 10).await {
+    match next_within(&mut stream, 10).await {
         Err(StreamError::Room { room, error }) => {
             assert_eq!(room.as_str(), room_jid("dewiki"));
             assert_eq!(error, RoomError::Banned);
@@ -101,12 +78,9 @@ async fn banned_room_beside_a_healthy_one() {
         stream.status().borrow().rooms[&room_jid("dewiki")],
         RoomState::Failed { .. }
     ));
-    publisher
-        .publish(&room_jid("enwiki").parse().unwrap(), &change("enwiki", 5))
-        .await
-        .unwrap();
+    publish(&mut publisher, "enwiki", 5..=5).await;
     assert_eq!(
-        next(&mut stream, 10).await.unwrap().rcid,
+        next_within(&mut stream, 10).await.unwrap().rcid,
         Some(5),
         "the healthy room goes on"
     );
@@ -117,19 +91,10 @@ async fn members_only_password_protected_and_destroyed_rooms_say_why() {
     let prosody = Prosody::start();
     // Rooms made by their owner (the publisher), then locked down by the administrator.
     let _publisher = prosody.publisher(&["private", "secret", "doomed"]);
-    let mut owner_status = _publisher.status();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        owner_status.wait_for(|s| {
-            s.rooms.len() == 3
-                && s.rooms
-                    .values()
-                    .all(|r| matches!(r, RoomState::Joined { .. }))
-        }),
-    )
-    .await
-    .expect("the owner joined")
-    .unwrap();
+    wait_status(_publisher.status(), 10, "the owner joined", |s| {
+        s.rooms.len() == 3 && all_joined(s)
+    })
+    .await;
     prosody.lua(&format!(
         "{}:set_members_only(true)",
         prosody.room_lua("private")
@@ -150,7 +115,7 @@ async fn members_only_password_protected_and_destroyed_rooms_say_why() {
         .connect();
     let mut errors = Vec::new();
     for _ in 0..2 {
-        match next(&mut stream, 10).await {
+        match next_within(&mut stream, 10).await {
             Err(StreamError::Room { room, error }) => errors.push((room.to_string(), error)),
             other => panic!("expected a room error, got {other:?}"),
         }
@@ -168,7 +133,7 @@ async fn members_only_password_protected_and_destroyed_rooms_say_why() {
         "{}:destroy(nil, 'wiki closed')",
         prosody.room_lua("doomed")
     ));
-    match next(&mut stream, 10).await {
+    match next_within(&mut stream, 10).await {
         Err(StreamError::Room { room, error }) => {
             assert_eq!(room.as_str(), room_jid("doomed"));
             assert_eq!(
@@ -194,37 +159,25 @@ async fn members_only_password_protected_and_destroyed_rooms_say_why() {
 async fn silently_lost_membership_is_found_by_self_ping_and_repaired() {
     let prosody = Prosody::start();
     let mut publisher = prosody.publisher(&["enwiki"]);
-    let room: BareJid = room_jid("enwiki").parse().unwrap();
     let mut stream = prosody
-        .client("alice")
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
+        .room_client("alice", "enwiki")
         .self_ping_interval(Duration::from_secs(1))
         .connect();
     joined(&stream, 10).await;
-    publisher
-        .publish(&room, &change("enwiki", 1))
-        .await
-        .unwrap();
-    assert_eq!(next(&mut stream, 10).await.unwrap().rcid, Some(1));
+    publish(&mut publisher, "enwiki", 1..=1).await;
+    assert_eq!(next_within(&mut stream, 10).await.unwrap().rcid, Some(1));
     // The room forgets alice without telling her, as after a room reload.
     prosody.lua(&format!(
         "local r = {}; for nick in pairs(r._occupants) do if nick:match('/alice$') then r._occupants[nick] = nil end end; for j, n in pairs(r._jid_nick) do if n:match('/alice$') then r._jid_nick[j] = nil end end",
         prosody.room_lua("enwiki")
     ));
-    publisher
-        .publish(&room, &change("enwiki", 2))
-        .await
-        .unwrap(); // not delivered to alice
-    let got = next(&mut stream, 10).await.unwrap();
+    publish(&mut publisher, "enwiki", 2..=2).await; // not delivered to alice
+    let got = next_within(&mut stream, 10).await.unwrap();
     assert_eq!(
         (got.rcid, got.replayed),
         (Some(2), true),
         "recovered from the archive after the rejoin"
     );
-    publisher
-        .publish(&room, &change("enwiki", 3))
-        .await
-        .unwrap();
-    assert_eq!(next(&mut stream, 10).await.unwrap().rcid, Some(3));
+    publish(&mut publisher, "enwiki", 3..=3).await;
+    assert_eq!(next_within(&mut stream, 10).await.unwrap().rcid, Some(3));
 }

@@ -4,28 +4,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::*;
+use common::{change, publish};
 use rc_core::Kind;
-use rc_xmpp::{BareJid, Client, Connection, Fatal, RoomState, StreamError, Tls};
+use rc_testkit::{collect_n, joined, next_within, room_bare, room_jid, Prosody};
+use rc_xmpp::{Client, Connection, Fatal, RoomState, StreamError, Tls};
 
 #[tokio::test]
 async fn one_room_typed_changes_in_order() {
     let prosody = Prosody::start();
-    let mut stream = prosody
-        .client("alice")
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
-        .connect();
+    let mut stream = prosody.room_client("alice", "enwiki").connect();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);
-    let room: BareJid = room_jid("enwiki").parse().unwrap();
-    for n in 1..=20 {
-        publisher
-            .publish(&room, &change("enwiki", n))
-            .await
-            .unwrap();
-    }
-    let got = changes(&mut stream, 20, 10).await;
+    let room = room_bare("enwiki");
+    publish(&mut publisher, "enwiki", 1..=20).await;
+    let got = collect_n(&mut stream, 20, 10).await;
     for (i, c) in got.iter().enumerate() {
         let n = i as u64 + 1;
         assert_eq!(
@@ -60,15 +52,12 @@ async fn several_rooms_each_with_its_own_changes() {
         .connect();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki", "dewiki"]);
-    let (en, de): (BareJid, BareJid) = (
-        room_jid("enwiki").parse().unwrap(),
-        room_jid("dewiki").parse().unwrap(),
-    );
+    let (en, de) = (room_bare("enwiki"), room_bare("dewiki"));
     for n in 1..=10 {
-        publisher.publish(&en, &change("enwiki", n)).await.unwrap();
-        publisher.publish(&de, &change("dewiki", n)).await.unwrap();
+        publish(&mut publisher, "enwiki", n..=n).await;
+        publish(&mut publisher, "dewiki", n..=n).await;
     }
-    let got = changes(&mut stream, 20, 10).await;
+    let got = collect_n(&mut stream, 20, 10).await;
     for (room, wiki) in [(&en, "enwiki"), (&de, "dewiki")] {
         let ids: Vec<u64> = got
             .iter()
@@ -86,22 +75,15 @@ async fn several_rooms_each_with_its_own_changes() {
 #[tokio::test]
 async fn malformed_and_foreign_messages_are_error_items_and_the_stream_goes_on() {
     let prosody = Prosody::start();
-    let mut stream = prosody
-        .client("alice")
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
-        .connect();
+    let mut stream = prosody.room_client("alice", "enwiki").connect();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);
-    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    let room = room_bare("enwiki");
     let bad: minidom::Element =
         r#"<rc xmlns="jabber:client" type="edit" rcid="12x" title="Broken"/>"#
             .parse()
             .unwrap();
-    publisher
-        .publish(&room, &change("enwiki", 1))
-        .await
-        .unwrap();
+    publish(&mut publisher, "enwiki", 1..=1).await;
     publisher
         .post(&room, "[[Broken]] with a bad rcid", vec![bad])
         .await
@@ -110,20 +92,17 @@ async fn malformed_and_foreign_messages_are_error_items_and_the_stream_goes_on()
         .post(&room, "just chatting, no payload", vec![])
         .await
         .unwrap();
-    publisher
-        .publish(&room, &change("enwiki", 2))
-        .await
-        .unwrap();
+    publish(&mut publisher, "enwiki", 2..=2).await;
 
-    assert_eq!(next(&mut stream, 10).await.unwrap().rcid, Some(1));
-    match next(&mut stream, 10).await {
+    assert_eq!(next_within(&mut stream, 10).await.unwrap().rcid, Some(1));
+    match next_within(&mut stream, 10).await {
         Err(StreamError::BadPayload { room: r, error, .. }) => {
             assert_eq!(r, room);
             assert!(error.to_string().contains("`rcid` has \"12x\""), "{error}");
         }
         other => panic!("expected a bad payload error, got {other:?}"),
     }
-    match next(&mut stream, 10).await {
+    match next_within(&mut stream, 10).await {
         Err(e @ StreamError::NoPayload { .. }) => {
             assert!(
                 e.to_string().contains("enwiki@conference.localhost"),
@@ -137,7 +116,7 @@ async fn malformed_and_foreign_messages_are_error_items_and_the_stream_goes_on()
         other => panic!("expected a no-payload error, got {other:?}"),
     }
     assert_eq!(
-        next(&mut stream, 10).await.unwrap().rcid,
+        next_within(&mut stream, 10).await.unwrap().rcid,
         Some(2),
         "the stream went on"
     );
@@ -154,7 +133,7 @@ async fn wrong_password_is_a_terminal_error_not_a_retry_loop() {
         .room(&room_jid("enwiki"), "alice")
         .unwrap()
         .connect();
-    match next(&mut stream, 10).await {
+    match next_within(&mut stream, 10).await {
         Err(StreamError::Fatal(Fatal::Auth { account, condition })) => {
             assert_eq!(account, "alice@localhost");
             assert!(condition.contains("NotAuthorized"), "{condition}");
@@ -202,12 +181,9 @@ async fn nick_conflict_retries_with_a_derived_nick() {
     };
     assert_eq!(nick, "watcher_2");
     let mut publisher = prosody.publisher(&["enwiki"]);
-    publisher
-        .publish(&room_jid("enwiki").parse().unwrap(), &change("enwiki", 7))
-        .await
-        .unwrap();
+    publish(&mut publisher, "enwiki", 7..=7).await;
     assert_eq!(
-        next(&mut second, 10).await.unwrap().rcid,
+        next_within(&mut second, 10).await.unwrap().rcid,
         Some(7),
         "the renamed client receives changes"
     );
@@ -226,11 +202,8 @@ async fn starttls_with_verified_certificate_and_anonymous_login() {
         .connect();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);
-    publisher
-        .publish(&room_jid("enwiki").parse().unwrap(), &change("enwiki", 3))
-        .await
-        .unwrap();
-    assert_eq!(next(&mut stream, 10).await.unwrap().rcid, Some(3));
+    publish(&mut publisher, "enwiki", 3..=3).await;
+    assert_eq!(next_within(&mut stream, 10).await.unwrap().rcid, Some(3));
     match &stream.status().borrow().connection {
         Connection::Online { jid } => {
             assert!(jid.contains("@anon.localhost/"), "an anonymous JID: {jid}")
@@ -257,14 +230,10 @@ async fn plaintext_to_a_non_loopback_server_is_refused() {
 #[tokio::test]
 async fn an_invalid_stanza_from_the_room_is_an_error_item() {
     let prosody = Prosody::start();
-    let mut stream = prosody
-        .client("alice")
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
-        .connect();
+    let mut stream = prosody.room_client("alice", "enwiki").connect();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);
-    let room: BareJid = room_jid("enwiki").parse().unwrap();
+    let room = room_bare("enwiki");
     // Two threads: the server relays it, XMPP parsers refuse it.
     let thread = |t: &str| -> minidom::Element {
         format!(r#"<thread xmlns="jabber:client">{t}</thread>"#)
@@ -275,18 +244,15 @@ async fn an_invalid_stanza_from_the_room_is_an_error_item() {
         .post(&room, "two threads", vec![thread("a"), thread("b")])
         .await
         .unwrap();
-    publisher
-        .publish(&room, &change("enwiki", 1))
-        .await
-        .unwrap();
-    match next(&mut stream, 10).await {
+    publish(&mut publisher, "enwiki", 1..=1).await;
+    match next_within(&mut stream, 10).await {
         Err(e @ StreamError::InvalidStanza { .. }) => {
             assert!(e.to_string().contains("enwiki@conference.localhost"), "{e}")
         }
         other => panic!("expected an invalid stanza item, got {other:?}"),
     }
     assert_eq!(
-        next(&mut stream, 10).await.unwrap().rcid,
+        next_within(&mut stream, 10).await.unwrap().rcid,
         Some(1),
         "the stream goes on"
     );
