@@ -7,50 +7,12 @@ use std::time::{Duration, Instant};
 
 use rc_core::Kind;
 use rc_http::{Api, Poller, PollerConfig, Position, RetryPolicy, Start};
+use rc_testkit::http::canned_server;
+use rc_testkit::{free_port, MediaWiki, ADMIN_PASSWORD};
 
-mod common;
-use common::{canned_server, ScriptedWiki};
-
-const ADMIN_PASSWORD: &str = "adminpass123456";
-
-struct Wiki(ScriptedWiki);
-
-impl Wiki {
-    fn start() -> Wiki {
-        Wiki(ScriptedWiki::start(
-            "mediawiki",
-            "MW",
-            &[("MW_PHP_WORKERS", "1")],
-            &["MW_FEED_XML", "MW_FEED_JSON"],
-        ))
-    }
-
-    fn api(&self) -> Api {
-        Api::builder(&format!("http://127.0.0.1:{}/api.php", self.0.port))
-            .retry(RetryPolicy {
-                initial: Duration::from_millis(100),
-                max: Duration::from_secs(1),
-                max_attempts: 5,
-                max_elapsed: Duration::from_secs(20),
-            })
-            .build()
-            .unwrap()
-    }
-}
-
+/// Saves a page as a new revision: its id.
 async fn edit(api: &Api, title: &str, text: &str) -> u64 {
-    let token = api.token("csrf").await.unwrap();
-    let res = api
-        .post_json(&[
-            ("action", "edit"),
-            ("title", title),
-            ("text", text),
-            ("summary", "test"),
-            ("token", &token),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(res["edit"]["result"], "Success", "{res}");
+    let res = rc_testkit::edit(api, title, text, "test", &[]).await;
     res["edit"]["newrevid"].as_u64().unwrap()
 }
 
@@ -74,7 +36,7 @@ fn ids(v: &[rc_core::RecentChange]) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polls_every_change_once_in_order_across_pages_seconds_and_restarts() {
-    let wiki = Wiki::start();
+    let wiki = MediaWiki::start(None, None);
     let admin = wiki.api();
     admin.login("Admin", ADMIN_PASSWORD).await.unwrap();
     let anon = wiki.api();
@@ -166,7 +128,7 @@ async fn polls_every_change_once_in_order_across_pages_seconds_and_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetches_page_texts_and_lists_pages() {
-    let wiki = Wiki::start();
+    let wiki = MediaWiki::start(None, None);
     let admin = wiki.api();
     admin.login("Admin", ADMIN_PASSWORD).await.unwrap();
     let anon = wiki.api();
@@ -269,11 +231,7 @@ async fn waits_as_told_by_retry_after_and_maxlag() {
 #[tokio::test]
 async fn gives_up_after_its_budget() {
     // Nothing listens on this port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let api = Api::builder(&format!("http://127.0.0.1:{port}/api.php"))
         .retry(RetryPolicy {
             initial: Duration::from_millis(50),

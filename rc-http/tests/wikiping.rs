@@ -8,6 +8,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use rc_core::Kind;
 use rc_http::wikiping::{PingConfig, PingError, PingListener};
+use rc_testkit::next_within;
 
 /// The request of the WikiPing specification, verbatim.
 const SPEC_SAMPLE: &str = r#"<?xml version="1.0"?>
@@ -106,13 +107,6 @@ fn ping(members: &[(&str, &str)]) -> String {
     s
 }
 
-async fn next(l: &mut PingListener) -> Result<rc_core::RecentChange, PingError> {
-    tokio::time::timeout(Duration::from_secs(10), l.next())
-        .await
-        .expect("an item within 10 s")
-        .expect("the listener runs")
-}
-
 #[tokio::test]
 async fn the_specs_sample_ping_is_a_typed_change_and_answered_as_the_spec_says() {
     let mut l = PingListener::bind("127.0.0.1:0").await.unwrap();
@@ -122,7 +116,7 @@ async fn the_specs_sample_ping_is_a_typed_change_and_answered_as_the_spec_says()
     let (error, message) = answer(&body);
     assert!(!error && !message.is_empty(), "{body}");
 
-    let rc = next(&mut l).await.unwrap();
+    let rc = next_within(&mut l, 10).await.unwrap();
     assert_eq!(rc.kind, Kind::Edit);
     assert_eq!(rc.title.as_deref(), Some("HomePage"));
     assert_eq!(rc.url.as_deref(), Some("http://mindwiki.de/HomePage"));
@@ -150,7 +144,7 @@ async fn member_names_are_case_insensitive() {
     ]);
     let (_, resp) = post(l.local_addr(), body).await;
     assert!(!answer(&resp).0);
-    let rc = next(&mut l).await.unwrap();
+    let rc = next_within(&mut l, 10).await.unwrap();
     assert_eq!(rc.title.as_deref(), Some("Start Page"));
     assert_eq!(rc.url.as_deref(), Some("http://w.example/Start"));
     assert_eq!(rc.wiki.as_deref(), Some("w"));
@@ -186,7 +180,7 @@ async fn a_missing_required_member_gets_the_specs_error_answer_and_an_err_item()
             (true, msg.to_owned()),
             "a normal answer, not a fault"
         );
-        let err = next(&mut l).await.unwrap_err();
+        let err = next_within(&mut l, 10).await.unwrap_err();
         assert!(
             matches!(&err, PingError::MissingField { field: f, .. } if *f == field),
             "{err:?}"
@@ -203,7 +197,7 @@ async fn garbage_and_other_methods_are_faults_and_the_listener_goes_on() {
     let (status, resp) = post(addr, "this is no XML-RPC <<<".into()).await;
     assert_eq!(status, 200);
     assert_eq!(fault(&resp).0, -32700);
-    let err = next(&mut l).await.unwrap_err();
+    let err = next_within(&mut l, 10).await.unwrap_err();
     assert!(matches!(err, PingError::Malformed { .. }), "{err:?}");
 
     let weblogs = SPEC_SAMPLE.replace("wiki.ping", "weblogUpdates.ping");
@@ -211,7 +205,7 @@ async fn garbage_and_other_methods_are_faults_and_the_listener_goes_on() {
     let (code, msg) = fault(&resp);
     assert_eq!(code, -32601);
     assert!(msg.contains("weblogUpdates.ping"), "{msg}");
-    let err = next(&mut l).await.unwrap_err();
+    let err = next_within(&mut l, 10).await.unwrap_err();
     assert!(
         matches!(&err, PingError::UnknownMethod { method, .. } if method == "weblogUpdates.ping"),
         "{err:?}"
@@ -221,14 +215,14 @@ async fn garbage_and_other_methods_are_faults_and_the_listener_goes_on() {
     let (_, resp) = post(addr, two_strings.into()).await;
     assert_eq!(fault(&resp).0, -32602);
     assert!(matches!(
-        next(&mut l).await,
+        next_within(&mut l, 10).await,
         Err(PingError::InvalidParams { .. })
     ));
 
     // Still serving.
     post(addr, SPEC_SAMPLE.into()).await;
     assert_eq!(
-        next(&mut l).await.unwrap().title.as_deref(),
+        next_within(&mut l, 10).await.unwrap().title.as_deref(),
         Some("HomePage")
     );
 }
@@ -269,7 +263,13 @@ async fn a_full_buffer_holds_the_answer_back_until_the_consumer_reads() {
     // The buffer holds A: B is not answered while nobody reads.
     let waited = tokio::time::timeout(Duration::from_millis(300), &mut second).await;
     assert!(waited.is_err(), "answered with a full buffer: {waited:?}");
-    assert_eq!(next(&mut l).await.unwrap().title.as_deref(), Some("A"));
-    assert_eq!(next(&mut l).await.unwrap().title.as_deref(), Some("B"));
+    assert_eq!(
+        next_within(&mut l, 10).await.unwrap().title.as_deref(),
+        Some("A")
+    );
+    assert_eq!(
+        next_within(&mut l, 10).await.unwrap().title.as_deref(),
+        Some("B")
+    );
     assert_eq!(second.await.unwrap().0, 200);
 }

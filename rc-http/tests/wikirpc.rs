@@ -19,18 +19,10 @@ use rc_http::wikirpc::{
     Client, Credentials, Dialect, Poller, PollerConfig, Position, RpcError, Value,
 };
 use rc_http::{RetryPolicy, Start};
-
-mod common;
-use common::{canned_server, ScriptedWiki};
+use rc_testkit::http::canned_server;
+use rc_testkit::DokuWiki;
 
 // ------------------------------------------------------------------------ DokuWiki
-
-struct DokuWiki {
-    xmlrpc_url: String,
-    user: String,
-    password: String,
-    server: ScriptedWiki,
-}
 
 fn quick_retry() -> RetryPolicy {
     RetryPolicy {
@@ -41,18 +33,13 @@ fn quick_retry() -> RetryPolicy {
     }
 }
 
-impl DokuWiki {
-    fn start() -> DokuWiki {
-        let server = ScriptedWiki::start("dokuwiki", "DW", &[], &[]);
-        let var = |name: &str| server.exports[name].clone();
-        DokuWiki {
-            xmlrpc_url: var("DOKUWIKI_XMLRPC_URL"),
-            user: var("DOKUWIKI_USER"),
-            password: var("DOKUWIKI_PASSWORD"),
-            server,
-        }
-    }
+/// The editor's client and a poller of the fixture.
+trait Rpc {
+    fn client(&self) -> Client;
+    fn poller(&self) -> Poller;
+}
 
+impl Rpc for DokuWiki {
     fn client(&self) -> Client {
         Client::builder(&self.xmlrpc_url, Dialect::DokuWiki)
             .credentials(Credentials::new(&self.user, &self.password))
@@ -150,7 +137,7 @@ async fn dokuwiki_edits_arrive_typed_in_order_once_and_a_restart_yields_only_new
     assert!(poller.poll().await.unwrap().is_empty(), "nothing twice");
 
     // Stop here (position saved to a file), edit, and start a new poller from the file.
-    let file = wiki.server.state_dir.join("poller-position.json");
+    let file = wiki.state_dir.join("poller-position.json");
     poller.position().save(&file).unwrap();
     drop(poller);
     put(&client, "delta", "d").await;
