@@ -6,15 +6,15 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::*;
-use futures::StreamExt;
+use common::{bridge, bridge_at, Cast};
+use rc_testkit::{collect_until, edit, MediaWiki, Prosody, TempDir};
 use recentchanges::http::backfill::{BackfillConfig, BackfillPosition, Backfilled, Merged};
-use recentchanges::http::{Poller, PollerConfig, Start};
+use recentchanges::http::{Api, Poller, PollerConfig, Start};
 
 /// Every rcid the wiki lists now.
-async fn all_rcids(wiki: &Wiki) -> BTreeSet<u64> {
+async fn all_rcids(wiki: &MediaWiki) -> BTreeSet<u64> {
     let mut poller = Poller::new(
         wiki.api(),
         PollerConfig::new("wikidb").start(Start::Beginning),
@@ -30,27 +30,31 @@ async fn all_rcids(wiki: &Wiki) -> BTreeSet<u64> {
     }
 }
 
-/// Reads the stream until every rcid of `want` arrived, then a quiet second for extras.
+/// Reads the stream until every rcid of `want` arrived (within a minute), then a quiet
+/// second for extras.
 async fn collect(stream: &mut Backfilled, want: &BTreeSet<u64>) -> Vec<Merged> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut got: Vec<Merged> = Vec::new();
-    let have = |got: &Vec<Merged>| got.iter().filter_map(|c| c.rcid).collect::<BTreeSet<_>>();
-    while !want.is_subset(&have(&got)) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, stream.next()).await {
-            Ok(Some(Ok(c))) => got.push(c),
-            Ok(Some(Err(e))) => panic!("error item after {} changes: {e}", got.len()),
-            Ok(None) => panic!("the stream ended"),
-            Err(_) => panic!(
-                "timed out; missing {:?}",
-                want.difference(&have(&got)).collect::<Vec<_>>()
-            ),
-        }
+    collect_until(
+        stream,
+        want,
+        |c: &Merged| c.rcid,
+        60,
+        Duration::from_secs(1),
+    )
+    .await
+}
+
+/// Saves `title` `n` times, edit `i` with text `{text} {i}` and summary `{summary} {i}`.
+async fn edits(api: &Api, title: &str, n: usize, text: &str, summary: &str) {
+    for i in 0..n {
+        edit(
+            api,
+            title,
+            &format!("{text} {i}"),
+            &format!("{summary} {i}"),
+            &[],
+        )
+        .await;
     }
-    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_secs(1), stream.next()).await {
-        got.push(item.expect("no error items"));
-    }
-    got
 }
 
 fn rcids(got: &[Merged]) -> Vec<u64> {
@@ -65,24 +69,14 @@ async fn the_api_fills_what_the_room_never_saw_then_the_room_follows_once_each()
     let feed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let feed_addr = feed.local_addr().unwrap();
     drop(feed);
-    let wiki = Wiki::start(Some(feed_addr), None);
+    let wiki = MediaWiki::start(Some(feed_addr), None);
     let cast = Cast::new(&wiki).await;
-    for n in 0..3 {
-        edit(
-            &cast.admin,
-            "Before",
-            &format!("text {n}"),
-            &format!("before {n}"),
-            &[],
-        )
-        .await;
-    }
+    edits(&cast.admin, "Before", 3, "text", "before").await;
     let unseen = all_rcids(&wiki).await;
     assert!(unseen.len() >= 5, "{unseen:?}");
 
-    let _bridge = prosody.bridge_at("publisher", "wikidb", feed_addr).await;
-    let dir = std::env::temp_dir().join(format!("rc-e2e-backfill-{}", wiki.port));
-    std::fs::create_dir_all(&dir).unwrap();
+    let _bridge = bridge_at(&prosody, "publisher", "wikidb", feed_addr).await;
+    let dir = TempDir::new("rc-e2e-backfill");
     let state = dir.join("backfill.json");
     let config = BackfillConfig::new(
         PollerConfig::new("wikidb")
@@ -90,12 +84,7 @@ async fn the_api_fills_what_the_room_never_saw_then_the_room_follows_once_each()
             .limit(4)
             .interval(Duration::from_millis(300)),
     );
-    let client = || {
-        prosody
-            .client("alice")
-            .room(&room_jid("wikidb"), "alice")
-            .unwrap()
-    };
+    let client = || prosody.room_client("alice", "wikidb");
     let mut stream = Backfilled::start(
         client(),
         wiki.api(),
@@ -104,16 +93,7 @@ async fn the_api_fills_what_the_room_never_saw_then_the_room_follows_once_each()
     )
     .unwrap();
     // Changes made while it catches up and after.
-    for n in 0..3 {
-        edit(
-            &cast.admin,
-            "During",
-            &format!("text {n}"),
-            &format!("during {n}"),
-            &[],
-        )
-        .await;
-    }
+    edits(&cast.admin, "During", 3, "text", "during").await;
     let want = all_rcids(&wiki).await;
     let got = collect(&mut stream, &want).await;
     let ids = rcids(&got);
@@ -140,16 +120,7 @@ async fn the_api_fills_what_the_room_never_saw_then_the_room_follows_once_each()
     drop(stream);
 
     // Away: these reach the room (and its archive) and the API alike.
-    for n in 0..2 {
-        edit(
-            &cast.admin,
-            "Away",
-            &format!("text {n}"),
-            &format!("away {n}"),
-            &[],
-        )
-        .await;
-    }
+    edits(&cast.admin, "Away", 2, "text", "away").await;
     let away: BTreeSet<u64> = all_rcids(&wiki).await.difference(&want).copied().collect();
     assert_eq!(away.len(), 2);
     let mut stream = Backfilled::start(
@@ -173,14 +144,13 @@ async fn the_api_fills_what_the_room_never_saw_then_the_room_follows_once_each()
         stats.duplicates >= 2,
         "the room archive replayed the changes the API had already given: {stats:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_server_crashes_it_catches_up_again_and_yields_each_change_once() {
-    let prosody = Prosody::start();
-    let bridge = prosody.bridge("publisher", "wikidb").await;
-    let wiki = Wiki::start(Some(bridge.local_addr()), None);
+    let mut prosody = Prosody::start();
+    let bridge = bridge(&prosody, "publisher", "wikidb").await;
+    let wiki = MediaWiki::start(Some(bridge.local_addr()), None);
     let cast = Cast::new(&wiki).await;
     edit(&cast.admin, "Steady", "text", "before the crash", &[]).await;
     let config = BackfillConfig::new(
@@ -188,10 +158,7 @@ async fn after_the_server_crashes_it_catches_up_again_and_yields_each_change_onc
             .start(Start::Beginning)
             .interval(Duration::from_millis(300)),
     );
-    let client = prosody
-        .client("alice")
-        .room(&room_jid("wikidb"), "alice")
-        .unwrap();
+    let client = prosody.room_client("alice", "wikidb");
     let mut stream =
         Backfilled::start(client, wiki.api(), config, BackfillPosition::default()).unwrap();
     let before = all_rcids(&wiki).await;
@@ -200,16 +167,7 @@ async fn after_the_server_crashes_it_catches_up_again_and_yields_each_change_onc
 
     // The server crashes; the wiki goes on (the bridge keeps what it could not post).
     prosody.kill();
-    for n in 0..3 {
-        edit(
-            &cast.admin,
-            "Steady",
-            &format!("down {n}"),
-            &format!("while down {n}"),
-            &[],
-        )
-        .await;
-    }
+    edits(&cast.admin, "Steady", 3, "down", "while down").await;
     prosody.restart();
     edit(&cast.admin, "Steady", "back", "after the restart", &[]).await;
     let all = all_rcids(&wiki).await;

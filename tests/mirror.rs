@@ -6,11 +6,15 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use common::bridge;
+use rc_testkit::{
+    act, edit, quick_reconnect, room_jid, wait_file, MediaWiki, Prosody, TempDir, ADMIN_PASSWORD,
+};
 use recentchanges::http::mirror::{self, Mirror, MirrorConfig, MirrorOptions};
 use recentchanges::http::Api;
 
@@ -126,11 +130,72 @@ fn mirrored(dir: &Path) -> BTreeMap<String, String> {
     out
 }
 
+/// Every page of the wiki (namespaces 0 and up) with its text, through `list=allpages`
+/// and `action=raw`.
+async fn all_texts(wiki: &MediaWiki, api: &Api) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (ns, _) in api.namespaces().await.unwrap() {
+        let mut cont: Vec<(String, String)> = Vec::new();
+        for _ in 0..100 {
+            let nss = ns.to_string();
+            let mut p: Vec<(&str, &str)> = vec![
+                ("action", "query"),
+                ("list", "allpages"),
+                ("apnamespace", &nss),
+                ("aplimit", "max"),
+            ];
+            p.extend(cont.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let v = api.get_json(&p).await.unwrap();
+            for page in v["query"]["allpages"].as_array().unwrap() {
+                let title = page["title"].as_str().unwrap().to_owned();
+                let text = raw_text(wiki, &title)
+                    .await
+                    .unwrap_or_else(|| panic!("{title} is listed but has no text"));
+                out.insert(title, text);
+            }
+            cont = v["continue"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if cont.is_empty() {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The current text of a page through `index.php?action=raw` (not the API).
+async fn raw_text(wiki: &MediaWiki, title: &str) -> Option<String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], wiki.port));
+    let path = format!("/index.php?title={}&action=raw", url_encode(title));
+    match rc_testkit::http::get(addr, &path).await {
+        (200, body) => Some(body),
+        (404, _) => None,
+        (s, _) => panic!("action=raw of {title}: HTTP {s}"),
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Waits until the mirror holds exactly the wiki's pages.
-async fn converged(wiki: &Wiki, api: &Api, dir: &Path, secs: u64) -> BTreeMap<String, String> {
+async fn converged(wiki: &MediaWiki, api: &Api, dir: &Path, secs: u64) -> BTreeMap<String, String> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
-        let want = wiki.all_texts(api).await;
+        let want = all_texts(wiki, api).await;
         let got = mirrored(dir);
         if got == want {
             return want;
@@ -177,8 +242,8 @@ async fn delete(api: &Api, title: &str) {
 async fn mirror_survives_sigkill_and_holds_exactly_the_wikis_pages() {
     let t0 = Instant::now();
     let prosody = Prosody::start();
-    let bridge = prosody.bridge("publisher", "wikidb").await;
-    let wiki = Wiki::start(None, Some(bridge.local_addr()));
+    let bridge = bridge(&prosody, "publisher", "wikidb").await;
+    let wiki = MediaWiki::start(None, Some(bridge.local_addr()));
     let a = wiki.session("Admin", ADMIN_PASSWORD).await;
     let long_title = "Ü".repeat(100); // 200 bytes, 600 once encoded: a name in pieces
     let quirky = "What? 100 % & \"quotes\" + 'single' (sure)";
@@ -194,20 +259,19 @@ async fn mirror_survives_sigkill_and_holds_exactly_the_wikis_pages() {
     edit(&a, "Template:Box", "{{{1}}}", "create", &[]).await;
     edit(&a, &long_title, "Long v1", "create", &[]).await;
 
-    let dir = std::env::temp_dir().join(format!("rc-e2e-mirror-{}", wiki.port));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = TempDir::new("rc-e2e-mirror");
+    let dir = tmp.join("pages"); // made by the mirror
     let state = dir.join(mirror::STATE_FILE);
     let cfg = serde_json::json!({
         "api": wiki.api_url(), "server": prosody.addr(), "dir": dir.to_str().unwrap(),
     });
-    let log = std::env::temp_dir().join(format!("rc-e2e-mirror-{}.log", wiki.port));
-    let _ = std::fs::remove_file(&log);
+    let log = tmp.join("mirror.log");
 
     let mut first = MirrorProcess::spawn(&cfg, log.clone());
     wait_file(&state, 60, "the first full sync", |s| {
         s.contains("synced_at")
     });
-    assert_eq!(mirrored(&dir), wiki.all_texts(&a).await, "the full sync");
+    assert_eq!(mirrored(&dir), all_texts(&wiki, &a).await, "the full sync");
 
     // Phase 1: the mirror follows.
     for v in 2..=4 {
@@ -302,8 +366,6 @@ async fn mirror_survives_sigkill_and_holds_exactly_the_wikis_pages() {
         eprintln!("mirror log: {line}");
     }
     second.kill();
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::remove_file(&log).ok();
     eprintln!(
         "mirror across SIGKILL: {} pages, {:.1?}",
         pages.len(),
@@ -314,11 +376,11 @@ async fn mirror_survives_sigkill_and_holds_exactly_the_wikis_pages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_edits_to_one_page_is_fetched_once() {
     let prosody = Prosody::start();
-    let bridge = prosody.bridge("publisher", "wikidb").await;
-    let wiki = Wiki::start(None, Some(bridge.local_addr()));
+    let bridge = bridge(&prosody, "publisher", "wikidb").await;
+    let wiki = MediaWiki::start(None, Some(bridge.local_addr()));
     let a = wiki.session("Admin", ADMIN_PASSWORD).await;
-    let dir = std::env::temp_dir().join(format!("rc-e2e-mirror-burst-{}", wiki.port));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = TempDir::new("rc-e2e-mirror-burst");
+    let dir = tmp.join("pages"); // made by the mirror
 
     let cfg =
         MirrorConfig::default().debounce(Duration::from_millis(1500), Duration::from_secs(20));
@@ -365,5 +427,4 @@ async fn a_burst_of_edits_to_one_page_is_fetched_once() {
     result.unwrap();
     assert_eq!(mirror.read("Burst").unwrap().as_deref(), Some("Burst v12"));
     assert!(mirror.state().position.is_some(), "the position was saved");
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -12,11 +12,304 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::*;
+use common::{bridge, Cast};
+use rc_testkit::{act, collect_until, edit, MediaWiki, Prosody, TempDir, ADMIN_PASSWORD};
 use recentchanges::http::relay::Relay;
 use recentchanges::http::{Poller, PollerConfig, Start};
-use recentchanges::xmpp::RoomChange;
-use recentchanges::RecentChange;
+use recentchanges::xmpp::{ChangeStream, RoomChange};
+use recentchanges::{Kind, RecentChange};
+use serde_json::Value;
+
+/// The scripted changes of the pipeline tests, one step at a time (`steps()` of them):
+/// a new page, edits (plain, minor, bot, anonymous), a move, a deletion, a protection, a
+/// block, category membership, a non-ASCII title and a summary with markup characters.
+const STEPS: usize = 16;
+
+async fn step(wiki: &MediaWiki, cast: &Cast, n: usize) -> &'static str {
+    let a = &cast.admin;
+    match n {
+        0 => {
+            edit(
+                a,
+                "Alpha",
+                "Alpha text.\n\n== Section ==\nBody.\n",
+                "create Alpha",
+                &[("createonly", "1")],
+            )
+            .await;
+            "new page"
+        }
+        1 => {
+            edit(
+                a,
+                "Alpha",
+                "Alpha text.\n\n== Section ==\nBody, longer now.\n",
+                "/* Section */ expand",
+                &[],
+            )
+            .await;
+            "edit"
+        }
+        2 => {
+            edit(
+                a,
+                "Alpha",
+                "Alpha text, fixed.\n\n== Section ==\nBody, longer now.\n",
+                "typo",
+                &[("minor", "1")],
+            )
+            .await;
+            "minor edit"
+        }
+        3 => {
+            edit(
+                &cast.botty,
+                "Alpha",
+                "Alpha text, fixed.\n\n== Section ==\nBody, longer now.\n[[Talk:Alpha]]\n",
+                "bot: add link",
+                &[("bot", "1"), ("minor", "1")],
+            )
+            .await;
+            "bot edit"
+        }
+        4 => {
+            edit(
+                &cast.anon,
+                "Alpha",
+                "Alpha text, fixed by an IP.\n",
+                "anon change",
+                &[],
+            )
+            .await;
+            "anonymous edit"
+        }
+        5 => {
+            edit(
+                &cast.anon,
+                "Anon page",
+                "Created by an IP.",
+                "new page by IP",
+                &[("createonly", "1")],
+            )
+            .await;
+            "anonymous new page"
+        }
+        6 => {
+            edit(
+                a,
+                "Beta",
+                "Beta text.",
+                "create Beta",
+                &[("createonly", "1")],
+            )
+            .await;
+            act(
+                a,
+                &[
+                    ("action", "move"),
+                    ("from", "Beta"),
+                    ("to", "Beta moved"),
+                    ("reason", "move it"),
+                ],
+            )
+            .await;
+            "move"
+        }
+        7 => {
+            edit(
+                a,
+                "Gamma",
+                "Gamma text.",
+                "create Gamma",
+                &[("createonly", "1")],
+            )
+            .await;
+            "new page to delete"
+        }
+        8 => {
+            act(
+                a,
+                &[
+                    ("action", "delete"),
+                    ("title", "Gamma"),
+                    ("reason", "delete test"),
+                ],
+            )
+            .await;
+            "delete"
+        }
+        9 => {
+            act(
+                a,
+                &[
+                    ("action", "protect"),
+                    ("title", "Alpha"),
+                    ("protections", "edit=sysop|move=sysop"),
+                    ("expiry", "1 week|infinite"),
+                    ("reason", "protect test"),
+                ],
+            )
+            .await;
+            "protect"
+        }
+        10 => {
+            act(
+                a,
+                &[
+                    ("action", "block"),
+                    ("user", "192.0.2.7"),
+                    ("expiry", "1 week"),
+                    ("reason", "block test"),
+                    ("nocreate", "1"),
+                ],
+            )
+            .await;
+            "block"
+        }
+        11 => {
+            edit(
+                a,
+                "Category:Fruits",
+                "All fruits.",
+                "category page",
+                &[("createonly", "1")],
+            )
+            .await;
+            edit(
+                a,
+                "Apple",
+                "An apple.\n[[Category:Fruits]]",
+                "create Apple",
+                &[("createonly", "1")],
+            )
+            .await;
+            wiki.run_jobs();
+            "category membership (new member)"
+        }
+        12 => {
+            edit(
+                a,
+                "Banana",
+                "A banana.",
+                "create Banana",
+                &[("createonly", "1")],
+            )
+            .await;
+            edit(
+                a,
+                "Banana",
+                "A banana.\n[[Category:Fruits]]",
+                "categorise Banana",
+                &[],
+            )
+            .await;
+            wiki.run_jobs();
+            "category membership (added by an edit)"
+        }
+        13 => {
+            edit(
+                a,
+                "Café Ünïcode",
+                "Ünïcode text: 日本語 🙂",
+                "Test <b>bold</b> & \"double\" 'single' &amp;",
+                &[("createonly", "1")],
+            )
+            .await;
+            "non-ASCII title, markup in the summary"
+        }
+        14 => {
+            act(
+                a,
+                &[
+                    ("action", "undelete"),
+                    ("title", "Gamma"),
+                    ("reason", "restore test"),
+                ],
+            )
+            .await;
+            "undelete"
+        }
+        15 => {
+            edit(
+                &cast.botty,
+                "Apple",
+                "An apple, uncategorised.",
+                "bot: decategorise",
+                &[("bot", "1")],
+            )
+            .await;
+            wiki.run_jobs();
+            "category membership (removed by a bot edit)"
+        }
+        _ => unreachable!("step {n}"),
+    }
+}
+
+/// Fields both forms carry (the feeds lack some fields of the API form, and name log
+/// parameters differently), by the names of the JSON shape: rc-core/tests/fixtures.rs.
+fn carried(form: &str, kind: &Kind) -> BTreeSet<&'static str> {
+    let mut f: BTreeSet<_> = [
+        "kind",
+        "rcid",
+        "wiki",
+        "namespace",
+        "title",
+        "user",
+        "bot",
+        "minor",
+        "anon",
+        "timestamp",
+        "comment",
+        "log_id",
+        "log_type",
+        "log_action",
+    ]
+    .into();
+    if form == "rc" || matches!(kind, Kind::Edit | Kind::New) {
+        f.extend(["rev_id", "old_rev_id", "old_len", "new_len"]);
+    }
+    if form == "rc" {
+        f.extend([
+            "page_id",
+            "user_id",
+            "redirect",
+            "parsed_comment",
+            "tags",
+            "sha1",
+            "patrolled",
+            "log_params",
+        ]);
+    }
+    f
+}
+
+fn field(rc: &RecentChange, name: &str) -> Value {
+    serde_json::to_value(rc)
+        .unwrap()
+        .get(name)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Asserts that `got` equals `want` in every field of `fields`.
+fn assert_fields(got: &RecentChange, want: &RecentChange, fields: &BTreeSet<&str>, what: &str) {
+    for name in fields {
+        assert_eq!(
+            field(got, name),
+            field(want, name),
+            "{what}: field `{name}` of rcid {:?}\n got: {}\nwant: {}",
+            want.rcid,
+            serde_json::to_string(got).unwrap(),
+            serde_json::to_string(want).unwrap()
+        );
+    }
+}
+
+/// Reads the room until every rcid of `want` arrived (within 30 s), and what more comes.
+async fn collect(reader: &mut ChangeStream, want: &BTreeSet<u64>) -> Vec<RoomChange> {
+    let rcid = |c: &RoomChange| c.rcid;
+    collect_until(reader, want, rcid, 30, Duration::from_millis(800)).await
+}
 
 /// Reads every new row of `list=recentchanges` into `rows` (first seen wins).
 async fn drain(poller: &mut Poller, rows: &mut BTreeMap<u64, RecentChange>) {
@@ -44,9 +337,9 @@ async fn wiki_feeds_reach_a_room_consumer_in_order_once_with_the_api_fields() {
     let prosody = Prosody::start();
     let mut json_reader = prosody.consumer("alice", "wikidb").await;
     let mut xml_reader = prosody.consumer("bob", "wikidbxml").await;
-    let json_bridge = prosody.bridge("publisher", "wikidb").await;
-    let xml_bridge = prosody.bridge("publisher2", "wikidbxml").await;
-    let wiki = Wiki::start(
+    let json_bridge = bridge(&prosody, "publisher", "wikidb").await;
+    let xml_bridge = bridge(&prosody, "publisher2", "wikidbxml").await;
+    let wiki = MediaWiki::start(
         Some(xml_bridge.local_addr()),
         Some(json_bridge.local_addr()),
     );
@@ -86,7 +379,7 @@ async fn wiki_feeds_reach_a_room_consumer_in_order_once_with_the_api_fields() {
         (&mut json_reader, "JSON feed", &json_bridge),
         (&mut xml_reader, "XML feed", &xml_bridge),
     ] {
-        let got = collect_until(reader, &want, 30, Duration::from_millis(800)).await;
+        let got = collect(reader, &want).await;
         check_order_and_once(&got, &want, form);
         for c in &got {
             let api = &rows[&c.rcid.unwrap()];
@@ -152,10 +445,9 @@ async fn rc2udp_relays_the_api_to_a_room_consumer_across_a_restart() {
     let t0 = Instant::now();
     let prosody = Prosody::start();
     let mut reader = prosody.consumer("carol", "wikidb").await;
-    let bridge = prosody.bridge("publisher", "wikidb").await;
-    let wiki = Wiki::start(None, None);
-    let dir = std::env::temp_dir().join(format!("rc-e2e-rc2udp-{}", wiki.port));
-    std::fs::create_dir_all(&dir).unwrap();
+    let bridge = bridge(&prosody, "publisher", "wikidb").await;
+    let wiki = MediaWiki::start(None, None);
+    let dir = TempDir::new("rc-e2e-rc2udp");
     let state = dir.join("rc2udp.json");
 
     // The relay logs in (to see the patrolled flag) and pages through 7 changes a request.
@@ -199,7 +491,7 @@ async fn rc2udp_relays_the_api_to_a_room_consumer_across_a_restart() {
         relay.poller().requests()
     );
 
-    let got = collect_until(&mut reader, &want, 30, Duration::from_millis(800)).await;
+    let got = collect(&mut reader, &want).await;
     check_order_and_once(&got, &want, "rc2udp");
     for c in &got {
         let api = &rows[&c.rcid.unwrap()];
@@ -212,7 +504,6 @@ async fn rc2udp_relays_the_api_to_a_room_consumer_across_a_restart() {
         (stats.received(), stats.invalid(), stats.published()),
         (sent, 0, sent)
     );
-    std::fs::remove_dir_all(&dir).ok();
     eprintln!(
         "rc2udp pipeline: {} changes in {:.1?}",
         want.len(),

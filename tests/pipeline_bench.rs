@@ -18,8 +18,6 @@
 //! default 100), `BENCH_RATE` (edits a second of the paced run, default 5),
 //! `BENCH_CONSUMER` (`auto`: Python rcclient if it imports, else `rust`; `python`; `rust`).
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -27,8 +25,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::*;
 use futures::StreamExt;
+use rc_testkit::{joined, room_jid, MediaWiki, Prosody, ADMIN_PASSWORD};
 use recentchanges::http::Api;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -452,7 +450,7 @@ async fn pipeline_latency_and_edit_rate() {
     .await
     .unwrap();
     let udp = udp_tap(bridge.local_addr(), s.udp.clone(), s.rev_to_rc.clone()).await;
-    let wiki = Wiki::start(None, Some(udp));
+    let wiki = MediaWiki::start(None, Some(udp));
     let admin = wiki.session("Admin", ADMIN_PASSWORD).await;
     let token = admin.token("csrf").await.unwrap();
     // Warm up (pages exist, caches filled, the publisher joined).

@@ -7,10 +7,13 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::*;
+use common::Cast;
 use futures::StreamExt;
+use rc_testkit::{
+    assert_quiet, edit, free_port, room_bare, room_jid, wait_status, MediaWiki, Prosody, TempDir,
+};
 use recentchanges::http::Start;
-use recentchanges::source::{Change, Changes, Source, SourceError, State};
+use recentchanges::source::{Change, Changes, Source, SourceError, SourceStatus, State};
 use recentchanges::xmpp::pubsub::{AtomEntry, NodePublisher};
 use recentchanges::xmpp::Tls;
 use recentchanges::{Filter, Kind, RecentChange};
@@ -27,6 +30,14 @@ async fn next_change(changes: &mut Changes) -> Change {
     }
 }
 
+/// Waits until the source is live.
+async fn live(changes: &Changes, secs: u64, what: &str) {
+    wait_status(changes.status(), secs, what, |s: &SourceStatus| {
+        s.state == State::Live
+    })
+    .await;
+}
+
 fn change(rcid: u64, ns: i32, title: &str) -> RecentChange {
     let mut rc = RecentChange::new(Kind::Edit);
     rc.rcid = Some(rcid);
@@ -40,9 +51,8 @@ fn change(rcid: u64, ns: i32, title: &str) -> RecentChange {
 async fn a_room_by_name_filters_reports_status_and_resumes_from_its_file() {
     let prosody = Prosody::start();
     let room = room_jid("named");
-    let mut publisher = prosody.publisher("publisher", &["named"]);
-    let dir = std::env::temp_dir().join(format!("rc-e2e-sources-{}", prosody.port));
-    std::fs::create_dir_all(&dir).unwrap();
+    let mut publisher = prosody.publisher(&["named"]);
+    let dir = TempDir::new("rc-e2e-sources");
     let pos = dir.join("room.pos");
     let open = || {
         Source::new(&format!("xmpp:{room}"))
@@ -57,16 +67,9 @@ async fn a_room_by_name_filters_reports_status_and_resumes_from_its_file() {
             .unwrap()
     };
     let mut changes = open();
-    let mut status = changes.status();
-    tokio::time::timeout(
-        Duration::from_secs(15),
-        status.wait_for(|s| s.state == State::Live),
-    )
-    .await
-    .expect("live")
-    .unwrap();
+    live(&changes, 15, "live").await;
     // The room needs a moment to exist for the publisher too: publish until delivered.
-    let room_bare = room.parse().unwrap();
+    let room_bare = room_bare("named");
     for (id, ns) in [(1, 0), (2, 1), (3, 0)] {
         publisher
             .publish(&room_bare, &change(id, ns, &format!("T{id}")))
@@ -98,16 +101,14 @@ async fn a_room_by_name_filters_reports_status_and_resumes_from_its_file() {
     let b = next_change(&mut changes).await;
     assert_eq!((a.rcid, b.rcid), (Some(4), Some(5)));
     assert!(a.replayed && a.via == room && a.id.is_some(), "{a:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mediawiki_by_name_yields_every_change_once_across_a_restart() {
-    let wiki = Wiki::start(None, None);
+    let wiki = MediaWiki::start(None, None);
     let cast = Cast::new(&wiki).await;
     edit(&cast.admin, "Named", "one", "first", &[]).await;
-    let dir = std::env::temp_dir().join(format!("rc-e2e-sources-mw-{}", wiki.port));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("rc-e2e-sources-mw");
     let pos = dir.join("mw.pos");
     let open = || {
         Source::new(&format!("mediawiki:{}", wiki.api_url()))
@@ -146,16 +147,8 @@ async fn mediawiki_by_name_yields_every_change_once_across_a_restart() {
         .interval(Duration::from_millis(200))
         .open()
         .unwrap();
-    let mut status = quiet.status();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        status.wait_for(|s| s.state == State::Live),
-    )
-    .await
-    .expect("live without a change")
-    .unwrap();
-    assert_eq!(status.borrow().changes, 0);
-    let _ = std::fs::remove_dir_all(&dir);
+    live(&quiet, 10, "live without a change").await;
+    assert_eq!(quiet.status().borrow().changes, 0);
 }
 
 #[tokio::test]
@@ -183,20 +176,11 @@ async fn misconfigured_sources_say_what_is_missing() {
     assert!(!format!("{src:?}").contains("hunter2secret"), "{src:?}");
 }
 
-/// Posts one XML-RPC call over a plain HTTP/1.1 connection and returns the answer's body.
+/// Posts one XML-RPC call over a plain HTTP connection and returns the answer's body.
 async fn post_xmlrpc(addr: std::net::SocketAddr, body: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "POST /RPC2 HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or(out)
+    rc_testkit::http::post(addr, "/RPC2", "text/xml", body)
+        .await
+        .1
 }
 
 fn ping(wiki: &str, tag: &str) -> String {
@@ -218,14 +202,7 @@ async fn a_wikiping_listener_by_name_yields_pings_through_the_filter() {
         .filter(Filter::new().wiki("mindWiki"))
         .open()
         .unwrap();
-    let mut status = changes.status();
-    tokio::time::timeout(
-        Duration::from_secs(5),
-        status.wait_for(|s| s.state == State::Live),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    live(&changes, 5, "live").await;
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     let other = post_xmlrpc(addr, &ping("otherWiki", "Elsewhere")).await;
     assert!(other.contains("<boolean>0</boolean>"), "{other}");
@@ -286,18 +263,10 @@ async fn publish(publisher: &mut NodePublisher, n: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pubsub_node_by_name_yields_atom_entries_and_resumes_from_its_file() {
     let prosody = Prosody::start();
-    let mut publisher = NodePublisher::builder("publisher@localhost", "publisherpublisher")
-        .unwrap()
-        .server(&prosody.addr())
-        .unwrap()
-        .tls(Tls::PlaintextLoopback)
-        .reconnect(quick_reconnect())
-        .start()
-        .unwrap();
+    let mut publisher = prosody.node_publisher().start().unwrap();
     publish(&mut publisher, 0).await; // creates the node
     assert!(publisher.flush(Duration::from_secs(20)).await);
-    let dir = std::env::temp_dir().join(format!("rc-e2e-sources-ps-{}", prosody.port));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("rc-e2e-sources-ps");
     let pos = dir.join("node.pos");
     let open = || {
         Source::new("xmpp:pubsub.localhost?;node=dokuwiki")
@@ -311,14 +280,7 @@ async fn a_pubsub_node_by_name_yields_atom_entries_and_resumes_from_its_file() {
             .unwrap()
     };
     let mut changes = open();
-    let mut status = changes.status();
-    tokio::time::timeout(
-        Duration::from_secs(15),
-        status.wait_for(|s| s.state == State::Live),
-    )
-    .await
-    .expect("live")
-    .unwrap();
+    live(&changes, 15, "live").await;
     // Live entries after the subscription.
     let mut got = Vec::new();
     for n in 1..=2 {
@@ -369,7 +331,5 @@ async fn a_pubsub_node_by_name_yields_atom_entries_and_resumes_from_its_file() {
         (Some("edit 3"), Some("edit 4"))
     );
     assert!(a.replayed && b.replayed);
-    let more = tokio::time::timeout(Duration::from_millis(1500), changes.next()).await;
-    assert!(more.is_err(), "nothing more: {more:?}");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_quiet(&mut changes, Duration::from_millis(1500), "nothing more").await;
 }
