@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio_xmpp::jid::BareJid;
 
 use crate::error::ConfigError;
+use crate::feed::{FeedConfig, Resume};
 use crate::options::{Delivery, Transport};
 use crate::resume::ResumePosition;
 
@@ -186,8 +187,7 @@ pub(crate) struct Config {
     pub delivery: Delivery,
     pub rooms: Vec<RoomConfig>,
     pub history: History,
-    pub resume: ResumePosition,
-    pub resume_file: Option<PathBuf>,
+    pub resume: Resume<ResumePosition>,
     pub self_ping_interval: Duration,
     pub rejoin_delay: Duration,
 }
@@ -200,8 +200,7 @@ impl Config {
             delivery: Delivery::default(),
             rooms: Vec::new(),
             history: History::None,
-            resume: ResumePosition::default(),
-            resume_file: None,
+            resume: Resume::default(),
             self_ping_interval: Duration::from_secs(300),
             rejoin_delay: Duration::from_secs(5),
         }
@@ -213,6 +212,18 @@ impl Config {
         }
         self.transport.check()?;
         self.delivery.check()
+    }
+}
+
+impl FeedConfig for Config {
+    type Position = ResumePosition;
+
+    fn delivery(&self) -> &Delivery {
+        &self.delivery
+    }
+
+    fn resume(&self) -> &Resume<ResumePosition> {
+        &self.resume
     }
 }
 

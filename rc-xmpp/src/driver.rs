@@ -2,6 +2,8 @@
 //! recovers what was missed, turns messages into changes, and starts over when the
 //! connection is lost.
 
+use std::io;
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,21 +19,19 @@ use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use crate::config::{Config, History, RoomConfig};
-use crate::connect::{self, send, Incoming, Next, Session, Sessions};
+use crate::connect::{self, send, Incoming, Session};
 use crate::dedup::Window;
 use crate::error::{Fatal, RoomError, StreamError};
-use crate::queue;
+use crate::feed::{Feeder, Position};
+use crate::options::Transport;
 use crate::resume::ResumePosition;
 use crate::stanzas::{self, HistoryRequest, MucUser};
-use crate::status::{Connection, RoomState, Status};
+use crate::status::{RoomState, Status};
+use crate::task::{Ended, Serve};
 use crate::RoomChange;
 
-/// What travels to the consumer: an item, and the room position it moves to. An envelope
-/// without an item only moves the position (a filtered change, a baseline).
-pub(crate) struct Envelope {
-    pub item: Option<Result<RoomChange, StreamError>>,
-    pub mark: Option<Mark>,
-}
+/// What a room client's stream yields.
+pub(crate) type Item = Result<RoomChange, StreamError>;
 
 /// A delivered message's place in its room.
 #[derive(Clone)]
@@ -41,11 +41,20 @@ pub(crate) struct Mark {
     pub time: Option<DateTime<Utc>>,
 }
 
-/// How a session ended.
-enum Ended {
-    Shutdown,
-    ConsumerGone,
-    Lost(String),
+impl Position for ResumePosition {
+    type Mark = Mark;
+
+    fn advance(&mut self, m: &Mark) {
+        self.record(&m.room, m.stanza_id.as_deref(), m.time);
+    }
+
+    fn load(path: &Path) -> io::Result<Self> {
+        ResumePosition::load(path)
+    }
+
+    fn save(&self, path: &Path) -> io::Result<()> {
+        ResumePosition::save(self, path)
+    }
 }
 
 /// Archive page size for catch-up.
@@ -55,11 +64,9 @@ const MAX_NICKS: u32 = 5;
 
 pub(crate) struct Driver {
     cfg: Config,
-    out: queue::Sender<Envelope>,
+    out: Feeder<ResumePosition, Item>,
     status: watch::Sender<Status>,
     dedup: Window,
-    /// Position of everything received (delivered or still buffered).
-    received: ResumePosition,
     next_id: u64,
 }
 
@@ -97,15 +104,17 @@ enum Phase {
 }
 
 impl Driver {
-    pub fn new(cfg: Config, out: queue::Sender<Envelope>, status: watch::Sender<Status>) -> Self {
-        let received = cfg.resume.clone();
+    pub fn new(
+        cfg: Config,
+        out: Feeder<ResumePosition, Item>,
+        status: watch::Sender<Status>,
+    ) -> Self {
         let dedup = Window::new(cfg.delivery.dedup_window);
         Driver {
             cfg,
             out,
             status,
             dedup,
-            received,
             next_id: 0,
         }
     }
@@ -115,53 +124,25 @@ impl Driver {
         format!("{what}-{}", self.next_id)
     }
 
-    fn set_connection(&self, c: Connection) {
-        self.status.send_modify(|s| s.connection = c);
-    }
-
     fn set_room(&self, room: &BareJid, state: RoomState) {
         self.status.send_modify(|s| {
             s.rooms.insert(room.to_string(), state);
         });
     }
+}
 
-    /// Connects, serves, and reconnects until closed or failed for good.
-    pub async fn run(mut self, mut shutdown: oneshot::Receiver<()>) {
-        let mut sessions = Sessions::default();
-        let mut lost = None;
-        loop {
-            match sessions
-                .next(
-                    &self.cfg.transport,
-                    &self.status,
-                    lost.take(),
-                    &mut shutdown,
-                )
-                .await
-            {
-                Next::Session(session) => match self.serve(*session, &mut shutdown).await {
-                    Ended::Shutdown => return self.set_connection(Connection::Closed),
-                    Ended::ConsumerGone => return,
-                    Ended::Lost(reason) => lost = Some(reason),
-                },
-                Next::Closed => return self.set_connection(Connection::Closed),
-                Next::Failed(fatal) => return self.fail(fatal).await,
-            }
-        }
+impl Serve for Driver {
+    fn transport(&self) -> &Transport {
+        &self.cfg.transport
     }
 
-    async fn fail(&mut self, fatal: Fatal) {
-        tracing::error!(error = %fatal, "giving up");
-        self.set_connection(Connection::Failed {
-            reason: fatal.to_string(),
-        });
-        let _ = self
-            .out
-            .push(Envelope {
-                item: Some(Err(StreamError::Fatal(fatal))),
-                mark: None,
-            })
-            .await;
+    fn status(&self) -> &watch::Sender<Status> {
+        &self.status
+    }
+
+    /// The consumer reads the fatal error last.
+    async fn failed(&mut self, fatal: Fatal) {
+        self.out.finish(Err(StreamError::Fatal(fatal))).await;
     }
 
     /// Runs one session until it ends.
@@ -256,7 +237,9 @@ impl Driver {
             }
         }
     }
+}
 
+impl Driver {
     /// A stanza the XMPP parser rejected: an error item when it came from one of our rooms.
     async fn on_invalid(
         &mut self,
@@ -270,11 +253,7 @@ impl Driver {
                     room: room.cfg.jid.clone(),
                     reason: e.to_string(),
                 });
-                self.deliver(Envelope {
-                    item: Some(item),
-                    mark: None,
-                })
-                .await
+                self.out.deliver(item, None).await
             }
             None => {
                 tracing::warn!("skipping an element that does not parse: {e}");
@@ -290,7 +269,7 @@ impl Driver {
         room: &mut Room,
         archive: bool,
     ) -> Result<(), String> {
-        let position = self.received.room(room.cfg.jid.as_str()).cloned();
+        let position = self.out.received().room(room.cfg.jid.as_str()).cloned();
         let history = match (&position, archive) {
             (Some(p), true) if p.stanza_id.is_some() => HistoryRequest::Nothing,
             (Some(p), _) if p.time.is_some() => HistoryRequest::Since(p.time.expect("checked")),
@@ -334,17 +313,18 @@ impl Driver {
                         let name = room.cfg.jid.to_string();
                         if let (_, Some(newest)) = stanzas::mam_fin(payload.as_ref()) {
                             if self
-                                .received
+                                .out
+                                .received()
                                 .room(&name)
                                 .is_none_or(|p| p.stanza_id.is_none())
                             {
-                                self.received.record(&name, Some(&newest), None);
-                                self.advance(Mark {
-                                    room: name,
-                                    stanza_id: Some(newest),
-                                    time: None,
-                                })
-                                .await?;
+                                self.out
+                                    .advance(Mark {
+                                        room: name,
+                                        stanza_id: Some(newest),
+                                        time: None,
+                                    })
+                                    .await?;
                             }
                         }
                         continue;
@@ -457,7 +437,8 @@ impl Driver {
             PresenceType::None if is_self => {
                 if let Phase::Joining { archive } = room.phase {
                     let resume_id = self
-                        .received
+                        .out
+                        .received()
                         .room(room.cfg.jid.as_str())
                         .and_then(|p| p.stanza_id.clone());
                     match (archive, resume_id) {
@@ -525,21 +506,27 @@ impl Driver {
     ) -> Result<(), Ended> {
         let name = room.cfg.jid.to_string();
         if self
-            .received
+            .out
+            .received()
             .room(&name)
             .is_some_and(|p| p.stanza_id.is_some())
         {
             return Ok(());
         }
-        if self.received.room(&name).is_none_or(|p| p.time.is_none()) {
+        if self
+            .out
+            .received()
+            .room(&name)
+            .is_none_or(|p| p.time.is_none())
+        {
             let now = Some(Utc::now());
-            self.received.record(&name, None, now);
-            self.advance(Mark {
-                room: name.clone(),
-                stanza_id: None,
-                time: now,
-            })
-            .await?;
+            self.out
+                .advance(Mark {
+                    room: name.clone(),
+                    stanza_id: None,
+                    time: now,
+                })
+                .await?;
         }
         if room.archive {
             let id = self.id("mam-newest");
@@ -578,11 +565,7 @@ impl Driver {
             room: room.cfg.jid.clone(),
             error,
         });
-        self.deliver(Envelope {
-            item: Some(item),
-            mark: None,
-        })
-        .await
+        self.out.deliver(item, None).await
     }
 
     /// The archive replay is over: release the live messages held meanwhile.
@@ -683,8 +666,6 @@ impl Driver {
             stanza_id: stanza_id.clone(),
             time: sent_at.or_else(|| Some(Utc::now())),
         };
-        self.received
-            .record(&mark.room, mark.stanza_id.as_deref(), mark.time);
         let item = match stanzas::change_payload(children) {
             None => Err(StreamError::NoPayload {
                 room: room.clone(),
@@ -699,11 +680,11 @@ impl Driver {
                 Ok(change) => {
                     if !self.dedup.first_time(change.wiki.as_deref(), change.rcid) {
                         self.status.send_modify(|s| s.duplicates += 1);
-                        self.advance(mark).await?;
+                        self.out.advance(mark).await?;
                         return Ok(false);
                     }
                     if !self.cfg.delivery.filter.matches(&change) {
-                        self.advance(mark).await?;
+                        self.out.advance(mark).await?;
                         return Ok(false);
                     }
                     Ok(RoomChange {
@@ -717,32 +698,8 @@ impl Driver {
             },
         };
         let delivered = item.is_ok();
-        self.deliver(Envelope {
-            item: Some(item),
-            mark: Some(mark),
-        })
-        .await?;
+        self.out.deliver(item, Some(mark)).await?;
         Ok(delivered)
-    }
-
-    async fn deliver(&mut self, envelope: Envelope) -> Result<(), Ended> {
-        match self.out.push(envelope).await {
-            Ok(Some(Envelope { item: Some(_), .. })) => {
-                self.status.send_modify(|s| s.dropped += 1);
-                Ok(())
-            }
-            Ok(_) => Ok(()),
-            Err(queue::Closed) => Err(Ended::ConsumerGone),
-        }
-    }
-
-    /// Moves the consumer's position without an item.
-    async fn advance(&mut self, mark: Mark) -> Result<(), Ended> {
-        self.deliver(Envelope {
-            item: None,
-            mark: Some(mark),
-        })
-        .await
     }
 }
 

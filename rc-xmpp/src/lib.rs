@@ -38,6 +38,7 @@ mod connect;
 mod dedup;
 mod driver;
 mod error;
+mod feed;
 mod options;
 mod publisher;
 pub mod pubsub;
@@ -45,19 +46,18 @@ mod queue;
 mod resume;
 mod stanzas;
 mod status;
+mod task;
 
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use rc_core::RecentChange;
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 pub use tokio_xmpp::jid::BareJid;
 
 pub use config::{Account, Backpressure, History, ReconnectPolicy, RoomConfig, Secret, Tls};
@@ -67,7 +67,8 @@ pub use resume::{ResumePosition, RoomPosition};
 pub use status::{Connection, NodeState, RoomState, Status};
 
 use config::Config;
-use driver::{Driver, Envelope};
+use driver::{Driver, Item};
+use feed::{Feed, Resume};
 
 /// A change, with where and how it arrived. Dereferences to the [`RecentChange`].
 #[derive(Debug, Clone, PartialEq)]
@@ -150,7 +151,7 @@ impl ClientBuilder {
 
     /// Continues from a saved position.
     pub fn resume(mut self, position: ResumePosition) -> Self {
-        self.cfg.resume = position;
+        self.cfg.resume.position = position;
         self
     }
 
@@ -163,12 +164,7 @@ impl ClientBuilder {
     /// instead save [`ChangeStream::position`] itself once a change is handled, and start
     /// from it with [`resume`](Self::resume).
     pub fn resume_from_file(mut self, path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
-        let path = path.into();
-        self.cfg.resume = ResumePosition::load(&path).map_err(|e| ConfigError::ResumeFile {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        self.cfg.resume_file = Some(path);
+        self.cfg.resume = Resume::from_file(path.into())?;
         Ok(self)
     }
 
@@ -200,27 +196,14 @@ impl ClientBuilder {
     /// panicking on them.
     pub fn try_connect(self) -> Result<ChangeStream, ConfigError> {
         self.cfg.check()?;
-        let (tx, rx) = queue::channel(self.cfg.delivery.buffer, self.cfg.delivery.backpressure);
         let mut initial = Status::default();
         for room in &self.cfg.rooms {
             initial
                 .rooms
                 .insert(room.jid.to_string(), RoomState::Joining);
         }
-        let (status_tx, status_rx) = watch::channel(initial);
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let position = Arc::new(Mutex::new(self.cfg.resume.clone()));
-        let resume_file = self.cfg.resume_file.clone();
-        let task = tokio::spawn(Driver::new(self.cfg, tx, status_tx).run(stop_rx));
         Ok(ChangeStream {
-            rx,
-            status: status_rx,
-            position,
-            resume_file,
-            last_save: Instant::now(),
-            dirty: false,
-            stop: Some(stop_tx),
-            task: Some(task),
+            feed: Feed::start(self.cfg, initial, Driver::new),
         })
     }
 }
@@ -232,91 +215,36 @@ options::delivery_options!(ClientBuilder => cfg.delivery);
 /// a room that failed, or (last) why the client stopped for good. Ends only after a
 /// [`StreamError::Fatal`] or [`close`](Self::close).
 pub struct ChangeStream {
-    rx: queue::Receiver<Envelope>,
-    status: watch::Receiver<Status>,
-    position: Arc<Mutex<ResumePosition>>,
-    resume_file: Option<PathBuf>,
-    last_save: Instant,
-    dirty: bool,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    feed: Feed<ResumePosition, Item>,
 }
 
 impl ChangeStream {
     /// The client's state, updated as it changes.
     pub fn status(&self) -> watch::Receiver<Status> {
-        self.status.clone()
+        self.feed.status()
     }
 
     /// The position after the last item this stream yielded: persist it to continue there.
     pub fn position(&self) -> ResumePosition {
-        self.position.lock().unwrap().clone()
+        self.feed.position().clone()
     }
 
     /// Items buffered and not yet read.
     pub fn backlog(&self) -> usize {
-        self.rx.len()
+        self.feed.backlog()
     }
 
     /// Leaves the rooms, closes the connection, and saves the resume file.
-    pub async fn close(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-        }
-        self.save();
-    }
-
-    fn save(&mut self) {
-        if let (Some(path), true) = (&self.resume_file, self.dirty) {
-            let pos = self.position.lock().unwrap().clone();
-            match pos.save(path) {
-                Ok(()) => self.dirty = false,
-                Err(e) => {
-                    tracing::error!(path = %path.display(), "cannot save the resume position: {e}")
-                }
-            }
-        }
-        self.last_save = Instant::now();
+    pub async fn close(self) {
+        self.feed.close().await;
     }
 }
 
 impl Stream for ChangeStream {
     type Item = Result<RoomChange, StreamError>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        loop {
-            let Envelope { item, mark } = match Pin::new(&mut this.rx).poll_recv(cx) {
-                Poll::Ready(Some(envelope)) => envelope,
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            };
-            if let Some(m) = mark {
-                this.position
-                    .lock()
-                    .unwrap()
-                    .record(&m.room, m.stanza_id.as_deref(), m.time);
-                this.dirty = true;
-                if this.last_save.elapsed() >= Duration::from_secs(1) {
-                    this.save();
-                }
-            }
-            if let Some(item) = item {
-                return Poll::Ready(Some(item));
-            }
-        }
-    }
-}
-
-impl Drop for ChangeStream {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.save();
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().feed.poll_item(cx)
     }
 }
 

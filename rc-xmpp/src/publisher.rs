@@ -13,7 +13,6 @@ use futures::{SinkExt, StreamExt};
 use minidom::Element;
 use rc_core::RecentChange;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 use tokio_xmpp::jid::{BareJid, FullJid, ResourcePart};
 use tokio_xmpp::xmlstream::{
     FallibleStreamElement, ReadError, StreamElementError, XmppStreamElement,
@@ -23,11 +22,12 @@ use xmpp_parsers::message::{Id, MessageType};
 use xmpp_parsers::presence::Type as PresenceType;
 
 use crate::config::{Account, RoomConfig};
-use crate::connect::{self, Next, Sessions};
+use crate::connect::{self, Session};
 use crate::error::{ConfigError, Fatal};
 use crate::options::{self, Transport};
 use crate::stanzas::{self, HistoryRequest, MucUser};
 use crate::status::{Connection, RoomState, Status};
+use crate::task::{Ended, Handle, Serve};
 
 /// Configures a [`Publisher`]: the same account, server and TLS options as the client.
 #[derive(Debug)]
@@ -75,28 +75,24 @@ impl PublisherBuilder {
         self.transport.check()?;
         let (tx, rx) = mpsc::channel(self.outbox);
         let (status_tx, status_rx) = watch::channel(Status::default());
-        let (stop_tx, stop_rx) = oneshot::channel();
         let (confirmed_tx, confirmed_rx) = watch::channel(0u64);
-        let task = tokio::spawn(
-            Worker {
-                transport: self.transport,
-                rooms: self.rooms,
-                outbox: VecDeque::new(),
-                capacity: self.outbox,
-                status: status_tx,
-                confirmed: confirmed_tx,
-                confirmed_count: 0,
-                next_id: 0,
-            }
-            .run(rx, stop_rx),
-        );
+        let task = Handle::spawn(Worker {
+            transport: self.transport,
+            rooms: self.rooms,
+            outbox: VecDeque::new(),
+            posts: rx,
+            capacity: self.outbox,
+            status: status_tx,
+            confirmed: confirmed_tx,
+            confirmed_count: 0,
+            next_id: 0,
+        });
         Ok(Publisher {
             tx,
             status: status_rx,
             confirmed: confirmed_rx,
             posted: 0,
-            stop: Some(stop_tx),
-            task: Some(task),
+            task,
         })
     }
 }
@@ -107,8 +103,7 @@ pub struct Publisher {
     status: watch::Receiver<Status>,
     confirmed: watch::Receiver<u64>,
     posted: u64,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    task: Handle,
 }
 
 /// One message to post.
@@ -186,28 +181,18 @@ impl Publisher {
 
     /// Leaves the rooms and disconnects; unconfirmed messages are dropped.
     pub async fn close(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-        }
+        self.task.close().await;
     }
 }
 
-impl Drop for Publisher {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
+/// The task behind a publisher.
 struct Worker {
     transport: Transport,
     rooms: Vec<RoomConfig>,
     /// Sent or waiting, not yet reflected by the room: (message id, post).
     outbox: VecDeque<(String, Post)>,
+    /// What the application posts.
+    posts: mpsc::Receiver<Post>,
     capacity: usize,
     status: watch::Sender<Status>,
     confirmed: watch::Sender<u64>,
@@ -215,30 +200,7 @@ struct Worker {
     next_id: u64,
 }
 
-enum Stop {
-    Closed,
-    Lost(String),
-}
-
 impl Worker {
-    async fn run(mut self, mut rx: mpsc::Receiver<Post>, mut stop: oneshot::Receiver<()>) {
-        let mut sessions = Sessions::default();
-        let mut lost = None;
-        loop {
-            match sessions
-                .next(&self.transport, &self.status, lost.take(), &mut stop)
-                .await
-            {
-                Next::Session(session) => match self.serve(*session, &mut rx, &mut stop).await {
-                    Stop::Closed => return,
-                    Stop::Lost(reason) => lost = Some(reason),
-                },
-                Next::Closed => return,
-                Next::Failed(fatal) => return self.fail(fatal),
-            }
-        }
-    }
-
     /// The room reflected message `id`: it is delivered. Messages sent on this connection
     /// before `sent_upto` shift down by one when an earlier one leaves the outbox.
     fn confirm(&mut self, id: &str, sent_upto: &mut usize) {
@@ -251,23 +213,23 @@ impl Worker {
             let _ = self.confirmed.send(self.confirmed_count);
         }
     }
+}
 
-    fn fail(&mut self, fatal: Fatal) {
-        tracing::error!(error = %fatal, "publisher gives up");
-        self.status.send_modify(|s| {
-            s.connection = Connection::Failed {
-                reason: fatal.to_string(),
-            }
-        });
+impl Serve for Worker {
+    fn transport(&self) -> &Transport {
+        &self.transport
     }
 
-    async fn serve(
-        &mut self,
-        session: connect::Session,
-        rx: &mut mpsc::Receiver<Post>,
-        stop: &mut oneshot::Receiver<()>,
-    ) -> Stop {
-        let connect::Session { mut stream, .. } = session;
+    fn status(&self) -> &watch::Sender<Status> {
+        &self.status
+    }
+
+    /// The status says why; [`post`](Publisher::post) returns it.
+    async fn failed(&mut self, _fatal: Fatal) {}
+
+    /// Sends what waits in the outbox, and settles it as the rooms reflect it.
+    async fn serve(&mut self, session: Session, stop: &mut oneshot::Receiver<()>) -> Ended {
+        let Session { mut stream, .. } = session;
         let mut occupants: Vec<(BareJid, FullJid, bool)> = Vec::new();
         for room in &self.rooms {
             let nick = ResourcePart::new(&room.nick)
@@ -282,7 +244,7 @@ impl Worker {
                 .send(&XmppStreamElement::Stanza(Stanza::Presence(join)))
                 .await
             {
-                return Stop::Lost(e.to_string());
+                return Ended::Lost(e.to_string());
             }
             occupants.push((room.jid.clone(), occupant, false));
             self.status.send_modify(|s| {
@@ -306,20 +268,20 @@ impl Worker {
                     .send(&XmppStreamElement::Stanza(Stanza::Message(m)))
                     .await
                 {
-                    return Stop::Lost(e.to_string());
+                    return Ended::Lost(e.to_string());
                 }
                 sent_upto += 1;
             }
             let room_for_more = self.outbox.len() < self.capacity;
             tokio::select! {
-                post = rx.recv(), if room_for_more => match post {
+                post = self.posts.recv(), if room_for_more => match post {
                     Some(post) => {
                         self.next_id += 1;
                         self.outbox.push_back((format!("rcpub-{:08x}-{}", rand::random::<u32>(), self.next_id), post));
                     }
                     None => {
                         connect::close(&mut stream).await;
-                        return Stop::Closed;
+                        return Ended::ConsumerGone;
                     }
                 },
                 _ = &mut *stop => {
@@ -327,7 +289,7 @@ impl Worker {
                         let _ = stream.send(&XmppStreamElement::Stanza(Stanza::Presence(stanzas::leave(occupant)))).await;
                     }
                     connect::close(&mut stream).await;
-                    return Stop::Closed;
+                    return Ended::Shutdown;
                 }
                 el = stream.next() => match el {
                     Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Message(m))))) => {
@@ -367,7 +329,7 @@ impl Worker {
                     }
                     Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Iq(iq))))) => {
                         if let Err(e) = connect::answer_requests(&mut stream, iq).await {
-                            return Stop::Lost(e);
+                            return Ended::Lost(e);
                         }
                     }
                     Some(Ok(_)) => {}
@@ -375,12 +337,12 @@ impl Worker {
                         self.next_id += 1;
                         let ping = stanzas::ping(None, &format!("ping-{}", self.next_id));
                         if let Err(e) = connect::send(&mut stream, Stanza::Iq(ping)).await {
-                            return Stop::Lost(e);
+                            return Ended::Lost(e);
                         }
                     }
                     Some(Err(ReadError::ParseError(e))) => tracing::warn!("publisher skips an element: {e}"),
-                    Some(Err(ReadError::HardError(e))) => return Stop::Lost(e.to_string()),
-                    Some(Err(ReadError::StreamFooterReceived)) | None => return Stop::Lost("the server closed the stream".into()),
+                    Some(Err(ReadError::HardError(e))) => return Ended::Lost(e.to_string()),
+                    Some(Err(ReadError::StreamFooterReceived)) | None => return Ended::Lost("the server closed the stream".into()),
                 }
             }
         }

@@ -3,6 +3,8 @@
 //! the connection is lost.
 
 use std::collections::{HashMap, HashSet};
+use std::io;
+use std::path::Path;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -17,19 +19,17 @@ use super::error::{NodeError, NodeStreamError};
 use super::position::PubSubPosition;
 use super::stanzas::{self as ps, Event, NodeItem};
 use super::{NodeChange, NodeTarget, SubConfig};
-use crate::connect::{self, send, Incoming, Next, Session, Sessions};
+use crate::connect::{self, send, Incoming, Session};
 use crate::dedup::Recent;
 use crate::error::Fatal;
-use crate::queue;
+use crate::feed::{Feeder, Position};
+use crate::options::Transport;
 use crate::stanzas;
-use crate::status::{Connection, NodeState, Status};
+use crate::status::{NodeState, Status};
+use crate::task::{Ended, Serve};
 
-/// What travels to the consumer: an item, and the node position it moves to. An envelope
-/// without an item only moves the position (a filtered or duplicate item, a baseline).
-pub(crate) struct Envelope {
-    pub item: Option<Result<NodeChange, NodeStreamError>>,
-    pub mark: Option<Mark>,
-}
+/// What a subscriber's stream yields.
+pub(crate) type Item = Result<NodeChange, NodeStreamError>;
 
 /// A delivered item's place in its node: `item_id` `None` records a node seen empty.
 #[derive(Clone)]
@@ -38,11 +38,20 @@ pub(crate) struct Mark {
     pub item_id: Option<String>,
 }
 
-/// How a session ended.
-enum Ended {
-    Shutdown,
-    ConsumerGone,
-    Lost(String),
+impl Position for PubSubPosition {
+    type Mark = Mark;
+
+    fn advance(&mut self, m: &Mark) {
+        self.record(&m.node, m.item_id.as_deref());
+    }
+
+    fn load(path: &Path) -> io::Result<Self> {
+        PubSubPosition::load(path)
+    }
+
+    fn save(&self, path: &Path) -> io::Result<()> {
+        PubSubPosition::save(self, path)
+    }
 }
 
 /// Items asked for first when catching up after a known item; the request grows by
@@ -57,11 +66,9 @@ type Key = (String, String, Option<i64>);
 
 pub(crate) struct Driver {
     cfg: SubConfig,
-    out: queue::Sender<Envelope>,
+    out: Feeder<PubSubPosition, Item>,
     status: watch::Sender<Status>,
     dedup: Recent<Key>,
-    /// Position of everything received (delivered or still buffered).
-    received: PubSubPosition,
     next_id: u64,
     /// The error last reported for a node, so a node retried in vain is reported once.
     reported: HashMap<String, NodeError>,
@@ -95,17 +102,15 @@ enum Phase {
 impl Driver {
     pub fn new(
         cfg: SubConfig,
-        out: queue::Sender<Envelope>,
+        out: Feeder<PubSubPosition, Item>,
         status: watch::Sender<Status>,
     ) -> Self {
-        let received = cfg.resume.clone();
         let dedup = Recent::new(cfg.delivery.dedup_window);
         Driver {
             cfg,
             out,
             status,
             dedup,
-            received,
             next_id: 0,
             reported: HashMap::new(),
             previous: None,
@@ -122,54 +127,20 @@ impl Driver {
             s.nodes.insert(node.to_owned(), state);
         });
     }
+}
 
-    /// Connects, serves, and reconnects until closed or failed for good.
-    pub async fn run(mut self, mut shutdown: oneshot::Receiver<()>) {
-        let mut sessions = Sessions::default();
-        let mut lost = None;
-        loop {
-            match sessions
-                .next(
-                    &self.cfg.transport,
-                    &self.status,
-                    lost.take(),
-                    &mut shutdown,
-                )
-                .await
-            {
-                Next::Session(session) => match self.serve(*session, &mut shutdown).await {
-                    Ended::Shutdown => {
-                        return self
-                            .status
-                            .send_modify(|s| s.connection = Connection::Closed)
-                    }
-                    Ended::ConsumerGone => return,
-                    Ended::Lost(reason) => lost = Some(reason),
-                },
-                Next::Closed => {
-                    return self
-                        .status
-                        .send_modify(|s| s.connection = Connection::Closed)
-                }
-                Next::Failed(fatal) => return self.fail(fatal).await,
-            }
-        }
+impl Serve for Driver {
+    fn transport(&self) -> &Transport {
+        &self.cfg.transport
     }
 
-    async fn fail(&mut self, fatal: Fatal) {
-        tracing::error!(error = %fatal, "giving up");
-        self.status.send_modify(|s| {
-            s.connection = Connection::Failed {
-                reason: fatal.to_string(),
-            }
-        });
-        let _ = self
-            .out
-            .push(Envelope {
-                item: Some(Err(NodeStreamError::Fatal(fatal))),
-                mark: None,
-            })
-            .await;
+    fn status(&self) -> &watch::Sender<Status> {
+        &self.status
+    }
+
+    /// The consumer reads the fatal error last.
+    async fn failed(&mut self, fatal: Fatal) {
+        self.out.finish(Err(NodeStreamError::Fatal(fatal))).await;
     }
 
     /// Runs one session until it ends.
@@ -236,11 +207,7 @@ impl Driver {
                                 service,
                                 reason: error.to_string(),
                             });
-                            let envelope = Envelope {
-                                item: Some(item),
-                                mark: None,
-                            };
-                            if let Err(end) = self.deliver(envelope).await {
+                            if let Err(end) = self.out.deliver(item, None).await {
                                 return end;
                             }
                         }
@@ -268,7 +235,9 @@ impl Driver {
             }
         }
     }
+}
 
+impl Driver {
     async fn subscribe(
         &mut self,
         stream: &mut connect::Stream,
@@ -322,12 +291,16 @@ impl Driver {
                     match &node.phase {
                         Phase::Subscribing { id: s } if *s == id => {
                             tracing::debug!(node = %node.target.uri, "subscribed");
-                            let (asked, baseline) =
-                                match self.received.node(&node.target.uri).map(|p| &p.item_id) {
-                                    None => (Some(self.cfg.last_items.max(1)), true),
-                                    Some(Some(_)) => (Some(FIRST_PAGE), false),
-                                    Some(None) => (None, false),
-                                };
+                            let (asked, baseline) = match self
+                                .out
+                                .received()
+                                .node(&node.target.uri)
+                                .map(|p| &p.item_id)
+                            {
+                                None => (Some(self.cfg.last_items.max(1)), true),
+                                Some(Some(_)) => (Some(FIRST_PAGE), false),
+                                Some(None) => (None, false),
+                            };
                             self.fetch(stream, node, asked, baseline).await?;
                         }
                         Phase::Fetching { id: f, .. } if *f == id => {
@@ -400,19 +373,23 @@ impl Driver {
                     .filter_map(|i| i.id.clone())
                     .find(|id| !held_ids.contains(id));
                 if newest.is_some() || held.is_empty() {
-                    self.received.record(&uri, newest.as_deref());
-                    self.advance(Mark {
-                        node: uri.clone(),
-                        item_id: newest,
-                    })
-                    .await?;
+                    self.out
+                        .advance(Mark {
+                            node: uri.clone(),
+                            item_id: newest,
+                        })
+                        .await?;
                 }
                 items.len()
             } else {
                 items.len().saturating_sub(self.cfg.last_items as usize)
             }
         } else {
-            let last = self.received.node(&uri).and_then(|p| p.item_id.clone());
+            let last = self
+                .out
+                .received()
+                .node(&uri)
+                .and_then(|p| p.item_id.clone());
             match last {
                 None => 0,
                 Some(last) => match items.iter().position(|i| i.id.as_deref() == Some(&last)) {
@@ -510,14 +487,14 @@ impl Driver {
                 reason: error.to_string(),
             },
         );
-        if matches!(error, NodeError::NotFound) && self.received.node(&uri).is_none() {
+        if matches!(error, NodeError::NotFound) && self.out.received().node(&uri).is_none() {
             // Whatever a node created later publishes is new to us.
-            self.received.record(&uri, None);
-            self.advance(Mark {
-                node: uri,
-                item_id: None,
-            })
-            .await?;
+            self.out
+                .advance(Mark {
+                    node: uri,
+                    item_id: None,
+                })
+                .await?;
         }
         self.report(&node.target, error).await
     }
@@ -527,15 +504,12 @@ impl Driver {
             return Ok(());
         }
         self.reported.insert(target.uri.clone(), error.clone());
-        self.deliver(Envelope {
-            item: Some(Err(NodeStreamError::Node {
-                service: target.service.clone(),
-                node: target.node.clone(),
-                error,
-            })),
-            mark: None,
-        })
-        .await
+        let item = Err(NodeStreamError::Node {
+            service: target.service.clone(),
+            node: target.node.clone(),
+            error,
+        });
+        self.out.deliver(item, None).await
     }
 
     /// Turns one item into a stream item: parses its payload, drops duplicates, filters,
@@ -552,9 +526,6 @@ impl Driver {
             node: target.uri.clone(),
             item_id: Some(id.clone()),
         });
-        if let Some(id) = &id {
-            self.received.record(&target.uri, Some(id));
-        }
         let parsed = payload.as_ref().map(rc_core::from_element);
         let stamp = match &parsed {
             Some(Ok(change)) => change.timestamp.map(|t| t.timestamp_micros()),
@@ -567,7 +538,7 @@ impl Driver {
             {
                 tracing::debug!(node = %target.uri, item = %id, "duplicate item dropped");
                 self.status.send_modify(|s| s.duplicates += 1);
-                self.advance_opt(mark).await?;
+                self.out.advance(mark).await?;
                 return Ok(false);
             }
         }
@@ -588,7 +559,7 @@ impl Driver {
                     change.wiki = Some(target.node.clone());
                 }
                 if !self.cfg.delivery.filter.matches(&change) {
-                    self.advance_opt(mark).await?;
+                    self.out.advance(mark).await?;
                     return Ok(false);
                 }
                 Ok(NodeChange {
@@ -602,38 +573,7 @@ impl Driver {
             }
         };
         let delivered = item.is_ok();
-        self.deliver(Envelope {
-            item: Some(item),
-            mark,
-        })
-        .await?;
+        self.out.deliver(item, mark).await?;
         Ok(delivered)
-    }
-
-    async fn deliver(&mut self, envelope: Envelope) -> Result<(), Ended> {
-        match self.out.push(envelope).await {
-            Ok(Some(Envelope { item: Some(_), .. })) => {
-                self.status.send_modify(|s| s.dropped += 1);
-                Ok(())
-            }
-            Ok(_) => Ok(()),
-            Err(queue::Closed) => Err(Ended::ConsumerGone),
-        }
-    }
-
-    /// Moves the consumer's position without an item.
-    async fn advance(&mut self, mark: Mark) -> Result<(), Ended> {
-        self.deliver(Envelope {
-            item: None,
-            mark: Some(mark),
-        })
-        .await
-    }
-
-    async fn advance_opt(&mut self, mark: Option<Mark>) -> Result<(), Ended> {
-        match mark {
-            Some(m) => self.advance(m).await,
-            None => Ok(()),
-        }
     }
 }

@@ -81,14 +81,12 @@ mod stanzas;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::Stream;
 use rc_core::RecentChange;
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 use tokio_xmpp::jid::BareJid;
 
 pub use atom::AtomEntry;
@@ -98,10 +96,10 @@ pub use publisher::{NodePublisher, NodePublisherBuilder};
 
 use crate::config::{parse_jid, Account};
 use crate::error::ConfigError;
+use crate::feed::{Feed, FeedConfig, Resume};
 use crate::options::{self, Delivery, Transport};
-use crate::queue;
 use crate::status::{NodeState, Status};
-use driver::{Driver, Envelope};
+use driver::{Driver, Item};
 
 /// A change published to a node, with where it came from. Dereferences to the
 /// [`RecentChange`].
@@ -165,9 +163,31 @@ pub(crate) struct SubConfig {
     pub transport: Transport,
     pub delivery: Delivery,
     pub nodes: Vec<NodeTarget>,
-    pub resume: PubSubPosition,
+    pub resume: Resume<PubSubPosition>,
     pub last_items: u32,
     pub node_retry: Duration,
+}
+
+impl SubConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.nodes.is_empty() {
+            return Err(ConfigError::NoNodes);
+        }
+        self.transport.check()?;
+        self.delivery.check()
+    }
+}
+
+impl FeedConfig for SubConfig {
+    type Position = PubSubPosition;
+
+    fn delivery(&self) -> &Delivery {
+        &self.delivery
+    }
+
+    fn resume(&self) -> &Resume<PubSubPosition> {
+        &self.resume
+    }
 }
 
 /// The entry point: [`Subscriber::builder`] for an account, [`Subscriber::anonymous`] for
@@ -203,7 +223,6 @@ impl Subscriber {
 #[must_use]
 pub struct SubscriberBuilder {
     cfg: SubConfig,
-    resume_file: Option<PathBuf>,
 }
 
 impl SubscriberBuilder {
@@ -213,11 +232,10 @@ impl SubscriberBuilder {
                 transport: Transport::new(account),
                 delivery: Delivery::default(),
                 nodes: Vec::new(),
-                resume: PubSubPosition::default(),
+                resume: Resume::default(),
                 last_items: 0,
                 node_retry: Duration::from_secs(30),
             },
-            resume_file: None,
         }
     }
 
@@ -262,7 +280,7 @@ impl SubscriberBuilder {
 
     /// Continues from a saved position.
     pub fn resume(mut self, position: PubSubPosition) -> Self {
-        self.cfg.resume = position;
+        self.cfg.resume.position = position;
         self
     }
 
@@ -270,12 +288,7 @@ impl SubscriberBuilder {
     /// written at most once a second while items flow, and when the stream is closed or
     /// dropped. The position moves when the stream yields an item (see the module docs).
     pub fn resume_from_file(mut self, path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
-        let path = path.into();
-        self.cfg.resume = PubSubPosition::load(&path).map_err(|e| ConfigError::ResumeFile {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        self.resume_file = Some(path);
+        self.cfg.resume = Resume::from_file(path.into())?;
         Ok(self)
     }
 
@@ -291,32 +304,15 @@ impl SubscriberBuilder {
     /// panicking on them.
     pub fn try_connect(self) -> Result<NodeStream, ConfigError> {
         let cfg = self.cfg;
-        if cfg.nodes.is_empty() {
-            return Err(ConfigError::NoNodes);
-        }
-        cfg.transport.check()?;
-        cfg.delivery.check()?;
-        let (tx, rx) = queue::channel(cfg.delivery.buffer, cfg.delivery.backpressure);
+        cfg.check()?;
         let mut initial = Status::default();
         for node in &cfg.nodes {
             initial
                 .nodes
                 .insert(node.uri.clone(), NodeState::Subscribing);
         }
-        let (status_tx, status_rx) = watch::channel(initial);
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let position = Arc::new(Mutex::new(cfg.resume.clone()));
-        let resume_file = self.resume_file;
-        let task = tokio::spawn(Driver::new(cfg, tx, status_tx).run(stop_rx));
         Ok(NodeStream {
-            rx,
-            status: status_rx,
-            position,
-            resume_file,
-            last_save: Instant::now(),
-            dirty: false,
-            stop: Some(stop_tx),
-            task: Some(task),
+            feed: Feed::start(cfg, initial, Driver::new),
         })
     }
 }
@@ -328,93 +324,35 @@ options::delivery_options!(SubscriberBuilder => cfg.delivery);
 /// that is not one, a node that was refused, or (last) why the subscriber stopped for
 /// good. Ends only after a [`NodeStreamError::Fatal`] or [`close`](Self::close).
 pub struct NodeStream {
-    rx: queue::Receiver<Envelope>,
-    status: watch::Receiver<Status>,
-    position: Arc<Mutex<PubSubPosition>>,
-    resume_file: Option<PathBuf>,
-    last_save: Instant,
-    dirty: bool,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    feed: Feed<PubSubPosition, Item>,
 }
 
 impl NodeStream {
     /// The subscriber's state, updated as it changes.
     pub fn status(&self) -> watch::Receiver<Status> {
-        self.status.clone()
+        self.feed.status()
     }
 
     /// The position after the last item this stream yielded: persist it to continue there.
     pub fn position(&self) -> PubSubPosition {
-        self.position
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.feed.position().clone()
     }
 
     /// Items buffered and not yet read.
     pub fn backlog(&self) -> usize {
-        self.rx.len()
+        self.feed.backlog()
     }
 
     /// Unsubscribes, closes the connection, and saves the resume file.
-    pub async fn close(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-        }
-        self.save();
-    }
-
-    fn save(&mut self) {
-        if let (Some(path), true) = (&self.resume_file, self.dirty) {
-            let pos = self.position();
-            match pos.save(path) {
-                Ok(()) => self.dirty = false,
-                Err(e) => {
-                    tracing::error!(path = %path.display(), "cannot save the resume position: {e}")
-                }
-            }
-        }
-        self.last_save = Instant::now();
+    pub async fn close(self) {
+        self.feed.close().await;
     }
 }
 
 impl Stream for NodeStream {
     type Item = Result<NodeChange, NodeStreamError>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        loop {
-            let Envelope { item, mark } = match Pin::new(&mut this.rx).poll_recv(cx) {
-                Poll::Ready(Some(envelope)) => envelope,
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            };
-            if let Some(m) = mark {
-                this.position
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .record(&m.node, m.item_id.as_deref());
-                this.dirty = true;
-                if this.last_save.elapsed() >= Duration::from_secs(1) {
-                    this.save();
-                }
-            }
-            if let Some(item) = item {
-                return Poll::Ready(Some(item));
-            }
-        }
-    }
-}
-
-impl Drop for NodeStream {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.save();
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().feed.poll_item(cx)
     }
 }

@@ -12,7 +12,6 @@ use std::time::Duration;
 use futures::StreamExt;
 use minidom::Element;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
@@ -21,12 +20,13 @@ use super::atom::AtomEntry;
 use super::node_uri;
 use super::stanzas as ps;
 use crate::config::Account;
-use crate::connect::{self, send, Incoming, Next, Sessions};
+use crate::connect::{self, send, Incoming, Session};
 use crate::error::{ConfigError, Fatal};
 use crate::options::{self, Transport};
 use crate::publisher::PublishError;
 use crate::stanzas;
 use crate::status::{Connection, NodeState, Status};
+use crate::task::{Ended, Handle, Serve};
 
 /// Configures a [`NodePublisher`]: the same account, server and TLS options as the client.
 #[derive(Debug)]
@@ -59,28 +59,24 @@ impl NodePublisherBuilder {
         self.transport.check()?;
         let (tx, rx) = mpsc::channel(self.outbox);
         let (status_tx, status_rx) = watch::channel(Status::default());
-        let (stop_tx, stop_rx) = oneshot::channel();
         let (counts_tx, counts_rx) = watch::channel(Counts::default());
-        let task = tokio::spawn(
-            Worker {
-                transport: self.transport,
-                max_items: self.max_items,
-                outbox: VecDeque::new(),
-                capacity: self.outbox,
-                status: status_tx,
-                counts: counts_tx,
-                next_id: 0,
-            }
-            .run(rx, stop_rx),
-        );
+        let task = Handle::spawn(Worker {
+            transport: self.transport,
+            max_items: self.max_items,
+            outbox: VecDeque::new(),
+            posts: rx,
+            capacity: self.outbox,
+            status: status_tx,
+            counts: counts_tx,
+            next_id: 0,
+        });
         Ok(NodePublisher {
             tx,
             status: status_rx,
             counts: counts_rx,
             posted: 0,
             rejected_seen: 0,
-            stop: Some(stop_tx),
-            task: Some(task),
+            task,
         })
     }
 }
@@ -106,8 +102,7 @@ pub struct NodePublisher {
     counts: watch::Receiver<Counts>,
     posted: u64,
     rejected_seen: u64,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    task: Handle,
 }
 
 /// Items the service confirmed, and items it refused for good.
@@ -219,20 +214,7 @@ impl NodePublisher {
 
     /// Disconnects; unconfirmed items are dropped.
     pub async fn close(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-        }
-    }
-}
-
-impl Drop for NodePublisher {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.task.close().await;
     }
 }
 
@@ -242,50 +224,21 @@ fn new_item_id() -> String {
     format!("{micros}-{:08x}", rand::random::<u32>())
 }
 
+/// The task behind a publisher.
 struct Worker {
     transport: Transport,
     max_items: Option<u32>,
     /// Waiting or sent, not yet confirmed; `Some(iq id)` once sent on this connection.
     outbox: VecDeque<(Option<String>, Post)>,
+    /// What the application posts.
+    posts: mpsc::Receiver<Post>,
     capacity: usize,
     status: watch::Sender<Status>,
     counts: watch::Sender<Counts>,
     next_id: u64,
 }
 
-enum Stop {
-    Closed,
-    Lost(String),
-}
-
 impl Worker {
-    async fn run(mut self, mut rx: mpsc::Receiver<Post>, mut stop: oneshot::Receiver<()>) {
-        let mut sessions = Sessions::default();
-        let mut lost = None;
-        loop {
-            match sessions
-                .next(&self.transport, &self.status, lost.take(), &mut stop)
-                .await
-            {
-                Next::Session(session) => match self.serve(*session, &mut rx, &mut stop).await {
-                    Stop::Closed => return,
-                    Stop::Lost(reason) => lost = Some(reason),
-                },
-                Next::Closed => return,
-                Next::Failed(fatal) => return self.fail(fatal),
-            }
-        }
-    }
-
-    fn fail(&mut self, fatal: Fatal) {
-        tracing::error!(error = %fatal, "publisher gives up");
-        self.status.send_modify(|s| {
-            s.connection = Connection::Failed {
-                reason: fatal.to_string(),
-            }
-        });
-    }
-
     fn id(&mut self, what: &str) -> String {
         self.next_id += 1;
         format!("{what}-{}", self.next_id)
@@ -314,14 +267,23 @@ impl Worker {
             }
         }
     }
+}
 
-    async fn serve(
-        &mut self,
-        session: connect::Session,
-        rx: &mut mpsc::Receiver<Post>,
-        stop: &mut oneshot::Receiver<()>,
-    ) -> Stop {
-        let connect::Session { mut stream, .. } = session;
+impl Serve for Worker {
+    fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    fn status(&self) -> &watch::Sender<Status> {
+        &self.status
+    }
+
+    /// The status says why; [`post`](NodePublisher::publish_payload) returns it.
+    async fn failed(&mut self, _fatal: Fatal) {}
+
+    /// Sends what waits in the outbox, and settles it as the service confirms it.
+    async fn serve(&mut self, session: Session, stop: &mut oneshot::Receiver<()>) -> Ended {
+        let Session { mut stream, .. } = session;
         for entry in self.outbox.iter_mut() {
             entry.0 = None;
         }
@@ -340,22 +302,22 @@ impl Worker {
                 let id = self.id("pub");
                 let iq = ps::publish(&post.service, &post.node, &post.item_id, post.payload, &id);
                 if let Err(e) = send(&mut stream, Stanza::Iq(iq)).await {
-                    return Stop::Lost(e);
+                    return Ended::Lost(e);
                 }
                 self.outbox[i].0 = Some(id);
             }
             let room_for_more = self.outbox.len() < self.capacity;
             tokio::select! {
-                post = rx.recv(), if room_for_more => match post {
+                post = self.posts.recv(), if room_for_more => match post {
                     Some(post) => self.outbox.push_back((None, post)),
                     None => {
                         connect::close(&mut stream).await;
-                        return Stop::Closed;
+                        return Ended::ConsumerGone;
                     }
                 },
                 _ = &mut *stop => {
                     connect::close(&mut stream).await;
-                    return Stop::Closed;
+                    return Ended::Shutdown;
                 }
                 el = stream.next() => {
                     let iq = match connect::incoming(el) {
@@ -364,20 +326,22 @@ impl Worker {
                         Incoming::Quiet => {
                             let id = self.id("ping");
                             if let Err(e) = send(&mut stream, Stanza::Iq(stanzas::ping(None, &id))).await {
-                                return Stop::Lost(e);
+                                return Ended::Lost(e);
                             }
                             continue;
                         }
-                        Incoming::Lost(reason) => return Stop::Lost(reason),
+                        Incoming::Lost(reason) => return Ended::Lost(reason),
                     };
                     if let Err(e) = self.on_iq(&mut stream, &mut creating, iq).await {
-                        return Stop::Lost(e);
+                        return Ended::Lost(e);
                     }
                 }
             }
         }
     }
+}
 
+impl Worker {
     async fn on_iq(
         &mut self,
         stream: &mut connect::Stream,

@@ -1,0 +1,243 @@
+//! The way from a client task to its stream, the same for rooms and PubSub nodes:
+//! [`Envelope`]s on the bounded [`queue`], each an item and the place it moves the
+//! stream's [`Position`] to. The task delivers them through its [`Feeder`]; the stream's
+//! [`Feed`] yields the items, moves the position as it does, and keeps the resume file.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::error::ConfigError;
+use crate::options::Delivery;
+use crate::queue;
+use crate::status::Status;
+use crate::task::{Ended, Handle, Serve};
+
+/// How often, at the most, a stream writes its resume file while items flow.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// What travels to the consumer: an item, and the place it moves the position to. An
+/// envelope without an item only moves the position (a filtered or duplicate change, a
+/// baseline).
+pub(crate) struct Envelope<T, M> {
+    pub item: Option<T>,
+    pub mark: Option<M>,
+}
+
+/// Where a stream stands in all its sources: a room client's
+/// [`ResumePosition`](crate::ResumePosition), a subscriber's
+/// [`PubSubPosition`](crate::pubsub::PubSubPosition).
+pub(crate) trait Position: Clone + Default {
+    /// One item's place in its source.
+    type Mark;
+
+    /// Moves to `mark`.
+    fn advance(&mut self, mark: &Self::Mark);
+
+    /// Reads a position saved before; a missing file is an empty position.
+    fn load(path: &Path) -> io::Result<Self>;
+
+    /// Writes the position atomically.
+    fn save(&self, path: &Path) -> io::Result<()>;
+}
+
+/// Where a stream starts, and the file that keeps its position, if any.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Resume<P> {
+    pub position: P,
+    pub file: Option<PathBuf>,
+}
+
+impl<P: Position> Resume<P> {
+    /// Continues from the position in this file (if it exists), and keeps it there.
+    pub fn from_file(path: PathBuf) -> Result<Self, ConfigError> {
+        let position = P::load(&path).map_err(|e| ConfigError::ResumeFile {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Resume {
+            position,
+            file: Some(path),
+        })
+    }
+}
+
+/// The configuration of a task that feeds a stream: how it delivers, and where it starts.
+pub(crate) trait FeedConfig {
+    /// The stream's position.
+    type Position: Position;
+
+    /// How items are handed to the consumer.
+    fn delivery(&self) -> &Delivery;
+
+    /// Where the stream starts.
+    fn resume(&self) -> &Resume<Self::Position>;
+}
+
+/// The task's end: delivers envelopes, and knows the position of everything it delivered
+/// (read by the stream or still buffered), where the next session continues from.
+pub(crate) struct Feeder<P: Position, T> {
+    queue: queue::Sender<Envelope<T, P::Mark>>,
+    status: watch::Sender<Status>,
+    received: P,
+}
+
+impl<P: Position, T> Feeder<P, T> {
+    /// The position of everything delivered.
+    pub fn received(&self) -> &P {
+        &self.received
+    }
+
+    /// Hands an item to the stream, with the place it moves the position to. When the
+    /// buffer is full this waits, or drops the oldest envelope and counts it in
+    /// [`Status::dropped`] if it carried an item, as the builder said.
+    pub async fn deliver(&mut self, item: T, mark: Option<P::Mark>) -> Result<(), Ended> {
+        self.push(Some(item), mark).await
+    }
+
+    /// Moves the stream's position without an item (nothing when there is no mark).
+    pub async fn advance(&mut self, mark: impl Into<Option<P::Mark>>) -> Result<(), Ended> {
+        match mark.into() {
+            Some(mark) => self.push(None, Some(mark)).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn push(&mut self, item: Option<T>, mark: Option<P::Mark>) -> Result<(), Ended> {
+        if let Some(mark) = &mark {
+            self.received.advance(mark);
+        }
+        match self.queue.push(Envelope { item, mark }).await {
+            Ok(Some(Envelope { item: Some(_), .. })) => {
+                self.status.send_modify(|s| s.dropped += 1);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(queue::Closed) => Err(Ended::ConsumerGone),
+        }
+    }
+
+    /// Hands the stream its last item: why the task stopped for good.
+    pub async fn finish(&self, item: T) {
+        let _ = self
+            .queue
+            .push(Envelope {
+                item: Some(item),
+                mark: None,
+            })
+            .await;
+    }
+
+    /// Whether the stream is gone.
+    pub fn is_closed(&self) -> bool {
+        self.queue.is_closed()
+    }
+}
+
+/// The stream's end: yields the items, moves the position as it does, writes the resume
+/// file (at most once a second while items flow, and when closed or dropped), and stops
+/// the task when closed or dropped.
+pub(crate) struct Feed<P: Position, T> {
+    rx: queue::Receiver<Envelope<T, P::Mark>>,
+    status: watch::Receiver<Status>,
+    position: P,
+    file: Option<PathBuf>,
+    last_save: Instant,
+    dirty: bool,
+    task: Handle,
+}
+
+impl<P: Position, T> Feed<P, T> {
+    /// Starts the task that `start` makes of the configuration, the task's end of the
+    /// feed and its status sender; returns the stream's end.
+    pub fn start<C, S>(
+        cfg: C,
+        status: Status,
+        start: impl FnOnce(C, Feeder<P, T>, watch::Sender<Status>) -> S,
+    ) -> Self
+    where
+        C: FeedConfig<Position = P>,
+        S: Serve + Send + 'static,
+    {
+        let delivery = cfg.delivery();
+        let (tx, rx) = queue::channel(delivery.buffer, delivery.backpressure);
+        let (status_tx, status_rx) = watch::channel(status);
+        let Resume { position, file } = cfg.resume().clone();
+        let out = Feeder {
+            queue: tx,
+            status: status_tx.clone(),
+            received: position.clone(),
+        };
+        Feed {
+            rx,
+            status: status_rx,
+            position,
+            file,
+            last_save: Instant::now(),
+            dirty: false,
+            task: Handle::spawn(start(cfg, out, status_tx)),
+        }
+    }
+
+    /// The next item: moves the position past every envelope up to it.
+    pub fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        loop {
+            let Some(Envelope { item, mark }) = ready!(Pin::new(&mut self.rx).poll_recv(cx)) else {
+                return Poll::Ready(None);
+            };
+            if let Some(mark) = mark {
+                self.position.advance(&mark);
+                self.dirty = true;
+                if self.last_save.elapsed() >= SAVE_EVERY {
+                    self.save();
+                }
+            }
+            if let Some(item) = item {
+                return Poll::Ready(Some(item));
+            }
+        }
+    }
+
+    /// The task's state, updated as it changes.
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// The position after the last item yielded.
+    pub fn position(&self) -> &P {
+        &self.position
+    }
+
+    /// Items buffered and not yet read.
+    pub fn backlog(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Stops the task, waits until it said goodbye, and saves the resume file.
+    pub async fn close(mut self) {
+        self.task.close().await;
+        self.save();
+    }
+
+    fn save(&mut self) {
+        if let (Some(path), true) = (&self.file, self.dirty) {
+            match self.position.save(path) {
+                Ok(()) => self.dirty = false,
+                Err(e) => {
+                    tracing::error!(path = %path.display(), "cannot save the resume position: {e}")
+                }
+            }
+        }
+        self.last_save = Instant::now();
+    }
+}
+
+impl<P: Position, T> Drop for Feed<P, T> {
+    fn drop(&mut self) {
+        self.save();
+    }
+}

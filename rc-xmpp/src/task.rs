@@ -1,0 +1,114 @@
+//! The background task behind every stream and publisher: one session after another
+//! ([`Sessions`]) around the task's own work in each ([`Serve::serve`]), until the
+//! consumer closes it or it fails for good; and the [`Handle`] that stops it.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::connect::{Next, Session, Sessions};
+use crate::error::Fatal;
+use crate::options::Transport;
+use crate::status::{Connection, Status};
+
+/// How a session ended.
+pub(crate) enum Ended {
+    /// Closed by the consumer; the session said goodbye.
+    Shutdown,
+    /// The consumer is gone (its stream or publisher was dropped): nobody is left to tell.
+    ConsumerGone,
+    /// The connection was lost, for this reason: the next session follows.
+    Lost(String),
+}
+
+/// A task's own work, session by session: the room client, the PubSub subscriber and the
+/// two publishers.
+pub(crate) trait Serve {
+    /// What the sessions are opened with.
+    fn transport(&self) -> &Transport;
+
+    /// Where the task publishes its state.
+    fn status(&self) -> &watch::Sender<Status>;
+
+    /// Works in one session until it ends, or until `shutdown` says to stop.
+    fn serve(
+        &mut self,
+        session: Session,
+        shutdown: &mut oneshot::Receiver<()>,
+    ) -> impl Future<Output = Ended> + Send;
+
+    /// The task gives up for good (it is logged and in the status already): tell the
+    /// consumer, where the status is not all it reads.
+    fn failed(&mut self, fatal: Fatal) -> impl Future<Output = ()> + Send;
+}
+
+/// Connects, serves, and reconnects until closed or failed for good, publishing the
+/// connection's state as it goes.
+pub(crate) async fn run(mut task: impl Serve, mut shutdown: oneshot::Receiver<()>) {
+    let mut sessions = Sessions::default();
+    let mut lost = None;
+    loop {
+        match sessions
+            .next(task.transport(), task.status(), lost.take(), &mut shutdown)
+            .await
+        {
+            Next::Session(session) => match task.serve(*session, &mut shutdown).await {
+                Ended::Shutdown => break,
+                Ended::ConsumerGone => return,
+                Ended::Lost(reason) => lost = Some(reason),
+            },
+            Next::Closed => break,
+            Next::Failed(fatal) => {
+                tracing::error!(error = %fatal, "giving up");
+                task.status().send_modify(|s| {
+                    s.connection = Connection::Failed {
+                        reason: fatal.to_string(),
+                    }
+                });
+                return task.failed(fatal).await;
+            }
+        }
+    }
+    task.status()
+        .send_modify(|s| s.connection = Connection::Closed);
+}
+
+/// A started task, stopped when closed or dropped.
+pub(crate) struct Handle {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Handle {
+    /// Starts `task` in the background ([`run`]). Must be called within a tokio runtime.
+    pub fn spawn(task: impl Serve + Send + 'static) -> Handle {
+        let (stop, shutdown) = oneshot::channel();
+        Handle {
+            stop: Some(stop),
+            task: Some(tokio::spawn(run(task, shutdown))),
+        }
+    }
+
+    /// Tells the task to stop, and waits until it has said goodbye (5 s at the most).
+    pub async fn close(&mut self) {
+        self.stop();
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+
+    /// Tells the task to stop.
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
