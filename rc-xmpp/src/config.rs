@@ -8,8 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio_xmpp::jid::BareJid;
 
 use crate::error::ConfigError;
-use crate::feed::{FeedConfig, Resume};
-use crate::options::{Delivery, Transport};
+use crate::options::StreamOptions;
 use crate::resume::ResumePosition;
 
 /// A password that never shows in logs, `Debug` output or error messages.
@@ -183,11 +182,9 @@ pub enum Backpressure {
 /// Everything the room client needs; built by [`ClientBuilder`](crate::ClientBuilder).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    pub transport: Transport,
-    pub delivery: Delivery,
+    pub stream: StreamOptions<ResumePosition>,
     pub rooms: Vec<RoomConfig>,
     pub history: History,
-    pub resume: Resume<ResumePosition>,
     pub self_ping_interval: Duration,
     pub rejoin_delay: Duration,
 }
@@ -196,11 +193,9 @@ impl Config {
     /// The room client's defaults (see [`ClientBuilder`](crate::ClientBuilder)).
     pub(crate) fn new(account: Account) -> Self {
         Config {
-            transport: Transport::new(account),
-            delivery: Delivery::default(),
+            stream: StreamOptions::new(account),
             rooms: Vec::new(),
             history: History::None,
-            resume: Resume::default(),
             self_ping_interval: Duration::from_secs(300),
             rejoin_delay: Duration::from_secs(5),
         }
@@ -210,20 +205,13 @@ impl Config {
         if self.rooms.is_empty() {
             return Err(ConfigError::NoRooms);
         }
-        self.transport.check()?;
-        self.delivery.check()
+        self.stream.check()
     }
 }
 
-impl FeedConfig for Config {
-    type Position = ResumePosition;
-
-    fn delivery(&self) -> &Delivery {
-        &self.delivery
-    }
-
-    fn resume(&self) -> &Resume<ResumePosition> {
-        &self.resume
+impl AsRef<StreamOptions<ResumePosition>> for Config {
+    fn as_ref(&self) -> &StreamOptions<ResumePosition> {
+        &self.stream
     }
 }
 

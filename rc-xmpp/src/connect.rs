@@ -27,7 +27,7 @@ use xmpp_parsers::iq::Iq;
 use crate::config::{Account, Tls};
 use crate::error::Fatal;
 use crate::options::Transport;
-use crate::stanzas;
+use crate::stanzas::{self, Ids};
 
 /// The stream of a live session, whatever carries it.
 pub(crate) type Stream = XmppStream<Box<dyn AsyncReadAndWrite + Send + 'static>>;
@@ -394,16 +394,21 @@ pub(crate) enum Incoming {
         from: Option<BareJid>,
         error: StreamElementError,
     },
-    /// Nothing for the session (stream features, an element that does not parse); logged.
+    /// Nothing for the session (stream features, an element that does not parse, which is
+    /// logged, or a quiet server, which was pinged).
     Skip,
-    /// The server was quiet for the keepalive time: make it talk (a ping), or time out.
-    Quiet,
     /// The connection is gone.
     Lost(String),
 }
 
-/// Sorts one read from the server's stream.
-pub(crate) fn incoming(read: Option<Result<FallibleStreamElement, ReadError>>) -> Incoming {
+/// Sorts one read from the server's stream. A server that was quiet for the keepalive
+/// time is pinged (XEP-0199, the id from `ids`) on the way: it answers, or the read
+/// timeout ends the session.
+pub(crate) async fn incoming(
+    stream: &mut Stream,
+    read: Option<Result<FallibleStreamElement, ReadError>>,
+    ids: &mut Ids,
+) -> Incoming {
     match read {
         Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(s)))) => Incoming::Stanza(s),
         Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
@@ -421,7 +426,13 @@ pub(crate) fn incoming(read: Option<Result<FallibleStreamElement, ReadError>>) -
             };
             Incoming::Invalid { from, error }
         }
-        Some(Err(ReadError::SoftTimeout)) => Incoming::Quiet,
+        Some(Err(ReadError::SoftTimeout)) => {
+            let ping = stanzas::ping(None, &ids.next("ping"));
+            match send(stream, Stanza::Iq(ping)).await {
+                Ok(()) => Incoming::Skip,
+                Err(reason) => Incoming::Lost(reason),
+            }
+        }
         Some(Err(ReadError::HardError(e))) => Incoming::Lost(format!("connection error: {e}")),
         Some(Err(ReadError::ParseError(e))) => {
             tracing::warn!("skipping a stanza that does not parse: {e}");

@@ -23,9 +23,8 @@ use crate::connect::{self, send, Incoming, Session};
 use crate::dedup::Window;
 use crate::error::{Fatal, RoomError, StreamError};
 use crate::feed::{Feeder, Position};
-use crate::options::Transport;
 use crate::resume::ResumePosition;
-use crate::stanzas::{self, HistoryRequest, MucUser};
+use crate::stanzas::{self, HistoryRequest, Ids, MucUser};
 use crate::status::{RoomState, Status};
 use crate::task::{Ended, Serve};
 use crate::RoomChange;
@@ -67,7 +66,7 @@ pub(crate) struct Driver {
     out: Feeder<ResumePosition, Item>,
     status: watch::Sender<Status>,
     dedup: Window,
-    next_id: u64,
+    ids: Ids,
 }
 
 /// One room in one session.
@@ -109,19 +108,14 @@ impl Driver {
         out: Feeder<ResumePosition, Item>,
         status: watch::Sender<Status>,
     ) -> Self {
-        let dedup = Window::new(cfg.delivery.dedup_window);
+        let dedup = Window::new(cfg.stream.delivery.dedup_window);
         Driver {
             cfg,
             out,
             status,
             dedup,
-            next_id: 0,
+            ids: Ids::default(),
         }
-    }
-
-    fn id(&mut self, what: &str) -> String {
-        self.next_id += 1;
-        format!("{what}-{}", self.next_id)
     }
 
     fn set_room(&self, room: &BareJid, state: RoomState) {
@@ -132,14 +126,6 @@ impl Driver {
 }
 
 impl Serve for Driver {
-    fn transport(&self) -> &Transport {
-        &self.cfg.transport
-    }
-
-    fn status(&self) -> &watch::Sender<Status> {
-        &self.status
-    }
-
     /// The consumer reads the fatal error last.
     async fn failed(&mut self, fatal: Fatal) {
         self.out.finish(Err(StreamError::Fatal(fatal))).await;
@@ -151,7 +137,7 @@ impl Serve for Driver {
         let mut rooms: Vec<Room> = Vec::with_capacity(self.cfg.rooms.len());
         for cfg in self.cfg.rooms.clone() {
             let occupant = occupant(&cfg.jid, &cfg.nick);
-            let id = self.id("disco");
+            let id = self.ids.next("disco");
             rooms.push(Room {
                 cfg,
                 archive: false,
@@ -209,7 +195,7 @@ impl Serve for Driver {
                     return Ended::Shutdown;
                 }
             };
-            let stanza = match connect::incoming(element) {
+            let stanza = match connect::incoming(&mut stream, element, &mut self.ids).await {
                 Incoming::Stanza(s) => s,
                 Incoming::Invalid { from, error } => {
                     if let Err(end) = self.on_invalid(&rooms, from, error).await {
@@ -218,13 +204,6 @@ impl Serve for Driver {
                     continue;
                 }
                 Incoming::Skip => continue,
-                Incoming::Quiet => {
-                    let id = self.id("ping");
-                    if let Err(e) = send(&mut stream, Stanza::Iq(stanzas::ping(None, &id))).await {
-                        return Ended::Lost(e);
-                    }
-                    continue;
-                }
                 Incoming::Lost(reason) => return Ended::Lost(reason),
             };
             let result = match stanza {
@@ -340,7 +319,7 @@ impl Driver {
                             let (complete, last) = stanzas::mam_fin(payload.as_ref());
                             match (complete, last) {
                                 (false, Some(last)) => {
-                                    let query = self.id("mam");
+                                    let query = self.ids.next("mam");
                                     let iq = stanzas::mam_query(
                                         &room.cfg.jid,
                                         &query,
@@ -443,7 +422,7 @@ impl Driver {
                         .and_then(|p| p.stanza_id.clone());
                     match (archive, resume_id) {
                         (true, Some(after)) => {
-                            let query = self.id("mam");
+                            let query = self.ids.next("mam");
                             room.phase = Phase::CatchingUp {
                                 query: query.clone(),
                                 held: Vec::new(),
@@ -529,7 +508,7 @@ impl Driver {
                 .await?;
         }
         if room.archive {
-            let id = self.id("mam-newest");
+            let id = self.ids.next("mam-newest");
             room.baseline = Some(id.clone());
             send(
                 stream,
@@ -683,7 +662,7 @@ impl Driver {
                         self.out.advance(mark).await?;
                         return Ok(false);
                     }
-                    if !self.cfg.delivery.filter.matches(&change) {
+                    if !self.cfg.stream.delivery.filter.matches(&change) {
                         self.out.advance(mark).await?;
                         return Ok(false);
                     }

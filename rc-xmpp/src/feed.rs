@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::error::ConfigError;
-use crate::options::Delivery;
+use crate::options::StreamOptions;
 use crate::queue;
 use crate::status::Status;
 use crate::task::{Ended, Handle, Serve};
@@ -64,18 +64,6 @@ impl<P: Position> Resume<P> {
             file: Some(path),
         })
     }
-}
-
-/// The configuration of a task that feeds a stream: how it delivers, and where it starts.
-pub(crate) trait FeedConfig {
-    /// The stream's position.
-    type Position: Position;
-
-    /// How items are handed to the consumer.
-    fn delivery(&self) -> &Delivery;
-
-    /// Where the stream starts.
-    fn resume(&self) -> &Resume<Self::Position>;
 }
 
 /// The task's end: delivers envelopes, and knows the position of everything it delivered
@@ -152,21 +140,27 @@ pub(crate) struct Feed<P: Position, T> {
 }
 
 impl<P: Position, T> Feed<P, T> {
-    /// Starts the task that `start` makes of the configuration, the task's end of the
-    /// feed and its status sender; returns the stream's end.
+    /// Starts the task that `start` makes of the configuration (with its stream options),
+    /// the task's end of the feed and a status sender; returns the stream's end. `status`
+    /// is the state before the task starts.
     pub fn start<C, S>(
         cfg: C,
         status: Status,
         start: impl FnOnce(C, Feeder<P, T>, watch::Sender<Status>) -> S,
     ) -> Self
     where
-        C: FeedConfig<Position = P>,
+        C: AsRef<StreamOptions<P>>,
         S: Serve + Send + 'static,
     {
-        let delivery = cfg.delivery();
+        let StreamOptions {
+            transport,
+            delivery,
+            resume,
+        } = cfg.as_ref();
         let (tx, rx) = queue::channel(delivery.buffer, delivery.backpressure);
         let (status_tx, status_rx) = watch::channel(status);
-        let Resume { position, file } = cfg.resume().clone();
+        let transport = transport.clone();
+        let Resume { position, file } = resume.clone();
         let out = Feeder {
             queue: tx,
             status: status_tx.clone(),
@@ -179,7 +173,7 @@ impl<P: Position, T> Feed<P, T> {
             file,
             last_save: Instant::now(),
             dirty: false,
-            task: Handle::spawn(start(cfg, out, status_tx)),
+            task: Handle::spawn(transport, status_tx.clone(), start(cfg, out, status_tx)),
         }
     }
 

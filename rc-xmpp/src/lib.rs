@@ -49,7 +49,6 @@ mod status;
 mod task;
 
 use std::ops::Deref;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -68,7 +67,7 @@ pub use status::{Connection, NodeState, RoomState, Status};
 
 use config::Config;
 use driver::{Driver, Item};
-use feed::{Feed, Resume};
+use feed::Feed;
 
 /// A change, with where and how it arrived. Dereferences to the [`RecentChange`].
 #[derive(Debug, Clone, PartialEq)]
@@ -149,31 +148,6 @@ impl ClientBuilder {
         self
     }
 
-    /// Continues from a saved position.
-    pub fn resume(mut self, position: ResumePosition) -> Self {
-        self.cfg.resume.position = position;
-        self
-    }
-
-    /// Continues from the position in this file (if it exists) and keeps it up to date:
-    /// written at most once a second while changes flow, and when the stream is dropped.
-    ///
-    /// The position moves when the stream yields an item, so a process that crashes
-    /// while handling a change, or within that second, continues after it (or repeats up to
-    /// a second of changes). A consumer that must finish every change it received should
-    /// instead save [`ChangeStream::position`] itself once a change is handled, and start
-    /// from it with [`resume`](Self::resume).
-    pub fn resume_from_file(mut self, path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
-        self.cfg.resume = Resume::from_file(path.into())?;
-        Ok(self)
-    }
-
-    /// How many recent changes are remembered to drop duplicates (by wiki and rcid).
-    pub fn dedup_window(mut self, changes: usize) -> Self {
-        self.cfg.delivery.dedup_window = changes;
-        self
-    }
-
     /// How often to check room membership with a self-ping (XEP-0410).
     pub fn self_ping_interval(mut self, every: Duration) -> Self {
         self.cfg.self_ping_interval = every;
@@ -208,8 +182,13 @@ impl ClientBuilder {
     }
 }
 
-options::transport_options!(ClientBuilder => cfg.transport);
-options::delivery_options!(ClientBuilder => cfg.delivery);
+options::transport_options!(ClientBuilder => cfg.stream.transport);
+options::stream_options!(
+    ClientBuilder => cfg.stream,
+    ResumePosition,
+    ChangeStream,
+    "by wiki and rcid"
+);
 
 /// The changes of the joined rooms: `Ok` for a change, `Err` for a message that is not one,
 /// a room that failed, or (last) why the client stopped for good. Ends only after a

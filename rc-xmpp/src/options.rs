@@ -1,9 +1,9 @@
 //! The options the builders share, held once: how to reach the server and stay connected
-//! ([`Transport`]: every builder), and how a stream hands its items to the consumer
-//! ([`Delivery`]: the room client and the PubSub subscriber).
+//! ([`Transport`]: every builder), and how a stream hands its items to the consumer and
+//! where it starts ([`StreamOptions`]: the room client and the PubSub subscriber).
 //!
 //! The builder methods that set them are written once as well, by
-//! [`transport_options!`] and [`delivery_options!`], so that every builder keeps plain
+//! [`transport_options!`] and [`stream_options!`], so that every builder keeps plain
 //! methods of its own (no trait to import) with the same names and documentation.
 
 use std::net::SocketAddr;
@@ -13,6 +13,7 @@ use rc_core::Filter;
 
 use crate::config::{Account, Backpressure, ReconnectPolicy, Tls};
 use crate::error::ConfigError;
+use crate::feed::Resume;
 
 /// How to reach the server and stay connected: everything a session is opened with.
 #[derive(Debug, Clone)]
@@ -59,6 +60,32 @@ impl Transport {
             }
         }
         Ok(())
+    }
+}
+
+/// What a stream (the room client's, the subscriber's) is opened with: the connection,
+/// how items are handed to the consumer, and where it starts.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamOptions<P> {
+    pub transport: Transport,
+    pub delivery: Delivery,
+    pub resume: Resume<P>,
+}
+
+impl<P: Default> StreamOptions<P> {
+    /// The defaults, for this account.
+    pub fn new(account: Account) -> Self {
+        StreamOptions {
+            transport: Transport::new(account),
+            delivery: Delivery::default(),
+            resume: Resume::default(),
+        }
+    }
+
+    /// Plaintext only to a loopback address, a buffer of at least one item.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.transport.check()?;
+        self.delivery.check()
     }
 }
 
@@ -131,27 +158,60 @@ macro_rules! transport_options {
     };
 }
 
-/// The builder methods that set a [`Delivery`]: `buffer`, `filter`.
-/// `delivery_options!(Builder => field.path)` names the builder and where its `Delivery`
-/// is. (`dedup_window` is the builders' own: what counts as a duplicate differs.)
-macro_rules! delivery_options {
-    ($builder:ty => $($field:ident).+) => {
-        /// How the stream hands its items to the consumer.
+/// The builder methods that set a [`StreamOptions`]: `buffer`, `filter`, `dedup_window`,
+/// `resume` and `resume_from_file` (its `transport` has [`transport_options!`]).
+/// `stream_options!(Builder => field.path, Position, Stream, "by what")` names the
+/// builder, where its options are, its position and stream types, and what a duplicate is
+/// recognised by.
+macro_rules! stream_options {
+    ($builder:ty => $($field:ident).+, $position:ty, $stream:ident, $by:literal) => {
+        /// How the stream hands its items to the consumer, and where it starts.
         impl $builder {
             /// Items buffered for a slow consumer, and what happens when the buffer is full.
             pub fn buffer(mut self, size: usize, policy: $crate::Backpressure) -> Self {
-                self.$($field).+.buffer = size;
-                self.$($field).+.backpressure = policy;
+                self.$($field).+.delivery.buffer = size;
+                self.$($field).+.delivery.backpressure = policy;
                 self
             }
 
             /// Only yield changes this filter keeps (errors always come through).
             pub fn filter(mut self, filter: ::rc_core::Filter) -> Self {
-                self.$($field).+.filter = filter;
+                self.$($field).+.delivery.filter = filter;
                 self
+            }
+
+            #[doc = concat!("How many recent items are remembered to drop duplicates (", $by, ").")]
+            pub fn dedup_window(mut self, items: usize) -> Self {
+                self.$($field).+.delivery.dedup_window = items;
+                self
+            }
+
+            /// Continues from a saved position.
+            pub fn resume(mut self, position: $position) -> Self {
+                self.$($field).+.resume.position = position;
+                self
+            }
+
+            /// Continues from the position in this file (if it exists) and keeps it up to
+            /// date: written at most once a second while items flow, and when the stream is
+            /// closed or dropped.
+            ///
+            /// The position moves when the stream yields an item, so a process that crashes
+            /// while handling an item, or within that second, continues after it (or
+            /// repeats up to a second of items). A consumer that must finish every item it
+            /// received should instead save
+            #[doc = concat!("[`", stringify!($stream), "::position`]")]
+            /// itself once an item is handled, and start from it with
+            /// [`resume`](Self::resume).
+            pub fn resume_from_file(
+                mut self,
+                path: impl Into<::std::path::PathBuf>,
+            ) -> Result<Self, $crate::ConfigError> {
+                self.$($field).+.resume = $crate::feed::Resume::from_file(path.into())?;
+                Ok(self)
             }
         }
     };
 }
 
-pub(crate) use {delivery_options, transport_options};
+pub(crate) use {stream_options, transport_options};

@@ -9,23 +9,21 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use minidom::Element;
 use rc_core::RecentChange;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_xmpp::jid::{BareJid, FullJid, ResourcePart};
-use tokio_xmpp::xmlstream::{
-    FallibleStreamElement, ReadError, StreamElementError, XmppStreamElement,
-};
+use tokio_xmpp::xmlstream::StreamElementError;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::message::{Id, MessageType};
-use xmpp_parsers::presence::Type as PresenceType;
+use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use crate::config::{Account, RoomConfig};
-use crate::connect::{self, Session};
-use crate::error::{ConfigError, Fatal};
+use crate::connect::{self, send, Incoming, Session};
+use crate::error::ConfigError;
 use crate::options::{self, Transport};
-use crate::stanzas::{self, HistoryRequest, MucUser};
+use crate::stanzas::{self, HistoryRequest, Ids, MucUser};
 use crate::status::{Connection, RoomState, Status};
 use crate::task::{Ended, Handle, Serve};
 
@@ -76,17 +74,20 @@ impl PublisherBuilder {
         let (tx, rx) = mpsc::channel(self.outbox);
         let (status_tx, status_rx) = watch::channel(Status::default());
         let (confirmed_tx, confirmed_rx) = watch::channel(0u64);
-        let task = Handle::spawn(Worker {
-            transport: self.transport,
-            rooms: self.rooms,
-            outbox: VecDeque::new(),
-            posts: rx,
-            capacity: self.outbox,
-            status: status_tx,
-            confirmed: confirmed_tx,
-            confirmed_count: 0,
-            next_id: 0,
-        });
+        let task = Handle::spawn(
+            self.transport,
+            status_tx.clone(),
+            Worker {
+                rooms: self.rooms,
+                outbox: VecDeque::new(),
+                posts: rx,
+                capacity: self.outbox,
+                status: status_tx,
+                confirmed: confirmed_tx,
+                confirmed_count: 0,
+                ids: Ids::default(),
+            },
+        );
         Ok(Publisher {
             tx,
             status: status_rx,
@@ -187,7 +188,6 @@ impl Publisher {
 
 /// The task behind a publisher.
 struct Worker {
-    transport: Transport,
     rooms: Vec<RoomConfig>,
     /// Sent or waiting, not yet reflected by the room: (message id, post).
     outbox: VecDeque<(String, Post)>,
@@ -197,7 +197,7 @@ struct Worker {
     status: watch::Sender<Status>,
     confirmed: watch::Sender<u64>,
     confirmed_count: u64,
-    next_id: u64,
+    ids: Ids,
 }
 
 impl Worker {
@@ -213,24 +213,53 @@ impl Worker {
             let _ = self.confirmed.send(self.confirmed_count);
         }
     }
+
+    /// Our own presence in a room: joined, refused, or gone.
+    fn on_presence(&self, occupants: &mut [Occupant], p: Presence) {
+        let Some(from) = p.from.as_ref() else {
+            return;
+        };
+        let muc = MucUser::of(&p.payloads);
+        let nick = from.resource().map(|r| r.as_str());
+        for (room, occupant, joined) in occupants.iter_mut() {
+            if from.to_bare() != *room
+                || !(muc.has(110) || nick == Some(occupant.resource().as_str()))
+            {
+                continue;
+            }
+            let state = match p.type_ {
+                PresenceType::None => {
+                    *joined = true;
+                    RoomState::Joined {
+                        nick: occupant.resource().to_string(),
+                        recovered: 0,
+                    }
+                }
+                PresenceType::Error => {
+                    let condition = stanzas::error_condition(&p.payloads).unwrap_or_default();
+                    tracing::error!(%room, %condition, "publisher cannot join");
+                    RoomState::Failed { reason: condition }
+                }
+                _ => {
+                    *joined = false;
+                    continue;
+                }
+            };
+            self.status.send_modify(|s| {
+                s.rooms.insert(room.to_string(), state);
+            });
+        }
+    }
 }
 
+/// A room the publisher joins, as whom, and whether it is in.
+type Occupant = (BareJid, FullJid, bool);
+
 impl Serve for Worker {
-    fn transport(&self) -> &Transport {
-        &self.transport
-    }
-
-    fn status(&self) -> &watch::Sender<Status> {
-        &self.status
-    }
-
-    /// The status says why; [`post`](Publisher::post) returns it.
-    async fn failed(&mut self, _fatal: Fatal) {}
-
     /// Sends what waits in the outbox, and settles it as the rooms reflect it.
     async fn serve(&mut self, session: Session, stop: &mut oneshot::Receiver<()>) -> Ended {
         let Session { mut stream, .. } = session;
-        let mut occupants: Vec<(BareJid, FullJid, bool)> = Vec::new();
+        let mut occupants: Vec<Occupant> = Vec::new();
         for room in &self.rooms {
             let nick = ResourcePart::new(&room.nick)
                 .unwrap_or_else(|_| ResourcePart::new("publisher").expect("valid"));
@@ -240,11 +269,8 @@ impl Serve for Worker {
                 HistoryRequest::Nothing,
                 room.password.as_ref().map(|p| p.expose()),
             );
-            if let Err(e) = stream
-                .send(&XmppStreamElement::Stanza(Stanza::Presence(join)))
-                .await
-            {
-                return Ended::Lost(e.to_string());
+            if let Err(e) = send(&mut stream, Stanza::Presence(join)).await {
+                return Ended::Lost(e);
             }
             occupants.push((room.jid.clone(), occupant, false));
             self.status.send_modify(|s| {
@@ -264,20 +290,18 @@ impl Serve for Worker {
                 }
                 let mut m = stanzas::groupchat(&post.room, &post.body, post.payloads.clone());
                 m.id = Some(Id(id.clone()));
-                if let Err(e) = stream
-                    .send(&XmppStreamElement::Stanza(Stanza::Message(m)))
-                    .await
-                {
-                    return Ended::Lost(e.to_string());
+                if let Err(e) = send(&mut stream, Stanza::Message(m)).await {
+                    return Ended::Lost(e);
                 }
                 sent_upto += 1;
             }
             let room_for_more = self.outbox.len() < self.capacity;
-            tokio::select! {
+            let element = tokio::select! {
                 post = self.posts.recv(), if room_for_more => match post {
                     Some(post) => {
-                        self.next_id += 1;
-                        self.outbox.push_back((format!("rcpub-{:08x}-{}", rand::random::<u32>(), self.next_id), post));
+                        let id = self.ids.next(format_args!("rcpub-{:08x}", rand::random::<u32>()));
+                        self.outbox.push_back((id, post));
+                        continue;
                     }
                     None => {
                         connect::close(&mut stream).await;
@@ -286,64 +310,37 @@ impl Serve for Worker {
                 },
                 _ = &mut *stop => {
                     for (_, occupant, _) in &occupants {
-                        let _ = stream.send(&XmppStreamElement::Stanza(Stanza::Presence(stanzas::leave(occupant)))).await;
+                        let _ = send(&mut stream, Stanza::Presence(stanzas::leave(occupant))).await;
                     }
                     connect::close(&mut stream).await;
                     return Ended::Shutdown;
                 }
-                el = stream.next() => match el {
-                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Message(m))))) => {
-                        if let (MessageType::Groupchat, Some(Id(id))) = (&m.type_, &m.id) {
-                            self.confirm(id, &mut sent_upto);
-                        }
+                el = stream.next() => el,
+            };
+            match connect::incoming(&mut stream, element, &mut self.ids).await {
+                Incoming::Stanza(Stanza::Message(m)) => {
+                    if let (MessageType::Groupchat, Some(Id(id))) = (&m.type_, &m.id) {
+                        self.confirm(id, &mut sent_upto);
                     }
-                    // A reflection our parser refuses (we posted something odd): its id still confirms it.
-                    Some(Ok(FallibleStreamElement::Err(StreamElementError::InvalidStanza { header, .. }))) => {
-                        if let Some(id) = header.id.as_deref() {
-                            self.confirm(id, &mut sent_upto);
-                        }
-                    }
-                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Presence(p))))) => {
-                        let Some(from) = p.from.as_ref() else { continue };
-                        let muc = MucUser::of(&p.payloads);
-                        for (room, occupant, joined) in occupants.iter_mut() {
-                            if from.to_bare() == *room && (muc.has(110) || from.resource().map(|r| r.as_str()) == Some(occupant.resource().as_str())) {
-                                match p.type_ {
-                                    PresenceType::None => {
-                                        *joined = true;
-                                        self.status.send_modify(|s| {
-                                            s.rooms.insert(room.to_string(), RoomState::Joined { nick: occupant.resource().to_string(), recovered: 0 });
-                                        });
-                                    }
-                                    PresenceType::Error => {
-                                        let condition = stanzas::error_condition(&p.payloads).unwrap_or_default();
-                                        tracing::error!(%room, %condition, "publisher cannot join");
-                                        self.status.send_modify(|s| {
-                                            s.rooms.insert(room.to_string(), RoomState::Failed { reason: condition.clone() });
-                                        });
-                                    }
-                                    _ => *joined = false,
-                                }
-                            }
-                        }
-                    }
-                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(Stanza::Iq(iq))))) => {
-                        if let Err(e) = connect::answer_requests(&mut stream, iq).await {
-                            return Ended::Lost(e);
-                        }
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(ReadError::SoftTimeout)) => {
-                        self.next_id += 1;
-                        let ping = stanzas::ping(None, &format!("ping-{}", self.next_id));
-                        if let Err(e) = connect::send(&mut stream, Stanza::Iq(ping)).await {
-                            return Ended::Lost(e);
-                        }
-                    }
-                    Some(Err(ReadError::ParseError(e))) => tracing::warn!("publisher skips an element: {e}"),
-                    Some(Err(ReadError::HardError(e))) => return Ended::Lost(e.to_string()),
-                    Some(Err(ReadError::StreamFooterReceived)) | None => return Ended::Lost("the server closed the stream".into()),
                 }
+                // A reflection our parser refuses (we posted something odd): its id still
+                // confirms it.
+                Incoming::Invalid {
+                    error: StreamElementError::InvalidStanza { header, .. },
+                    ..
+                } => {
+                    if let Some(id) = header.id.as_deref() {
+                        self.confirm(id, &mut sent_upto);
+                    }
+                }
+                Incoming::Stanza(Stanza::Presence(p)) => self.on_presence(&mut occupants, p),
+                Incoming::Stanza(Stanza::Iq(iq)) => {
+                    if let Err(e) = connect::answer_requests(&mut stream, iq).await {
+                        return Ended::Lost(e);
+                    }
+                }
+                Incoming::Invalid { .. } | Incoming::Skip => {}
+                Incoming::Lost(reason) => return Ended::Lost(reason),
             }
         }
     }

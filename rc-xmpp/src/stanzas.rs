@@ -134,6 +134,18 @@ pub(crate) fn mam_query(
     }
 }
 
+/// Ids for the stanzas a task sends, unique within the task: `what-1`, `what-2`...
+#[derive(Debug, Default)]
+pub(crate) struct Ids(u64);
+
+impl Ids {
+    /// The next id, named for what it asks (`ping`, `mam`...).
+    pub fn next(&mut self, what: impl std::fmt::Display) -> String {
+        self.0 += 1;
+        format!("{what}-{}", self.0)
+    }
+}
+
 /// A ping (XEP-0199) to `to`, or to the server when `None`.
 pub(crate) fn ping(to: Option<Jid>, id: &str) -> Iq {
     Iq::Get {

@@ -26,12 +26,6 @@ pub(crate) enum Ended {
 /// A task's own work, session by session: the room client, the PubSub subscriber and the
 /// two publishers.
 pub(crate) trait Serve {
-    /// What the sessions are opened with.
-    fn transport(&self) -> &Transport;
-
-    /// Where the task publishes its state.
-    fn status(&self) -> &watch::Sender<Status>;
-
     /// Works in one session until it ends, or until `shutdown` says to stop.
     fn serve(
         &mut self,
@@ -40,18 +34,26 @@ pub(crate) trait Serve {
     ) -> impl Future<Output = Ended> + Send;
 
     /// The task gives up for good (it is logged and in the status already): tell the
-    /// consumer, where the status is not all it reads.
-    fn failed(&mut self, fatal: Fatal) -> impl Future<Output = ()> + Send;
+    /// consumer, where the status is not all it reads. Nothing more by default.
+    fn failed(&mut self, fatal: Fatal) -> impl Future<Output = ()> + Send {
+        let _ = fatal;
+        async {}
+    }
 }
 
-/// Connects, serves, and reconnects until closed or failed for good, publishing the
-/// connection's state as it goes.
-pub(crate) async fn run(mut task: impl Serve, mut shutdown: oneshot::Receiver<()>) {
+/// Connects with `transport`, serves, and reconnects until closed or failed for good,
+/// publishing the connection's state in `status` as it goes.
+async fn run(
+    transport: Transport,
+    status: watch::Sender<Status>,
+    mut task: impl Serve,
+    mut shutdown: oneshot::Receiver<()>,
+) {
     let mut sessions = Sessions::default();
     let mut lost = None;
     loop {
         match sessions
-            .next(task.transport(), task.status(), lost.take(), &mut shutdown)
+            .next(&transport, &status, lost.take(), &mut shutdown)
             .await
         {
             Next::Session(session) => match task.serve(*session, &mut shutdown).await {
@@ -62,7 +64,7 @@ pub(crate) async fn run(mut task: impl Serve, mut shutdown: oneshot::Receiver<()
             Next::Closed => break,
             Next::Failed(fatal) => {
                 tracing::error!(error = %fatal, "giving up");
-                task.status().send_modify(|s| {
+                status.send_modify(|s| {
                     s.connection = Connection::Failed {
                         reason: fatal.to_string(),
                     }
@@ -71,8 +73,7 @@ pub(crate) async fn run(mut task: impl Serve, mut shutdown: oneshot::Receiver<()
             }
         }
     }
-    task.status()
-        .send_modify(|s| s.connection = Connection::Closed);
+    status.send_modify(|s| s.connection = Connection::Closed);
 }
 
 /// A started task, stopped when closed or dropped.
@@ -82,12 +83,19 @@ pub(crate) struct Handle {
 }
 
 impl Handle {
-    /// Starts `task` in the background ([`run`]). Must be called within a tokio runtime.
-    pub fn spawn(task: impl Serve + Send + 'static) -> Handle {
+    /// Starts `task` in the background ([`run`]): its sessions are opened with
+    /// `transport`, the connection's state goes to `status`. Must be called within a tokio
+    /// runtime.
+    pub fn spawn(
+        transport: Transport,
+        status: watch::Sender<Status>,
+        task: impl Serve + Send + 'static,
+    ) -> Handle {
         let (stop, shutdown) = oneshot::channel();
+        let task = tokio::spawn(run(transport, status, task, shutdown));
         Handle {
             stop: Some(stop),
-            task: Some(tokio::spawn(run(task, shutdown))),
+            task: Some(task),
         }
     }
 

@@ -23,8 +23,7 @@ use crate::connect::{self, send, Incoming, Session};
 use crate::dedup::Recent;
 use crate::error::Fatal;
 use crate::feed::{Feeder, Position};
-use crate::options::Transport;
-use crate::stanzas;
+use crate::stanzas::Ids;
 use crate::status::{NodeState, Status};
 use crate::task::{Ended, Serve};
 
@@ -69,7 +68,7 @@ pub(crate) struct Driver {
     out: Feeder<PubSubPosition, Item>,
     status: watch::Sender<Status>,
     dedup: Recent<Key>,
-    next_id: u64,
+    ids: Ids,
     /// The error last reported for a node, so a node retried in vain is reported once.
     reported: HashMap<String, NodeError>,
     /// The JID of the previous session, whose subscriptions are cancelled on the next.
@@ -105,21 +104,16 @@ impl Driver {
         out: Feeder<PubSubPosition, Item>,
         status: watch::Sender<Status>,
     ) -> Self {
-        let dedup = Recent::new(cfg.delivery.dedup_window);
+        let dedup = Recent::new(cfg.stream.delivery.dedup_window);
         Driver {
             cfg,
             out,
             status,
             dedup,
-            next_id: 0,
+            ids: Ids::default(),
             reported: HashMap::new(),
             previous: None,
         }
-    }
-
-    fn id(&mut self, what: &str) -> String {
-        self.next_id += 1;
-        format!("{what}-{}", self.next_id)
     }
 
     fn set_node(&self, node: &str, state: NodeState) {
@@ -130,14 +124,6 @@ impl Driver {
 }
 
 impl Serve for Driver {
-    fn transport(&self) -> &Transport {
-        &self.cfg.transport
-    }
-
-    fn status(&self) -> &watch::Sender<Status> {
-        &self.status
-    }
-
     /// The consumer reads the fatal error last.
     async fn failed(&mut self, fatal: Fatal) {
         self.out.finish(Err(NodeStreamError::Fatal(fatal))).await;
@@ -161,7 +147,7 @@ impl Serve for Driver {
         // The previous session's subscriptions would only collect events nobody reads.
         if let Some(old) = self.previous.replace(jid.clone()).filter(|o| *o != jid) {
             for node in &nodes {
-                let id = self.id("unsub-old");
+                let id = self.ids.next("unsub-old");
                 let iq = ps::unsubscribe(&node.target.service, &node.target.node, &old, &id);
                 if let Err(e) = send(&mut stream, Stanza::Iq(iq)).await {
                     return Ended::Lost(e);
@@ -188,7 +174,7 @@ impl Serve for Driver {
                 }
                 _ = &mut *shutdown => {
                     for node in nodes.iter().filter(|n| !matches!(n.phase, Phase::RetryAt(_))) {
-                        let id = self.id("unsub");
+                        let id = self.ids.next("unsub");
                         let iq = ps::unsubscribe(&node.target.service, &node.target.node, &jid, &id);
                         let _ = send(&mut stream, Stanza::Iq(iq)).await;
                     }
@@ -196,7 +182,7 @@ impl Serve for Driver {
                     return Ended::Shutdown;
                 }
             };
-            let stanza = match connect::incoming(element) {
+            let stanza = match connect::incoming(&mut stream, element, &mut self.ids).await {
                 Incoming::Stanza(s) => s,
                 Incoming::Invalid { from, error } => {
                     // From a service we follow: an error item (it may have carried an
@@ -216,13 +202,6 @@ impl Serve for Driver {
                     continue;
                 }
                 Incoming::Skip => continue,
-                Incoming::Quiet => {
-                    let id = self.id("ping");
-                    if let Err(e) = send(&mut stream, Stanza::Iq(stanzas::ping(None, &id))).await {
-                        return Ended::Lost(e);
-                    }
-                    continue;
-                }
                 Incoming::Lost(reason) => return Ended::Lost(reason),
             };
             let result = match stanza {
@@ -244,7 +223,7 @@ impl Driver {
         jid: &FullJid,
         node: &mut Node,
     ) -> Result<(), String> {
-        let id = self.id("sub");
+        let id = self.ids.next("sub");
         node.phase = Phase::Subscribing { id: id.clone() };
         node.held.clear();
         self.set_node(&node.target.uri, NodeState::Subscribing);
@@ -261,7 +240,7 @@ impl Driver {
         asked: Option<u32>,
         baseline: bool,
     ) -> Result<(), Ended> {
-        let id = self.id("items");
+        let id = self.ids.next("items");
         node.phase = Phase::Fetching {
             id: id.clone(),
             asked,
@@ -558,7 +537,7 @@ impl Driver {
                 if change.wiki.is_none() {
                     change.wiki = Some(target.node.clone());
                 }
-                if !self.cfg.delivery.filter.matches(&change) {
+                if !self.cfg.stream.delivery.filter.matches(&change) {
                     self.out.advance(mark).await?;
                     return Ok(false);
                 }

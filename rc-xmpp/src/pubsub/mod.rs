@@ -79,7 +79,6 @@ mod publisher;
 mod stanzas;
 
 use std::ops::Deref;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -96,8 +95,8 @@ pub use publisher::{NodePublisher, NodePublisherBuilder};
 
 use crate::config::{parse_jid, Account};
 use crate::error::ConfigError;
-use crate::feed::{Feed, FeedConfig, Resume};
-use crate::options::{self, Delivery, Transport};
+use crate::feed::Feed;
+use crate::options::{self, StreamOptions};
 use crate::status::{NodeState, Status};
 use driver::{Driver, Item};
 
@@ -160,10 +159,8 @@ pub(crate) struct NodeTarget {
 /// Everything the subscriber needs.
 #[derive(Debug, Clone)]
 pub(crate) struct SubConfig {
-    pub transport: Transport,
-    pub delivery: Delivery,
+    pub stream: StreamOptions<PubSubPosition>,
     pub nodes: Vec<NodeTarget>,
-    pub resume: Resume<PubSubPosition>,
     pub last_items: u32,
     pub node_retry: Duration,
 }
@@ -173,20 +170,13 @@ impl SubConfig {
         if self.nodes.is_empty() {
             return Err(ConfigError::NoNodes);
         }
-        self.transport.check()?;
-        self.delivery.check()
+        self.stream.check()
     }
 }
 
-impl FeedConfig for SubConfig {
-    type Position = PubSubPosition;
-
-    fn delivery(&self) -> &Delivery {
-        &self.delivery
-    }
-
-    fn resume(&self) -> &Resume<PubSubPosition> {
-        &self.resume
+impl AsRef<StreamOptions<PubSubPosition>> for SubConfig {
+    fn as_ref(&self) -> &StreamOptions<PubSubPosition> {
+        &self.stream
     }
 }
 
@@ -229,10 +219,8 @@ impl SubscriberBuilder {
     fn new(account: Account) -> Self {
         SubscriberBuilder {
             cfg: SubConfig {
-                transport: Transport::new(account),
-                delivery: Delivery::default(),
+                stream: StreamOptions::new(account),
                 nodes: Vec::new(),
-                resume: Resume::default(),
                 last_items: 0,
                 node_retry: Duration::from_secs(30),
             },
@@ -259,12 +247,6 @@ impl SubscriberBuilder {
         Ok(self)
     }
 
-    /// How many recent items are remembered to drop duplicates.
-    pub fn dedup_window(mut self, items: usize) -> Self {
-        self.cfg.delivery.dedup_window = items;
-        self
-    }
-
     /// On a node's first subscription (no saved position), also deliver its newest `n`
     /// stored items, flagged [`replayed`](NodeChange::replayed). Default 0.
     pub fn last_items(mut self, n: u32) -> Self {
@@ -276,20 +258,6 @@ impl SubscriberBuilder {
     pub fn node_retry(mut self, every: Duration) -> Self {
         self.cfg.node_retry = every;
         self
-    }
-
-    /// Continues from a saved position.
-    pub fn resume(mut self, position: PubSubPosition) -> Self {
-        self.cfg.resume.position = position;
-        self
-    }
-
-    /// Continues from the position in this file (if it exists) and keeps it up to date:
-    /// written at most once a second while items flow, and when the stream is closed or
-    /// dropped. The position moves when the stream yields an item (see the module docs).
-    pub fn resume_from_file(mut self, path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
-        self.cfg.resume = Resume::from_file(path.into())?;
-        Ok(self)
     }
 
     /// Starts the subscriber and returns its stream at once; the connection is made in the
@@ -317,8 +285,13 @@ impl SubscriberBuilder {
     }
 }
 
-options::transport_options!(SubscriberBuilder => cfg.transport);
-options::delivery_options!(SubscriberBuilder => cfg.delivery);
+options::transport_options!(SubscriberBuilder => cfg.stream.transport);
+options::stream_options!(
+    SubscriberBuilder => cfg.stream,
+    PubSubPosition,
+    NodeStream,
+    "by node, item id and change time"
+);
 
 /// The changes published to the subscribed nodes: `Ok` for a change, `Err` for an item
 /// that is not one, a node that was refused, or (last) why the subscriber stopped for

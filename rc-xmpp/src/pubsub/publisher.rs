@@ -21,10 +21,10 @@ use super::node_uri;
 use super::stanzas as ps;
 use crate::config::Account;
 use crate::connect::{self, send, Incoming, Session};
-use crate::error::{ConfigError, Fatal};
+use crate::error::ConfigError;
 use crate::options::{self, Transport};
 use crate::publisher::PublishError;
-use crate::stanzas;
+use crate::stanzas::Ids;
 use crate::status::{Connection, NodeState, Status};
 use crate::task::{Ended, Handle, Serve};
 
@@ -60,16 +60,19 @@ impl NodePublisherBuilder {
         let (tx, rx) = mpsc::channel(self.outbox);
         let (status_tx, status_rx) = watch::channel(Status::default());
         let (counts_tx, counts_rx) = watch::channel(Counts::default());
-        let task = Handle::spawn(Worker {
-            transport: self.transport,
-            max_items: self.max_items,
-            outbox: VecDeque::new(),
-            posts: rx,
-            capacity: self.outbox,
-            status: status_tx,
-            counts: counts_tx,
-            next_id: 0,
-        });
+        let task = Handle::spawn(
+            self.transport,
+            status_tx.clone(),
+            Worker {
+                max_items: self.max_items,
+                outbox: VecDeque::new(),
+                posts: rx,
+                capacity: self.outbox,
+                status: status_tx,
+                counts: counts_tx,
+                ids: Ids::default(),
+            },
+        );
         Ok(NodePublisher {
             tx,
             status: status_rx,
@@ -226,7 +229,6 @@ fn new_item_id() -> String {
 
 /// The task behind a publisher.
 struct Worker {
-    transport: Transport,
     max_items: Option<u32>,
     /// Waiting or sent, not yet confirmed; `Some(iq id)` once sent on this connection.
     outbox: VecDeque<(Option<String>, Post)>,
@@ -235,15 +237,10 @@ struct Worker {
     capacity: usize,
     status: watch::Sender<Status>,
     counts: watch::Sender<Counts>,
-    next_id: u64,
+    ids: Ids,
 }
 
 impl Worker {
-    fn id(&mut self, what: &str) -> String {
-        self.next_id += 1;
-        format!("{what}-{}", self.next_id)
-    }
-
     fn set_node(&self, post: &Post, state: NodeState) {
         let uri = node_uri(post.service.as_str(), &post.node);
         self.status.send_modify(|s| {
@@ -270,17 +267,6 @@ impl Worker {
 }
 
 impl Serve for Worker {
-    fn transport(&self) -> &Transport {
-        &self.transport
-    }
-
-    fn status(&self) -> &watch::Sender<Status> {
-        &self.status
-    }
-
-    /// The status says why; [`post`](NodePublisher::publish_payload) returns it.
-    async fn failed(&mut self, _fatal: Fatal) {}
-
     /// Sends what waits in the outbox, and settles it as the service confirms it.
     async fn serve(&mut self, session: Session, stop: &mut oneshot::Receiver<()>) -> Ended {
         let Session { mut stream, .. } = session;
@@ -299,7 +285,7 @@ impl Serve for Worker {
                     continue;
                 }
                 let post = post.clone();
-                let id = self.id("pub");
+                let id = self.ids.next("pub");
                 let iq = ps::publish(&post.service, &post.node, &post.item_id, post.payload, &id);
                 if let Err(e) = send(&mut stream, Stanza::Iq(iq)).await {
                     return Ended::Lost(e);
@@ -320,16 +306,9 @@ impl Serve for Worker {
                     return Ended::Shutdown;
                 }
                 el = stream.next() => {
-                    let iq = match connect::incoming(el) {
+                    let iq = match connect::incoming(&mut stream, el, &mut self.ids).await {
                         Incoming::Stanza(Stanza::Iq(iq)) => iq,
                         Incoming::Stanza(_) | Incoming::Invalid { .. } | Incoming::Skip => continue,
-                        Incoming::Quiet => {
-                            let id = self.id("ping");
-                            if let Err(e) = send(&mut stream, Stanza::Iq(stanzas::ping(None, &id))).await {
-                                return Ended::Lost(e);
-                            }
-                            continue;
-                        }
                         Incoming::Lost(reason) => return Ended::Lost(reason),
                     };
                     if let Err(e) = self.on_iq(&mut stream, &mut creating, iq).await {
@@ -402,8 +381,7 @@ impl Worker {
                         let uri = node_uri(post.service.as_str(), &post.node);
                         if let std::collections::hash_map::Entry::Vacant(slot) = creating.entry(uri)
                         {
-                            self.next_id += 1;
-                            let cid = format!("create-{}", self.next_id);
+                            let cid = self.ids.next("create");
                             tracing::info!(node = %slot.key(), "creating the node");
                             self.set_node(&post, NodeState::Subscribing);
                             let iq = ps::create(&post.service, &post.node, self.max_items, &cid);
