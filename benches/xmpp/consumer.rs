@@ -15,11 +15,11 @@
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::StreamExt;
-use rc_xmpp::{Client, RoomChange, RoomState, StreamError, Tls};
+use rc_testkit::{all_joined, try_wait_status};
+use rc_xmpp::{Client, RoomChange, StreamError, Tls};
 use serde_json::json;
 
 use crate::clock::{cpu_ns, mono_ns};
@@ -141,23 +141,8 @@ async fn consume(args: ConsumerArgs) -> i32 {
             return 1;
         }
     };
-    let mut status = stream.status();
-    let joined = tokio::time::timeout(
-        Duration::from_secs(20),
-        status.wait_for(|s| {
-            !s.rooms.is_empty()
-                && s.rooms
-                    .values()
-                    .all(|r| matches!(r, RoomState::Joined { .. }))
-        }),
-    )
-    .await
-    .is_ok_and(|r| r.is_ok());
-    if !joined {
-        say(&format!(
-            "failed not joined: {:?}",
-            *stream.status().borrow()
-        ));
+    if let Err(e) = try_wait_status(stream.status(), 20, all_joined).await {
+        say(&format!("failed not joined: {e}"));
         return 1;
     }
 

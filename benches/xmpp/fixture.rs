@@ -1,7 +1,7 @@
-//! Processes the benchmark runs: the Prosody of `scripts/prosody/`, and the consumers with
-//! their line protocol. Each is stopped when dropped, so a failed run leaves nothing behind.
+//! Processes the benchmark runs: the Prosody of `scripts/prosody/` (rc-testkit's, with its
+//! CPU time), and the consumers with their line protocol. Each is stopped when dropped, so
+//! a failed run leaves nothing behind.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -9,118 +9,23 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::StreamExt;
+pub use rc_testkit::Prosody;
 
 pub type Res<T> = Result<T, String>;
 
-fn scripts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/prosody")
+/// The CPU time a process used so far.
+pub trait CpuTime {
+    fn cpu_ns(&self) -> u64;
 }
 
-/// A fresh Prosody on 127.0.0.1 with a port and state dir of its own.
-pub struct Prosody {
-    pub port: u16,
-    pub state_dir: PathBuf,
-    pub env: HashMap<String, String>,
-    pub pid: u32,
-}
-
-impl Prosody {
-    pub fn start() -> Res<Prosody> {
-        let port = free_port()?;
-        let state_dir = std::env::temp_dir().join(format!("rc-bench-xmpp-{port}"));
-        let mut p = Prosody {
-            port,
-            state_dir,
-            env: HashMap::new(),
-            pid: 0,
-        };
-        let out = p
-            .script("start.sh")
-            .env("PROSODY_FRESH", "1")
-            .output()
-            .map_err(|e| format!("scripts/prosody/start.sh: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "prosody did not start: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
-                p.env.insert(k.to_owned(), v.trim_matches('\'').to_owned());
-            }
-        }
-        p.pid = p
-            .env
-            .get("PROSODY_PID")
-            .and_then(|s| s.parse().ok())
-            .ok_or("start.sh printed no PROSODY_PID")?;
-        Ok(p)
-    }
-
-    fn script(&self, name: &str) -> Command {
-        let mut c = Command::new("bash");
-        c.arg(scripts().join(name))
-            .env("PROSODY_C2S_PORT", self.port.to_string())
-            .env("PROSODY_STATE_DIR", &self.state_dir);
-        c
-    }
-
-    /// Creates the accounts (password: the name twice), all at once.
-    pub fn add_users(&self, users: &[String]) -> Res<()> {
-        let children: Vec<_> = users
-            .iter()
-            .map(|u| {
-                self.script("adduser.sh")
-                    .args([u.as_str(), &format!("{u}{u}")])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .map(|c| (u, c))
-                    .map_err(|e| format!("adduser.sh: {e}"))
-            })
-            .collect::<Res<_>>()?;
-        for (u, c) in children {
-            let out = c.wait_with_output().map_err(|e| e.to_string())?;
-            if !out.status.success() {
-                return Err(format!(
-                    "adduser {u}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs Lua in the server through its admin shell.
-    pub fn lua(&self, code: &str) -> Res<String> {
-        let out = Command::new("prosodyctl")
-            .arg("--config")
-            .arg(self.state_dir.join("prosody.cfg.lua"))
-            .arg("shell")
-            .arg(format!(">{code}"))
-            .output()
-            .map_err(|e| format!("prosodyctl shell: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        if out.status.success() && !text.contains("Error") {
-            Ok(text)
-        } else {
-            Err(format!("lua failed: {code}: {text}"))
-        }
-    }
-
-    pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    pub fn ca_cert(&self) -> PathBuf {
-        PathBuf::from(&self.env["PROSODY_CA_CERT"])
-    }
-
-    /// The server's CPU time so far (utime + stime of /proc/PID/stat, 10 ms ticks).
-    pub fn cpu_ns(&self) -> u64 {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
+impl CpuTime for Prosody {
+    /// The server's CPU time so far (utime + stime of /proc/PID/stat, 10 ms ticks); 0
+    /// when unknown.
+    fn cpu_ns(&self) -> u64 {
+        let Some(Ok(stat)) = self
+            .pid()
+            .map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")))
+        else {
             return 0;
         };
         // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
@@ -132,18 +37,6 @@ impl Prosody {
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
         ticks * 1_000_000_000 / hz
     }
-}
-
-impl Drop for Prosody {
-    fn drop(&mut self) {
-        let _ = self.script("stop.sh").output();
-        let _ = std::fs::remove_dir_all(&self.state_dir);
-    }
-}
-
-fn free_port() -> Res<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
 /// Which client a consumer process runs.

@@ -24,12 +24,13 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use rc_core::RecentChange;
-use rc_xmpp::{BareJid, Publisher, RoomState, Tls};
+use rc_testkit::{all_joined, try_wait_status};
+use rc_xmpp::{BareJid, Publisher, Tls};
 use serde_json::Value;
 use tokio::time::Instant;
 
 use consumer::ConsumerArgs;
-use fixture::{Consumer, Kind, Prosody, Res};
+use fixture::{Consumer, CpuTime, Kind, Prosody, Res};
 
 /// Clocks shared by the driver and the Rust consumer (the Python one reads the same).
 mod clock {
@@ -149,21 +150,21 @@ fn drive(cli: &Cli) -> Res<()> {
     let busy_before = 100.0 * cores * (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64;
     let started = Instant::now();
     eprintln!("starting Prosody (scripts/prosody/start.sh)");
-    let prosody = Prosody::start()?;
+    let prosody = Prosody::try_start()?;
+    let pid = prosody.pid().ok_or("start.sh printed no PROSODY_PID")?;
     let mut users: Vec<String> = vec!["publisher".into(), "py0".into()];
     users.extend((0..10).map(|i| format!("rc{i}")));
-    prosody.add_users(&users)?;
+    prosody.try_add_users(&users.iter().map(String::as_str).collect::<Vec<_>>())?;
     eprintln!(
-        "Prosody pid {} on {}; accounts ready in {:.1} s",
-        prosody.pid,
+        "Prosody pid {pid} on {}; accounts ready in {:.1} s",
         prosody.addr(),
         started.elapsed().as_secs_f64()
     );
     if cli.server_nodelay {
-        prosody.lua(r#"require"net.server".set_config({ nagle = false })"#)?;
+        prosody.try_lua(r#"require"net.server".set_config({ nagle = false })"#)?;
     }
     for code in &cli.prosody_lua {
-        prosody.lua(code)?;
+        prosody.try_lua(code)?;
     }
     let ca = (!cli.plaintext).then(|| prosody.ca_cert());
     let mut bench = Bench {
@@ -391,23 +392,9 @@ impl Bench {
             .outbox(PUBLISHER_OUTBOX)
             .start()
             .map_err(|e| e.to_string())?;
-        let joined = tokio::time::timeout(
-            Duration::from_secs(20),
-            publisher.status().wait_for(|s| {
-                !s.rooms.is_empty()
-                    && s.rooms
-                        .values()
-                        .all(|r| matches!(r, RoomState::Joined { .. }))
-            }),
-        )
-        .await
-        .is_ok_and(|r| r.is_ok());
-        if !joined {
-            return Err(format!(
-                "the publisher did not join: {:?}",
-                *publisher.status().borrow()
-            ));
-        }
+        try_wait_status(publisher.status(), 20, all_joined)
+            .await
+            .map_err(|e| format!("the publisher did not join: {e}"))?;
         let mut st = Stage {
             name,
             room: room_jid.parse().map_err(|e| format!("{e}"))?,
