@@ -122,6 +122,11 @@ pub enum StreamError {
     Fatal(#[from] Fatal),
 }
 
+/// A publisher stopped for good: closed, or failed for this reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the publisher has stopped: {0}")]
+pub struct PublishError(pub String);
+
 /// Why a client stopped for good.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -40,6 +40,7 @@ mod driver;
 mod error;
 mod feed;
 mod options;
+mod outbox;
 mod publisher;
 pub mod pubsub;
 mod queue;
@@ -60,8 +61,8 @@ use tokio::sync::watch;
 pub use tokio_xmpp::jid::BareJid;
 
 pub use config::{Account, Backpressure, History, ReconnectPolicy, RoomConfig, Secret, Tls};
-pub use error::{ConfigError, Fatal, RoomError, StreamError};
-pub use publisher::{PublishError, Publisher, PublisherBuilder};
+pub use error::{ConfigError, Fatal, PublishError, RoomError, StreamError};
+pub use publisher::{Publisher, PublisherBuilder};
 pub use resume::{ResumePosition, RoomPosition};
 pub use status::{Connection, NodeState, RoomState, Status};
 

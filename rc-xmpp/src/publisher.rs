@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use minidom::Element;
 use rc_core::RecentChange;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio_xmpp::jid::{BareJid, FullJid, ResourcePart};
 use tokio_xmpp::xmlstream::StreamElementError;
 use tokio_xmpp::Stanza;
@@ -21,11 +21,12 @@ use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use crate::config::{Account, RoomConfig};
 use crate::connect::{self, send, Incoming, Session};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, PublishError};
 use crate::options::{self, Transport};
+use crate::outbox::{Outbox, Posts};
 use crate::stanzas::{self, HistoryRequest, Ids, MucUser};
-use crate::status::{Connection, RoomState, Status};
-use crate::task::{Ended, Handle, Serve};
+use crate::status::{RoomState, Status};
+use crate::task::{Ended, Serve};
 
 /// Configures a [`Publisher`]: the same account, server and TLS options as the client.
 #[derive(Debug)]
@@ -71,40 +72,21 @@ impl PublisherBuilder {
             return Err(ConfigError::NoRooms);
         }
         self.transport.check()?;
-        let (tx, rx) = mpsc::channel(self.outbox);
-        let (status_tx, status_rx) = watch::channel(Status::default());
-        let (confirmed_tx, confirmed_rx) = watch::channel(0u64);
-        let task = Handle::spawn(
-            self.transport,
-            status_tx.clone(),
-            Worker {
-                rooms: self.rooms,
-                outbox: VecDeque::new(),
-                posts: rx,
-                capacity: self.outbox,
-                status: status_tx,
-                confirmed: confirmed_tx,
-                confirmed_count: 0,
-                ids: Ids::default(),
-            },
-        );
-        Ok(Publisher {
-            tx,
-            status: status_rx,
-            confirmed: confirmed_rx,
-            posted: 0,
-            task,
-        })
+        let rooms = self.rooms;
+        let outbox = Outbox::start(self.transport, self.outbox, |posts, status| Worker {
+            rooms,
+            outbox: VecDeque::new(),
+            posts,
+            status,
+            ids: Ids::default(),
+        });
+        Ok(Publisher { outbox })
     }
 }
 
 /// Posts changes into rooms; see the module docs for the delivery guarantee.
 pub struct Publisher {
-    tx: mpsc::Sender<Post>,
-    status: watch::Receiver<Status>,
-    confirmed: watch::Receiver<u64>,
-    posted: u64,
-    task: Handle,
+    outbox: Outbox<Post>,
 }
 
 /// One message to post.
@@ -114,11 +96,6 @@ struct Post {
     body: String,
     payloads: Vec<Element>,
 }
-
-/// The publisher stopped for good.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the publisher has stopped: {0}")]
-pub struct PublishError(pub String);
 
 impl Publisher {
     /// Posts a change the XMLRC way: its human line as the body, its `<rc>` element as
@@ -142,47 +119,33 @@ impl Publisher {
         body: &str,
         payloads: Vec<Element>,
     ) -> Result<(), PublishError> {
-        self.tx
-            .send(Post {
-                room: room.clone(),
-                body: body.to_owned(),
-                payloads,
-            })
-            .await
-            .map_err(|_| PublishError(self.failure()))?;
-        self.posted += 1;
-        Ok(())
+        let post = Post {
+            room: room.clone(),
+            body: body.to_owned(),
+            payloads,
+        };
+        self.outbox.send(post).await
     }
 
     /// Waits until the rooms confirmed everything posted so far, or `timeout` passes.
     /// Returns whether everything was confirmed.
     pub async fn flush(&mut self, timeout: Duration) -> bool {
-        let target = self.posted;
-        tokio::time::timeout(timeout, self.confirmed.wait_for(|&n| n >= target))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        self.outbox.flush(timeout).await
     }
 
     /// The publisher's state.
     pub fn status(&self) -> watch::Receiver<Status> {
-        self.status.clone()
+        self.outbox.status()
     }
 
     /// Messages the rooms confirmed so far.
     pub fn confirmed(&self) -> u64 {
-        *self.confirmed.borrow()
-    }
-
-    fn failure(&self) -> String {
-        match &self.status.borrow().connection {
-            Connection::Failed { reason } => reason.clone(),
-            _ => "closed".into(),
-        }
+        self.outbox.confirmed()
     }
 
     /// Leaves the rooms and disconnects; unconfirmed messages are dropped.
     pub async fn close(mut self) {
-        self.task.close().await;
+        self.outbox.close().await;
     }
 }
 
@@ -192,11 +155,8 @@ struct Worker {
     /// Sent or waiting, not yet reflected by the room: (message id, post).
     outbox: VecDeque<(String, Post)>,
     /// What the application posts.
-    posts: mpsc::Receiver<Post>,
-    capacity: usize,
+    posts: Posts<Post>,
     status: watch::Sender<Status>,
-    confirmed: watch::Sender<u64>,
-    confirmed_count: u64,
     ids: Ids,
 }
 
@@ -209,8 +169,7 @@ impl Worker {
             if pos < *sent_upto {
                 *sent_upto -= 1;
             }
-            self.confirmed_count += 1;
-            let _ = self.confirmed.send(self.confirmed_count);
+            self.posts.confirmed();
         }
     }
 
@@ -295,7 +254,7 @@ impl Serve for Worker {
                 }
                 sent_upto += 1;
             }
-            let room_for_more = self.outbox.len() < self.capacity;
+            let room_for_more = self.posts.room_for_more(self.outbox.len());
             let element = tokio::select! {
                 post = self.posts.recv(), if room_for_more => match post {
                     Some(post) => {

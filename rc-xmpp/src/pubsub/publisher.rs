@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use minidom::Element;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
@@ -21,12 +21,12 @@ use super::node_uri;
 use super::stanzas as ps;
 use crate::config::Account;
 use crate::connect::{self, send, Incoming, Session};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, PublishError};
 use crate::options::{self, Transport};
-use crate::publisher::PublishError;
+use crate::outbox::{Outbox, Posts};
 use crate::stanzas::Ids;
-use crate::status::{Connection, NodeState, Status};
-use crate::task::{Ended, Handle, Serve};
+use crate::status::{NodeState, Status};
+use crate::task::{Ended, Serve};
 
 /// Configures a [`NodePublisher`]: the same account, server and TLS options as the client.
 #[derive(Debug)]
@@ -57,30 +57,15 @@ impl NodePublisherBuilder {
     /// Starts publishing in the background. Must be called within a tokio runtime.
     pub fn start(self) -> Result<NodePublisher, ConfigError> {
         self.transport.check()?;
-        let (tx, rx) = mpsc::channel(self.outbox);
-        let (status_tx, status_rx) = watch::channel(Status::default());
-        let (counts_tx, counts_rx) = watch::channel(Counts::default());
-        let task = Handle::spawn(
-            self.transport,
-            status_tx.clone(),
-            Worker {
-                max_items: self.max_items,
-                outbox: VecDeque::new(),
-                posts: rx,
-                capacity: self.outbox,
-                status: status_tx,
-                counts: counts_tx,
-                ids: Ids::default(),
-            },
-        );
-        Ok(NodePublisher {
-            tx,
-            status: status_rx,
-            counts: counts_rx,
-            posted: 0,
-            rejected_seen: 0,
-            task,
-        })
+        let max_items = self.max_items;
+        let outbox = Outbox::start(self.transport, self.outbox, |posts, status| Worker {
+            max_items,
+            outbox: VecDeque::new(),
+            posts,
+            status,
+            ids: Ids::default(),
+        });
+        Ok(NodePublisher { outbox })
     }
 }
 
@@ -100,19 +85,7 @@ impl NodePublisherBuilder {
 /// # Ok(()) }
 /// ```
 pub struct NodePublisher {
-    tx: mpsc::Sender<Post>,
-    status: watch::Receiver<Status>,
-    counts: watch::Receiver<Counts>,
-    posted: u64,
-    rejected_seen: u64,
-    task: Handle,
-}
-
-/// Items the service confirmed, and items it refused for good.
-#[derive(Debug, Clone, Copy, Default)]
-struct Counts {
-    confirmed: u64,
-    rejected: u64,
+    outbox: Outbox<Post>,
 }
 
 /// One item to publish.
@@ -162,16 +135,13 @@ impl NodePublisher {
             Some(id) => id.to_owned(),
             None => new_item_id(),
         };
-        self.tx
-            .send(Post {
-                service: service.clone(),
-                node: node.to_owned(),
-                item_id: item_id.clone(),
-                payload,
-            })
-            .await
-            .map_err(|_| PublishError(self.failure()))?;
-        self.posted += 1;
+        let post = Post {
+            service: service.clone(),
+            node: node.to_owned(),
+            item_id: item_id.clone(),
+            payload,
+        };
+        self.outbox.send(post).await?;
         Ok(item_id)
     }
 
@@ -179,45 +149,28 @@ impl NodePublisher {
     /// Returns whether everything published since the previous flush was confirmed (a
     /// refused item, e.g. `forbidden`, makes it false; see [`rejected`](Self::rejected)).
     pub async fn flush(&mut self, timeout: Duration) -> bool {
-        let target = self.posted;
-        let settled = tokio::time::timeout(
-            timeout,
-            self.counts.wait_for(|c| c.confirmed + c.rejected >= target),
-        )
-        .await
-        .is_ok_and(|r| r.is_ok());
-        let rejected = self.counts.borrow().rejected;
-        let clean = settled && rejected == self.rejected_seen;
-        self.rejected_seen = rejected;
-        clean
+        self.outbox.flush(timeout).await
     }
 
     /// The publisher's state: the connection, and each node it published to.
     pub fn status(&self) -> watch::Receiver<Status> {
-        self.status.clone()
+        self.outbox.status()
     }
 
     /// Items the service confirmed so far.
     pub fn confirmed(&self) -> u64 {
-        self.counts.borrow().confirmed
+        self.outbox.confirmed()
     }
 
     /// Items the service refused for good so far (logged with the reason, and the node's
     /// state in [`status`](Self::status) says why).
     pub fn rejected(&self) -> u64 {
-        self.counts.borrow().rejected
-    }
-
-    fn failure(&self) -> String {
-        match &self.status.borrow().connection {
-            Connection::Failed { reason } => reason.clone(),
-            _ => "closed".into(),
-        }
+        self.outbox.rejected()
     }
 
     /// Disconnects; unconfirmed items are dropped.
     pub async fn close(mut self) {
-        self.task.close().await;
+        self.outbox.close().await;
     }
 }
 
@@ -233,10 +186,8 @@ struct Worker {
     /// Waiting or sent, not yet confirmed; `Some(iq id)` once sent on this connection.
     outbox: VecDeque<(Option<String>, Post)>,
     /// What the application posts.
-    posts: mpsc::Receiver<Post>,
-    capacity: usize,
+    posts: Posts<Post>,
     status: watch::Sender<Status>,
-    counts: watch::Sender<Counts>,
     ids: Ids,
 }
 
@@ -260,7 +211,7 @@ impl Worker {
                         reason: reason.to_owned(),
                     },
                 );
-                self.counts.send_modify(|c| c.rejected += 1);
+                self.posts.rejected();
             }
         }
     }
@@ -292,7 +243,7 @@ impl Serve for Worker {
                 }
                 self.outbox[i].0 = Some(id);
             }
-            let room_for_more = self.outbox.len() < self.capacity;
+            let room_for_more = self.posts.room_for_more(self.outbox.len());
             tokio::select! {
                 post = self.posts.recv(), if room_for_more => match post {
                     Some(post) => self.outbox.push_back((None, post)),
@@ -347,7 +298,7 @@ impl Worker {
                 {
                     if let Some((_, post)) = self.outbox.remove(pos) {
                         self.set_node(&post, NodeState::Ready);
-                        self.counts.send_modify(|c| c.confirmed += 1);
+                        self.posts.confirmed();
                     }
                 }
             }
