@@ -37,8 +37,7 @@ fn ids(v: &[rc_core::RecentChange]) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polls_every_change_once_in_order_across_pages_seconds_and_restarts() {
     let wiki = MediaWiki::start(None, None);
-    let admin = wiki.api();
-    admin.login("Admin", ADMIN_PASSWORD).await.unwrap();
+    let admin = wiki.session("Admin", ADMIN_PASSWORD).await;
     let anon = wiki.api();
 
     // Anonymous: no patrol right, so no patrolled flag (the poller asks without it).
@@ -129,8 +128,7 @@ async fn polls_every_change_once_in_order_across_pages_seconds_and_restarts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetches_page_texts_and_lists_pages() {
     let wiki = MediaWiki::start(None, None);
-    let admin = wiki.api();
-    admin.login("Admin", ADMIN_PASSWORD).await.unwrap();
+    let admin = wiki.session("Admin", ADMIN_PASSWORD).await;
     let anon = wiki.api();
     edit(&admin, "Alpha", "Alpha text").await;
     edit(&admin, "Café Ünïcode/sub page", "Ünïcode 🙂 & <b>").await;

@@ -50,6 +50,20 @@ impl Drop for TempDir {
     }
 }
 
+/// `impl Deref<Target = ScriptedServer>` for a fixture holding one in its `server` field,
+/// so that its port, state directory and exports read as its own.
+macro_rules! derefs_to_server {
+    ($fixture:ty) => {
+        impl std::ops::Deref for $fixture {
+            type Target = $crate::ScriptedServer;
+            fn deref(&self) -> &$crate::ScriptedServer {
+                &self.server
+            }
+        }
+    };
+}
+pub(crate) use derefs_to_server;
+
 /// A server run by `scripts/{name}/start.sh` and `stop.sh` on a free port of 127.0.0.1,
 /// with its state in a fresh directory; stopped, and the directory removed, when dropped.
 pub struct ScriptedServer {

@@ -1,10 +1,9 @@
 //! Prosody, run by `scripts/prosody/`.
 
-use std::ops::Deref;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::process::{init_tracing, ScriptedServer};
+use crate::process::{derefs_to_server, init_tracing, ScriptedServer};
 
 /// The accounts [`Prosody::start`] creates, each with the [`password`] of its name.
 pub const ACCOUNTS: [&str; 6] = ["alice", "bob", "carol", "publisher", "publisher2", "mirror"];
@@ -25,12 +24,7 @@ pub struct Prosody {
     server: ScriptedServer,
 }
 
-impl Deref for Prosody {
-    type Target = ScriptedServer;
-    fn deref(&self) -> &ScriptedServer {
-        &self.server
-    }
-}
+derefs_to_server!(Prosody);
 
 impl Prosody {
     /// A fresh instance with the test [`ACCOUNTS`]; panics if it does not start.

@@ -1,10 +1,9 @@
 //! MediaWiki (`scripts/mediawiki/`) and DokuWiki (`scripts/dokuwiki/`).
 
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::process::Command;
 
-use crate::process::{init_tracing, ScriptedServer};
+use crate::process::{derefs_to_server, init_tracing, ScriptedServer};
 
 /// The password of MediaWiki's `Admin` (a sysop), as `scripts/mediawiki/start.sh` sets it.
 pub const ADMIN_PASSWORD: &str = "adminpass123456";
@@ -15,12 +14,7 @@ pub struct MediaWiki {
     server: ScriptedServer,
 }
 
-impl Deref for MediaWiki {
-    type Target = ScriptedServer;
-    fn deref(&self) -> &ScriptedServer {
-        &self.server
-    }
-}
+derefs_to_server!(MediaWiki);
 
 impl MediaWiki {
     /// A fresh wiki sending its `$wgRCFeeds` UDP packets (XML and JSON formatter) to the
@@ -149,12 +143,7 @@ pub struct DokuWiki {
     pub password: String,
 }
 
-impl Deref for DokuWiki {
-    type Target = ScriptedServer;
-    fn deref(&self) -> &ScriptedServer {
-        &self.server
-    }
-}
+derefs_to_server!(DokuWiki);
 
 impl DokuWiki {
     /// A fresh wiki; panics if it does not start.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rc_testkit::{assert_quiet, collect_n, next_within, wait_status, Prosody, TempDir};
 use rc_xmpp::pubsub::{
     node_uri, AtomEntry, NodeChange, NodeError, NodePublisher, NodeStream, NodeStreamError,
-    PubSubPosition,
+    PubSubPosition, SubscriberBuilder,
 };
 use rc_xmpp::{BareJid, NodeState};
 
@@ -84,6 +84,21 @@ async fn create_node(publisher: &mut NodePublisher, node: &str) {
     publish(publisher, node, 0..=0).await;
 }
 
+/// A server, its publisher, and `node` created by it ([`create_node`]).
+async fn with_node(node: &str) -> (Prosody, NodePublisher) {
+    let prosody = Prosody::start();
+    let mut publisher = publisher(&prosody);
+    create_node(&mut publisher, node).await;
+    (prosody, publisher)
+}
+
+/// A stream of `subscriber` following `node`, subscribed.
+async fn follow(subscriber: SubscriberBuilder, node: &str) -> NodeStream {
+    let stream = subscriber.node(SERVICE, node).unwrap().connect();
+    subscribed(&stream, 10).await;
+    stream
+}
+
 fn assert_is_entry(c: &NodeChange, n: u64, node: &str) {
     let e = entry(n);
     assert_eq!(c.title.as_deref(), Some(e.title.as_str()), "title");
@@ -98,21 +113,9 @@ fn assert_is_entry(c: &NodeChange, n: u64, node: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_arrive_typed_at_anonymous_and_account_subscribers() {
-    let prosody = Prosody::start();
-    let mut publisher = publisher(&prosody);
-    create_node(&mut publisher, "dokuwiki").await;
-    let mut anon = prosody
-        .anonymous_subscriber()
-        .node(SERVICE, "dokuwiki")
-        .unwrap()
-        .connect();
-    let mut alice = prosody
-        .subscriber("alice")
-        .node(SERVICE, "dokuwiki")
-        .unwrap()
-        .connect();
-    subscribed(&anon, 10).await;
-    subscribed(&alice, 10).await;
+    let (prosody, mut publisher) = with_node("dokuwiki").await;
+    let mut anon = follow(prosody.anonymous_subscriber(), "dokuwiki").await;
+    let mut alice = follow(prosody.subscriber("alice"), "dokuwiki").await;
 
     let mut ids = Vec::new();
     for n in 1..=3 {
@@ -186,12 +189,7 @@ async fn server_killed_and_restarted_mid_burst() {
     let mut first = prosody.node_publisher().max_items(1000).start().unwrap();
     create_node(&mut first, "burst").await;
     first.close().await;
-    let mut stream = prosody
-        .subscriber("alice")
-        .node(SERVICE, "burst")
-        .unwrap()
-        .connect();
-    subscribed(&stream, 10).await;
+    let mut stream = follow(prosody.subscriber("alice"), "burst").await;
 
     let total = 120;
     let (midway_tx, midway_rx) = tokio::sync::oneshot::channel();
@@ -242,14 +240,18 @@ async fn restarted_process_gets_only_new_items() {
     let mut publisher = publisher(&prosody);
     create_node(&mut publisher, "wiki").await;
 
+    let resuming = || {
+        prosody
+            .subscriber("alice")
+            .node(SERVICE, "wiki")
+            .unwrap()
+            .resume_from_file(&file)
+            .unwrap()
+            .connect()
+    };
+
     // First run: reads 1..=5, then stops.
-    let mut first = prosody
-        .subscriber("alice")
-        .node(SERVICE, "wiki")
-        .unwrap()
-        .resume_from_file(&file)
-        .unwrap()
-        .connect();
+    let mut first = resuming();
     subscribed(&first, 10).await;
     publish(&mut publisher, "wiki", 1..=5).await;
     let got = collect_n(&mut first, 5, 10).await;
@@ -267,13 +269,7 @@ async fn restarted_process_gets_only_new_items() {
     publish(&mut publisher, "wiki", 6..=10).await;
 
     // Second run: exactly 6..=10, fetched from the node, then live ones.
-    let mut second = prosody
-        .subscriber("alice")
-        .node(SERVICE, "wiki")
-        .unwrap()
-        .resume_from_file(&file)
-        .unwrap()
-        .connect();
+    let mut second = resuming();
     let got = collect_n(&mut second, 5, 10).await;
     assert_eq!(got.iter().map(number).collect::<Vec<_>>(), [6, 7, 8, 9, 10]);
     assert!(got.iter().all(|c| c.replayed && !c.gap_before), "{got:?}");
@@ -289,12 +285,7 @@ async fn evicted_position_yields_what_is_left_flagged() {
     let prosody = Prosody::start();
     let mut publisher = prosody.node_publisher().max_items(5).start().unwrap();
     create_node(&mut publisher, "small").await;
-    let mut first = prosody
-        .subscriber("carol")
-        .node(SERVICE, "small")
-        .unwrap()
-        .connect();
-    subscribed(&first, 10).await;
+    let mut first = follow(prosody.subscriber("carol"), "small").await;
     publish(&mut publisher, "small", 1..=2).await;
     assert_eq!(
         collect_n(&mut first, 2, 10)
@@ -340,15 +331,8 @@ async fn evicted_position_yields_what_is_left_flagged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_payloads_are_error_items_and_the_stream_goes_on() {
-    let prosody = Prosody::start();
-    let mut publisher = publisher(&prosody);
-    create_node(&mut publisher, "wiki").await;
-    let mut stream = prosody
-        .anonymous_subscriber()
-        .node(SERVICE, "wiki")
-        .unwrap()
-        .connect();
-    subscribed(&stream, 10).await;
+    let (prosody, mut publisher) = with_node("wiki").await;
+    let mut stream = follow(prosody.anonymous_subscriber(), "wiki").await;
 
     let not_atom: minidom::Element = r#"<page xmlns="urn:example:not-atom">start</page>"#
         .parse()
@@ -387,9 +371,7 @@ async fn bad_payloads_are_error_items_and_the_stream_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_node_is_an_error_item_and_is_followed_once_created() {
-    let prosody = Prosody::start();
-    let mut publisher = publisher(&prosody);
-    create_node(&mut publisher, "wiki").await;
+    let (prosody, mut publisher) = with_node("wiki").await;
     let mut stream = prosody
         .subscriber("alice")
         .node(SERVICE, "wiki")
@@ -440,17 +422,10 @@ async fn a_missing_node_is_an_error_item_and_is_followed_once_created() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_item_without_payload_is_an_error_item() {
-    let prosody = Prosody::start();
-    let mut publisher = publisher(&prosody);
-    create_node(&mut publisher, "bare").await;
+    let (prosody, mut publisher) = with_node("bare").await;
     // The owner configured the node to notify without payloads (pubsub#deliver_payloads).
     prosody.lua("prosody.hosts['pubsub.localhost'].modules.pubsub.service.nodes['bare'].config.include_payload = false");
-    let mut stream = prosody
-        .subscriber("bob")
-        .node(SERVICE, "bare")
-        .unwrap()
-        .connect();
-    subscribed(&stream, 10).await;
+    let mut stream = follow(prosody.subscriber("bob"), "bare").await;
     let id = publisher
         .publish(&service(), "bare", &entry(1))
         .await
@@ -480,15 +455,8 @@ async fn an_item_without_payload_is_an_error_item() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_stanza_from_the_service_is_an_error_item() {
-    let prosody = Prosody::start();
-    let mut publisher = publisher(&prosody);
-    create_node(&mut publisher, "wiki").await;
-    let mut stream = prosody
-        .subscriber("carol")
-        .node(SERVICE, "wiki")
-        .unwrap()
-        .connect();
-    subscribed(&stream, 10).await;
+    let (prosody, mut publisher) = with_node("wiki").await;
+    let mut stream = follow(prosody.subscriber("carol"), "wiki").await;
     let jid = match &stream.status().borrow().connection {
         rc_xmpp::Connection::Online { jid } => jid.to_string(),
         other => panic!("not online: {other:?}"),

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{change, publish};
+use common::{change, publish, publish_and_receive};
 use rc_core::Kind;
 use rc_testkit::{collect_n, joined, next_within, room_bare, room_jid, Prosody};
 use rc_xmpp::{Client, Connection, Fatal, RoomState, StreamError, Tls};
@@ -44,9 +44,7 @@ async fn one_room_typed_changes_in_order() {
 async fn several_rooms_each_with_its_own_changes() {
     let prosody = Prosody::start();
     let mut stream = prosody
-        .client("alice")
-        .room(&room_jid("enwiki"), "alice")
-        .unwrap()
+        .room_client("alice", "enwiki")
         .room(&room_jid("dewiki"), "alice")
         .unwrap()
         .connect();
@@ -181,12 +179,8 @@ async fn nick_conflict_retries_with_a_derived_nick() {
     };
     assert_eq!(nick, "watcher_2");
     let mut publisher = prosody.publisher(&["enwiki"]);
-    publish(&mut publisher, "enwiki", 7..=7).await;
-    assert_eq!(
-        next_within(&mut second, 10).await.unwrap().rcid,
-        Some(7),
-        "the renamed client receives changes"
-    );
+    let got = publish_and_receive(&mut publisher, &mut second, "enwiki", 7).await;
+    assert_eq!(got.rcid, Some(7), "the renamed client receives changes");
 }
 
 #[tokio::test]
@@ -202,8 +196,8 @@ async fn starttls_with_verified_certificate_and_anonymous_login() {
         .connect();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);
-    publish(&mut publisher, "enwiki", 3..=3).await;
-    assert_eq!(next_within(&mut stream, 10).await.unwrap().rcid, Some(3));
+    let got = publish_and_receive(&mut publisher, &mut stream, "enwiki", 3).await;
+    assert_eq!(got.rcid, Some(3));
     match &stream.status().borrow().connection {
         Connection::Online { jid } => {
             assert!(jid.contains("@anon.localhost/"), "an anonymous JID: {jid}")

@@ -5,8 +5,8 @@
 use std::ops::RangeInclusive;
 
 use rc_core::{Kind, RecentChange};
-use rc_testkit::room_bare;
-use rc_xmpp::{Publisher, RoomChange};
+use rc_testkit::{next_within, room_bare};
+use rc_xmpp::{ChangeStream, Publisher, RoomChange};
 
 /// A change numbered `n` of wiki `wiki`.
 pub fn change(wiki: &str, n: u64) -> RecentChange {
@@ -31,6 +31,18 @@ pub async fn publish(publisher: &mut Publisher, wiki: &str, numbers: RangeInclus
     for n in numbers {
         publisher.publish(&room, &change(wiki, n)).await.unwrap();
     }
+}
+
+/// Publishes change `n` of `wiki` and returns the next change of `stream` (within 10 s;
+/// panics on an error item), which should be that one.
+pub async fn publish_and_receive(
+    publisher: &mut Publisher,
+    stream: &mut ChangeStream,
+    wiki: &str,
+    n: u64,
+) -> RoomChange {
+    publish(publisher, wiki, n..=n).await;
+    next_within(stream, 10).await.unwrap()
 }
 
 /// The rcids of changes read back, in order.
