@@ -44,15 +44,6 @@ impl Prosody {
         Ok(Prosody { server })
     }
 
-    /// Creates (or resets) one account; panics on failure.
-    pub fn add_user(&self, user: &str, password: &str) {
-        self.server
-            .run("adduser.sh", &|c| {
-                c.args([user, password]);
-            })
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-
     /// Creates the accounts, each with the [`password`] of its name, all at once.
     pub fn try_add_users(&self, users: &[&str]) -> Result<(), String> {
         let children = users
