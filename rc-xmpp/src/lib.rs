@@ -230,6 +230,16 @@ impl Stream for ChangeStream {
 
 #[cfg(test)]
 mod tests {
+    fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+
+    #[test]
+    fn streams_and_publishers_move_between_threads() {
+        send_sync_unpin::<crate::ChangeStream>();
+        send_sync_unpin::<crate::pubsub::NodeStream>();
+        send_sync_unpin::<crate::Publisher>();
+        send_sync_unpin::<crate::pubsub::NodePublisher>();
+    }
+
     #[test]
     fn error_items_stay_small() {
         assert!(

@@ -5,8 +5,9 @@
 //! [`rc_core::from_element`], on a plain [`futures::Stream`]: a [`NodeChange`] that
 //! dereferences to the [`RecentChange`]. It shares the room client's connection handling:
 //! STARTTLS policy, account or anonymous login, reconnection with backoff, keepalive
-//! pings, a bounded buffer with [`Backpressure`], a [`Filter`] and a [`Status`] watch
-//! channel (with [`Status::nodes`](crate::Status::nodes)).
+//! pings, a bounded buffer with [`Backpressure`](crate::Backpressure), a
+//! [`Filter`](rc_core::Filter) and a [`Status`] watch channel (with
+//! [`Status::nodes`](crate::Status::nodes)).
 //!
 //! ```no_run
 //! use futures::StreamExt;
