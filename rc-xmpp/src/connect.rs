@@ -23,6 +23,7 @@ use tokio_xmpp::xmlstream::{
 };
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
+use xmpp_parsers::stanza_error::StanzaError;
 
 use crate::config::{Account, Tls};
 use crate::error::Fatal;
@@ -370,15 +371,30 @@ pub(crate) async fn send(stream: &mut Stream, stanza: Stanza) -> Result<(), Stri
         .map_err(|e| format!("cannot send: {e}"))
 }
 
+/// The answer to one of this client's own requests.
+pub(crate) enum Response {
+    /// Done, with the payload if there is one.
+    Result {
+        id: String,
+        payload: Option<Element>,
+    },
+    /// Refused.
+    Error { id: String, error: StanzaError },
+}
+
 /// Answers the server's own requests (a ping gets a pong, anything else
 /// `service-unavailable`) and hands back the responses to this client's requests.
-pub(crate) async fn answer_requests(stream: &mut Stream, iq: Iq) -> Result<Option<Iq>, String> {
+pub(crate) async fn answer_requests(
+    stream: &mut Stream,
+    iq: Iq,
+) -> Result<Option<Response>, String> {
     let reply = match iq {
         Iq::Get {
             from, id, payload, ..
         } if payload.is("ping", stanzas::ns::PING) => stanzas::pong(from, &id),
         Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => stanzas::unsupported(from, &id),
-        response => return Ok(Some(response)),
+        Iq::Result { id, payload, .. } => return Ok(Some(Response::Result { id, payload })),
+        Iq::Error { id, error, .. } => return Ok(Some(Response::Error { id, error })),
     };
     send(stream, Stanza::Iq(reply)).await.map(|()| None)
 }

@@ -19,7 +19,7 @@ use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use crate::config::{Config, History, RoomConfig};
-use crate::connect::{self, send, Incoming, Session};
+use crate::connect::{self, send, Incoming, Response, Session};
 use crate::dedup::Window;
 use crate::error::{Fatal, RoomError, StreamError};
 use crate::feed::{Feeder, Position};
@@ -283,8 +283,7 @@ impl Driver {
             return Ok(());
         };
         match iq {
-            Iq::Get { .. } | Iq::Set { .. } => {} // answered above
-            Iq::Result { id, payload, .. } => {
+            Response::Result { id, payload } => {
                 for room in rooms.iter_mut() {
                     if room.baseline.as_deref() == Some(id.as_str()) {
                         tracing::debug!(room = %room.cfg.jid, ?payload, "archive baseline");
@@ -339,7 +338,7 @@ impl Driver {
                     }
                 }
             }
-            Iq::Error { id, error, .. } => {
+            Response::Error { id, error } => {
                 for room in rooms.iter_mut() {
                     match &room.phase {
                         Phase::Disco { id: d } if *d == id => {

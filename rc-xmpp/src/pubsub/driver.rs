@@ -19,7 +19,7 @@ use super::error::{NodeError, NodeStreamError};
 use super::position::PubSubPosition;
 use super::stanzas::{self as ps, Event, NodeItem};
 use super::{NodeChange, NodeTarget, SubConfig};
-use crate::connect::{self, send, Incoming, Session};
+use crate::connect::{self, send, Incoming, Response, Session};
 use crate::dedup::Recent;
 use crate::error::Fatal;
 use crate::feed::{Feeder, Position};
@@ -264,8 +264,7 @@ impl Driver {
             return Ok(());
         };
         match iq {
-            Iq::Get { .. } | Iq::Set { .. } => {} // answered above
-            Iq::Result { id, payload, .. } => {
+            Response::Result { id, payload } => {
                 for node in nodes.iter_mut() {
                     match &node.phase {
                         Phase::Subscribing { id: s } if *s == id => {
@@ -290,7 +289,7 @@ impl Driver {
                     }
                 }
             }
-            Iq::Error { id, error, .. } => {
+            Response::Error { id, error } => {
                 let condition = ps::condition(&error);
                 for node in nodes.iter_mut() {
                     match &node.phase {

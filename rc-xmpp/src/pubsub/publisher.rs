@@ -20,7 +20,7 @@ use super::atom::AtomEntry;
 use super::node_uri;
 use super::stanzas as ps;
 use crate::config::Account;
-use crate::connect::{self, send, Incoming, Session};
+use crate::connect::{self, send, Incoming, Response, Session};
 use crate::error::{ConfigError, PublishError};
 use crate::options::{self, Transport};
 use crate::outbox::{Outbox, Posts};
@@ -282,8 +282,7 @@ impl Worker {
             return Ok(());
         };
         match iq {
-            Iq::Get { .. } | Iq::Set { .. } => {} // answered above
-            Iq::Result { id, .. } => {
+            Response::Result { id, .. } => {
                 if let Some(uri) = creating
                     .iter()
                     .find(|(_, c)| **c == id)
@@ -302,7 +301,7 @@ impl Worker {
                     }
                 }
             }
-            Iq::Error { id, error, .. } => {
+            Response::Error { id, error } => {
                 let condition = ps::condition(&error);
                 if let Some(uri) = creating
                     .iter()
