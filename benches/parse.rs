@@ -183,7 +183,29 @@ fn summary() {
     }
 }
 
+/// `RC_PARSE_LOOPS=N`: no criterion and no timing, only N passes of every typed parse and
+/// baseline over its corpus, for instruction counts that the machine's load does not move:
+/// `RC_PARSE_LOOPS=200 valgrind --tool=callgrind target/release/deps/parse-*`
+/// (`RC_PARSE_ONLY=<substring of the form or baseline>` picks one).
+fn loops(n: usize) {
+    let only = std::env::var("RC_PARSE_ONLY").unwrap_or_default();
+    for case in cases() {
+        let works = std::iter::once(("typed parse", case.typed)).chain(case.baselines);
+        for (name, work) in works {
+            if !format!("{} {name}", case.form).contains(only.as_str()) {
+                continue;
+            }
+            for _ in 0..n {
+                case.inputs.iter().for_each(|s| work(s));
+            }
+        }
+    }
+}
+
 fn main() {
+    if let Some(n) = std::env::var("RC_PARSE_LOOPS").ok().and_then(|n| n.parse().ok()) {
+        return loops(n);
+    }
     let mut c = Criterion::default().configure_from_args();
     criterion_benches(&mut c);
     c.final_summary();

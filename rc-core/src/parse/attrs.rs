@@ -145,7 +145,7 @@ fn scan_value(bytes: &[u8], start: usize, quote: u8) -> Option<(usize, bool)> {
 
 /// An attribute value with references resolved and literal tabs and line breaks turned
 /// into spaces, as XML's attribute-value normalisation asks.
-fn value_of(raw: &str) -> Result<Cow<'_, str>, (usize, String)> {
+pub(crate) fn value_of(raw: &str) -> Result<Cow<'_, str>, (usize, String)> {
     let b = raw.as_bytes();
     let needs_spaces = memchr3(b'\t', b'\n', b'\r', b).is_some();
     let has_refs = memchr(b'&', b).is_some();
@@ -168,7 +168,7 @@ fn value_of(raw: &str) -> Result<Cow<'_, str>, (usize, String)> {
 
 /// Names already seen in this tag. A 128-bit fingerprint answers "new" for almost every
 /// name without comparing; only on a fingerprint hit are the names compared.
-struct Seen<'a> {
+pub(crate) struct Seen<'a> {
     bloom: u128,
     names: [&'a str; 48],
     len: usize,
@@ -187,7 +187,7 @@ impl Default for Seen<'_> {
 }
 
 impl<'a> Seen<'a> {
-    fn insert(&mut self, name: &'a str) -> bool {
+    pub(crate) fn insert(&mut self, name: &'a str) -> bool {
         let b = name.as_bytes();
         let hash = (b.len() * 7 + usize::from(b[0]) * 3 + usize::from(b[b.len() - 1])) % 128;
         let bit = 1u128 << hash;

@@ -6,6 +6,7 @@ mod attrs;
 mod draft;
 #[cfg(feature = "minidom")]
 mod element;
+mod fast;
 mod feed_xml;
 mod json;
 mod node;

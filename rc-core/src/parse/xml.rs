@@ -11,13 +11,25 @@ use crate::error::{Bad, Form, ParseError};
 
 use super::draft::Draft;
 use super::node::Node;
-use super::{atom, attrs, feed_xml, rc_xml};
+use super::{atom, attrs, fast, feed_xml, rc_xml};
 
 /// How deep child elements may nest below the root.
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// Parses an XML change. `want` restricts the accepted root; `None` accepts either.
+///
+/// A change as MediaWiki writes it takes [`fast::parse`]; anything else, and every error,
+/// takes [`parse_full`].
 pub(crate) fn parse(input: &str, want: Option<Form>) -> Result<RecentChange, ParseError> {
+    match fast::parse(input, want) {
+        Some(rc) => Ok(rc),
+        None => parse_full(input, want),
+    }
+}
+
+/// Parses an XML change with quick-xml: any XML quick-xml reads, and the exact error
+/// (form, offset, attribute, value) for the rest.
+pub(crate) fn parse_full(input: &str, want: Option<Form>) -> Result<RecentChange, ParseError> {
     let mut reader = Reader::from_str(input);
     let form_guess = want.unwrap_or(Form::RcXml);
     let syntax = |reader: &Reader<&[u8]>, e: quick_xml::Error| ParseError::Syntax {

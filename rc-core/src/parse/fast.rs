@@ -1,0 +1,396 @@
+//! `<rc>` and `<recentchange>` as MediaWiki writes them, read in one pass over the bytes.
+//!
+//! A change is one start tag full of attributes, a few small child elements (`<tags/>`,
+//! `<logparams .../>`, `<length old=".." new=".."/>`) and nothing around it. This reader
+//! takes exactly that subset: names of ASCII letters, digits and `_-.:`, attributes
+//! written `name="value"` one whitespace apart, text without references or carriage
+//! returns, no prefixes below the root, no declaration, comment, CDATA or processing
+//! instruction. It finds each value's end with a 16-byte scan, borrows every value that has
+//! no reference or line break, and applies it to the change straight away.
+//!
+//! It never reports an error: at the first thing outside the subset, and at every error
+//! (a malformed tag, a value the model refuses, a missing `type`), it answers `None`, and
+//! [`super::xml::parse`] reads the input again with quick-xml, which gives the same change
+//! or the exact error with its offset. So what this reader accepts, it must read exactly as
+//! the full reader does: the property test below checks that.
+
+use std::borrow::Cow;
+
+use memchr::{memchr, memchr2};
+
+use crate::change::RecentChange;
+use crate::error::Form;
+
+use super::attrs::{self, Seen};
+use super::draft::Draft;
+use super::node::Node;
+use super::rc_xml;
+use super::xml::{apply_attr, apply_child, MAX_DEPTH};
+
+/// The change in `input`, if it is in the subset this reader takes (see the module).
+pub(crate) fn parse(input: &str, want: Option<Form>) -> Option<RecentChange> {
+    let b = input.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'<') {
+        return None;
+    }
+    i += 1;
+    let name_end = name_end(b, i);
+    let (form, root) = match (&b[i..name_end], want) {
+        (b"rc", None | Some(Form::RcXml)) => (Form::RcXml, "rc"),
+        (b"recentchange", None | Some(Form::FeedXml)) => (Form::FeedXml, "recentchange"),
+        _ => return None,
+    };
+    let mut draft = Draft::new();
+    if form == Form::RcXml {
+        rc_xml::begin(&mut draft);
+    }
+    let mut seen = Seen::default();
+    let (mut i, empty) = tag(input, name_end, |name, raw, special| {
+        let value = if special {
+            match attrs::value_of(raw) {
+                Ok(v) => v,
+                Err(_) => return false,
+            }
+        } else {
+            Cow::Borrowed(raw)
+        };
+        seen.insert(name) && apply_attr(form, &mut draft, name, value).is_ok()
+    })?;
+    if !empty {
+        i = children(input, i, form, root, &mut draft)?;
+    }
+    if skip_ws(b, i) != b.len() {
+        return None;
+    }
+    draft.finish(form).ok()
+}
+
+/// Reads the root's content from `i` (just after its start tag) through its end tag,
+/// applying each child element as it closes. The index after `</root>`.
+fn children(input: &str, mut i: usize, form: Form, root: &str, d: &mut Draft) -> Option<usize> {
+    let b = input.as_bytes();
+    // The open elements below the root.
+    let mut stack: Vec<Node> = Vec::new();
+    loop {
+        let lt = i + memchr(b'<', &b[i..])?;
+        if lt > i {
+            let text = &input[i..lt];
+            if memchr2(b'&', b'\r', text.as_bytes()).is_some() {
+                return None;
+            }
+            if let Some(top) = stack.last_mut() {
+                top.text.push_str(text);
+            }
+        }
+        i = lt + 1;
+        match *b.get(i)? {
+            b'/' => {
+                let start = i + 1;
+                let end = name_end(b, start);
+                if b.get(end) != Some(&b'>') {
+                    return None;
+                }
+                let name = &input[start..end];
+                i = end + 1;
+                let Some(node) = stack.pop() else {
+                    return (name == root).then_some(i);
+                };
+                if node.name != name {
+                    return None;
+                }
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => apply_child(form, d, &node).ok()?,
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let end = name_end(b, i);
+                let name = &input[i..end];
+                if memchr(b':', name.as_bytes()).is_some() || stack.len() + 1 >= MAX_DEPTH {
+                    return None;
+                }
+                let mut node_attrs: Vec<(String, String)> = Vec::new();
+                let (next, empty) = tag(input, end, |n, raw, special| {
+                    // Values with references, prefixes, namespace declarations and repeated
+                    // names are left to the full reader.
+                    let plain = !special
+                        && n != "xmlns"
+                        && memchr(b':', n.as_bytes()).is_none()
+                        && !node_attrs.iter().any(|(m, _)| m == n);
+                    if plain {
+                        node_attrs.push((n.to_owned(), raw.to_owned()));
+                    }
+                    plain
+                })?;
+                i = next;
+                if empty && node_attrs.is_empty() && stack.is_empty() && form == Form::RcXml {
+                    // `<tags/>` adds no tag: nothing to build.
+                    if name == "tags" {
+                        continue;
+                    }
+                }
+                let node = Node {
+                    name: name.to_owned(),
+                    attrs: node_attrs,
+                    ..Node::default()
+                };
+                if !empty {
+                    stack.push(node);
+                    continue;
+                }
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => apply_child(form, d, &node).ok()?,
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Scans the attributes of a start tag from `i` (just after the element's name) through its
+/// `>` or `/>`, calling `each(name, raw value, special)` for each: `special` when the raw
+/// value holds a reference or a tab, line break or other control character. Returns the
+/// index after the tag and whether it was an empty-element tag, or `None` when the tag is
+/// outside the subset or `each` answers `false`.
+fn tag<'a>(
+    input: &'a str,
+    mut i: usize,
+    mut each: impl FnMut(&'a str, &'a str, bool) -> bool,
+) -> Option<(usize, bool)> {
+    let b = input.as_bytes();
+    loop {
+        let separated = b.get(i).is_some_and(u8::is_ascii_whitespace);
+        i = skip_ws(b, i);
+        match *b.get(i)? {
+            b'>' => return Some((i + 1, false)),
+            b'/' => return (b.get(i + 1) == Some(&b'>')).then_some((i + 2, true)),
+            c if separated && (c.is_ascii_alphabetic() || c == b'_') => {}
+            _ => return None,
+        }
+        let name_start = i;
+        i = name_end(b, i);
+        let name = &input[name_start..i];
+        let quote = match b.get(i..i + 2)? {
+            [b'=', q @ (b'"' | b'\'')] => *q,
+            _ => return None,
+        };
+        let value_start = i + 2;
+        let (value_end, special) = value_end(b, value_start, quote)?;
+        if !each(name, &input[value_start..value_end], special) {
+            return None;
+        }
+        i = value_end + 1;
+    }
+}
+
+/// The index of the closing `quote` from `start`, and whether the value needs
+/// [`attrs::value_of`]; `None` for a raw `<` or no closing quote.
+fn value_end(b: &[u8], start: usize, quote: u8) -> Option<(usize, bool)> {
+    let mut special = false;
+    let mut j = start;
+    loop {
+        j = find_stop(b, j, quote)?;
+        match b[j] {
+            c if c == quote => return Some((j, special)),
+            b'<' => return None,
+            _ => special = true,
+        }
+        j += 1;
+    }
+}
+
+/// The first byte from `from` that ends or complicates a value: `quote`, `&`, `<` or a
+/// control character.
+#[inline]
+fn find_stop(b: &[u8], from: usize, quote: u8) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let mut j = from;
+        while j + 16 <= b.len() {
+            // SAFETY: SSE2 is part of x86_64, and the 16 bytes read are inside `b`.
+            let mask = unsafe {
+                let v = _mm_loadu_si128(b.as_ptr().add(j).cast());
+                let hit = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+                let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+                let any = _mm_or_si128(
+                    _mm_or_si128(hit(quote), hit(b'&')),
+                    _mm_or_si128(hit(b'<'), control),
+                );
+                _mm_movemask_epi8(any) as u32
+            };
+            if mask != 0 {
+                return Some(j + mask.trailing_zeros() as usize);
+            }
+            j += 16;
+        }
+        find_stop_bytewise(b, j, quote)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    find_stop_bytewise(b, from, quote)
+}
+
+fn find_stop_bytewise(b: &[u8], from: usize, quote: u8) -> Option<usize> {
+    b[from..]
+        .iter()
+        .position(|&c| c == quote || c == b'&' || c == b'<' || c < 0x20)
+        .map(|p| from + p)
+}
+
+/// Bytes of a name in the subset: ASCII letters, digits, `_`, `-`, `.`, `:`.
+static NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':');
+        c += 1;
+    }
+    t
+};
+
+fn name_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && NAME[b[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixtures(suffix: &str) -> Vec<String> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mediawiki-1.39");
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_str().unwrap().ends_with(suffix))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
+
+    /// The recorded changes all take the fast path, and read as the full reader reads them.
+    #[test]
+    fn recorded_changes_take_the_fast_path() {
+        for (suffix, form) in [(".rc.xml", Form::RcXml), (".feed.xml", Form::FeedXml)] {
+            let inputs = fixtures(suffix);
+            assert!(inputs.len() > 10);
+            for input in inputs {
+                let fast = parse(&input, Some(form)).unwrap_or_else(|| panic!("slow: {input}"));
+                assert_eq!(Ok(fast), super::super::xml::parse_full(&input, Some(form)));
+            }
+        }
+    }
+
+    #[test]
+    fn leaves_the_rest_to_the_full_reader() {
+        for input in [
+            r#"<?xml version="1.0"?><rc type="edit"/>"#,
+            r#"<rc type="edit" title="a<b"/>"#,
+            r#"<rc type="edit"title="a"/>"#,
+            r#"<rc type = "edit"/>"#,
+            r#"<rc type="edit" type="log"/>"#,
+            r#"<rc type="edit" rcid="x"/>"#,
+            r#"<rc title="A"/>"#,
+            r#"<rc type="edit"><!-- c --></rc>"#,
+            r#"<rc type="edit"><tags><tag>a&amp;b</tag></tags></rc>"#,
+            r#"<rc type="edit"><x:tags/></rc>"#,
+            r#"<rc type="edit"><tags></tag></rc>"#,
+            r#"<rc type="edit"><logparams a="1" a="2"/></rc>"#,
+            r#"<rc type="edit"><logparams xmlns="urn:x"/></rc>"#,
+            r#"<rc type="edit"/> x"#,
+            r#"<rc type="edit">"#,
+            r#"<rc type="edit" title="A &nbsp; B"/>"#,
+            r#"<recentchange type="edit"><length old="x"/></recentchange>"#,
+        ] {
+            assert_eq!(parse(input, None), None, "{input}");
+        }
+        assert_eq!(parse(r#"<rc type="edit"/>"#, Some(Form::FeedXml)), None);
+    }
+
+    fn attribute() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let name = prop_oneof![
+            Just("type"),
+            Just("rcid"),
+            Just("title"),
+            Just("minor"),
+            Just("timestamp"),
+            Just("id"),
+            Just("namespace"),
+            Just("x"),
+            Just("xmlns"),
+            Just("a:b"),
+        ];
+        let value = proptest::string::string_regex(
+            r#"(edit|log|12|0|2026-11-23T08:59:04Z|1795424344|[a-z ]|&amp;|&#10;|&x;|[\t\n\r<>'"\x01])*"#,
+        )
+        .unwrap();
+        let sep = proptest::string::string_regex(r#"[ \t\n]{0,2}"#).unwrap();
+        (sep, name, value, any::<bool>()).prop_map(|(sep, n, v, single)| {
+            if single {
+                format!("{sep}{n}='{v}'")
+            } else {
+                format!("{sep}{n}=\"{v}\"")
+            }
+        })
+    }
+
+    fn child() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just("<tags />".to_string()),
+            Just("<tags/>".to_string()),
+            Just("<tags></tags>".to_string()),
+            Just("<tags><tag>a</tag><tag>b c</tag></tags>".to_string()),
+            Just("<tags>\n <tag>x</tag>\n</tags>".to_string()),
+            Just(r#"<logparams userid="3" />"#.to_string()),
+            Just("<logparams><x>1</x><x>2</x></logparams>".to_string()),
+            Just(r#"<length old="1" new="2"/>"#.to_string()),
+            Just(r#"<revision old='3' new="4"/>"#.to_string()),
+            Just(r#"<log_params a="1"><b c="d"/></log_params>"#.to_string()),
+            Just(r#"<x a='1' b="&amp;"/>"#.to_string()),
+            Just("<y>t</y>".to_string()),
+            proptest::string::string_regex(
+                r#"<(tags|tag|x)( (old|new|a)="[0-9a-z&;]{0,3}"){0,2} ?/?>|</(tags|tag|x) ?>|[a-z \n\r&;]{1,3}|<!--c-->|<![CDATA[z]]>"#,
+            )
+            .unwrap(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        /// Whatever the fast path accepts, the full reader reads the same.
+        #[test]
+        fn agrees_with_the_full_reader(
+            root in proptest::prop_oneof![proptest::strategy::Just("rc"), proptest::strategy::Just("recentchange")],
+            attributes in proptest::collection::vec(attribute(), 0..6),
+            children in proptest::option::of(proptest::collection::vec(child(), 0..5)),
+            after in proptest::string::string_regex(r#"[ \n]{0,2}(x|<!---->)?"#).unwrap(),
+        ) {
+            let mut input = format!("<{root}{}", attributes.concat());
+            match children {
+                None => input.push_str("/>"),
+                Some(children) => input.push_str(&format!(">{}</{root}>", children.concat())),
+            }
+            input.push_str(&after);
+            if let Some(fast) = parse(&input, None) {
+                proptest::prop_assert_eq!(Ok(fast), super::super::xml::parse_full(&input, None), "{:?}", input);
+            }
+        }
+    }
+}
