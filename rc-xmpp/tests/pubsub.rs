@@ -1,7 +1,7 @@
 //! PubSub nodes (XEP-0060) the way DokuWiki's dokupubsub used them: Atom entries published
 //! by a registered account, read by anonymous and authenticated subscribers, through
-//! server crashes, process restarts, evicted items, bad payloads and missing nodes,
-//! against a real Prosody.
+//! server crashes, process restarts, evicted items, bad payloads, missing and forbidden
+//! nodes, against a real Prosody.
 
 use std::time::Duration;
 
@@ -485,5 +485,50 @@ async fn an_invalid_stanza_from_the_service_is_an_error_item() {
     }
     let after = collect_n(&mut stream, 1, 10).await;
     assert_is_entry(&after[0], 1, "wiki");
+    quiet(&mut stream).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_node_is_an_error_item_and_is_followed_once_allowed() {
+    let (prosody, mut publisher) = with_node("secret").await;
+    // The owner closes the node to a whitelist bob is not on.
+    let service_lua = "prosody.hosts['pubsub.localhost'].modules.pubsub.service";
+    prosody.lua(&format!(
+        "{service_lua}.nodes['secret'].config.access_model = 'whitelist'"
+    ));
+    let mut stream = prosody
+        .subscriber("bob")
+        .node(SERVICE, "secret")
+        .unwrap()
+        .node_retry(Duration::from_millis(500))
+        .connect();
+    match next_within(&mut stream, 10).await {
+        Err(NodeStreamError::Node { node, error, .. }) => {
+            assert_eq!(node, "secret");
+            assert!(
+                matches!(&error, NodeError::Forbidden { .. }),
+                "refused as forbidden: {error:?}"
+            );
+            assert!(error.to_string().contains("forbidden"), "{error}");
+        }
+        other => panic!("expected a forbidden node item, got {other:?}"),
+    }
+    wait_status(stream.status(), 10, "node `secret` failed", |s| {
+        matches!(
+            s.nodes.get(&node_uri(SERVICE, "secret")),
+            Some(NodeState::Failed { .. })
+        )
+    })
+    .await;
+    // Retried every node_retry, the refusal is reported once, not each time.
+    quiet(&mut stream).await;
+
+    // The owner lets bob in: the stream subscribes by itself and follows the node.
+    prosody.lua(&format!(
+        "{service_lua}:set_affiliation('secret', true, 'bob@localhost', 'member')"
+    ));
+    subscribed(&stream, 10).await;
+    publish(&mut publisher, "secret", 1..=1).await;
+    assert_is_entry(&collect_n(&mut stream, 1, 10).await[0], 1, "secret");
     quiet(&mut stream).await;
 }
