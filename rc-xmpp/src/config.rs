@@ -201,6 +201,7 @@ impl Config {
         }
     }
 
+    /// At least one room, and stream options that can work.
     pub(crate) fn check(&self) -> Result<(), ConfigError> {
         if self.rooms.is_empty() {
             return Err(ConfigError::NoRooms);

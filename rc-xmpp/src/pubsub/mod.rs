@@ -167,6 +167,7 @@ pub(crate) struct SubConfig {
 }
 
 impl SubConfig {
+    /// At least one node, and stream options that can work.
     fn check(&self) -> Result<(), ConfigError> {
         if self.nodes.is_empty() {
             return Err(ConfigError::NoNodes);
