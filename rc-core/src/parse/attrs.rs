@@ -10,6 +10,92 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memchr3};
 
+/// A name of up to 16 bytes as one number: its bytes little-endian, zero-padded. Matching
+/// a name against a list is then one comparison each, in a tree the compiler builds. Longer
+/// names are 0 (no known name is longer than 16 bytes but two, which are compared as text).
+pub(crate) const fn word(name: &[u8]) -> u128 {
+    if name.len() > 16 {
+        return 0;
+    }
+    let mut w = 0u128;
+    let mut i = name.len();
+    while i > 0 {
+        i -= 1;
+        w = w << 8 | name[i] as u128;
+    }
+    w
+}
+
+/// The pattern a key's name matches in [`word`]s: its word, or for a long name one that no
+/// text has.
+pub(crate) const fn pattern(name: &[u8]) -> u128 {
+    match name.len() {
+        0..=16 => word(name),
+        _ => u128::MAX,
+    }
+}
+
+/// [`word`] of the `len` bytes at `b[at..]`, in one 16-byte read where `b` has 16 there.
+#[inline]
+pub(crate) fn word_at(b: &[u8], at: usize, len: usize) -> u128 {
+    match b.get(at..at + 16) {
+        Some(chunk) if len <= 16 => {
+            let w = u128::from_le_bytes(chunk.try_into().expect("16 bytes"));
+            match len {
+                16 => w,
+                _ => w & ((1u128 << (8 * len)) - 1),
+            }
+        }
+        _ => word(b.get(at..at + len).unwrap_or_default()),
+    }
+}
+
+/// The attributes a form reads, as an enum: `Key::find(name, word(name))` and `key.bit()`
+/// (for telling a repeated attribute), generated from one list of `Variant = "name"`.
+macro_rules! attribute_keys {
+    ($(#[$meta:meta])* $vis:vis enum $Key:ident { $($Variant:ident = $name:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $Key {
+            $($Variant,)*
+        }
+
+        impl $Key {
+            const ALL: &'static [($Key, &'static str)] = &[$(($Key::$Variant, $name),)*];
+
+            /// The key named `name`, whose [`word`](crate::parse::attrs::word) is `word`.
+            #[inline]
+            $vis fn find(name: &str, word: u128) -> Option<$Key> {
+                #[allow(non_upper_case_globals)]
+                mod words {
+                    $(pub const $Variant: u128 = $crate::parse::attrs::pattern($name.as_bytes());)*
+                }
+                if name.len() > 16 {
+                    return $Key::ALL.iter().find(|(_, n)| *n == name).map(|(k, _)| *k);
+                }
+                #[allow(unreachable_patterns)] // the long names share one pattern
+                match word {
+                    $(words::$Variant => Some($Key::$Variant),)*
+                    _ => None,
+                }
+            }
+
+            /// The name on the wire.
+            $vis fn name(self) -> &'static str {
+                $Key::ALL[self as usize].1
+            }
+
+            /// One bit per key, for a set of the keys seen.
+            #[inline]
+            $vis fn bit(self) -> u64 {
+                const { assert!($Key::ALL.len() <= 64) };
+                1 << self as u32
+            }
+        }
+    };
+}
+pub(crate) use attribute_keys;
+
 /// What is wrong with a start tag, and at which byte of the attribute text.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Malformed {

@@ -17,36 +17,85 @@
 use std::borrow::Cow;
 
 use memchr::{memchr, memchr2};
+use serde_json::Value;
 
 use crate::change::RecentChange;
-use crate::error::Form;
+use crate::error::{Bad, Form};
 
-use super::attrs::{self, Seen};
+use super::attrs::{self, word_at};
 use super::draft::Draft;
-use super::node::Node;
-use super::rc_xml;
-use super::xml::{apply_attr, apply_child, MAX_DEPTH};
+use super::node::{Node, XmlNode};
+use super::xml::{apply_child, MAX_DEPTH};
+use super::{feed_xml, rc_xml};
 
 /// The change in `input`, if it is in the subset this reader takes (see the module).
 pub(crate) fn parse(input: &str, want: Option<Form>) -> Option<RecentChange> {
     let b = input.as_bytes();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'<') {
+    let start = skip_ws(b, 0);
+    if b.get(start) != Some(&b'<') {
         return None;
     }
-    i += 1;
-    let name_end = name_end(b, i);
-    let (form, root) = match (&b[i..name_end], want) {
-        (b"rc", None | Some(Form::RcXml)) => (Form::RcXml, "rc"),
-        (b"recentchange", None | Some(Form::FeedXml)) => (Form::FeedXml, "recentchange"),
-        _ => return None,
-    };
+    let name_end = name_end(b, start + 1);
+    match (&b[start + 1..name_end], want) {
+        (b"rc", None | Some(Form::RcXml)) => read::<RcXml>(input, name_end),
+        (b"recentchange", None | Some(Form::FeedXml)) => read::<FeedXml>(input, name_end),
+        _ => None,
+    }
+}
+
+/// A root element this reader takes, and its attributes.
+trait Root {
+    const FORM: Form;
+    const NAME: &'static str;
+    type Key: Copy;
+    fn find(name: &str, word: u128) -> Option<Self::Key>;
+    fn bit(key: Self::Key) -> u64;
+    fn set(d: &mut Draft, key: Self::Key, value: Cow<'_, str>) -> Result<(), Bad>;
+}
+
+struct RcXml;
+
+impl Root for RcXml {
+    const FORM: Form = Form::RcXml;
+    const NAME: &'static str = "rc";
+    type Key = rc_xml::Key;
+    fn find(name: &str, word: u128) -> Option<Self::Key> {
+        rc_xml::Key::find(name, word)
+    }
+    fn bit(key: Self::Key) -> u64 {
+        key.bit()
+    }
+    fn set(d: &mut Draft, key: Self::Key, value: Cow<'_, str>) -> Result<(), Bad> {
+        rc_xml::set(d, key, value)
+    }
+}
+
+struct FeedXml;
+
+impl Root for FeedXml {
+    const FORM: Form = Form::FeedXml;
+    const NAME: &'static str = "recentchange";
+    type Key = feed_xml::Key;
+    fn find(name: &str, word: u128) -> Option<Self::Key> {
+        feed_xml::Key::find(name, word)
+    }
+    fn bit(key: Self::Key) -> u64 {
+        key.bit()
+    }
+    fn set(d: &mut Draft, key: Self::Key, value: Cow<'_, str>) -> Result<(), Bad> {
+        feed_xml::set(d, key, value)
+    }
+}
+
+/// Reads the root `R` from `i`, just after its name.
+fn read<R: Root>(input: &str, i: usize) -> Option<RecentChange> {
     let mut draft = Draft::new();
-    if form == Form::RcXml {
+    if R::FORM == Form::RcXml {
         rc_xml::begin(&mut draft);
     }
-    let mut seen = Seen::default();
-    let (mut i, empty) = tag(input, name_end, |name, raw, special| {
+    // The keys seen; a repeated unknown attribute is found in `extra`.
+    let mut seen = 0u64;
+    let (i, empty) = tag(input, i, |name, word, raw, special| {
         let value = if special {
             match attrs::value_of(raw) {
                 Ok(v) => v,
@@ -55,15 +104,58 @@ pub(crate) fn parse(input: &str, want: Option<Form>) -> Option<RecentChange> {
         } else {
             Cow::Borrowed(raw)
         };
-        seen.insert(name) && apply_attr(form, &mut draft, name, value).is_ok()
+        match R::find(name, word) {
+            Some(key) => {
+                let bit = R::bit(key);
+                let new = seen & bit == 0;
+                seen |= bit;
+                new && R::set(&mut draft, key, value).is_ok()
+            }
+            None => {
+                let extra = &mut draft.rc.extra;
+                if extra.contains_key(name) || !name.bytes().all(|c| NAME[c as usize]) {
+                    return false;
+                }
+                extra.insert(name.to_owned(), Value::String(value.into_owned()));
+                true
+            }
+        }
     })?;
-    if !empty {
-        i = children(input, i, form, root, &mut draft)?;
-    }
-    if skip_ws(b, i) != b.len() {
+    let i = if empty {
+        i
+    } else {
+        children(input, i, R::FORM, R::NAME, &mut draft)?
+    };
+    if skip_ws(input.as_bytes(), i) != input.len() {
         return None;
     }
-    draft.finish(form).ok()
+    draft.finish(R::FORM).ok()
+}
+
+/// The most attributes a child element read here may have.
+const MAX_CHILD_ATTRS: usize = 8;
+
+/// A child element without content, read without allocating (`<tags/>`,
+/// `<logparams userid="3"/>`, `<length old="22" new="14"/>`).
+struct Empty<'a> {
+    name: &'a str,
+    attrs: [(&'a str, &'a str); MAX_CHILD_ATTRS],
+    len: usize,
+}
+
+impl XmlNode for Empty<'_> {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn attrs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.attrs[..self.len].iter().copied()
+    }
+    fn children(&self) -> impl Iterator<Item = &Self> {
+        std::iter::empty()
+    }
+    fn text(&self) -> String {
+        String::new()
+    }
 }
 
 /// Reads the root's content from `i` (just after its start tag) through its end tag,
@@ -110,38 +202,41 @@ fn children(input: &str, mut i: usize, form: Form, root: &str, d: &mut Draft) ->
                 if memchr(b':', name.as_bytes()).is_some() || stack.len() + 1 >= MAX_DEPTH {
                     return None;
                 }
-                let mut node_attrs: Vec<(String, String)> = Vec::new();
-                let (next, empty) = tag(input, end, |n, raw, special| {
-                    // Values with references, prefixes, namespace declarations and repeated
-                    // names are left to the full reader.
+                let mut el = Empty {
+                    name,
+                    attrs: [("", ""); MAX_CHILD_ATTRS],
+                    len: 0,
+                };
+                let (next, empty) = tag(input, end, |n, _, raw, special| {
+                    // Values with references, prefixes, namespace declarations, repeated
+                    // names and long lists are left to the full reader.
                     let plain = !special
+                        && el.len < MAX_CHILD_ATTRS
                         && n != "xmlns"
-                        && memchr(b':', n.as_bytes()).is_none()
-                        && !node_attrs.iter().any(|(m, _)| m == n);
+                        && n.bytes().all(|c| c != b':' && NAME[c as usize])
+                        && !el.attrs().any(|(m, _)| m == n);
                     if plain {
-                        node_attrs.push((n.to_owned(), raw.to_owned()));
+                        el.attrs[el.len] = (n, raw);
+                        el.len += 1;
                     }
                     plain
                 })?;
                 i = next;
-                if empty && node_attrs.is_empty() && stack.is_empty() && form == Form::RcXml {
-                    // `<tags/>` adds no tag: nothing to build.
-                    if name == "tags" {
-                        continue;
-                    }
+                if empty && stack.is_empty() {
+                    apply_child(form, d, &el).ok()?;
+                    continue;
                 }
                 let node = Node {
                     name: name.to_owned(),
-                    attrs: node_attrs,
+                    attrs: el
+                        .attrs()
+                        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                        .collect(),
                     ..Node::default()
                 };
-                if !empty {
-                    stack.push(node);
-                    continue;
-                }
                 match stack.last_mut() {
-                    Some(parent) => parent.children.push(node),
-                    None => apply_child(form, d, &node).ok()?,
+                    Some(parent) if empty => parent.children.push(node),
+                    _ => stack.push(node),
                 }
             }
             _ => return None,
@@ -150,14 +245,15 @@ fn children(input: &str, mut i: usize, form: Form, root: &str, d: &mut Draft) ->
 }
 
 /// Scans the attributes of a start tag from `i` (just after the element's name) through its
-/// `>` or `/>`, calling `each(name, raw value, special)` for each: `special` when the raw
-/// value holds a reference or a tab, line break or other control character. Returns the
-/// index after the tag and whether it was an empty-element tag, or `None` when the tag is
-/// outside the subset or `each` answers `false`.
+/// `>` or `/>`, calling `each(name, word(name), raw value, special)` for each: `special` when
+/// the raw value holds a reference or a tab, line break or other control character. Returns
+/// the index after the tag and whether it was an empty-element tag, or `None` when the tag is
+/// outside the subset or `each` answers `false`. The names passed start with a letter or `_`
+/// and end at `=`; `each` checks the rest of an unknown name.
 fn tag<'a>(
     input: &'a str,
     mut i: usize,
-    mut each: impl FnMut(&'a str, &'a str, bool) -> bool,
+    mut each: impl FnMut(&'a str, u128, &'a str, bool) -> bool,
 ) -> Option<(usize, bool)> {
     let b = input.as_bytes();
     loop {
@@ -170,19 +266,53 @@ fn tag<'a>(
             _ => return None,
         }
         let name_start = i;
-        i = name_end(b, i);
-        let name = &input[name_start..i];
-        let quote = match b.get(i..i + 2)? {
-            [b'=', q @ (b'"' | b'\'')] => *q,
+        i = find_eq(b, i)?;
+        let name = input.get(name_start..i)?;
+        let word = word_at(b, name_start, i - name_start);
+        let quote = match b.get(i + 1)? {
+            q @ (b'"' | b'\'') => *q,
             _ => return None,
         };
         let value_start = i + 2;
         let (value_end, special) = value_end(b, value_start, quote)?;
-        if !each(name, &input[value_start..value_end], special) {
+        if !each(name, word, &input[value_start..value_end], special) {
             return None;
         }
         i = value_end + 1;
     }
+}
+
+/// The first `=` from `from`, if it comes before any quote, `<`, `>` or control byte.
+#[inline]
+fn find_eq(b: &[u8], from: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if from + 16 <= b.len() {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of x86_64, and the 16 bytes read are inside `b`.
+        let (eq, stop) = unsafe {
+            let v = _mm_loadu_si128(b.as_ptr().add(from).cast());
+            let hit = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+            // Space and below, both quotes, `<`, `>`, `/`.
+            let low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);
+            let stop = _mm_or_si128(
+                _mm_or_si128(low, _mm_or_si128(hit(b'"'), hit(b'\''))),
+                _mm_or_si128(_mm_or_si128(hit(b'<'), hit(b'>')), hit(b'/')),
+            );
+            (
+                _mm_movemask_epi8(hit(b'=')) as u32,
+                _mm_movemask_epi8(stop) as u32,
+            )
+        };
+        if eq != 0 {
+            let at = eq.trailing_zeros();
+            return (stop & ((1 << at) - 1) == 0).then_some(from + at as usize);
+        }
+        if stop != 0 {
+            return None;
+        }
+    }
+    let end = name_end(b, from);
+    (b.get(end) == Some(&b'=')).then_some(end)
 }
 
 /// The index of the closing `quote` from `start`, and whether the value needs

@@ -7,35 +7,73 @@ use serde_json::Value;
 use crate::change::{Kind, Patrolled};
 use crate::error::Bad;
 
+use super::attrs::{attribute_keys, word};
 use super::draft::Draft;
 use super::node::{fields_of, value_of, XmlNode};
 use super::values::{namespace, uint, unix_timestamp_text};
 
+attribute_keys! {
+    /// The attributes of `<recentchange>` this crate reads.
+    pub(crate) enum Key {
+        Type = "type",
+        Id = "id",
+        Wiki = "wiki",
+        Namespace = "namespace",
+        Title = "title",
+        User = "user",
+        Timestamp = "timestamp",
+        Comment = "comment",
+        Parsedcomment = "parsedcomment",
+        LogId = "log_id",
+        LogType = "log_type",
+        LogAction = "log_action",
+        LogActionComment = "log_action_comment",
+        ServerUrl = "server_url",
+        ServerName = "server_name",
+        ServerScriptPath = "server_script_path",
+        Bot = "bot",
+        Minor = "minor",
+        Patrolled = "patrolled",
+    }
+}
+
 /// Applies one attribute of `<recentchange>`.
 pub(crate) fn attr(d: &mut Draft, name: &str, value: Cow<'_, str>) -> Result<(), Bad> {
+    match Key::find(name, word(name.as_bytes())) {
+        Some(key) => set(d, key, value),
+        None => {
+            d.extra(name, Value::String(value.into_owned()));
+            Ok(())
+        }
+    }
+}
+
+/// Applies one attribute this crate reads.
+#[inline]
+pub(crate) fn set(d: &mut Draft, key: Key, value: Cow<'_, str>) -> Result<(), Bad> {
     let rc = &mut d.rc;
-    match name {
-        "type" => d.kind = Some(Kind::from_wire(&value)),
-        "id" => rc.rcid = Some(uint(name, &value)?),
-        "wiki" => rc.wiki = Some(value.into_owned()),
-        "namespace" => rc.namespace = Some(namespace(name, &value)?),
-        "title" => rc.title = Some(value.into_owned()),
-        "user" => rc.user = Some(value.into_owned()),
-        "timestamp" => rc.timestamp = Some(unix_timestamp_text(name, &value)?),
-        "comment" => rc.comment = Some(value.into_owned()),
-        "parsedcomment" => rc.parsed_comment = Some(value.into_owned()),
-        "log_id" => rc.log_id = Some(uint(name, &value)?),
-        "log_type" => rc.log_type = Some(value.into_owned()),
-        "log_action" => rc.log_action = Some(value.into_owned()),
-        "log_action_comment" => rc.log_action_comment = Some(value.into_owned()),
-        "server_url" => rc.server_url = Some(value.into_owned()),
-        "server_name" => rc.server_name = Some(value.into_owned()),
-        "server_script_path" => rc.script_path = Some(value.into_owned()),
+    let name = key.name();
+    match key {
+        Key::Type => d.kind = Some(Kind::from_wire(&value)),
+        Key::Id => rc.rcid = Some(uint(name, &value)?),
+        Key::Wiki => rc.wiki = Some(value.into_owned()),
+        Key::Namespace => rc.namespace = Some(namespace(name, &value)?),
+        Key::Title => rc.title = Some(value.into_owned()),
+        Key::User => rc.user = Some(value.into_owned()),
+        Key::Timestamp => rc.timestamp = Some(unix_timestamp_text(name, &value)?),
+        Key::Comment => rc.comment = Some(value.into_owned()),
+        Key::Parsedcomment => rc.parsed_comment = Some(value.into_owned()),
+        Key::LogId => rc.log_id = Some(uint(name, &value)?),
+        Key::LogType => rc.log_type = Some(value.into_owned()),
+        Key::LogAction => rc.log_action = Some(value.into_owned()),
+        Key::LogActionComment => rc.log_action_comment = Some(value.into_owned()),
+        Key::ServerUrl => rc.server_url = Some(value.into_owned()),
+        Key::ServerName => rc.server_name = Some(value.into_owned()),
+        Key::ServerScriptPath => rc.script_path = Some(value.into_owned()),
         // Booleans are written only when true, as `bot=""`.
-        "bot" => rc.bot = true,
-        "minor" => rc.minor = true,
-        "patrolled" => rc.patrolled = Patrolled::Patrolled,
-        _ => d.extra(name, Value::String(value.into_owned())),
+        Key::Bot => rc.bot = true,
+        Key::Minor => rc.minor = true,
+        Key::Patrolled => rc.patrolled = Patrolled::Patrolled,
     }
     Ok(())
 }

@@ -9,54 +9,110 @@ use serde_json::Value;
 use crate::change::Kind;
 use crate::error::Bad;
 
+use super::attrs::{attribute_keys, word};
 use super::draft::Draft;
 use super::node::{fields_of, value_of, XmlNode};
 use super::values::{id_or_zero, iso_timestamp, namespace, uint};
 
+attribute_keys! {
+    /// The attributes of `<rc>` this crate reads.
+    pub(crate) enum Key {
+        Type = "type",
+        Rcid = "rcid",
+        Wikiid = "wikiid",
+        Ns = "ns",
+        Title = "title",
+        Pageid = "pageid",
+        Revid = "revid",
+        OldRevid = "old_revid",
+        User = "user",
+        Userid = "userid",
+        Oldlen = "oldlen",
+        Newlen = "newlen",
+        Timestamp = "timestamp",
+        Comment = "comment",
+        Parsedcomment = "parsedcomment",
+        Sha1 = "sha1",
+        Logid = "logid",
+        Logtype = "logtype",
+        Logaction = "logaction",
+        ServerUrl = "server_url",
+        ServerName = "server_name",
+        ServerScriptPath = "server_script_path",
+        Url = "url",
+        EntryId = "entry_id",
+        LogActionComment = "log_action_comment",
+        Bot = "bot",
+        Minor = "minor",
+        Redirect = "redirect",
+        Anon = "anon",
+        New = "new",
+        Patrolled = "patrolled",
+        Autopatrolled = "autopatrolled",
+        Unpatrolled = "unpatrolled",
+        Commenthidden = "commenthidden",
+        Userhidden = "userhidden",
+        Actionhidden = "actionhidden",
+        Suppressed = "suppressed",
+    }
+}
+
 /// Applies one attribute of `<rc>`.
 pub(crate) fn attr(d: &mut Draft, name: &str, value: Cow<'_, str>) -> Result<(), Bad> {
+    match Key::find(name, word(name.as_bytes())) {
+        Some(key) => set(d, key, value),
+        None => {
+            d.extra(name, Value::String(value.into_owned()));
+            Ok(())
+        }
+    }
+}
+
+/// Applies one attribute this crate reads.
+#[inline]
+pub(crate) fn set(d: &mut Draft, key: Key, value: Cow<'_, str>) -> Result<(), Bad> {
     let rc = &mut d.rc;
-    match name {
-        "type" => d.kind = Some(Kind::from_wire(&value)),
-        "rcid" => rc.rcid = Some(uint(name, &value)?),
-        "wikiid" => rc.wiki = Some(value.into_owned()),
-        "ns" => rc.namespace = Some(namespace(name, &value)?),
-        "title" => rc.title = Some(value.into_owned()),
-        "pageid" => rc.page_id = id_or_zero(name, &value)?,
-        "revid" => rc.rev_id = id_or_zero(name, &value)?,
-        "old_revid" => rc.old_rev_id = id_or_zero(name, &value)?,
-        "user" => rc.user = Some(value.into_owned()),
-        "userid" => rc.user_id = id_or_zero(name, &value)?,
-        "oldlen" => rc.old_len = Some(uint(name, &value)?),
-        "newlen" => rc.new_len = Some(uint(name, &value)?),
-        "timestamp" => rc.timestamp = Some(iso_timestamp(name, &value)?),
-        "comment" => rc.comment = Some(value.into_owned()),
-        "parsedcomment" => rc.parsed_comment = Some(value.into_owned()),
-        "sha1" => rc.sha1 = Some(value.into_owned()),
-        "logid" => rc.log_id = Some(uint(name, &value)?),
-        "logtype" => rc.log_type = Some(value.into_owned()),
-        "logaction" => rc.log_action = Some(value.into_owned()),
+    let name = key.name();
+    match key {
+        Key::Type => d.kind = Some(Kind::from_wire(&value)),
+        Key::Rcid => rc.rcid = Some(uint(name, &value)?),
+        Key::Wikiid => rc.wiki = Some(value.into_owned()),
+        Key::Ns => rc.namespace = Some(namespace(name, &value)?),
+        Key::Title => rc.title = Some(value.into_owned()),
+        Key::Pageid => rc.page_id = id_or_zero(name, &value)?,
+        Key::Revid => rc.rev_id = id_or_zero(name, &value)?,
+        Key::OldRevid => rc.old_rev_id = id_or_zero(name, &value)?,
+        Key::User => rc.user = Some(value.into_owned()),
+        Key::Userid => rc.user_id = id_or_zero(name, &value)?,
+        Key::Oldlen => rc.old_len = Some(uint(name, &value)?),
+        Key::Newlen => rc.new_len = Some(uint(name, &value)?),
+        Key::Timestamp => rc.timestamp = Some(iso_timestamp(name, &value)?),
+        Key::Comment => rc.comment = Some(value.into_owned()),
+        Key::Parsedcomment => rc.parsed_comment = Some(value.into_owned()),
+        Key::Sha1 => rc.sha1 = Some(value.into_owned()),
+        Key::Logid => rc.log_id = Some(uint(name, &value)?),
+        Key::Logtype => rc.log_type = Some(value.into_owned()),
+        Key::Logaction => rc.log_action = Some(value.into_owned()),
         // Not in the API's output: what the feeds carry, when a bridge passes it on.
-        "server_url" => rc.server_url = Some(value.into_owned()),
-        "server_name" => rc.server_name = Some(value.into_owned()),
-        "server_script_path" => rc.script_path = Some(value.into_owned()),
-        "url" => rc.url = Some(value.into_owned()),
-        "entry_id" => rc.entry_id = Some(value.into_owned()),
-        "log_action_comment" => rc.log_action_comment = Some(value.into_owned()),
+        Key::ServerUrl => rc.server_url = Some(value.into_owned()),
+        Key::ServerName => rc.server_name = Some(value.into_owned()),
+        Key::ServerScriptPath => rc.script_path = Some(value.into_owned()),
+        Key::Url => rc.url = Some(value.into_owned()),
+        Key::EntryId => rc.entry_id = Some(value.into_owned()),
+        Key::LogActionComment => rc.log_action_comment = Some(value.into_owned()),
         // Presence flags: `minor=""` means true.
-        "bot" => rc.bot = true,
-        "minor" => rc.minor = true,
-        "redirect" => rc.redirect = true,
-        "anon" => rc.anon = true,
-        "new" => {} // implied by type="new"
-        "patrolled" => d.patrolled = true,
-        "autopatrolled" => d.autopatrolled = true,
-        "unpatrolled" => d.unpatrolled = true,
-        "commenthidden" => rc.comment_hidden = true,
-        "userhidden" => rc.user_hidden = true,
-        "actionhidden" => rc.action_hidden = true,
-        "suppressed" => rc.suppressed = true,
-        _ => d.extra(name, Value::String(value.into_owned())),
+        Key::Bot => rc.bot = true,
+        Key::Minor => rc.minor = true,
+        Key::Redirect => rc.redirect = true,
+        Key::Anon => rc.anon = true,
+        Key::New => {} // implied by type="new"
+        Key::Patrolled => d.patrolled = true,
+        Key::Autopatrolled => d.autopatrolled = true,
+        Key::Unpatrolled => d.unpatrolled = true,
+        Key::Commenthidden => rc.comment_hidden = true,
+        Key::Userhidden => rc.user_hidden = true,
+        Key::Actionhidden => rc.action_hidden = true,
+        Key::Suppressed => rc.suppressed = true,
     }
     Ok(())
 }
