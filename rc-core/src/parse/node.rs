@@ -1,6 +1,8 @@
 //! Child elements of a change (`<tags>`, `<logparams>`, `<length>`...), whichever XML
 //! library parsed them, and their conversion to JSON values for `log_params` and `extra`.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::change::Fields;
@@ -22,27 +24,39 @@ pub(crate) trait XmlNode {
     }
 }
 
-/// An element parsed from bytes: the child elements of `<rc>` / `<recentchange>`.
+/// An element parsed from bytes: the child elements of `<rc>` / `<recentchange>`. The fast
+/// reader borrows its names, values and text from the input; quick-xml's owns them.
 #[derive(Debug, Default)]
-pub(crate) struct Node {
-    pub name: String,
-    pub attrs: Vec<(String, String)>,
-    pub children: Vec<Node>,
-    pub text: String,
+pub(crate) struct Node<'a> {
+    pub name: Cow<'a, str>,
+    pub attrs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub children: Vec<Node<'a>>,
+    pub text: Cow<'a, str>,
 }
 
-impl XmlNode for Node {
+impl<'a> Node<'a> {
+    /// Appends text, borrowing it if it is the first.
+    pub fn push_text(&mut self, text: &'a str) {
+        if self.text.is_empty() {
+            self.text = Cow::Borrowed(text);
+        } else {
+            self.text.to_mut().push_str(text);
+        }
+    }
+}
+
+impl XmlNode for Node<'_> {
     fn name(&self) -> &str {
         &self.name
     }
     fn attrs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.attrs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.attrs.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
     }
     fn children(&self) -> impl Iterator<Item = &Self> {
         self.children.iter()
     }
     fn text(&self) -> String {
-        self.text.clone()
+        self.text.clone().into_owned()
     }
 }
 

@@ -191,7 +191,7 @@ pub(crate) fn apply_child<N: super::node::XmlNode>(
 }
 
 /// Reads the children of the root up to its end tag.
-fn read_children(reader: &mut Reader<&[u8]>, form: Form) -> Result<Vec<Node>, ParseError> {
+fn read_children(reader: &mut Reader<&[u8]>, form: Form) -> Result<Vec<Node<'static>>, ParseError> {
     let mut stack: Vec<Node> = vec![Node::default()];
     loop {
         let offset = reader.buffer_position();
@@ -222,12 +222,12 @@ fn read_children(reader: &mut Reader<&[u8]>, form: Form) -> Result<Vec<Node>, Pa
                     None => return Ok(done.children),
                 }
             }
-            Event::Text(t) => top.text.push_str(&t.xml10_content()),
-            Event::CData(t) => top.text.push_str(&t.xml10_content()),
+            Event::Text(t) => top.text.to_mut().push_str(&t.xml10_content()),
+            Event::CData(t) => top.text.to_mut().push_str(&t.xml10_content()),
             Event::GeneralRef(r) => match r.resolve_char_ref() {
-                Ok(Some(c)) => top.text.push(c),
+                Ok(Some(c)) => top.text.to_mut().push(c),
                 Ok(None) => match quick_xml::escape::resolve_predefined_entity(&r) {
-                    Some(s) => top.text.push_str(s),
+                    Some(s) => top.text.to_mut().push_str(s),
                     None => {
                         return Err(ParseError::Syntax {
                             form,
@@ -251,9 +251,9 @@ fn read_children(reader: &mut Reader<&[u8]>, form: Form) -> Result<Vec<Node>, Pa
     }
 }
 
-fn node_of(e: &BytesStart<'_>, form: Form, offset: u64) -> Result<Node, ParseError> {
+fn node_of(e: &BytesStart<'_>, form: Form, offset: u64) -> Result<Node<'static>, ParseError> {
     let mut node = Node {
-        name: e.local_name().as_ref().to_owned(),
+        name: Cow::Owned(e.local_name().as_ref().to_owned()),
         ..Node::default()
     };
     for attr in e.attributes() {
@@ -265,7 +265,8 @@ fn node_of(e: &BytesStart<'_>, form: Form, offset: u64) -> Result<Node, ParseErr
             .normalized_value(XmlVersion::Implicit1_0)
             .map_err(|err| syntax_at(form, Some(offset), err))?;
         let name = attr.key.local_name().as_ref().to_owned();
-        node.attrs.push((name, value.into_owned()));
+        node.attrs
+            .push((Cow::Owned(name), Cow::Owned(value.into_owned())));
     }
     Ok(node)
 }
