@@ -350,6 +350,7 @@ impl Sessions {
                             jid: session.jid.to_string(),
                         };
                         s.connections += 1;
+                        s.new_session();
                     });
                     return Next::Session(Box::new(session));
                 }

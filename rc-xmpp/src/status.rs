@@ -29,6 +29,22 @@ pub struct Status {
     pub gaps: u64,
 }
 
+impl Status {
+    /// A new session is online: every room is joined again and every subscription made
+    /// again, so none of them counts as joined or subscribed until the session says so.
+    /// (Nodes a publisher found ready, and nodes refused before, keep their state.)
+    pub(crate) fn new_session(&mut self) {
+        for room in self.rooms.values_mut() {
+            *room = RoomState::Joining;
+        }
+        for node in self.nodes.values_mut() {
+            if matches!(node, NodeState::Subscribed { .. } | NodeState::CatchingUp) {
+                *node = NodeState::Subscribing;
+            }
+        }
+    }
+}
+
 /// The connection's state.
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
@@ -111,4 +127,45 @@ pub enum NodeState {
         /// Why.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_session_joins_and_subscribes_again() {
+        let mut s = Status::default();
+        let joined = RoomState::Joined {
+            nick: "reader".into(),
+            recovered: 0,
+        };
+        s.rooms.insert("a@conference.example".into(), joined);
+        s.rooms.insert(
+            "b@conference.example".into(),
+            RoomState::Failed {
+                reason: "banned".into(),
+            },
+        );
+        s.nodes.insert(
+            "xmpp:pubsub.example?;node=wiki".into(),
+            NodeState::Subscribed {
+                recovered: 0,
+                gap: false,
+            },
+        );
+        s.nodes
+            .insert("xmpp:pubsub.example?;node=out".into(), NodeState::Ready);
+        s.new_session();
+        assert!(s.rooms.values().all(|r| *r == RoomState::Joining));
+        assert_eq!(
+            s.nodes["xmpp:pubsub.example?;node=wiki"],
+            NodeState::Subscribing
+        );
+        assert_eq!(
+            s.nodes["xmpp:pubsub.example?;node=out"],
+            NodeState::Ready,
+            "a publisher's ready node stays ready"
+        );
+    }
 }
