@@ -10,8 +10,8 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memchr3};
 
-/// A name of up to 16 bytes as one number: its bytes little-endian, zero-padded. Matching
-/// a name against a list is then one comparison each, in a tree the compiler builds. Longer
+/// A name of up to 16 bytes as one number: its bytes little-endian, zero-padded (so a name
+/// and the same name with NUL bytes after it have one word: compare lengths too). Longer
 /// names are 0 (no known name is longer than 16 bytes but two, which are compared as text).
 pub(crate) const fn word(name: &[u8]) -> u128 {
     if name.len() > 16 {
@@ -50,8 +50,45 @@ pub(crate) fn word_at(b: &[u8], at: usize, len: usize) -> u128 {
     }
 }
 
+/// The slot of a name's [`word`] in a 256-slot table, for the multiplier `mult`.
+#[inline]
+pub(crate) const fn slot(word: u128, mult: u64) -> usize {
+    let folded = (word as u64) ^ ((word >> 64) as u64).rotate_left(29);
+    (folded.wrapping_mul(mult) >> 56) as usize
+}
+
+/// A multiplier that puts each of `words` (but the long names' [`pattern`]) in a slot of its
+/// own, and the table of slots: 1 + the index of the word there, 0 for none. Found when
+/// compiling, by trying multipliers until one fits.
+pub(crate) const fn perfect_hash(words: &[u128]) -> (u64, [u8; 256]) {
+    assert!(words.len() < 256);
+    let mut mult: u64 = 0x9E37_79B9_7F4A_7C15;
+    loop {
+        let mut table = [0u8; 256];
+        let mut fits = true;
+        let mut i = 0;
+        while i < words.len() {
+            if words[i] != u128::MAX {
+                let s = slot(words[i], mult);
+                if table[s] != 0 {
+                    fits = false;
+                    break;
+                }
+                table[s] = (i + 1) as u8;
+            }
+            i += 1;
+        }
+        if fits {
+            return (mult, table);
+        }
+        mult = mult.wrapping_add(0x2545_F491_4F6C_DD1D) | 1;
+    }
+}
+
 /// The attributes a form reads, as an enum: `Key::find(name, word(name))` and `key.bit()`
-/// (for telling a repeated attribute), generated from one list of `Variant = "name"`.
+/// (for telling a repeated attribute), generated from one list of `Variant = "name"`. A
+/// name is found with one multiplication, one table look-up and one comparison (no chain
+/// of branches to mispredict).
 macro_rules! attribute_keys {
     ($(#[$meta:meta])* $vis:vis enum $Key:ident { $($Variant:ident = $name:literal,)* }) => {
         $(#[$meta])*
@@ -61,21 +98,24 @@ macro_rules! attribute_keys {
         }
 
         impl $Key {
-            const ALL: &'static [($Key, &'static str)] = &[$(($Key::$Variant, $name),)*];
+            $vis const ALL: &'static [($Key, &'static str)] = &[$(($Key::$Variant, $name),)*];
+            const WORDS: &'static [u128] =
+                &[$($crate::parse::attrs::pattern($name.as_bytes()),)*];
+            const HASH: (u64, [u8; 256]) = $crate::parse::attrs::perfect_hash($Key::WORDS);
 
             /// The key named `name`, whose [`word`](crate::parse::attrs::word) is `word`.
             #[inline]
             $vis fn find(name: &str, word: u128) -> Option<$Key> {
-                #[allow(non_upper_case_globals)]
-                mod words {
-                    $(pub const $Variant: u128 = $crate::parse::attrs::pattern($name.as_bytes());)*
-                }
                 if name.len() > 16 {
                     return $Key::ALL.iter().find(|(_, n)| *n == name).map(|(k, _)| *k);
                 }
-                #[allow(unreachable_patterns)] // the long names share one pattern
-                match word {
-                    $(words::$Variant => Some($Key::$Variant),)*
+                let (mult, table) = &$Key::HASH;
+                let i = usize::from(table[$crate::parse::attrs::slot(word, *mult)]).wrapping_sub(1);
+                match $Key::WORDS.get(i) {
+                    // The length too: a name ending in NUL bytes has its prefix's word.
+                    Some(&w) if w == word && $Key::ALL[i].1.len() == name.len() => {
+                        Some($Key::ALL[i].0)
+                    }
                     _ => None,
                 }
             }
@@ -320,6 +360,33 @@ mod tests {
                 ("empty".into(), "".into(), 59),
             ]
         );
+    }
+
+    #[test]
+    fn keys_find_every_name_and_no_other() {
+        use crate::parse::{feed_xml, rc_xml};
+        let w = |name: &str| word(name.as_bytes());
+        for &(key, name) in rc_xml::Key::ALL {
+            assert_eq!(rc_xml::Key::find(name, w(name)), Some(key), "{name}");
+        }
+        for &(key, name) in feed_xml::Key::ALL {
+            assert_eq!(feed_xml::Key::find(name, w(name)), Some(key), "{name}");
+        }
+        for name in [
+            "",
+            "x",
+            "typ",
+            "types",
+            "Type",
+            "rcid ",
+            "ns\0",
+            "server_script_pat",
+            "log_action_commenT",
+            "namespace_",
+        ] {
+            assert_eq!(rc_xml::Key::find(name, w(name)), None, "{name:?}");
+            assert_eq!(feed_xml::Key::find(name, w(name)), None, "{name:?}");
+        }
     }
 
     #[test]

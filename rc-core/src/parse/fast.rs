@@ -110,7 +110,8 @@ fn read<R: Root>(input: &str, i: usize) -> Option<RecentChange> {
                 let bit = R::bit(key);
                 let new = seen & bit == 0;
                 seen |= bit;
-                new && R::set(&mut draft, key, value).is_ok()
+                // Matching `Ok` moves nothing out: no drop of a `Bad` to call on the way.
+                new && matches!(R::set(&mut draft, key, value), Ok(()))
             }
             None => {
                 let extra = &mut draft.rc.extra;
@@ -250,13 +251,14 @@ fn children(input: &str, mut i: usize, form: Form, root: &str, d: &mut Draft) ->
 /// the raw value holds a reference or a tab, line break or other control character. Returns
 /// the index after the tag and whether it was an empty-element tag, or `None` when the tag is
 /// outside the subset or `each` answers `false`. The names passed start with a letter or `_`
-/// and end at `=`; `each` checks the rest of an unknown name.
+/// and end at the next `=`; `each` checks the rest of an unknown name.
 fn tag<'a>(
     input: &'a str,
     mut i: usize,
     mut each: impl FnMut(&'a str, u128, &'a str, bool) -> bool,
 ) -> Option<(usize, bool)> {
     let b = input.as_bytes();
+    let mut blocks = Blocks::new(b);
     loop {
         let separated = b.get(i).is_some_and(u8::is_ascii_whitespace);
         i = skip_ws(b, i);
@@ -267,15 +269,21 @@ fn tag<'a>(
             _ => return None,
         }
         let name_start = i;
-        i = find_eq(b, i)?;
-        let name = input.get(name_start..i)?;
-        let word = word_at(b, name_start, i - name_start);
-        let quote = match b.get(i + 1)? {
-            q @ (b'"' | b'\'') => *q,
+        let eq = blocks.eq_from(i)?;
+        let name = input.get(name_start..eq)?;
+        let word = word_at(b, name_start, eq - name_start);
+        let value_start = eq + 2;
+        let (value_end, special) = match b.get(eq + 1)? {
+            b'"' => {
+                let (end, special) = blocks.quote_from(value_start)?;
+                if special && memchr(b'<', &b[value_start..end]).is_some() {
+                    return None;
+                }
+                (end, special)
+            }
+            b'\'' => value_end(b, value_start, b'\'')?,
             _ => return None,
         };
-        let value_start = i + 2;
-        let (value_end, special) = value_end(b, value_start, quote)?;
         if !each(name, word, &input[value_start..value_end], special) {
             return None;
         }
@@ -283,37 +291,129 @@ fn tag<'a>(
     }
 }
 
-/// The first `=` from `from`, if it comes before any quote, `<`, `>` or control byte.
-#[inline]
-fn find_eq(b: &[u8], from: usize) -> Option<usize> {
-    #[cfg(target_arch = "x86_64")]
-    if from + 16 <= b.len() {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of x86_64, and the 16 bytes read are inside `b`.
-        let (eq, stop) = unsafe {
-            let v = _mm_loadu_si128(b.as_ptr().add(from).cast());
-            let hit = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
-            // Space and below, both quotes, `<`, `>`, `/`.
-            let low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);
-            let stop = _mm_or_si128(
-                _mm_or_si128(low, _mm_or_si128(hit(b'"'), hit(b'\''))),
-                _mm_or_si128(_mm_or_si128(hit(b'<'), hit(b'>')), hit(b'/')),
-            );
-            (
-                _mm_movemask_epi8(hit(b'=')) as u32,
-                _mm_movemask_epi8(stop) as u32,
-            )
-        };
-        if eq != 0 {
-            let at = eq.trailing_zeros();
-            return (stop & ((1 << at) - 1) == 0).then_some(from + at as usize);
-        }
-        if stop != 0 {
-            return None;
+/// Where the `"`, `=` and special bytes (`&`, `<`, control characters) of a start tag are,
+/// 64 bytes at a time: a block costs four 16-byte compares, and each attribute's bounds
+/// are then bit scans in it.
+struct Blocks<'a> {
+    b: &'a [u8],
+    base: usize,
+    end: usize,
+    quote: u64,
+    eq: u64,
+    special: u64,
+}
+
+impl<'a> Blocks<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Blocks {
+            b,
+            base: 0,
+            end: 0,
+            quote: 0,
+            eq: 0,
+            special: 0,
         }
     }
-    let end = name_end(b, from);
-    (b.get(end) == Some(&b'=')).then_some(end)
+
+    /// Makes sure the block holds `pos` (the positions asked for only grow); `false` past
+    /// the input.
+    #[inline]
+    fn reach(&mut self, pos: usize) -> bool {
+        if pos < self.end {
+            return true;
+        }
+        if pos >= self.b.len() {
+            return false;
+        }
+        let mut padded = [0u8; 64];
+        let block: &[u8; 64] = match self.b.get(pos..pos + 64) {
+            Some(block) => block.try_into().expect("64 bytes"),
+            None => {
+                let rest = &self.b[pos..];
+                padded[..rest.len()].copy_from_slice(rest);
+                &padded
+            }
+        };
+        (self.quote, self.eq, self.special) = masks(block);
+        self.base = pos;
+        self.end = pos + 64;
+        true
+    }
+
+    /// The first `=` from `pos`.
+    #[inline]
+    fn eq_from(&mut self, mut pos: usize) -> Option<usize> {
+        loop {
+            if !self.reach(pos) {
+                return None;
+            }
+            let m = self.eq >> (pos - self.base);
+            if m != 0 {
+                let at = pos + m.trailing_zeros() as usize;
+                return (at < self.b.len()).then_some(at);
+            }
+            pos = self.end;
+        }
+    }
+
+    /// The first `"` from `pos`, and whether a special byte comes before it.
+    #[inline]
+    fn quote_from(&mut self, mut pos: usize) -> Option<(usize, bool)> {
+        let mut special = false;
+        loop {
+            if !self.reach(pos) {
+                return None;
+            }
+            let shift = pos - self.base;
+            let (q, s) = (self.quote >> shift, self.special >> shift);
+            if q != 0 {
+                let k = q.trailing_zeros();
+                let at = pos + k as usize;
+                special |= s & ((1u64 << k) - 1) != 0;
+                return (at < self.b.len()).then_some((at, special));
+            }
+            special |= s != 0;
+            pos = self.end;
+        }
+    }
+}
+
+/// Bit `k` of each mask says whether byte `k` is a `"`, a `=`, a special byte.
+#[inline]
+fn masks(block: &[u8; 64]) -> (u64, u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let (mut quote, mut eq, mut special) = (0u64, 0u64, 0u64);
+        for k in 0..4 {
+            // SAFETY: SSE2 is part of x86_64, and the 16 bytes read are inside `block`.
+            let (q, e, s) = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
+                let hit = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+                let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+                let special = _mm_or_si128(_mm_or_si128(hit(b'&'), hit(b'<')), control);
+                (
+                    _mm_movemask_epi8(hit(b'"')) as u16,
+                    _mm_movemask_epi8(hit(b'=')) as u16,
+                    _mm_movemask_epi8(special) as u16,
+                )
+            };
+            quote |= u64::from(q) << (16 * k);
+            eq |= u64::from(e) << (16 * k);
+            special |= u64::from(s) << (16 * k);
+        }
+        (quote, eq, special)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let (mut quote, mut eq, mut special) = (0u64, 0u64, 0u64);
+        for (k, &c) in block.iter().enumerate() {
+            quote |= u64::from(c == b'"') << k;
+            eq |= u64::from(c == b'=') << k;
+            special |= u64::from(c == b'&' || c == b'<' || c < 0x20) << k;
+        }
+        (quote, eq, special)
+    }
 }
 
 /// An attribute value with its references resolved and tabs and line breaks turned into

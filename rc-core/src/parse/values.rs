@@ -5,20 +5,44 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::error::Bad;
 
 /// An unsigned id or count.
+#[inline]
 pub(crate) fn uint(name: &str, v: &str) -> Result<u64, Bad> {
-    v.parse()
-        .map_err(|_| Bad::new(name, v, "an unsigned integer"))
+    match digits(v) {
+        Some(n) => Ok(n),
+        None => v
+            .parse()
+            .map_err(|_| Bad::new(name, v, "an unsigned integer")),
+    }
+}
+
+/// Up to 19 ASCII digits (no overflow possible) as a number, without `str::parse`'s
+/// generality; `None` for anything else, which `str::parse` then reads or refuses.
+#[inline]
+fn digits(v: &str) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 {
+        return None;
+    }
+    v.bytes().try_fold(0u64, |n, c| {
+        let d = c.wrapping_sub(b'0');
+        (d < 10).then_some(n * 10 + u64::from(d))
+    })
 }
 
 /// An id where the API writes `0` for "none" (`old_revid="0"` on a new page).
+#[inline]
 pub(crate) fn id_or_zero(name: &str, v: &str) -> Result<Option<u64>, Bad> {
     uint(name, v).map(|n| (n != 0).then_some(n))
 }
 
 /// A namespace number (negative for Special: and Media:).
+#[inline]
 pub(crate) fn namespace(name: &str, v: &str) -> Result<i32, Bad> {
-    v.parse()
-        .map_err(|_| Bad::new(name, v, "a namespace number"))
+    match digits(v).filter(|_| v.len() <= 9) {
+        Some(n) => Ok(n as i32),
+        None => v
+            .parse()
+            .map_err(|_| Bad::new(name, v, "a namespace number")),
+    }
 }
 
 /// An ISO 8601 UTC timestamp as the API writes it (`2026-11-23T08:59:04Z`), or any RFC 3339.
@@ -86,6 +110,38 @@ mod tests {
         let err = iso_timestamp("timestamp", "2026-02-30T08:59:04Z").unwrap_err();
         assert_eq!(err.value, "\"2026-02-30T08:59:04Z\"");
         assert!(err.expected.contains("ISO 8601"));
+    }
+
+    #[test]
+    fn digits_read_as_str_parse_reads() {
+        for v in [
+            "0",
+            "7",
+            "0012",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9999999999999999999",
+            "+5",
+            "-1",
+            "",
+            " 1",
+            "1a",
+            "٣",
+        ] {
+            assert_eq!(uint("n", v).ok(), v.parse::<u64>().ok(), "{v:?}");
+        }
+        for v in [
+            "0",
+            "-1",
+            "2147483647",
+            "2147483648",
+            "999999999",
+            "+3",
+            "",
+            "x",
+        ] {
+            assert_eq!(namespace("ns", v).ok(), v.parse::<i32>().ok(), "{v:?}");
+        }
     }
 
     #[test]
