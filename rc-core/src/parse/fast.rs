@@ -110,8 +110,14 @@ fn read<R: Root>(input: &str, i: usize) -> Option<RecentChange> {
                 let bit = R::bit(key);
                 let new = seen & bit == 0;
                 seen |= bit;
-                // Matching `Ok` moves nothing out: no drop of a `Bad` to call on the way.
-                new && matches!(R::set(&mut draft, key, value), Ok(()))
+                // The result moved into the match: no call to drop it when it is `Ok`.
+                match R::set(&mut draft, key, value) {
+                    Ok(()) => new,
+                    Err(bad) => {
+                        drop(bad);
+                        false
+                    }
+                }
             }
             None => {
                 let extra = &mut draft.rc.extra;

@@ -154,9 +154,33 @@ fn first_element(mut s: &[u8]) -> Option<&[u8]> {
 }
 
 fn utf8(input: &[u8]) -> Result<&str, ParseError> {
-    std::str::from_utf8(input).map_err(|e| ParseError::NotUtf8 {
-        offset: e.valid_up_to(),
-    })
+    // A change is nearly all ASCII: 16 bytes a compare up to the first other byte, then
+    // the full check for the rest.
+    let ascii = ascii_prefix(input);
+    match std::str::from_utf8(&input[ascii..]) {
+        // SAFETY: `input[..ascii]` is ASCII, so valid UTF-8 that ends on a character
+        // boundary, and the rest is valid UTF-8.
+        Ok(_) => Ok(unsafe { std::str::from_utf8_unchecked(input) }),
+        Err(e) => Err(ParseError::NotUtf8 {
+            offset: ascii + e.valid_up_to(),
+        }),
+    }
+}
+
+/// The length of the longest prefix of whole 16-byte blocks that is all ASCII.
+fn ascii_prefix(input: &[u8]) -> usize {
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    while i + 16 <= input.len() {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of x86_64, and the 16 bytes read are inside `input`.
+        let high = unsafe { _mm_movemask_epi8(_mm_loadu_si128(input.as_ptr().add(i).cast())) };
+        if high != 0 {
+            break;
+        }
+        i += 16;
+    }
+    i
 }
 
 fn unknown(input: &[u8]) -> ParseError {
@@ -230,4 +254,23 @@ pub fn parse_atom(input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
 /// Parses the RC feed / EventStreams JSON object (see [`Parser::parse_json`]).
 pub fn parse_json(input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
     Parser::default().parse_json(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_errors_keep_their_offset_past_the_ascii_blocks() {
+        for len in [0, 5, 15, 16, 17, 31, 32, 40] {
+            let mut input = vec![b'a'; len];
+            input.extend_from_slice("é€😀".as_bytes());
+            assert!(utf8(&input).is_ok(), "{len}");
+            input.extend_from_slice(b"\xFFab");
+            let offset = input.len() - 3;
+            assert_eq!(utf8(&input), Err(ParseError::NotUtf8 { offset }), "{len}");
+            input[len + 1] = b'x'; // cuts the é in two
+            assert_eq!(utf8(&input), Err(ParseError::NotUtf8 { offset: len }), "{len}");
+        }
+    }
 }
