@@ -173,7 +173,11 @@ fn children(input: &str, mut i: usize, form: Form, root: &str, d: &mut Draft) ->
     // The open elements below the root.
     let mut stack: Vec<Node> = Vec::new();
     loop {
-        let lt = i + memchr(b'<', &b[i..])?;
+        // Mostly no text between the tags: `memchr` only when there is.
+        let lt = match b.get(i)? {
+            b'<' => i,
+            _ => i + memchr(b'<', &b[i..])?,
+        };
         if lt > i {
             let text = &input[i..lt];
             if memchr2(b'&', b'\r', text.as_bytes()).is_some() {
@@ -207,7 +211,7 @@ fn children(input: &str, mut i: usize, form: Form, root: &str, d: &mut Draft) ->
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let end = name_end(b, i);
                 let name = &input[i..end];
-                if memchr(b':', name.as_bytes()).is_some() || stack.len() + 1 >= MAX_DEPTH {
+                if name.bytes().any(|c| c == b':') || stack.len() + 1 >= MAX_DEPTH {
                     return None;
                 }
                 let mut el = Empty {
@@ -266,8 +270,9 @@ fn tag<'a>(
     let b = input.as_bytes();
     let mut blocks = Blocks::new(b);
     loop {
-        let separated = b.get(i).is_some_and(u8::is_ascii_whitespace);
+        let before = i;
         i = skip_ws(b, i);
+        let separated = i > before;
         match *b.get(i)? {
             b'>' => return Some((i + 1, false)),
             b'/' => return (b.get(i + 1) == Some(&b'>')).then_some((i + 2, true)),
