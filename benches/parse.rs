@@ -203,7 +203,10 @@ fn loops(n: usize) {
 }
 
 fn main() {
-    if let Some(n) = std::env::var("RC_PARSE_LOOPS").ok().and_then(|n| n.parse().ok()) {
+    if let Some(n) = std::env::var("RC_PARSE_LOOPS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
         return loops(n);
     }
     let mut c = Criterion::default().configure_from_args();

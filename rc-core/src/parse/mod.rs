@@ -270,7 +270,11 @@ mod tests {
             let offset = input.len() - 3;
             assert_eq!(utf8(&input), Err(ParseError::NotUtf8 { offset }), "{len}");
             input[len + 1] = b'x'; // cuts the é in two
-            assert_eq!(utf8(&input), Err(ParseError::NotUtf8 { offset: len }), "{len}");
+            assert_eq!(
+                utf8(&input),
+                Err(ParseError::NotUtf8 { offset: len }),
+                "{len}"
+            );
         }
     }
 }
