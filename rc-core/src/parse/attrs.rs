@@ -9,6 +9,11 @@
 use std::borrow::Cow;
 
 use memchr::{memchr, memchr3};
+use serde_json::Value;
+
+use crate::error::Bad;
+
+use super::draft::Draft;
 
 /// A name of up to 16 bytes as one number: its bytes little-endian, zero-padded (so a name
 /// and the same name with NUL bytes after it have one word: compare lengths too). Longer
@@ -85,8 +90,31 @@ pub(crate) const fn perfect_hash(words: &[u128]) -> (u64, [u8; 256]) {
     }
 }
 
-/// The attributes a form reads, as an enum: `Key::find(name, word(name))` and `key.bit()`
-/// (for telling a repeated attribute), generated from one list of `Variant = "name"`. A
+/// An attribute a form reads.
+pub(crate) trait Attr: Copy {
+    /// The key named `name`, whose [`word`] is `word`.
+    fn find(name: &str, word: u128) -> Option<Self>;
+    /// One bit per key, for a set of the keys seen.
+    fn bit(self) -> u64;
+    /// Applies the attribute's value to the change.
+    fn set(self, d: &mut Draft, value: Cow<'_, str>) -> Result<(), Bad>;
+}
+
+/// Applies one attribute of a root element whose attributes are `K`: a known one by its
+/// key, any other into `extra`.
+pub(crate) fn apply<K: Attr>(d: &mut Draft, name: &str, value: Cow<'_, str>) -> Result<(), Bad> {
+    match K::find(name, word(name.as_bytes())) {
+        Some(key) => key.set(d, value),
+        None => {
+            d.extra(name, Value::String(value.into_owned()));
+            Ok(())
+        }
+    }
+}
+
+/// The attributes a form reads, as an enum implementing [`Attr`] (`set` is the function
+/// `set(d, key, value)` of the module that invokes it), generated from one list of
+/// `Variant = "name"`. A
 /// name is found with one multiplication, one table look-up and one comparison (no chain
 /// of branches to mispredict).
 macro_rules! attribute_keys {
@@ -103,9 +131,16 @@ macro_rules! attribute_keys {
                 &[$($crate::parse::attrs::pattern($name.as_bytes()),)*];
             const HASH: (u64, [u8; 256]) = $crate::parse::attrs::perfect_hash($Key::WORDS);
 
-            /// The key named `name`, whose [`word`](crate::parse::attrs::word) is `word`.
+            /// The name on the wire.
+            $vis fn name(self) -> &'static str {
+                $Key::ALL[self as usize].1
+            }
+
+        }
+
+        impl $crate::parse::attrs::Attr for $Key {
             #[inline]
-            $vis fn find(name: &str, word: u128) -> Option<$Key> {
+            fn find(name: &str, word: u128) -> Option<$Key> {
                 if name.len() > 16 {
                     return $Key::ALL.iter().find(|(_, n)| *n == name).map(|(k, _)| *k);
                 }
@@ -120,16 +155,19 @@ macro_rules! attribute_keys {
                 }
             }
 
-            /// The name on the wire.
-            $vis fn name(self) -> &'static str {
-                $Key::ALL[self as usize].1
-            }
-
-            /// One bit per key, for a set of the keys seen.
             #[inline]
-            $vis fn bit(self) -> u64 {
+            fn bit(self) -> u64 {
                 const { assert!($Key::ALL.len() <= 64) };
                 1 << self as u32
+            }
+
+            #[inline(always)]
+            fn set(
+                self,
+                d: &mut $crate::parse::draft::Draft,
+                value: std::borrow::Cow<'_, str>,
+            ) -> Result<(), $crate::error::Bad> {
+                set(d, self, value)
             }
         }
     };
@@ -366,6 +404,7 @@ mod tests {
     fn keys_find_every_name_and_no_other() {
         use crate::parse::{feed_xml, rc_xml};
         let w = |name: &str| word(name.as_bytes());
+        use super::Attr;
         for &(key, name) in rc_xml::Key::ALL {
             assert_eq!(rc_xml::Key::find(name, w(name)), Some(key), "{name}");
         }

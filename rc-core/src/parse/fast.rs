@@ -20,9 +20,9 @@ use memchr::{memchr, memchr2};
 use serde_json::Value;
 
 use crate::change::RecentChange;
-use crate::error::{Bad, Form};
+use crate::error::Form;
 
-use super::attrs::word_at;
+use super::attrs::{word_at, Attr};
 use super::draft::Draft;
 use super::node::{Node, XmlNode};
 use super::xml::{apply_child, MAX_DEPTH};
@@ -47,10 +47,7 @@ pub(crate) fn parse(input: &str, want: Option<Form>) -> Option<RecentChange> {
 trait Root {
     const FORM: Form;
     const NAME: &'static str;
-    type Key: Copy;
-    fn find(name: &str, word: u128) -> Option<Self::Key>;
-    fn bit(key: Self::Key) -> u64;
-    fn set(d: &mut Draft, key: Self::Key, value: Cow<'_, str>) -> Result<(), Bad>;
+    type Key: Attr;
 }
 
 struct RcXml;
@@ -59,16 +56,6 @@ impl Root for RcXml {
     const FORM: Form = Form::RcXml;
     const NAME: &'static str = "rc";
     type Key = rc_xml::Key;
-    fn find(name: &str, word: u128) -> Option<Self::Key> {
-        rc_xml::Key::find(name, word)
-    }
-    fn bit(key: Self::Key) -> u64 {
-        key.bit()
-    }
-    #[inline(always)]
-    fn set(d: &mut Draft, key: Self::Key, value: Cow<'_, str>) -> Result<(), Bad> {
-        rc_xml::set(d, key, value)
-    }
 }
 
 struct FeedXml;
@@ -77,16 +64,6 @@ impl Root for FeedXml {
     const FORM: Form = Form::FeedXml;
     const NAME: &'static str = "recentchange";
     type Key = feed_xml::Key;
-    fn find(name: &str, word: u128) -> Option<Self::Key> {
-        feed_xml::Key::find(name, word)
-    }
-    fn bit(key: Self::Key) -> u64 {
-        key.bit()
-    }
-    #[inline(always)]
-    fn set(d: &mut Draft, key: Self::Key, value: Cow<'_, str>) -> Result<(), Bad> {
-        feed_xml::set(d, key, value)
-    }
 }
 
 /// Reads the root `R` from `i`, just after its name.
@@ -105,13 +82,13 @@ fn read<R: Root>(input: &str, i: usize) -> Option<RecentChange> {
             },
             false => Cow::Borrowed(raw),
         };
-        match R::find(name, word) {
+        match R::Key::find(name, word) {
             Some(key) => {
-                let bit = R::bit(key);
+                let bit = key.bit();
                 let new = seen & bit == 0;
                 seen |= bit;
                 // The result moved into the match: no call to drop it when it is `Ok`.
-                match R::set(&mut draft, key, value) {
+                match key.set(&mut draft, value) {
                     Ok(()) => new,
                     Err(bad) => {
                         drop(bad);

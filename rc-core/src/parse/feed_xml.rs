@@ -2,12 +2,10 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
-
 use crate::change::{Kind, Patrolled};
 use crate::error::Bad;
 
-use super::attrs::{attribute_keys, word};
+use super::attrs::attribute_keys;
 use super::draft::Draft;
 use super::node::{fields_of, value_of, XmlNode};
 use super::values::{namespace, uint, unix_timestamp_text};
@@ -34,17 +32,6 @@ attribute_keys! {
         Bot = "bot",
         Minor = "minor",
         Patrolled = "patrolled",
-    }
-}
-
-/// Applies one attribute of `<recentchange>`.
-pub(crate) fn attr(d: &mut Draft, name: &str, value: Cow<'_, str>) -> Result<(), Bad> {
-    match Key::find(name, word(name.as_bytes())) {
-        Some(key) => set(d, key, value),
-        None => {
-            d.extra(name, Value::String(value.into_owned()));
-            Ok(())
-        }
     }
 }
 

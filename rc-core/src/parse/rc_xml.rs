@@ -4,12 +4,10 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
-
 use crate::change::Kind;
 use crate::error::Bad;
 
-use super::attrs::{attribute_keys, word};
+use super::attrs::attribute_keys;
 use super::draft::Draft;
 use super::node::{fields_of, value_of, XmlNode};
 use super::values::{id_or_zero, iso_timestamp, namespace, uint};
@@ -54,17 +52,6 @@ attribute_keys! {
         Userhidden = "userhidden",
         Actionhidden = "actionhidden",
         Suppressed = "suppressed",
-    }
-}
-
-/// Applies one attribute of `<rc>`.
-pub(crate) fn attr(d: &mut Draft, name: &str, value: Cow<'_, str>) -> Result<(), Bad> {
-    match Key::find(name, word(name.as_bytes())) {
-        Some(key) => set(d, key, value),
-        None => {
-            d.extra(name, Value::String(value.into_owned()));
-            Ok(())
-        }
     }
 }
 

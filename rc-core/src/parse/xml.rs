@@ -174,8 +174,8 @@ pub(crate) fn apply_attr(
     value: Cow<'_, str>,
 ) -> Result<(), Bad> {
     match form {
-        Form::RcXml => rc_xml::attr(d, name, value),
-        _ => feed_xml::attr(d, name, value),
+        Form::RcXml => attrs::apply::<rc_xml::Key>(d, name, value),
+        _ => attrs::apply::<feed_xml::Key>(d, name, value),
     }
 }
 
