@@ -28,6 +28,9 @@ if [ "${RC_SKIP_PYTHON:-0}" != 1 ]; then
   echo "== rc-python: build the rcclient wheel once (pip's PEP 517 build of ./rc-python)"
   venv="${RC_PY_VENV:-$PWD/target/rc-python-venv}"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  # maturin's PEP 517 backend runs the `maturin` program it finds on PATH: the venv's own,
+  # so the build never depends on a maturin installed elsewhere on the machine.
+  export PATH="$venv/bin:$PATH"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check maturin pytest pandas
   wheels=$(mktemp -d /tmp/rc-wheels.XXXXXX)
   "$venv/bin/python" -m pip wheel -q --disable-pip-version-check --no-build-isolation --no-deps \
