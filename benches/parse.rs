@@ -90,7 +90,7 @@ fn cases() -> Vec<Case> {
             form: "<rc> (API/XMLRC)",
             inputs: corpus(".rc.xml"),
             typed: |s| {
-                black_box(rc_core::parse_rc(s).unwrap());
+                black_box(recentchanges_core::parse_rc(s).unwrap());
             },
             baselines: vec![
                 ("quick-xml events", |s| {
@@ -105,7 +105,7 @@ fn cases() -> Vec<Case> {
             form: "<recentchange> (feed XML)",
             inputs: corpus(".feed.xml"),
             typed: |s| {
-                black_box(rc_core::parse_recentchange(s).unwrap());
+                black_box(recentchanges_core::parse_recentchange(s).unwrap());
             },
             baselines: vec![
                 ("quick-xml events", |s| {
@@ -120,7 +120,7 @@ fn cases() -> Vec<Case> {
             form: "JSON (feed/EventStreams)",
             inputs: corpus(".feed.json"),
             typed: |s| {
-                black_box(rc_core::parse_json(s).unwrap());
+                black_box(recentchanges_core::parse_json(s).unwrap());
             },
             baselines: vec![("serde_json::Value", |s| {
                 black_box(serde_json::from_str::<serde_json::Value>(s).unwrap());

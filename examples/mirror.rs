@@ -10,7 +10,7 @@
 //! ```
 //!
 //! One file per page holding its current text, named by percent-encoding the title
-//! (`Talk:Café au lait` is `Talk%3ACaf%C3%A9_au_lait`; see `rc_http::mirror::file_name`).
+//! (`Talk:Café au lait` is `Talk%3ACaf%C3%A9_au_lait`; see `recentchanges_http::mirror::file_name`).
 //! Files are replaced atomically. An empty directory is filled by a full sync first; a
 //! restart continues from the position saved in `DIR/.mirror-state.json` (the room's
 //! archive replays what was missed). Stop it with Ctrl-C, or kill it: nothing is lost.

@@ -1,8 +1,8 @@
 //! # recentchanges
 //!
 //! A client SDK for wiki recent-changes streams. This crate re-exports the parts:
-//! the typed model, parsers and filters of [`rc_core`] at the top level, and the XMPP
-//! transport of [`rc_xmpp`] as [`xmpp`].
+//! the typed model, parsers and filters of [`recentchanges_core`] at the top level, and the XMPP
+//! transport of [`recentchanges_xmpp`] as [`xmpp`].
 //!
 //! ```
 //! use recentchanges::{parse, Filter, Kind};
@@ -13,13 +13,13 @@
 //! # Ok::<(), recentchanges::ParseError>(())
 //! ```
 
-pub use rc_core::*;
+pub use recentchanges_core::*;
 
 /// The XMPP transport: MUC rooms as a self-healing stream, the publisher and the bridge.
-pub use rc_xmpp as xmpp;
+pub use recentchanges_xmpp as xmpp;
 
 /// MediaWiki's web API: the resumable recent-changes poller, page texts and the page mirror.
-pub use rc_http as http;
+pub use recentchanges_http as http;
 
 pub mod source;
 

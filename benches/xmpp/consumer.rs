@@ -1,5 +1,5 @@
 //! The rc-xmpp consumer: one process (this bench binary, `xmpp consumer ...`) joining one
-//! room with [`rc_xmpp::Client`] and reading its [`ChangeStream`](rc_xmpp::ChangeStream),
+//! room with [`recentchanges_xmpp::Client`] and reading its [`ChangeStream`](recentchanges_xmpp::ChangeStream),
 //! so that its CPU time is its own.
 //!
 //! Line protocol with the driver, the same as `slixmpp_consumer.py`'s:
@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use futures::channel::mpsc;
 use futures::StreamExt;
 use rc_testkit::{all_joined, try_wait_status};
-use rc_xmpp::{Client, RoomChange, StreamError, Tls};
+use recentchanges_xmpp::{Client, RoomChange, StreamError, Tls};
 use serde_json::json;
 
 use crate::clock::{cpu_ns, mono_ns};

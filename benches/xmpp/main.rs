@@ -12,7 +12,7 @@
 //! own: this binary in `consumer` mode for rc-xmpp, `slixmpp_consumer.py` for the baseline.
 //! The driver (this binary without a subcommand) starts Prosody with
 //! `scripts/prosody/start.sh`, creates the accounts, starts the consumers, publishes with
-//! `rc_xmpp::Publisher` at controlled rates with the send time in each change's comment,
+//! `recentchanges_xmpp::Publisher` at controlled rates with the send time in each change's comment,
 //! asks the consumers for their counts, CPU times and latencies, and prints the tables.
 
 mod consumer;
@@ -23,9 +23,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use rc_core::RecentChange;
 use rc_testkit::{all_joined, try_wait_status};
-use rc_xmpp::{BareJid, Publisher, Tls};
+use recentchanges_core::RecentChange;
+use recentchanges_xmpp::{BareJid, Publisher, Tls};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -294,7 +294,7 @@ fn phase_count(poll: &Value, phase: &str) -> u64 {
 
 /// A realistic edit as the template of every published change.
 fn template() -> RecentChange {
-    rc_core::parse_rc(
+    recentchanges_core::parse_rc(
         r#"<rc type="edit" rcid="1" wikiid="enwiki" ns="0" title="Benchmark page" pageid="10000" revid="2000000" old_revid="1999999" user="Bench Editor" userid="4242" minor="" unpatrolled="" oldlen="5120" newlen="5187" timestamp="2026-11-23T08:59:04Z" comment="" server_url="https://en.wikipedia.org" server_name="en.wikipedia.org" server_script_path="/w"><tags><tag>mobile edit</tag><tag>visualeditor</tag></tags></rc>"#,
     )
     .expect("the template parses")
@@ -616,7 +616,7 @@ impl Bench {
         }
         let _ = writeln!(
             s,
-            "changes: XMLRC edits (<rc> + human line, ~{bytes} bytes) posted with rc_xmpp::Publisher. published/s: publish() calls; \
+            "changes: XMLRC edits (<rc> + human line, ~{bytes} bytes) posted with recentchanges_xmpp::Publisher. published/s: publish() calls; \
              delivered/s: changes received / (last receipt - first publish).\n\
              latency: publish() call -> change out of the consumer's stream (slixmpp: its groupchat_message handler). \
              CPU: getrusage of the consumer process, from before the phase to its last change.\n\

@@ -34,7 +34,7 @@ def cpu_ns():
 
 
 def typed(rc):
-    """The <rc> element as typed values, as rc_core::from_element does (minus validation)."""
+    """The <rc> element as typed values, as recentchanges_core::from_element does (minus validation)."""
     a = rc.attrib
     change = {"kind": a.get("type")}
     for k in INTS:

@@ -26,11 +26,11 @@ pub type Fields = serde_json::Map<String, serde_json::Value>;
 /// UTC. Reading that JSON back gives an equal value:
 ///
 /// ```
-/// let rc = rc_core::parse(r#"<rc type="edit" ns="0" title="Alpha" rcid="4" minor=""
+/// let rc = recentchanges_core::parse(r#"<rc type="edit" ns="0" title="Alpha" rcid="4" minor=""
 ///     timestamp="2026-11-23T08:59:04Z" user="Admin" />"#)?;
 /// let json = serde_json::to_string(&rc)?;
 /// assert_eq!(json, r#"{"kind":"edit","rcid":4,"namespace":0,"title":"Alpha","user":"Admin","minor":true,"timestamp":"2026-11-23T08:59:04Z"}"#);
-/// assert_eq!(serde_json::from_str::<rc_core::RecentChange>(&json)?, rc);
+/// assert_eq!(serde_json::from_str::<recentchanges_core::RecentChange>(&json)?, rc);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,7 +161,7 @@ impl RecentChange {
     /// A change of the given kind with every other field absent.
     ///
     /// ```
-    /// let mut rc = rc_core::RecentChange::new(rc_core::Kind::Edit);
+    /// let mut rc = recentchanges_core::RecentChange::new(recentchanges_core::Kind::Edit);
     /// rc.title = Some("Alpha".into());
     /// assert_eq!(rc.rcid, None);
     /// ```
@@ -220,9 +220,9 @@ impl RecentChange {
     /// Size change in bytes (`new_len - old_len`, a new page counting from 0), when known.
     ///
     /// ```
-    /// let rc = rc_core::parse(r#"<rc type="edit" title="A" oldlen="22" newlen="14" old_revid="2" />"#)?;
+    /// let rc = recentchanges_core::parse(r#"<rc type="edit" title="A" oldlen="22" newlen="14" old_revid="2" />"#)?;
     /// assert_eq!(rc.size_delta(), Some(-8));
-    /// # Ok::<(), rc_core::ParseError>(())
+    /// # Ok::<(), recentchanges_core::ParseError>(())
     /// ```
     pub fn size_delta(&self) -> Option<i64> {
         let new = i64::try_from(self.new_len?).ok()?;
@@ -245,7 +245,7 @@ impl RecentChange {
 /// Unknown kinds are kept as [`Kind::Other`] with their text, never rejected.
 ///
 /// ```
-/// use rc_core::Kind;
+/// use recentchanges_core::Kind;
 /// assert_eq!("log".parse::<Kind>(), Ok(Kind::Log));
 /// assert_eq!("flow".parse::<Kind>(), Ok(Kind::Other("flow".into())));
 /// assert_eq!(Kind::Categorize.as_str(), "categorize");

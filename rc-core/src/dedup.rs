@@ -3,7 +3,7 @@
 //! PubSub node's stored items); each remembers the last keys it delivered here.
 //!
 //! ```
-//! use rc_core::dedup::Recent;
+//! use recentchanges_core::dedup::Recent;
 //!
 //! let mut seen = Recent::new(2);
 //! assert!(seen.first_time(("enwiki", 1)));

@@ -32,7 +32,7 @@ impl fmt::Display for Form {
 /// [`SNIPPET_CHARS`] characters) and the byte offset where it was found, when known.
 ///
 /// ```
-/// let err = rc_core::parse(r#"<rc type="edit" title="A" rcid="12x" />"#).unwrap_err();
+/// let err = recentchanges_core::parse(r#"<rc type="edit" title="A" rcid="12x" />"#).unwrap_err();
 /// assert_eq!(err.to_string(), r#"<rc> element: attribute `rcid` has "12x", expected an unsigned integer (at byte 32)"#);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

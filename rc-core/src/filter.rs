@@ -13,7 +13,7 @@ use crate::change::{Kind, RecentChange};
 /// allocates.
 ///
 /// ```
-/// use rc_core::{Filter, Kind, RecentChange};
+/// use recentchanges_core::{Filter, Kind, RecentChange};
 ///
 /// let articles_by_humans = Filter::new().namespaces([0, 1]).not_bot();
 /// let moves = Filter::new().kind(Kind::Log).log_type("move");

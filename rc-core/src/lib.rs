@@ -6,7 +6,7 @@
 //! them as URLs or the one-line text the XMLRC bridge posted.
 //!
 //! ```
-//! use rc_core::{parse, Filter, Kind};
+//! use recentchanges_core::{parse, Filter, Kind};
 //!
 //! let rc = parse(r#"<recentchange id="4" type="edit" namespace="0" title="Alpha"
 //!     timestamp="1795424344" user="Admin" minor="" server_url="http://127.0.0.1:8080"
@@ -15,7 +15,7 @@
 //! assert_eq!(rc.kind, Kind::Edit);
 //! assert!(Filter::new().namespace(0).not_bot().matches(&rc));
 //! assert_eq!(rc.diff_url(None).as_deref(), Some("http://127.0.0.1:8080/index.php?diff=3&oldid=2"));
-//! # Ok::<(), rc_core::ParseError>(())
+//! # Ok::<(), recentchanges_core::ParseError>(())
 //! ```
 #![warn(missing_docs)]
 

@@ -29,9 +29,9 @@ impl RecentChange {
     /// `https://en.wikipedia.org/w`); `None` uses the feed's [`base_url`](Self::base_url).
     ///
     /// ```
-    /// let rc = rc_core::parse(r#"<rc type="edit" title="Café au lait" />"#)?;
+    /// let rc = recentchanges_core::parse(r#"<rc type="edit" title="Café au lait" />"#)?;
     /// assert_eq!(rc.page_url(Some("https://w.example/w/")).unwrap(), "https://w.example/w/index.php?title=Caf%C3%A9_au_lait");
-    /// # Ok::<(), rc_core::ParseError>(())
+    /// # Ok::<(), recentchanges_core::ParseError>(())
     /// ```
     pub fn page_url(&self, base: Option<&str>) -> Option<String> {
         let title = self.title.as_deref()?;
@@ -64,12 +64,12 @@ impl RecentChange {
     /// `[[Special:Log/type]] action  * user *  description`.
     ///
     /// ```
-    /// let rc = rc_core::parse(r#"{"id": 4, "type": "edit", "namespace": 0, "title": "Alpha",
+    /// let rc = recentchanges_core::parse(r#"{"id": 4, "type": "edit", "namespace": 0, "title": "Alpha",
     ///     "comment": "fix", "user": "Admin", "minor": true, "patrolled": false,
     ///     "length": {"old": 22, "new": 14}, "revision": {"old": 2, "new": 3},
     ///     "server_url": "http://127.0.0.1:8080", "server_script_path": "/"}"#)?;
     /// assert_eq!(rc.human_line(None), "[[Alpha]] M! http://127.0.0.1:8080/index.php?diff=3&oldid=2 * Admin * (-8) fix");
-    /// # Ok::<(), rc_core::ParseError>(())
+    /// # Ok::<(), recentchanges_core::ParseError>(())
     /// ```
     pub fn human_line(&self, base: Option<&str>) -> String {
         let mut line = String::new();
@@ -133,7 +133,7 @@ impl fmt::Display for RecentChange {
 /// every byte but letters, digits and `-_.~;:@$!*(),/` is percent-encoded.
 ///
 /// ```
-/// assert_eq!(rc_core::title_url_part("Talk:A & B/c?"), "Talk:A_%26_B/c%3F");
+/// assert_eq!(recentchanges_core::title_url_part("Talk:A & B/c?"), "Talk:A_%26_B/c%3F");
 /// ```
 pub fn title_url_part(title: &str) -> String {
     let mut out = String::with_capacity(title.len());

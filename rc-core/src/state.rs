@@ -9,11 +9,11 @@
 //! let dir = std::env::temp_dir().join(format!("rc-state-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;
 //! let path = dir.join("position.json");
-//! let missing: BTreeMap<String, u64> = rc_core::state::load_json(&path)?;
+//! let missing: BTreeMap<String, u64> = recentchanges_core::state::load_json(&path)?;
 //! assert!(missing.is_empty(), "a missing file is the default value");
 //!
-//! rc_core::state::save_json(&path, &BTreeMap::from([("enwiki".to_string(), 42u64)]))?;
-//! let back: BTreeMap<String, u64> = rc_core::state::load_json(&path)?;
+//! recentchanges_core::state::save_json(&path, &BTreeMap::from([("enwiki".to_string(), 42u64)]))?;
+//! let back: BTreeMap<String, u64> = recentchanges_core::state::load_json(&path)?;
 //! assert_eq!(back["enwiki"], 42);
 //! # std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), std::io::Error>(())

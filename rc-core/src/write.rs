@@ -14,13 +14,13 @@ impl RecentChange {
     /// the structure of `log_params` and `extra`, which XML attributes hold as text.
     ///
     /// ```
-    /// let rc = rc_core::parse(r#"{"id": 4, "type": "edit", "namespace": 0, "title": "A & B",
+    /// let rc = recentchanges_core::parse(r#"{"id": 4, "type": "edit", "namespace": 0, "title": "A & B",
     ///     "timestamp": 1795424344, "user": "Admin", "minor": true, "wiki": "wikidb",
     ///     "length": {"old": 22, "new": 14}, "revision": {"old": 2, "new": 3}}"#)?;
     /// let xml = rc.to_rc_xml();
     /// assert_eq!(xml, r#"<rc type="edit" rcid="4" wikiid="wikidb" ns="0" title="A &amp; B" revid="3" old_revid="2" user="Admin" minor="" oldlen="22" newlen="14" timestamp="2026-11-23T08:59:04Z"><tags/></rc>"#);
-    /// assert_eq!(rc_core::parse_rc(&xml)?.title, rc.title);
-    /// # Ok::<(), rc_core::ParseError>(())
+    /// assert_eq!(recentchanges_core::parse_rc(&xml)?.title, rc.title);
+    /// # Ok::<(), recentchanges_core::ParseError>(())
     /// ```
     pub fn to_rc_xml(&self) -> String {
         let mut s = String::with_capacity(512);

@@ -1,6 +1,6 @@
 //! Atom entries (DokuWiki's dokupubsub payloads): every part of an entry reaches the change.
 
-use rc_core::{parse, parse_atom, Form, Kind, ParseError};
+use recentchanges_core::{parse, parse_atom, Form, Kind, ParseError};
 use serde_json::json;
 
 /// An entry the way DokuWiki's Atom feed writes a page change, with the parts RFC 4287
@@ -65,7 +65,10 @@ fn every_part_of_an_entry_is_kept() {
 fn parse_detects_an_entry_and_display_uses_its_link() {
     let rc = parse(ENTRY).unwrap();
     assert_eq!(rc.title.as_deref(), Some("wiki:café"));
-    assert_eq!(rc_core::detect(ENTRY.as_bytes()), Some(Form::Atom));
+    assert_eq!(
+        recentchanges_core::detect(ENTRY.as_bytes()),
+        Some(Form::Atom)
+    );
     assert_eq!(
         rc.to_string(),
         "[[wiki:café]]  http://127.0.0.1:8080/doku.php?id=wiki:caf%C3%A9&rev=1795424344 * alice * fixed a typo & a link"
@@ -144,7 +147,7 @@ fn bad_entries_say_what_is_wrong() {
 #[test]
 fn an_entry_written_as_rc_keeps_link_and_id() {
     let rc = parse_atom(ENTRY).unwrap();
-    let back = rc_core::parse_rc(rc.to_rc_xml()).unwrap();
+    let back = recentchanges_core::parse_rc(rc.to_rc_xml()).unwrap();
     assert_eq!((back.url, back.entry_id), (rc.url, rc.entry_id));
 }
 
@@ -160,6 +163,6 @@ fn an_entry_inside_a_pubsub_item_parses_without_reserialising() {
     .parse()
     .unwrap();
     let entry = item.children().next().unwrap();
-    let from_element = rc_core::from_element(entry).unwrap();
+    let from_element = recentchanges_core::from_element(entry).unwrap();
     assert_eq!(from_element, parse_atom(ENTRY).unwrap());
 }

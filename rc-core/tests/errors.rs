@@ -1,6 +1,6 @@
 //! Bad input gives an error that names what was wrong, where, and never panics.
 
-use rc_core::{parse, parse_json, Form, ParseError, Parser};
+use recentchanges_core::{parse, parse_json, Form, ParseError, Parser};
 
 fn message(input: &str) -> String {
     parse(input).unwrap_err().to_string()
@@ -41,7 +41,7 @@ fn long_values_are_truncated_in_messages() {
     };
     assert_eq!(
         value.chars().count(),
-        2 + rc_core::SNIPPET_CHARS + 1,
+        2 + recentchanges_core::SNIPPET_CHARS + 1,
         "quoted, cut, with an ellipsis: {value}"
     );
     assert!(err.to_string().len() < 200);
@@ -138,7 +138,7 @@ fn dtds_and_entity_expansion_are_refused() {
     );
 }
 
-use rc_core::parse_rc;
+use recentchanges_core::parse_rc;
 
 #[test]
 fn unknown_empty_oversized_and_non_utf8_inputs() {
@@ -160,7 +160,7 @@ fn unknown_empty_oversized_and_non_utf8_inputs() {
         parse(&huge).unwrap_err(),
         ParseError::TooLarge {
             size: huge.len(),
-            limit: rc_core::DEFAULT_MAX_BYTES
+            limit: recentchanges_core::DEFAULT_MAX_BYTES
         }
     );
     assert!(

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use rc_core::{parse, parse_json, parse_rc, parse_recentchange, Kind, RecentChange};
+use recentchanges_core::{parse, parse_json, parse_rc, parse_recentchange, Kind, RecentChange};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 

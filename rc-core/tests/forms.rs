@@ -2,7 +2,7 @@
 //! The first changes are verbatim from a stock MediaWiki 1.39 (`shared/samples`).
 
 use chrono::{TimeZone, Utc};
-use rc_core::{
+use recentchanges_core::{
     parse, parse_json, parse_rc, parse_recentchange, Form, Kind, Patrolled, RecentChange,
 };
 use serde_json::json;
@@ -318,11 +318,11 @@ fn serde_round_trip_of_real_changes() {
 #[test]
 fn detect_and_form_specific_entry_points() {
     assert_eq!(
-        rc_core::detect(NEW_FEED_XML.as_bytes()),
+        recentchanges_core::detect(NEW_FEED_XML.as_bytes()),
         Some(Form::FeedXml)
     );
     assert_eq!(
-        rc_core::detect(b"\xEF\xBB\xBF <?xml version='1.0'?><!-- c --><rc/>"),
+        recentchanges_core::detect(b"\xEF\xBB\xBF <?xml version='1.0'?><!-- c --><rc/>"),
         Some(Form::RcXml)
     );
     let err = parse_rc(NEW_FEED_XML).unwrap_err();

@@ -5,7 +5,7 @@ use chrono::{TimeZone, Utc};
 use proptest::collection::{btree_map, vec};
 use proptest::option;
 use proptest::prelude::*;
-use rc_core::{
+use recentchanges_core::{
     parse, parse_json, parse_rc, parse_recentchange, Fields, Kind, Patrolled, RecentChange,
 };
 use serde_json::Value;

@@ -21,8 +21,8 @@ pub const TITLES_PER_REQUEST: usize = 50;
 /// the cookie jar.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), rc_http::Error> {
-/// let api = rc_http::Api::new("https://en.wikipedia.org/w/api.php")?;
+/// # async fn run() -> Result<(), recentchanges_http::Error> {
+/// let api = recentchanges_http::Api::new("https://en.wikipedia.org/w/api.php")?;
 /// match api.fetch_text("Main Page").await? {
 ///     Some(text) => println!("{} bytes", text.len()),
 ///     None => println!("no such page"),
@@ -46,12 +46,12 @@ struct Inner {
 /// per request, a cookie jar, and the user agent `recentchanges-rs/<version>`.
 ///
 /// ```
-/// let api = rc_http::Api::builder("http://127.0.0.1:8080/api.php")
+/// let api = recentchanges_http::Api::builder("http://127.0.0.1:8080/api.php")
 ///     .user_agent("my-bot/1.0 (https://example.org/my-bot; me@example.org)")
 ///     .maxlag(Some(3))
 ///     .build()?;
 /// assert_eq!(api.url(), "http://127.0.0.1:8080/api.php");
-/// # Ok::<(), rc_http::Error>(())
+/// # Ok::<(), recentchanges_http::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
@@ -153,7 +153,7 @@ impl Api {
     /// `GET` with `format=xml`: the answer's text, after checking it is not an API error.
     ///
     /// ```no_run
-    /// # async fn run(api: rc_http::Api) -> Result<(), rc_http::Error> {
+    /// # async fn run(api: recentchanges_http::Api) -> Result<(), recentchanges_http::Error> {
     /// let xml = api.get_xml(&[("action", "query"), ("list", "recentchanges"), ("rclimit", "5")]).await?;
     /// assert!(xml.contains("<recentchanges"));
     /// # Ok(()) }
@@ -176,7 +176,7 @@ impl Api {
     /// API error.
     ///
     /// ```no_run
-    /// # async fn run(api: rc_http::Api) -> Result<(), rc_http::Error> {
+    /// # async fn run(api: recentchanges_http::Api) -> Result<(), recentchanges_http::Error> {
     /// let info = api.get_json(&[("action", "query"), ("meta", "siteinfo")]).await?;
     /// println!("{}", info["query"]["general"]["sitename"]);
     /// # Ok(()) }
@@ -188,7 +188,7 @@ impl Api {
     /// `POST` with `format=json&formatversion=2` (write actions: give the `token`).
     ///
     /// ```no_run
-    /// # async fn run(api: rc_http::Api) -> Result<(), rc_http::Error> {
+    /// # async fn run(api: recentchanges_http::Api) -> Result<(), recentchanges_http::Error> {
     /// let token = api.token("csrf").await?;
     /// let res = api.post_json(&[("action", "edit"), ("title", "Sandbox"), ("text", "Hello"),
     ///     ("token", &token)]).await?;
@@ -284,7 +284,7 @@ impl Api {
     /// or an invalid or special title).
     ///
     /// ```no_run
-    /// # async fn run(api: rc_http::Api) -> Result<(), rc_http::Error> {
+    /// # async fn run(api: recentchanges_http::Api) -> Result<(), recentchanges_http::Error> {
     /// assert_eq!(api.fetch_text("No such page, surely").await?, None);
     /// # Ok(()) }
     /// ```
@@ -392,7 +392,7 @@ impl Api {
     /// [`TITLES_PER_REQUEST`] pages per request (`generator=allpages`).
     ///
     /// ```no_run
-    /// # async fn run(api: rc_http::Api) -> Result<(), rc_http::Error> {
+    /// # async fn run(api: recentchanges_http::Api) -> Result<(), recentchanges_http::Error> {
     /// let mut pages = api.all_pages(0);
     /// while let Some(batch) = pages.next_batch().await? {
     ///     for page in batch {

@@ -23,9 +23,9 @@
 //!
 //! ```no_run
 //! use futures::StreamExt;
-//! use rc_http::backfill::{BackfillConfig, BackfillPosition, Backfilled};
-//! use rc_http::{Api, PollerConfig};
-//! use rc_xmpp::{Client, Tls};
+//! use recentchanges_http::backfill::{BackfillConfig, BackfillPosition, Backfilled};
+//! use recentchanges_http::{Api, PollerConfig};
+//! use recentchanges_xmpp::{Client, Tls};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let state = std::path::Path::new("wikidb.backfill.json");
@@ -52,10 +52,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::{Stream, StreamExt};
-use rc_core::dedup::Recent;
-use rc_core::RecentChange;
-use rc_xmpp::{ChangeStream, ClientBuilder, Connection, ResumePosition, RoomChange, RoomState};
-use rc_xmpp::{Status, StreamError};
+use recentchanges_core::dedup::Recent;
+use recentchanges_core::RecentChange;
+use recentchanges_xmpp::{
+    ChangeStream, ClientBuilder, Connection, ResumePosition, RoomChange, RoomState,
+};
+use recentchanges_xmpp::{Status, StreamError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;

@@ -47,7 +47,7 @@ pub enum Error {
         rcid: Option<u64>,
         /// What rc-core said.
         #[source]
-        source: Box<rc_core::ParseError>,
+        source: Box<recentchanges_core::ParseError>,
     },
     /// Retries of a retryable failure ran out.
     #[error("gave up after {attempts} attempts over {elapsed:?}: {last}")]
@@ -80,7 +80,7 @@ impl Error {
     /// The API error code, for [`Error::Api`] (also inside [`Error::GaveUp`]).
     ///
     /// ```
-    /// let e = rc_http::Error::Api { code: "maxlag".into(), info: "lagged".into() };
+    /// let e = recentchanges_http::Error::Api { code: "maxlag".into(), info: "lagged".into() };
     /// assert_eq!(e.api_code(), Some("maxlag"));
     /// ```
     pub fn api_code(&self) -> Option<&str> {

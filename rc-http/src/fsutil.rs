@@ -1,23 +1,23 @@
-//! State and page files, written whole or not at all ([`rc_core::state`]), with rc-http's
+//! State and page files, written whole or not at all ([`recentchanges_core::state`]), with rc-http's
 //! error, which names the file.
 
 use std::path::Path;
 
-pub(crate) use rc_core::state::TMP_PREFIX;
+pub(crate) use recentchanges_core::state::TMP_PREFIX;
 
 use crate::error::Error;
 
-/// Writes `bytes` over `path` atomically (see [`rc_core::state::write_atomic`]).
+/// Writes `bytes` over `path` atomically (see [`recentchanges_core::state::write_atomic`]).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    rc_core::state::write_atomic(path, bytes).map_err(|e| Error::io(path, e))
+    recentchanges_core::state::write_atomic(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// Reads a JSON state file (a saved position); a missing file is `T::default()`.
 pub(crate) fn load_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Result<T, Error> {
-    rc_core::state::load_json(path).map_err(|e| Error::io(path, e))
+    recentchanges_core::state::load_json(path).map_err(|e| Error::io(path, e))
 }
 
 /// Writes a JSON state file atomically.
 pub(crate) fn save_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Error> {
-    rc_core::state::save_json(path, value).map_err(|e| Error::io(path, e))
+    recentchanges_core::state::save_json(path, value).map_err(|e| Error::io(path, e))
 }

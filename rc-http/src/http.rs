@@ -30,7 +30,7 @@ use crate::error::Error;
 /// [`wikirpc::Client`](crate::wikirpc::Client) follow the same rules.
 ///
 /// ```
-/// let quick = rc_http::RetryPolicy { initial: std::time::Duration::from_millis(100), ..Default::default() };
+/// let quick = recentchanges_http::RetryPolicy { initial: std::time::Duration::from_millis(100), ..Default::default() };
 /// assert_eq!(quick.max_attempts, 10);
 /// ```
 ///

@@ -17,9 +17,9 @@
 //!   does not reach back to filled in from the API, without gaps or duplicates.
 //!
 //! ```no_run
-//! use rc_http::{Api, Poller, PollerConfig, Start};
+//! use recentchanges_http::{Api, Poller, PollerConfig, Start};
 //!
-//! # async fn run() -> Result<(), rc_http::Error> {
+//! # async fn run() -> Result<(), recentchanges_http::Error> {
 //! let api = Api::new("http://127.0.0.1:8080/api.php")?;
 //! let mut poller = Poller::new(api.clone(), PollerConfig::new("wikidb").start(Start::Beginning));
 //! for _ in 0..10 {

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rc_core::{Kind, RecentChange};
+use recentchanges_core::{Kind, RecentChange};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -50,7 +50,7 @@ pub const STATE_FILE: &str = ".mirror-state.json";
 ///
 /// ```
 /// use std::time::Duration;
-/// let cfg = rc_http::mirror::MirrorConfig::default()
+/// let cfg = recentchanges_http::mirror::MirrorConfig::default()
 ///     .namespaces([0, 1])
 ///     .debounce(Duration::from_millis(300), Duration::from_secs(3));
 /// assert_eq!(cfg.max_batch, 1000);
@@ -129,19 +129,19 @@ pub enum Action {
 /// One action per title for a batch of changes, the last change of a title deciding.
 ///
 /// ```
-/// use rc_http::mirror::{plan, Action};
+/// use recentchanges_http::mirror::{plan, Action};
 /// let changes = [
-///     rc_core::parse(r#"<rc type="edit" ns="0" title="Alpha" rcid="1"/>"#)?,
-///     rc_core::parse(r#"<rc type="edit" ns="0" title="Alpha" rcid="2"/>"#)?,
-///     rc_core::parse(r#"<rc type="log" ns="0" title="Beta" rcid="3" logtype="move" logaction="move"><logparams target_ns="0" target_title="Gamma"/></rc>"#)?,
-///     rc_core::parse(r#"<rc type="log" ns="0" title="Delta" rcid="4" logtype="delete" logaction="delete"/>"#)?,
-///     rc_core::parse(r#"<rc type="log" ns="2" title="User:Bob" rcid="5" logtype="block" logaction="block"/>"#)?,
+///     recentchanges_core::parse(r#"<rc type="edit" ns="0" title="Alpha" rcid="1"/>"#)?,
+///     recentchanges_core::parse(r#"<rc type="edit" ns="0" title="Alpha" rcid="2"/>"#)?,
+///     recentchanges_core::parse(r#"<rc type="log" ns="0" title="Beta" rcid="3" logtype="move" logaction="move"><logparams target_ns="0" target_title="Gamma"/></rc>"#)?,
+///     recentchanges_core::parse(r#"<rc type="log" ns="0" title="Delta" rcid="4" logtype="delete" logaction="delete"/>"#)?,
+///     recentchanges_core::parse(r#"<rc type="log" ns="2" title="User:Bob" rcid="5" logtype="block" logaction="block"/>"#)?,
 /// ];
 /// let p = plan(&changes);
 /// assert_eq!(p.into_iter().collect::<Vec<_>>(), vec![
 ///     ("Alpha".to_string(), Action::Fetch), ("Beta".into(), Action::Fetch),
 ///     ("Delta".into(), Action::Remove), ("Gamma".into(), Action::Fetch)]);
-/// # Ok::<(), rc_core::ParseError>(())
+/// # Ok::<(), recentchanges_core::ParseError>(())
 /// ```
 pub fn plan(changes: &[RecentChange]) -> BTreeMap<String, Action> {
     let mut out = BTreeMap::new();
@@ -251,10 +251,10 @@ pub struct MirrorStats {
 /// A directory of page texts kept in step with a wiki. See the [module](self) docs.
 ///
 /// ```no_run
-/// use rc_http::mirror::{Mirror, MirrorConfig};
+/// use recentchanges_http::mirror::{Mirror, MirrorConfig};
 ///
-/// # async fn run(changes: Vec<rc_core::RecentChange>) -> Result<(), rc_http::Error> {
-/// let api = rc_http::Api::new("http://127.0.0.1:8080/api.php")?;
+/// # async fn run(changes: Vec<recentchanges_core::RecentChange>) -> Result<(), recentchanges_http::Error> {
+/// let api = recentchanges_http::Api::new("http://127.0.0.1:8080/api.php")?;
 /// let mut mirror = Mirror::open(api, "pages", MirrorConfig::default())?;
 /// if mirror.needs_full_sync() {
 ///     mirror.full_sync(None).await?;
@@ -566,7 +566,7 @@ mod follow {
     use std::future::Future;
 
     use futures::StreamExt;
-    use rc_xmpp::{ChangeStream, ClientBuilder, ResumePosition, RoomState, StreamError};
+    use recentchanges_xmpp::{ChangeStream, ClientBuilder, ResumePosition, RoomState, StreamError};
     use tokio::time::Instant;
 
     use super::*;
@@ -619,11 +619,11 @@ mod follow {
     /// before writing that change's page would then skip it for good.
     ///
     /// ```no_run
-    /// use rc_http::mirror::{run, MirrorOptions};
-    /// use rc_xmpp::{Client, Tls};
+    /// use recentchanges_http::mirror::{run, MirrorOptions};
+    /// use recentchanges_xmpp::{Client, Tls};
     ///
     /// # async fn go() -> Result<(), Box<dyn std::error::Error>> {
-    /// let api = rc_http::Api::new("http://127.0.0.1:8080/api.php")?;
+    /// let api = recentchanges_http::Api::new("http://127.0.0.1:8080/api.php")?;
     /// let client = Client::builder("mirror@localhost", "secret")?
     ///     .server("127.0.0.1:5222")?
     ///     .tls(Tls::PlaintextLoopback)
@@ -668,11 +668,11 @@ mod follow {
                 s.rooms
                     .values()
                     .all(|r| matches!(r, RoomState::Joined { .. } | RoomState::Failed { .. }))
-                    || matches!(s.connection, rc_xmpp::Connection::Failed { .. })
+                    || matches!(s.connection, recentchanges_xmpp::Connection::Failed { .. })
             })
             .await
             .map_err(|_| Error::Source("the XMPP client stopped".into()))?;
-        if let rc_xmpp::Connection::Failed { reason } = &s.connection {
+        if let recentchanges_xmpp::Connection::Failed { reason } = &s.connection {
             return Err(Error::Source(reason.clone()));
         }
         for (room, state) in &s.rooms {
@@ -762,7 +762,7 @@ mod follow {
     /// Adds a stream item to the batch: `Ok(true)` for a change, `Ok(false)` for an item
     /// that is not one (logged), `Err` when the stream is over.
     fn take(
-        item: Option<Result<rc_xmpp::RoomChange, StreamError>>,
+        item: Option<Result<recentchanges_xmpp::RoomChange, StreamError>>,
         batch: &mut Vec<RecentChange>,
     ) -> Result<bool, Error> {
         match item {

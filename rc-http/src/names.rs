@@ -21,7 +21,7 @@ pub const MAX_COMPONENT: usize = 200;
 /// The relative path of a page's file in the mirror directory.
 ///
 /// ```
-/// use rc_http::mirror::{file_name, title_of};
+/// use recentchanges_http::mirror::{file_name, title_of};
 /// assert_eq!(file_name("Talk:Café au lait"), std::path::Path::new("Talk%3ACaf%C3%A9_au_lait"));
 /// assert_eq!(file_name("AC/DC"), std::path::Path::new("AC%2FDC"));
 /// assert_eq!(file_name(".htaccess"), std::path::Path::new("%2Ehtaccess"));
@@ -65,8 +65,8 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 /// paths the scheme does not write (temporary and state files, foreign files).
 ///
 /// ```
-/// assert_eq!(rc_http::mirror::title_of(std::path::Path::new("Beta_moved")).as_deref(), Some("Beta moved"));
-/// assert_eq!(rc_http::mirror::title_of(std::path::Path::new(".mirror-state.json")), None);
+/// assert_eq!(recentchanges_http::mirror::title_of(std::path::Path::new("Beta_moved")).as_deref(), Some("Beta moved"));
+/// assert_eq!(recentchanges_http::mirror::title_of(std::path::Path::new(".mirror-state.json")), None);
 /// ```
 pub fn title_of(rel: &Path) -> Option<String> {
     let mut enc = String::new();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::Stream;
-use rc_core::{Filter, RecentChange};
+use recentchanges_core::{Filter, RecentChange};
 use serde::{Deserialize, Serialize};
 
 use crate::api::Api;
@@ -28,7 +28,7 @@ pub const RCPROP_ALL: &str = "user|userid|comment|parsedcomment|flags|timestamp|
 /// poll was cut short between two pages.
 ///
 /// ```
-/// let pos: rc_http::Position = serde_json::from_str(
+/// let pos: recentchanges_http::Position = serde_json::from_str(
 ///     r#"{"timestamp": "2026-11-23T10:45:53Z", "rcid": 8, "seen": {"7": "2026-11-23T10:45:53Z", "8": "2026-11-23T10:45:53Z"}}"#)?;
 /// assert_eq!(pos.rcid, Some(8));
 /// assert!(pos.continue_params.is_empty());
@@ -66,10 +66,10 @@ impl Position {
     /// let dir = std::env::temp_dir().join(format!("rc-http-doc-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir)?;
     /// let path = dir.join("poller.json");
-    /// let mut pos = rc_http::Position::default();
+    /// let mut pos = recentchanges_http::Position::default();
     /// pos.rcid = Some(42);
     /// pos.save(&path)?;
-    /// assert_eq!(rc_http::Position::load(&path)?, pos);
+    /// assert_eq!(recentchanges_http::Position::load(&path)?, pos);
     /// # std::fs::remove_dir_all(&dir).ok();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -130,9 +130,9 @@ fn overlap_delta(d: Duration) -> chrono::TimeDelta {
 ///
 /// ```
 /// use std::time::Duration;
-/// let cfg = rc_http::PollerConfig::new("enwiki")
+/// let cfg = recentchanges_http::PollerConfig::new("enwiki")
 ///     .interval(Duration::from_secs(10))
-///     .start(rc_http::Start::Beginning);
+///     .start(recentchanges_http::Start::Beginning);
 /// assert_eq!(cfg.limit, 500);
 /// ```
 #[derive(Debug, Clone)]
@@ -211,9 +211,9 @@ impl PollerConfig {
 /// bot to get it.
 ///
 /// ```no_run
-/// use rc_http::{Api, Poller, PollerConfig, Position};
+/// use recentchanges_http::{Api, Poller, PollerConfig, Position};
 ///
-/// # async fn run() -> Result<(), rc_http::Error> {
+/// # async fn run() -> Result<(), recentchanges_http::Error> {
 /// let api = Api::new("http://127.0.0.1:8080/api.php")?;
 /// let state = std::path::Path::new("poller.json");
 /// let mut poller = Poller::new(api, PollerConfig::new("wikidb")).resume(Position::load(state)?);
@@ -235,7 +235,7 @@ struct ApiSource {
     api: Api,
     cfg: PollerConfig,
     pos: Position,
-    parser: rc_core::Parser,
+    parser: recentchanges_core::Parser,
     /// The continuation of the page after the buffered rows (empty: the poll is complete).
     next_continue: BTreeMap<String, String>,
     /// Whether the last request completed a poll (no continuation).
@@ -252,7 +252,7 @@ impl Poller {
                 api,
                 cfg,
                 pos: Position::default(),
-                parser: rc_core::Parser::new(),
+                parser: recentchanges_core::Parser::new(),
                 next_continue: BTreeMap::new(),
                 caught_up: false,
                 rcprop: RCPROP_ALL,
@@ -323,8 +323,8 @@ impl Poller {
     ///
     /// ```no_run
     /// use futures::StreamExt;
-    /// # async fn run(api: rc_http::Api) {
-    /// let poller = rc_http::Poller::new(api, rc_http::PollerConfig::new("wikidb"));
+    /// # async fn run(api: recentchanges_http::Api) {
+    /// let poller = recentchanges_http::Poller::new(api, recentchanges_http::PollerConfig::new("wikidb"));
     /// let mut changes = Box::pin(poller.into_stream());
     /// while let Some(Ok(rc)) = changes.next().await {
     ///     println!("{}", rc.title_or("?"));

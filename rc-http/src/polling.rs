@@ -12,16 +12,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::Stream;
-use rc_core::{Filter, RecentChange};
+use recentchanges_core::{Filter, RecentChange};
 use tokio::time::Instant;
 
 /// Where a poller without a saved position starts.
 ///
 /// ```
 /// let since: chrono::DateTime<chrono::Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
-/// let cfg = rc_http::PollerConfig::new("wikidb").start(rc_http::Start::At(since));
-/// assert_eq!(cfg.start, rc_http::Start::At(since));
-/// assert_eq!(rc_http::Start::default(), rc_http::Start::Now);
+/// let cfg = recentchanges_http::PollerConfig::new("wikidb").start(recentchanges_http::Start::At(since));
+/// assert_eq!(cfg.start, recentchanges_http::Start::At(since));
+/// assert_eq!(recentchanges_http::Start::default(), recentchanges_http::Start::Now);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Start {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::QName;
 use quick_xml::{Reader, XmlVersion};
-use rc_core::{ParseError, RecentChange};
+use recentchanges_core::{ParseError, RecentChange};
 
 /// One `<rc>` row of an answer.
 #[derive(Debug)]
@@ -27,7 +27,10 @@ pub(crate) struct RcPage {
 }
 
 /// Reads an answer; `Err` says why it is not a recent-changes listing.
-pub(crate) fn parse_page(body: &str, parser: &rc_core::Parser) -> Result<RcPage, String> {
+pub(crate) fn parse_page(
+    body: &str,
+    parser: &recentchanges_core::Parser,
+) -> Result<RcPage, String> {
     let mut reader = Reader::from_str(body);
     let mut page = RcPage::default();
     let mut stack: Vec<String> = Vec::new();
@@ -103,7 +106,7 @@ fn is_row(stack: &[String], e: &BytesStart<'_>) -> bool {
 }
 
 fn row(
-    parser: &rc_core::Parser,
+    parser: &recentchanges_core::Parser,
     xml: &str,
     rcid: Option<u64>,
     timestamp: Option<DateTime<Utc>>,
@@ -139,7 +142,7 @@ mod tests {
     #[test]
     fn reads_rows_and_continue() {
         let body = r#"<?xml version="1.0"?><api batchcomplete=""><continue rccontinue="20261123104553|8" continue="-||" /><query><recentchanges><rc type="new" ns="0" title="A &amp; B" pageid="1" revid="1" old_revid="0" rcid="1" user="U" timestamp="2026-11-23T10:45:51Z"><tags /></rc><rc type="edit" ns="0" title="X" rcid="x2" timestamp="2026-11-23T10:45:52Z" /><rc type="log" ns="2" title="User:B" rcid="3" timestamp="2026-11-23T10:45:53Z"><logparams userid="3" /><tags><tag>t</tag></tags></rc></recentchanges></query></api>"#;
-        let page = parse_page(body, &rc_core::Parser::new()).unwrap();
+        let page = parse_page(body, &recentchanges_core::Parser::new()).unwrap();
         assert_eq!(page.rows.len(), 3);
         let first = page.rows[0].change.as_ref().unwrap();
         assert_eq!(first.title.as_deref(), Some("A & B"));
@@ -159,9 +162,9 @@ mod tests {
     fn an_empty_listing_is_fine_and_garbage_is_not() {
         let body =
             r#"<?xml version="1.0"?><api batchcomplete=""><query><recentchanges /></query></api>"#;
-        let page = parse_page(body, &rc_core::Parser::new()).unwrap();
+        let page = parse_page(body, &recentchanges_core::Parser::new()).unwrap();
         assert!(page.rows.is_empty() && page.cont.is_empty());
-        assert!(parse_page("<html>oops</html>", &rc_core::Parser::new()).is_err());
+        assert!(parse_page("<html>oops</html>", &recentchanges_core::Parser::new()).is_err());
     }
 
     #[test]
@@ -171,7 +174,7 @@ mod tests {
             "/../rc-core/tests/fixtures/mediawiki-1.39"
         );
         let body = std::fs::read_to_string(format!("{dir}/api-recentchanges.xml")).unwrap();
-        let page = parse_page(&body, &rc_core::Parser::new()).unwrap();
+        let page = parse_page(&body, &recentchanges_core::Parser::new()).unwrap();
         assert!(page.rows.len() > 50, "{}", page.rows.len());
         for row in &page.rows {
             let rc = row.change.as_ref().expect("every recorded row parses");

@@ -33,9 +33,9 @@ pub struct RelayStats {
 /// drop duplicates by rcid).
 ///
 /// ```no_run
-/// use rc_http::{Api, Poller, PollerConfig, relay::Relay};
+/// use recentchanges_http::{Api, Poller, PollerConfig, relay::Relay};
 ///
-/// # async fn run() -> Result<(), rc_http::Error> {
+/// # async fn run() -> Result<(), recentchanges_http::Error> {
 /// let poller = Poller::new(Api::new("http://127.0.0.1:8080/api.php")?, PollerConfig::new("wikidb"));
 /// let mut relay = Relay::new(poller, "127.0.0.1:9390".parse().unwrap(), Some("rc2udp.json".into())).await?;
 /// relay.run(async { let _ = tokio::signal::ctrl_c().await; }).await

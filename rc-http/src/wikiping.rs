@@ -28,8 +28,8 @@
 //!
 //! ```no_run
 //! use futures::StreamExt;
-//! # async fn run() -> Result<(), rc_http::wikiping::PingError> {
-//! let mut pings = rc_http::wikiping::PingListener::bind("127.0.0.1:8099").await?;
+//! # async fn run() -> Result<(), recentchanges_http::wikiping::PingError> {
+//! let mut pings = recentchanges_http::wikiping::PingListener::bind("127.0.0.1:8099").await?;
 //! println!("POST wiki.ping to http://{}/", pings.local_addr());
 //! while let Some(item) = pings.next().await {
 //!     match item {
@@ -50,7 +50,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures::Stream;
-use rc_core::{Kind, RecentChange};
+use recentchanges_core::{Kind, RecentChange};
 use tokio::net::ToSocketAddrs;
 use tokio::sync::mpsc;
 
@@ -116,7 +116,7 @@ pub const REQUIRED: [(&str, &str); 3] = [
 /// Settings of a [`PingListener`].
 ///
 /// ```
-/// let cfg = rc_http::wikiping::PingConfig::default().capacity(16);
+/// let cfg = recentchanges_http::wikiping::PingConfig::default().capacity(16);
 /// assert_eq!(cfg.capacity, 16);
 /// assert_eq!(cfg.max_body, 64 * 1024);
 /// ```

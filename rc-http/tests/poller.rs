@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rc_core::Kind;
-use rc_http::{Api, Poller, PollerConfig, Position, RetryPolicy, Start};
 use rc_testkit::http::canned_server;
 use rc_testkit::{free_port, MediaWiki, ADMIN_PASSWORD};
+use recentchanges_core::Kind;
+use recentchanges_http::{Api, Poller, PollerConfig, Position, RetryPolicy, Start};
 
 /// Saves a page as a new revision: its id.
 async fn edit(api: &Api, title: &str, text: &str) -> u64 {
@@ -17,7 +17,7 @@ async fn edit(api: &Api, title: &str, text: &str) -> u64 {
 }
 
 /// All changes a poller yields until it is caught up.
-async fn drain(p: &mut Poller) -> Vec<rc_core::RecentChange> {
+async fn drain(p: &mut Poller) -> Vec<recentchanges_core::RecentChange> {
     let mut out = Vec::new();
     for _ in 0..1000 {
         for item in p.poll().await.unwrap() {
@@ -30,7 +30,7 @@ async fn drain(p: &mut Poller) -> Vec<rc_core::RecentChange> {
     panic!("not caught up");
 }
 
-fn ids(v: &[rc_core::RecentChange]) -> Vec<u64> {
+fn ids(v: &[recentchanges_core::RecentChange]) -> Vec<u64> {
     v.iter().map(|c| c.rcid.unwrap()).collect()
 }
 
@@ -116,7 +116,7 @@ async fn polls_every_change_once_in_order_across_pages_seconds_and_restarts() {
         admin.clone(),
         PollerConfig::new("w")
             .start(Start::Beginning)
-            .filter(rc_core::Filter::new().kinds([Kind::New]))
+            .filter(recentchanges_core::Filter::new().kinds([Kind::New]))
             .interval(Duration::from_millis(50)),
     );
     use futures::StreamExt;
@@ -241,7 +241,7 @@ async fn gives_up_after_its_budget() {
         .unwrap();
     let err = api.fetch_text("Alpha").await.unwrap_err();
     assert!(
-        matches!(err, rc_http::Error::GaveUp { attempts: 3, .. }),
+        matches!(err, recentchanges_http::Error::GaveUp { attempts: 3, .. }),
         "{err}"
     );
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
-use rc_core::Kind;
-use rc_http::wikiping::{PingConfig, PingError, PingListener};
 use rc_testkit::next_within;
+use recentchanges_core::Kind;
+use recentchanges_http::wikiping::{PingConfig, PingError, PingListener};
 
 /// The request of the WikiPing specification, verbatim.
 const SPEC_SAMPLE: &str = r#"<?xml version="1.0"?>

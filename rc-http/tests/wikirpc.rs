@@ -14,13 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Timelike, Utc};
-use rc_core::{Kind, RecentChange};
-use rc_http::wikirpc::{
-    Client, Credentials, Dialect, Poller, PollerConfig, Position, RpcError, Value,
-};
-use rc_http::{RetryPolicy, Start};
 use rc_testkit::http::canned_server;
 use rc_testkit::DokuWiki;
+use recentchanges_core::{Kind, RecentChange};
+use recentchanges_http::wikirpc::{
+    Client, Credentials, Dialect, Poller, PollerConfig, Position, RpcError, Value,
+};
+use recentchanges_http::{RetryPolicy, Start};
 
 // ------------------------------------------------------------------------ DokuWiki
 
@@ -295,7 +295,7 @@ async fn reads_wait_as_told_and_writes_are_repeated_only_when_surely_not_done() 
     assert!(
         matches!(
             &err,
-            RpcError::Http(rc_http::Error::Status { status: 503, .. })
+            RpcError::Http(recentchanges_http::Error::Status { status: 503, .. })
         ),
         "{err:?}"
     );

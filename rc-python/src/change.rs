@@ -7,7 +7,7 @@ use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
-use rc_core::{Kind, Patrolled, RecentChange};
+use recentchanges_core::{Kind, Patrolled, RecentChange};
 use serde_json::Value;
 
 use crate::convert::{map_to_py, py_to_value, rfc3339, value_to_py};

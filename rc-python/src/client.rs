@@ -1,4 +1,4 @@
-//! `rcclient.Client`: rc_xmpp's self-healing change stream as a Python iterator (sync and
+//! `rcclient.Client`: recentchanges_xmpp's self-healing change stream as a Python iterator (sync and
 //! async), with a tokio runtime in a background thread.
 
 use std::collections::BTreeSet;
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use rc_xmpp::{
+use recentchanges_xmpp::{
     ChangeStream, Client, ClientBuilder, Connection, ResumePosition, RoomChange, RoomState, Status,
     StreamError,
 };
@@ -284,7 +284,7 @@ impl PyClient {
         dedup_window: Option<usize>,
         rejoin_delay: Option<f64>,
     ) -> PyResult<Self> {
-        let cfg = |e: rc_xmpp::ConfigError| config_error(py, e.to_string());
+        let cfg = |e: recentchanges_xmpp::ConfigError| config_error(py, e.to_string());
         let errors = Errors::parse(py, errors)?;
         // Who logs in: anonymous=True (on the jid's domain) or anonymous="domain", or a jid
         // without a password and without a user part.
@@ -326,7 +326,7 @@ impl PyClient {
             }
             .map_err(cfg)?;
             room_names.push(
-                room.parse::<rc_xmpp::BareJid>()
+                room.parse::<recentchanges_xmpp::BareJid>()
                     .map(|j| j.to_string())
                     .unwrap_or_else(|_| room.clone()),
             );

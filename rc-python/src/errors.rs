@@ -4,8 +4,8 @@
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
-use rc_core::{Form, ParseError};
-use rc_xmpp::{Fatal, StreamError};
+use recentchanges_core::{Form, ParseError};
+use recentchanges_xmpp::{Fatal, StreamError};
 
 macro_rules! classes {
     ($($fn_name:ident => $class:literal),* $(,)?) => {

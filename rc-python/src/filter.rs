@@ -5,7 +5,7 @@ use std::sync::Arc;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
-use rc_core::{Filter, Kind};
+use recentchanges_core::{Filter, Kind};
 
 use crate::change::PyRecentChange;
 

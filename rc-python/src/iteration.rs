@@ -57,7 +57,7 @@ pub enum Outcome {
 /// callable; the rest runs in Rust) drops it.
 pub fn deliver(
     py: Python<'_>,
-    rc: rc_core::RecentChange,
+    rc: recentchanges_core::RecentChange,
     delivery: Delivery,
     filter: Option<&Node>,
 ) -> PyResult<Outcome> {

@@ -1,6 +1,6 @@
 //! The Rust side's log (`tracing` events of rc-xmpp, rc-http...) on Python's `logging`:
-//! an event of target `rc_xmpp::driver` becomes a record of the logger
-//! `rcclient.rc_xmpp.driver`, so `logging.getLogger("rcclient")` sees reconnects, rejoins
+//! an event of target `recentchanges_xmpp::driver` becomes a record of the logger
+//! `rcclient.xmpp.driver`, so `logging.getLogger("rcclient")` sees reconnects, rejoins
 //! and refused items next to the module's own records.
 //!
 //! The thread that emits an event never waits for the GIL (it may hold a lock a Python
@@ -141,7 +141,7 @@ impl Subscriber for ToPython {
         event.record(&mut text);
         let line = Line {
             level: python_level(meta.level()),
-            logger: format!("rcclient.{}", meta.target().replace("::", ".")),
+            logger: logger_name(meta.target()),
             message: text.finish(),
         };
         if let Err(TrySendError::Full(_)) = tx.try_send(line) {
@@ -190,4 +190,15 @@ impl Visit for Text {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         self.field(field.name(), format_args!("{value:?}"));
     }
+}
+
+/// The Python logger of a tracing target: `recentchanges_xmpp::driver` ->
+/// `rcclient.xmpp.driver`, `recentchanges::source::run` -> `rcclient.source.run` (the
+/// crates' common prefix dropped, `::` as `.`).
+fn logger_name(target: &str) -> String {
+    let short = target
+        .strip_prefix("recentchanges_")
+        .or_else(|| target.strip_prefix("recentchanges::"))
+        .unwrap_or(target);
+    format!("rcclient.{}", short.replace("::", "."))
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyList, PyString};
-use rc_core::{ParseError, RecentChange};
+use recentchanges_core::{ParseError, RecentChange};
 
 use crate::change::PyRecentChange;
 use crate::errors::parse_error;
@@ -61,11 +61,11 @@ fn form_of(form: Option<&str>) -> PyResult<Form> {
 
 fn parse_bytes(form: Form, input: &[u8]) -> Result<RecentChange, ParseError> {
     match form {
-        Form::Any => rc_core::parse(input),
-        Form::Rc => rc_core::parse_rc(input),
-        Form::RecentChange => rc_core::parse_recentchange(input),
-        Form::Json => rc_core::parse_json(input),
-        Form::Atom => rc_core::parse_atom(input),
+        Form::Any => recentchanges_core::parse(input),
+        Form::Rc => recentchanges_core::parse_rc(input),
+        Form::RecentChange => recentchanges_core::parse_recentchange(input),
+        Form::Json => recentchanges_core::parse_json(input),
+        Form::Atom => recentchanges_core::parse_atom(input),
     }
 }
 

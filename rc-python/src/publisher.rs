@@ -8,8 +8,8 @@ use minidom::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use rc_core::RecentChange;
-use rc_xmpp::{BareJid, Connection, Publisher, RoomState, Status};
+use recentchanges_core::RecentChange;
+use recentchanges_xmpp::{BareJid, Connection, Publisher, RoomState, Status};
 use tokio::sync::{watch, Mutex as AsyncMutex};
 
 use crate::change::PyRecentChange;
@@ -126,7 +126,7 @@ fn change_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<RecentChange> {
         return Ok(rc.get().rc.clone());
     }
     let bytes = input_bytes(obj)?;
-    rc_core::parse(&bytes).map_err(|e| parse_error(py, &e, None))
+    recentchanges_core::parse(&bytes).map_err(|e| parse_error(py, &e, None))
 }
 
 #[pymethods]
@@ -146,7 +146,7 @@ impl PyPublisher {
         outbox: usize,
         reconnect: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let cfg = |e: rc_xmpp::ConfigError| config_error(py, e.to_string());
+        let cfg = |e: recentchanges_xmpp::ConfigError| config_error(py, e.to_string());
         let mut b = Publisher::builder(jid, password).map_err(cfg)?;
         let mut jids = Vec::new();
         for room in &rooms {

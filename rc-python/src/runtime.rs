@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use rc_xmpp::{Backpressure, History, ReconnectPolicy, Tls};
+use recentchanges_xmpp::{Backpressure, History, ReconnectPolicy, Tls};
 use tokio::runtime::Runtime;
 
 use crate::convert::datetime_utc;

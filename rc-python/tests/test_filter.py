@@ -1,4 +1,4 @@
-"""rcclient.Filter: the same meaning as rc_core::Filter, plus callables."""
+"""rcclient.Filter: the same meaning as recentchanges_core::Filter, plus callables."""
 
 from __future__ import annotations
 

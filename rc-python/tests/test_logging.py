@@ -25,8 +25,8 @@ def test_connection_and_room_events_reach_python_logging(prosody, caplog):
     with caplog.at_level(logging.INFO, logger="rcclient"):
         with prosody.client("alice", [room]) as client:
             assert client.wait_until_joined(10), client.status
-            online = _wait_for(caplog, lambda r: r.name == "rcclient.rc_xmpp.connect" and "online" in r.getMessage())
-            joined = _wait_for(caplog, lambda r: r.name == "rcclient.rc_xmpp.driver" and "joined" in r.getMessage())
+            online = _wait_for(caplog, lambda r: r.name == "rcclient.xmpp.connect" and "online" in r.getMessage())
+            joined = _wait_for(caplog, lambda r: r.name == "rcclient.xmpp.driver" and "joined" in r.getMessage())
     assert online and online[0].levelno == logging.INFO
     assert "alice@localhost" in online[0].getMessage(), "fields come with the message"
     assert joined and room in joined[0].getMessage()
@@ -47,9 +47,9 @@ def test_records_below_the_loggers_level_are_left_out(prosody, caplog):
                 bad.take(1, timeout=10)
             except rcclient.ConnectionError:
                 pass
-            warned = _wait_for(caplog, lambda r: r.name.startswith("rcclient.rc_xmpp") and r.levelno >= logging.WARNING)
+            warned = _wait_for(caplog, lambda r: r.name.startswith("rcclient.xmpp") and r.levelno >= logging.WARNING)
         finally:
             bad.close()
     assert warned, [(r.name, r.getMessage()) for r in caplog.records]
-    assert not any(r.name.startswith("rcclient.rc_") and r.levelno < logging.WARNING for r in caplog.records)
+    assert not any(r.name.startswith(("rcclient.xmpp", "rcclient.http", "rcclient.source")) and r.levelno < logging.WARNING for r in caplog.records)
     assert not any("wrong-pw" in r.getMessage() for r in caplog.records), "no password in any log line"

@@ -68,7 +68,7 @@ impl MediaWiki {
 mod api {
     use std::time::Duration;
 
-    use rc_http::{Api, RetryPolicy};
+    use recentchanges_http::{Api, RetryPolicy};
     use serde_json::Value;
 
     use super::MediaWiki;

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use rc_xmpp::pubsub::{NodePublisher, NodePublisherBuilder, Subscriber, SubscriberBuilder};
-use rc_xmpp::{
+use recentchanges_xmpp::pubsub::{
+    NodePublisher, NodePublisherBuilder, Subscriber, SubscriberBuilder,
+};
+use recentchanges_xmpp::{
     BareJid, ChangeStream, Client, ClientBuilder, Publisher, PublisherBuilder, ReconnectPolicy,
     RoomState, Status, Tls,
 };

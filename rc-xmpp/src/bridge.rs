@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rc_core::RecentChange;
+use recentchanges_core::RecentChange;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 use tokio_xmpp::jid::BareJid;
@@ -106,7 +106,7 @@ impl Bridge {
                         }
                     };
                     stats.received.fetch_add(1, Ordering::Relaxed);
-                    let rc = match rc_core::parse(&buf[..n]) {
+                    let rc = match recentchanges_core::parse(&buf[..n]) {
                         Ok(rc) => rc,
                         Err(e) => {
                             stats.invalid.fetch_add(1, Ordering::Relaxed);

@@ -1,7 +1,7 @@
-//! Dropping what was seen before, within a bounded window ([`rc_core::dedup::Recent`]):
+//! Dropping what was seen before, within a bounded window ([`recentchanges_core::dedup::Recent`]):
 //! changes by (wiki, rcid), PubSub items by their own keys.
 
-pub(crate) use rc_core::dedup::Recent;
+pub(crate) use recentchanges_core::dedup::Recent;
 
 /// The most recent `capacity` change identities (wiki, rcid).
 #[derive(Debug)]

@@ -649,7 +649,7 @@ impl Driver {
                 room: room.clone(),
                 body: body.as_deref().map(stanzas::body_snippet),
             }),
-            Some(payload) => match rc_core::from_element(payload) {
+            Some(payload) => match recentchanges_core::from_element(payload) {
                 Err(error) => Err(StreamError::BadPayload {
                     room: room.clone(),
                     stanza_id: stanza_id.clone(),

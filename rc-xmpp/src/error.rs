@@ -91,7 +91,7 @@ pub enum StreamError {
         /// The server's stanza id, if any.
         stanza_id: Option<String>,
         /// What is wrong with it.
-        error: Box<rc_core::ParseError>,
+        error: Box<recentchanges_core::ParseError>,
     },
     /// A message carried no change payload at all.
     #[error("message without a change payload in {room}: {body:?}")]

@@ -2,7 +2,7 @@
 //!
 //! MediaWiki's XMLRC posted every change into a multi-user chat room, one room per wiki: a
 //! human line in the `<body>` and the `<rc>` element beside it. [`Client`] joins such
-//! rooms and yields each change, typed by [`rc_core`], on a plain [`futures::Stream`].
+//! rooms and yields each change, typed by [`recentchanges_core`], on a plain [`futures::Stream`].
 //! Behind it the connection heals itself: dead connections are detected (pings), rejoined
 //! with backoff, and what was missed is replayed from the room archive (XEP-0313) or the
 //! room history, without duplicates.
@@ -12,8 +12,8 @@
 //!
 //! ```no_run
 //! use futures::StreamExt;
-//! use rc_core::{Filter, Kind};
-//! use rc_xmpp::Client;
+//! use recentchanges_core::{Filter, Kind};
+//! use recentchanges_xmpp::Client;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut changes = Client::builder("bot@example.org", "secret")?
@@ -56,7 +56,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::Stream;
-use rc_core::RecentChange;
+use recentchanges_core::RecentChange;
 use tokio::sync::watch;
 pub use tokio_xmpp::jid::BareJid;
 

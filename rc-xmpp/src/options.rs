@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rc_core::Filter;
+use recentchanges_core::Filter;
 
 use crate::config::{Account, Backpressure, ReconnectPolicy, Tls};
 use crate::error::ConfigError;
@@ -175,7 +175,7 @@ macro_rules! stream_options {
             }
 
             /// Only yield changes this filter keeps (errors always come through).
-            pub fn filter(mut self, filter: ::rc_core::Filter) -> Self {
+            pub fn filter(mut self, filter: ::recentchanges_core::Filter) -> Self {
                 self.$($field).+.delivery.filter = filter;
                 self
             }

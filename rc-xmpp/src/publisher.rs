@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use minidom::Element;
-use rc_core::RecentChange;
+use recentchanges_core::RecentChange;
 use tokio::sync::{oneshot, watch};
 use tokio_xmpp::jid::{BareJid, FullJid, ResourcePart};
 use tokio_xmpp::xmlstream::StreamElementError;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 /// their history since the time.
 ///
 /// ```
-/// let mut pos = rc_xmpp::ResumePosition::default();
+/// let mut pos = recentchanges_xmpp::ResumePosition::default();
 /// pos.record("enwiki@conference.example.org", Some("2f1a"), None);
 /// let json = serde_json::to_string(&pos)?;
 /// assert_eq!(json, r#"{"rooms":{"enwiki@conference.example.org":{"stanza_id":"2f1a"}}}"#);
@@ -57,11 +57,11 @@ impl ResumePosition {
 
     /// Reads a position written by [`save`](Self::save); a missing file is an empty position.
     pub fn load(path: &Path) -> std::io::Result<Self> {
-        rc_core::state::load_json(path)
+        recentchanges_core::state::load_json(path)
     }
 
     /// Writes the position atomically (a temporary file renamed over the old one).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        rc_core::state::save_json(path, self)
+        recentchanges_core::state::save_json(path, self)
     }
 }

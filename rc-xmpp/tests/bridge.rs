@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::rcids;
 use rc_testkit::{assert_quiet, collect_n, joined, room_bare, Prosody};
-use rc_xmpp::bridge::{Bridge, Routes};
+use recentchanges_xmpp::bridge::{Bridge, Routes};
 
 /// The changes recorded from a real MediaWiki, as (rcid, packet) in rcid order, cycling
 /// through the three forms.
@@ -87,7 +87,7 @@ async fn udp_packets_in_typed_changes_out_across_a_server_restart() {
     let expected: Vec<u64> = packets.iter().map(|(id, _)| *id).collect();
     assert_eq!(rcids(&got), expected, "every change once, in order");
     for (c, (_, packet)) in got.iter().zip(&packets) {
-        let sent = rc_core::parse(packet).unwrap();
+        let sent = recentchanges_core::parse(packet).unwrap();
         assert_eq!(
             (&c.title, &c.user, c.timestamp, &c.kind, &c.comment),
             (

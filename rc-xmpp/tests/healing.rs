@@ -12,7 +12,7 @@ use futures::StreamExt;
 use rc_testkit::{
     assert_quiet, collect_n, joined, next_within, room_bare, wait_status, Prosody, TempDir,
 };
-use rc_xmpp::{Connection, ResumePosition};
+use recentchanges_xmpp::{Connection, ResumePosition};
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -44,7 +44,7 @@ fn publish_burst(
 }
 
 /// Every change 1..=total exactly once and in order, then nothing more.
-async fn assert_exactly_once(stream: &mut rc_xmpp::ChangeStream, total: u64) {
+async fn assert_exactly_once(stream: &mut recentchanges_xmpp::ChangeStream, total: u64) {
     let got = collect_n(stream, total as usize, 30).await;
     assert_eq!(
         rcids(&got),
@@ -156,7 +156,7 @@ async fn connection_cut_mid_burst() {
 }
 
 /// Alice in room `enwiki`, resuming from (and saving to) `file`.
-fn resuming(prosody: &Prosody, file: &std::path::Path) -> rc_xmpp::ChangeStream {
+fn resuming(prosody: &Prosody, file: &std::path::Path) -> recentchanges_xmpp::ChangeStream {
     prosody
         .room_client("alice", "enwiki")
         .resume_from_file(file)
@@ -234,7 +234,7 @@ async fn a_slow_consumer_with_drop_oldest_keeps_the_newest_and_counts_the_rest()
     let prosody = Prosody::start();
     let mut stream = prosody
         .room_client("alice", "enwiki")
-        .buffer(5, rc_xmpp::Backpressure::DropOldest)
+        .buffer(5, recentchanges_xmpp::Backpressure::DropOldest)
         .connect();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);

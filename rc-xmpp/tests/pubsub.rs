@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rc_testkit::{assert_quiet, collect_n, next_within, wait_status, Prosody, TempDir};
-use rc_xmpp::pubsub::{
+use recentchanges_xmpp::pubsub::{
     node_uri, AtomEntry, NodeChange, NodeError, NodePublisher, NodeStream, NodeStreamError,
     PubSubPosition, SubscriberBuilder,
 };
-use rc_xmpp::{BareJid, NodeState};
+use recentchanges_xmpp::{BareJid, NodeState};
 
 const SERVICE: &str = "pubsub.localhost";
 
@@ -458,7 +458,7 @@ async fn an_invalid_stanza_from_the_service_is_an_error_item() {
     let (prosody, mut publisher) = with_node("wiki").await;
     let mut stream = follow(prosody.subscriber("carol"), "wiki").await;
     let jid = match &stream.status().borrow().connection {
-        rc_xmpp::Connection::Online { jid } => jid.to_string(),
+        recentchanges_xmpp::Connection::Online { jid } => jid.to_string(),
         other => panic!("not online: {other:?}"),
     };
     // Prosody's pubsub never sends a malformed message on its own: the administrator

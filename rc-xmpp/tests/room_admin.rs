@@ -7,9 +7,13 @@ use std::time::Duration;
 
 use common::{publish, publish_and_receive, rcids};
 use rc_testkit::{all_joined, collect_n, joined, next_within, room_jid, wait_status, Prosody};
-use rc_xmpp::{RoomError, RoomState, StreamError};
+use recentchanges_xmpp::{RoomError, RoomState, StreamError};
 
-async fn wait_room(stream: &rc_xmpp::ChangeStream, room: &str, pred: impl Fn(&RoomState) -> bool) {
+async fn wait_room(
+    stream: &recentchanges_xmpp::ChangeStream,
+    room: &str,
+    pred: impl Fn(&RoomState) -> bool,
+) {
     let room = room_jid(room);
     wait_status(stream.status(), 10, "room state", |s| {
         s.rooms.get(&room).is_some_and(&pred)

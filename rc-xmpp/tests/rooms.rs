@@ -5,9 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::{change, publish, publish_and_receive};
-use rc_core::Kind;
 use rc_testkit::{collect_n, joined, next_within, room_bare, room_jid, Prosody};
-use rc_xmpp::{Client, Connection, Fatal, RoomState, StreamError, Tls};
+use recentchanges_core::Kind;
+use recentchanges_xmpp::{Client, Connection, Fatal, RoomState, StreamError, Tls};
 
 #[tokio::test]
 async fn one_room_typed_changes_in_order() {
@@ -218,7 +218,7 @@ async fn plaintext_to_a_non_loopback_server_is_refused() {
         .try_connect()
         .err()
         .expect("refused");
-    assert_eq!(err, rc_xmpp::ConfigError::PlaintextNotLoopback);
+    assert_eq!(err, recentchanges_xmpp::ConfigError::PlaintextNotLoopback);
 }
 
 #[tokio::test]

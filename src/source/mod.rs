@@ -46,9 +46,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::Stream;
-use rc_core::{Filter, RecentChange};
-use rc_http::Start;
-use rc_xmpp::Tls;
+use recentchanges_core::{Filter, RecentChange};
+use recentchanges_http::Start;
+use recentchanges_xmpp::Tls;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -190,7 +190,7 @@ impl Source {
     }
 
     /// Rooms: fill what the room's archive does not reach back to from this MediaWiki
-    /// `api.php` (see [`rc_http::backfill`]).
+    /// `api.php` (see [`recentchanges_http::backfill`]).
     pub fn backfill(mut self, api_url: &str) -> Self {
         self.backfill = Some(api_url.to_owned());
         self
@@ -266,7 +266,7 @@ impl Source {
 }
 
 fn load_position(path: &Path) -> Result<Option<Value>, SourceError> {
-    rc_core::state::load_json(path)
+    recentchanges_core::state::load_json(path)
         .map_err(|e| SourceError::Config(format!("position file {}: {e}", path.display())))
 }
 
@@ -307,22 +307,22 @@ pub enum SourceError {
     Config(String),
     /// From an XMPP room or node.
     #[error(transparent)]
-    Xmpp(#[from] rc_xmpp::StreamError),
+    Xmpp(#[from] recentchanges_xmpp::StreamError),
     /// From MediaWiki's API or a WikiRPC / WikiPing endpoint.
     #[error(transparent)]
-    Http(#[from] rc_http::Error),
+    Http(#[from] recentchanges_http::Error),
     /// From a room stream with backfill.
     #[error(transparent)]
-    Backfill(#[from] rc_http::backfill::BackfillError),
+    Backfill(#[from] recentchanges_http::backfill::BackfillError),
     /// From a PubSub node.
     #[error(transparent)]
-    PubSub(#[from] rc_xmpp::pubsub::NodeStreamError),
+    PubSub(#[from] recentchanges_xmpp::pubsub::NodeStreamError),
     /// From a WikiRPC endpoint (DokuWiki, JSPWiki).
     #[error(transparent)]
-    Rpc(#[from] rc_http::wikirpc::RpcError),
+    Rpc(#[from] recentchanges_http::wikirpc::RpcError),
     /// From the WikiPing listener (a refused request, or the address cannot be bound).
     #[error(transparent)]
-    Ping(#[from] rc_http::wikiping::PingError),
+    Ping(#[from] recentchanges_http::wikiping::PingError),
 }
 
 impl SourceError {
@@ -332,12 +332,12 @@ impl SourceError {
         matches!(
             self,
             SourceError::Config(_)
-                | SourceError::Rpc(rc_http::wikirpc::RpcError::Auth { .. })
-                | SourceError::Ping(rc_http::wikiping::PingError::Bind { .. })
-                | SourceError::Xmpp(rc_xmpp::StreamError::Fatal(_))
-                | SourceError::PubSub(rc_xmpp::pubsub::NodeStreamError::Fatal(_))
-                | SourceError::Backfill(rc_http::backfill::BackfillError::Room(
-                    rc_xmpp::StreamError::Fatal(_)
+                | SourceError::Rpc(recentchanges_http::wikirpc::RpcError::Auth { .. })
+                | SourceError::Ping(recentchanges_http::wikiping::PingError::Bind { .. })
+                | SourceError::Xmpp(recentchanges_xmpp::StreamError::Fatal(_))
+                | SourceError::PubSub(recentchanges_xmpp::pubsub::NodeStreamError::Fatal(_))
+                | SourceError::Backfill(recentchanges_http::backfill::BackfillError::Room(
+                    recentchanges_xmpp::StreamError::Fatal(_)
                 ))
         )
     }
@@ -433,7 +433,7 @@ impl Changes {
 
     fn save(&mut self) {
         if let (Some(path), true) = (&self.resume_file, self.dirty) {
-            match rc_core::state::save_json(path, &self.position) {
+            match recentchanges_core::state::save_json(path, &self.position) {
                 Ok(()) => self.dirty = false,
                 Err(e) => tracing::error!(path = %path.display(), "cannot save the position: {e}"),
             }

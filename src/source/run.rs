@@ -5,12 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use rc_http::backfill::{BackfillConfig, BackfillPosition, Backfilled, Merged};
-use rc_http::wikiping::PingListener;
-use rc_http::wikirpc::{self as rpc, Credentials, Dialect, RpcError};
-use rc_http::{Api, Poller, PollerConfig};
-use rc_xmpp::pubsub::{NodeChange, NodeStream, PubSubPosition, Subscriber};
-use rc_xmpp::{ChangeStream, Client, ClientBuilder, Connection, ResumePosition, RoomChange};
+use recentchanges_http::backfill::{BackfillConfig, BackfillPosition, Backfilled, Merged};
+use recentchanges_http::wikiping::PingListener;
+use recentchanges_http::wikirpc::{self as rpc, Credentials, Dialect, RpcError};
+use recentchanges_http::{Api, Poller, PollerConfig};
+use recentchanges_xmpp::pubsub::{NodeChange, NodeStream, PubSubPosition, Subscriber};
+use recentchanges_xmpp::{
+    ChangeStream, Client, ClientBuilder, Connection, ResumePosition, RoomChange,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -112,7 +114,7 @@ pub(super) fn spawn(
             let wiki = source.wiki.clone().unwrap_or_else(|| host_of(&url));
             let poller =
                 Poller::new(api, poller_config(&source, wiki))
-                    .resume(from_value::<rc_http::Position>(position)?);
+                    .resume(from_value::<recentchanges_http::Position>(position)?);
             Ok(tokio::spawn(mediawiki(poller, url, feed)))
         }
         SourceName::DokuWiki(url) | SourceName::JspWiki(url) => {
@@ -205,7 +207,7 @@ fn room_change(c: RoomChange) -> Change {
 /// Mirrors the XMPP client's status into the source's.
 /// `merged`: duplicates dropped above the client (by backfill), added to the client's own.
 fn watch_xmpp(
-    mut status: watch::Receiver<rc_xmpp::Status>,
+    mut status: watch::Receiver<recentchanges_xmpp::Status>,
     feed: &Feed,
     merged: Arc<AtomicU64>,
 ) -> JoinHandle<()> {
@@ -253,8 +255,8 @@ fn watch_xmpp(
 /// What keeps an online XMPP source from being live: `Ok` the first room or node still
 /// joining or subscribing, `Err` a failed state when every room was given up on (banned,
 /// destroyed...) and there are no nodes, so nothing can come any more.
-fn unsettled(s: &rc_xmpp::Status) -> Option<Result<String, State>> {
-    use rc_xmpp::{NodeState, RoomState};
+fn unsettled(s: &recentchanges_xmpp::Status) -> Option<Result<String, State>> {
+    use recentchanges_xmpp::{NodeState, RoomState};
     let room = s.rooms.iter().find_map(|(room, state)| match state {
         RoomState::Joining => Some(format!("joining {room}")),
         RoomState::Rejoining { reason } => Some(format!("rejoining {room}: {reason}")),
@@ -311,7 +313,7 @@ async fn pubsub(mut stream: NodeStream, wiki: Option<String>, feed: Feed) {
                 change.wiki = Some(w.clone());
             }
             Change {
-                via: rc_xmpp::pubsub::node_uri(c.service.as_str(), &c.node),
+                via: recentchanges_xmpp::pubsub::node_uri(c.service.as_str(), &c.node),
                 id: c.item_id,
                 replayed: c.replayed,
                 change,
@@ -366,7 +368,8 @@ async fn mediawiki(mut poller: Poller, url: String, feed: Feed) {
             Err(e) => Err(e),
         };
         let position = to_value(poller.position());
-        let failed_request = matches!(&item, Err(e) if !matches!(e, rc_http::Error::Parse { .. }));
+        let failed_request =
+            matches!(&item, Err(e) if !matches!(e, recentchanges_http::Error::Parse { .. }));
         match &item {
             Ok(_) => feed.state(State::Live),
             Err(e) if failed_request => feed.state(State::Retrying {
@@ -423,7 +426,7 @@ async fn wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
     }
 }
 
-async fn wikiping(addr: std::net::SocketAddr, filter: rc_core::Filter, feed: Feed) {
+async fn wikiping(addr: std::net::SocketAddr, filter: recentchanges_core::Filter, feed: Feed) {
     let mut listener = match PingListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {

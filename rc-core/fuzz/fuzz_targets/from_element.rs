@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(el) = text.parse::<minidom::Element>() {
-            let _ = rc_core::from_element(&el);
+            let _ = recentchanges_core::from_element(&el);
         }
     }
 });

@@ -13,7 +13,7 @@ use super::{atom, rc_xml, xml};
 ///
 /// ```
 /// let el: minidom::Element = r#"<rc xmlns="jabber:client" type="edit" title="Alpha" rcid="4" wikiid="wikidb"><tags><tag>t1</tag></tags></rc>"#.parse()?;
-/// let rc = rc_core::from_element(&el)?;
+/// let rc = recentchanges_core::from_element(&el)?;
 /// assert_eq!((rc.title.as_deref(), rc.rcid, rc.tags.as_slice()), (Some("Alpha"), Some(4), &["t1".to_string()][..]));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -27,9 +27,9 @@ pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
 /// [`Parser::default`].
 ///
 /// ```
-/// let parser = rc_core::Parser::new().max_bytes(64);
+/// let parser = recentchanges_core::Parser::new().max_bytes(64);
 /// let err = parser.parse(format!(r#"<rc type="edit" comment="{}" />"#, "x".repeat(100))).unwrap_err();
-/// assert!(matches!(err, rc_core::ParseError::TooLarge { limit: 64, .. }));
+/// assert!(matches!(err, recentchanges_core::ParseError::TooLarge { limit: 64, .. }));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parser {
@@ -109,7 +109,7 @@ impl Parser {
 /// its first element. `None` when it is none of them.
 ///
 /// ```
-/// use rc_core::{detect, Form};
+/// use recentchanges_core::{detect, Form};
 /// assert_eq!(detect(br#"{"type": "edit"}"#), Some(Form::FeedJson));
 /// assert_eq!(detect(b"<?xml version=\"1.0\"?>\n<recentchange id=\"3\"/>"), Some(Form::FeedXml));
 /// assert_eq!(detect(b"<rc type=\"new\"/>"), Some(Form::RcXml));
@@ -193,13 +193,13 @@ fn unknown(input: &[u8]) -> ParseError {
 /// Parses a change in any of the three forms (see [`Parser::parse`]).
 ///
 /// ```
-/// let rc = rc_core::parse(r#"{"id": 4, "type": "edit", "namespace": 0, "title": "Alpha",
+/// let rc = recentchanges_core::parse(r#"{"id": 4, "type": "edit", "namespace": 0, "title": "Alpha",
 ///     "timestamp": 1795424344, "user": "Admin", "minor": true,
 ///     "length": {"old": 22, "new": 14}, "revision": {"old": 2, "new": 3}, "wiki": "wikidb"}"#)?;
-/// assert_eq!(rc.kind, rc_core::Kind::Edit);
+/// assert_eq!(rc.kind, recentchanges_core::Kind::Edit);
 /// assert_eq!((rc.rev_id, rc.old_rev_id, rc.size_delta()), (Some(3), Some(2), Some(-8)));
 /// assert_eq!(rc.timestamp.unwrap().to_rfc3339(), "2026-11-23T08:59:04+00:00");
-/// # Ok::<(), rc_core::ParseError>(())
+/// # Ok::<(), recentchanges_core::ParseError>(())
 /// ```
 pub fn parse(input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
     Parser::default().parse(input)
@@ -233,7 +233,7 @@ pub fn parse_recentchange(input: impl AsRef<[u8]>) -> Result<RecentChange, Parse
 /// `edit`.
 ///
 /// ```
-/// let rc = rc_core::parse_atom(r#"<entry xmlns="http://www.w3.org/2005/Atom">
+/// let rc = recentchanges_core::parse_atom(r#"<entry xmlns="http://www.w3.org/2005/Atom">
 ///   <title>wiki:start</title>
 ///   <link rel="alternate" href="http://wiki.example/doku.php?id=wiki:start&amp;rev=1795424344"/>
 ///   <id>http://wiki.example/doku.php?id=wiki:start&amp;rev=1795424344</id>
@@ -245,7 +245,7 @@ pub fn parse_recentchange(input: impl AsRef<[u8]>) -> Result<RecentChange, Parse
 /// assert_eq!(rc.url.as_deref(), Some("http://wiki.example/doku.php?id=wiki:start&rev=1795424344"));
 /// assert_eq!((rc.user.as_deref(), rc.comment.as_deref()), (Some("alice"), Some("typo")));
 /// assert_eq!(rc.timestamp.unwrap().to_rfc3339(), "2026-11-23T08:59:04+00:00");
-/// # Ok::<(), rc_core::ParseError>(())
+/// # Ok::<(), recentchanges_core::ParseError>(())
 /// ```
 pub fn parse_atom(input: impl AsRef<[u8]>) -> Result<RecentChange, ParseError> {
     Parser::default().parse_atom(input)

@@ -17,7 +17,7 @@ use crate::http::{self, RetryPolicy};
 /// Which wiki engine's flavour of the WikiRPC interface an endpoint speaks.
 ///
 /// ```
-/// use rc_http::wikirpc::Dialect;
+/// use recentchanges_http::wikirpc::Dialect;
 /// assert_eq!(Dialect::DokuWiki.method("getPage"), "wiki.getPage");
 /// assert_eq!(Dialect::JspWiki.method("getPage"), "jspwiki.getPage");
 /// assert_eq!(Dialect::JspWiki.decode_name("Main+Page%C3%A4"), "Main Pageä");
@@ -96,7 +96,7 @@ impl std::str::FromStr for Dialect {
 /// password.
 ///
 /// ```
-/// let c = rc_http::wikirpc::Credentials::new("bot", "s3cret");
+/// let c = recentchanges_http::wikirpc::Credentials::new("bot", "s3cret");
 /// assert_eq!(c.user(), "bot");
 /// assert!(!format!("{c:?}").contains("s3cret"));
 /// ```
@@ -138,8 +138,8 @@ impl std::fmt::Debug for Credentials {
 /// under `php -S`), so no `dokuwiki.login` session is needed.
 ///
 /// ```no_run
-/// use rc_http::wikirpc::{Client, Credentials, Dialect};
-/// # async fn run() -> Result<(), rc_http::wikirpc::RpcError> {
+/// use recentchanges_http::wikirpc::{Client, Credentials, Dialect};
+/// # async fn run() -> Result<(), recentchanges_http::wikirpc::RpcError> {
 /// let wiki = Client::builder("https://wiki.example.org/lib/exe/xmlrpc.php", Dialect::DokuWiki)
 ///     .credentials(Credentials::new("bot", std::env::var("WIKI_PASSWORD").unwrap_or_default()))
 ///     .build()?;
@@ -167,13 +167,13 @@ struct Inner {
 /// platform's certificate verifier.
 ///
 /// ```
-/// use rc_http::wikirpc::{Client, Dialect};
+/// use recentchanges_http::wikirpc::{Client, Dialect};
 /// let c = Client::builder("http://127.0.0.1:8090/lib/exe/xmlrpc.php", Dialect::DokuWiki)
 ///     .user_agent("my-bot/1.0 (me@example.org)")
 ///     .build()?;
 /// assert_eq!(c.dialect(), Dialect::DokuWiki);
 /// assert!(Client::new("ftp://example.org/", Dialect::JspWiki).is_err());
-/// # Ok::<(), rc_http::wikirpc::RpcError>(())
+/// # Ok::<(), recentchanges_http::wikirpc::RpcError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
@@ -266,10 +266,10 @@ impl Client {
     /// -> `.../Wiki.jsp?page=NAME`.
     ///
     /// ```
-    /// use rc_http::wikirpc::{Client, Dialect};
+    /// use recentchanges_http::wikirpc::{Client, Dialect};
     /// let c = Client::new("http://127.0.0.1:8090/lib/exe/xmlrpc.php", Dialect::DokuWiki)?;
     /// assert_eq!(c.page_url("wiki:start").as_deref(), Some("http://127.0.0.1:8090/doku.php?id=wiki%3Astart"));
-    /// # Ok::<(), rc_http::wikirpc::RpcError>(())
+    /// # Ok::<(), recentchanges_http::wikirpc::RpcError>(())
     /// ```
     pub fn page_url(&self, name: &str) -> Option<String> {
         self.link(name, None)
@@ -282,7 +282,7 @@ impl Client {
     /// [`Poller`](super::Poller) gives it as the `url` of each change that has a version.
     ///
     /// ```
-    /// use rc_http::wikirpc::{Client, Dialect};
+    /// use recentchanges_http::wikirpc::{Client, Dialect};
     /// let doku = Client::new("http://127.0.0.1:8090/lib/exe/xmlrpc.php", Dialect::DokuWiki)?;
     /// assert_eq!(
     ///     doku.revision_url("wiki:start", 1795438402).as_deref(),
@@ -293,7 +293,7 @@ impl Client {
     ///     jsp.revision_url("Main Page", 3).as_deref(),
     ///     Some("http://127.0.0.1:8080/JSPWiki/Wiki.jsp?page=Main+Page&version=3")
     /// );
-    /// # Ok::<(), rc_http::wikirpc::RpcError>(())
+    /// # Ok::<(), recentchanges_http::wikirpc::RpcError>(())
     /// ```
     pub fn revision_url(&self, name: &str, version: i64) -> Option<String> {
         self.link(name, Some(version))
@@ -323,8 +323,8 @@ impl Client {
     /// connection was refused, or that the server turned away with HTTP 429, is.
     ///
     /// ```no_run
-    /// use rc_http::wikirpc::{Client, Dialect, Value};
-    /// # async fn run(wiki: Client) -> Result<(), rc_http::wikirpc::RpcError> {
+    /// use recentchanges_http::wikirpc::{Client, Dialect, Value};
+    /// # async fn run(wiki: Client) -> Result<(), recentchanges_http::wikirpc::RpcError> {
     /// let ok = wiki.call("wiki.putPage", vec!["sandbox".into(), "Hello".into(),
     ///     Value::Struct(vec![("sum".into(), "test".into())])]).await?;
     /// assert_eq!(ok, Value::Bool(true));
@@ -403,7 +403,7 @@ impl Client {
     /// its page template) for a page that does not exist.
     ///
     /// ```no_run
-    /// # async fn run(wiki: rc_http::wikirpc::Client) -> Result<(), rc_http::wikirpc::RpcError> {
+    /// # async fn run(wiki: recentchanges_http::wikirpc::Client) -> Result<(), recentchanges_http::wikirpc::RpcError> {
     /// let text = wiki.get_page("Main", Some(3)).await?;
     /// # Ok(()) }
     /// ```
@@ -429,7 +429,7 @@ impl Client {
     /// What the wiki says about a page's current version or `version`.
     ///
     /// ```no_run
-    /// # async fn run(wiki: rc_http::wikirpc::Client) -> Result<(), rc_http::wikirpc::RpcError> {
+    /// # async fn run(wiki: recentchanges_http::wikirpc::Client) -> Result<(), recentchanges_http::wikirpc::RpcError> {
     /// let info = wiki.get_page_info("Main", None).await?;
     /// println!("{} v{:?} at {:?} by {:?}", info.name, info.version, info.last_modified, info.author);
     /// # Ok(()) }

@@ -2,7 +2,7 @@
 //! [`PageInfo`].
 
 use chrono::{DateTime, Utc};
-use rc_core::{Fields, Kind, RecentChange};
+use recentchanges_core::{Fields, Kind, RecentChange};
 
 use super::client::Dialect;
 use super::xmlrpc::Value;

@@ -3,7 +3,7 @@
 /// Why a WikiRPC call, or one change of its answer, failed.
 ///
 /// ```
-/// let e = rc_http::wikirpc::RpcError::Auth {
+/// let e = recentchanges_http::wikirpc::RpcError::Auth {
 ///     url: "https://wiki.example.org/lib/exe/xmlrpc.php".into(),
 ///     user: Some("bot".into()),
 ///     status: 401,

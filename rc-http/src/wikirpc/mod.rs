@@ -4,16 +4,16 @@
 //! - [`Client`]: one endpoint in a [`Dialect`], with optional basic-auth
 //!   [`Credentials`]; [`Client::get_page`] and [`Client::get_page_info`] for texts.
 //! - [`Poller`]: `getRecentChanges` on an interval, each change a typed
-//!   [`RecentChange`](rc_core::RecentChange), resumable from a saved [`Position`], never
-//!   the same change twice, with rc-core's [`Filter`](rc_core::Filter) and the retry
+//!   [`RecentChange`](recentchanges_core::RecentChange), resumable from a saved [`Position`], never
+//!   the same change twice, with rc-core's [`Filter`](recentchanges_core::Filter) and the retry
 //!   rules of [`RetryPolicy`](crate::RetryPolicy).
 //! - [`Value`]: XML-RPC values, for [`Client::call`] of other methods.
 //!
 //! ```no_run
-//! use rc_http::wikirpc::{Client, Credentials, Dialect, Poller, PollerConfig};
-//! use rc_http::Start;
+//! use recentchanges_http::wikirpc::{Client, Credentials, Dialect, Poller, PollerConfig};
+//! use recentchanges_http::Start;
 //!
-//! # async fn run() -> Result<(), rc_http::wikirpc::RpcError> {
+//! # async fn run() -> Result<(), recentchanges_http::wikirpc::RpcError> {
 //! let client = Client::builder("http://127.0.0.1:8090/lib/exe/xmlrpc.php", Dialect::DokuWiki)
 //!     .credentials(Credentials::new("editor", "editorpass123"))
 //!     .build()?;

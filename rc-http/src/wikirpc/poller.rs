@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::Stream;
-use rc_core::{Filter, RecentChange};
+use recentchanges_core::{Filter, RecentChange};
 use serde::{Deserialize, Serialize};
 
 use super::client::Client;
@@ -40,7 +40,7 @@ pub struct Seen {
 /// and `seen` keeps the ones of that second from being handed out twice.
 ///
 /// ```
-/// let pos: rc_http::wikirpc::Position = serde_json::from_str(
+/// let pos: recentchanges_http::wikirpc::Position = serde_json::from_str(
 ///     r#"{"timestamp": "2026-11-23T12:53:22Z", "seen": [{"name": "wiki:start", "version": 1795438402}]}"#)?;
 /// assert_eq!(pos.seen.len(), 1);
 /// # Ok::<(), serde_json::Error>(())
@@ -67,10 +67,10 @@ impl Position {
     /// let dir = std::env::temp_dir().join(format!("rc-http-wikirpc-doc-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir)?;
     /// let path = dir.join("pos.json");
-    /// let mut pos = rc_http::wikirpc::Position::default();
+    /// let mut pos = recentchanges_http::wikirpc::Position::default();
     /// pos.timestamp = Some("2026-11-23T12:53:22Z".parse()?);
     /// pos.save(&path)?;
-    /// assert_eq!(rc_http::wikirpc::Position::load(&path)?, pos);
+    /// assert_eq!(recentchanges_http::wikirpc::Position::load(&path)?, pos);
     /// # std::fs::remove_dir_all(&dir).ok();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -107,9 +107,9 @@ fn seen_of(e: &Entry) -> Seen {
 ///
 /// ```
 /// use std::time::Duration;
-/// let cfg = rc_http::wikirpc::PollerConfig::new("mywiki")
+/// let cfg = recentchanges_http::wikirpc::PollerConfig::new("mywiki")
 ///     .interval(Duration::from_secs(30))
-///     .start(rc_http::Start::Beginning);
+///     .start(recentchanges_http::Start::Beginning);
 /// assert_eq!(cfg.wiki, "mywiki");
 /// ```
 #[derive(Debug, Clone)]
@@ -167,8 +167,8 @@ impl PollerConfig {
 /// are; every other member (DokuWiki's `perms`, a `size` of `false` for a deleted page,
 /// an empty `author`...) is in `extra` under its wire name.
 ///
-/// `kind`: JSPWiki's version 1 is [`Kind::New`](rc_core::Kind::New), later versions
-/// [`Kind::Edit`](rc_core::Kind::Edit). DokuWiki's `getRecentChanges` does not say whether
+/// `kind`: JSPWiki's version 1 is [`Kind::New`](recentchanges_core::Kind::New), later versions
+/// [`Kind::Edit`](recentchanges_core::Kind::Edit). DokuWiki's `getRecentChanges` does not say whether
 /// a change created, edited or deleted the page (its struct has `name`, `lastModified`,
 /// `author`, `version`, `perms` and `size` only), so every DokuWiki change is an `Edit`; a
 /// deleted page shows as `size: false` in `extra` and no `new_len`.
@@ -184,7 +184,7 @@ impl PollerConfig {
 /// is not one...) is an [`RpcError::Entry`] item, once per run, and the poller goes on.
 ///
 /// ```no_run
-/// use rc_http::wikirpc::{Client, Dialect, Poller, PollerConfig, Position};
+/// use recentchanges_http::wikirpc::{Client, Dialect, Poller, PollerConfig, Position};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = Client::new("https://wiki.example.org/lib/exe/xmlrpc.php", Dialect::DokuWiki)?;
@@ -276,8 +276,8 @@ impl Poller {
     ///
     /// ```no_run
     /// use futures::StreamExt;
-    /// # async fn run(client: rc_http::wikirpc::Client) {
-    /// let poller = rc_http::wikirpc::Poller::new(client, rc_http::wikirpc::PollerConfig::new("mywiki"));
+    /// # async fn run(client: recentchanges_http::wikirpc::Client) {
+    /// let poller = recentchanges_http::wikirpc::Poller::new(client, recentchanges_http::wikirpc::PollerConfig::new("mywiki"));
     /// let mut changes = Box::pin(poller.into_stream());
     /// while let Some(item) = changes.next().await {
     ///     match item {
@@ -387,7 +387,7 @@ impl RpcSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rc_core::Kind;
+    use recentchanges_core::Kind;
 
     fn e(name: &str, secs: i64) -> Entry {
         Entry {

@@ -20,7 +20,7 @@ const MAX_DEPTH: usize = 64;
 /// One XML-RPC value.
 ///
 /// ```
-/// use rc_http::wikirpc::Value;
+/// use recentchanges_http::wikirpc::Value;
 /// let v = Value::Struct(vec![("name".into(), Value::from("Alpha")), ("version".into(), Value::Int(3))]);
 /// assert_eq!(v.member("NAME").and_then(Value::as_str), Some("Alpha"));
 /// assert_eq!(v.member("version").and_then(Value::as_i64), Some(3));
@@ -91,7 +91,7 @@ impl Value {
         }
     }
 
-    /// The value as JSON, for [`RecentChange::extra`](rc_core::RecentChange::extra): dates
+    /// The value as JSON, for [`RecentChange::extra`](recentchanges_core::RecentChange::extra): dates
     /// as RFC 3339 strings, base64 as its decoded text when that is UTF-8 (else base64).
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;

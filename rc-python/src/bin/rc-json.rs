@@ -6,7 +6,7 @@ fn main() {
     let mut failed = false;
     for path in std::env::args().skip(1) {
         let line = match std::fs::read(&path) {
-            Ok(bytes) => match rc_core::parse(&bytes) {
+            Ok(bytes) => match recentchanges_core::parse(&bytes) {
                 Ok(rc) => serde_json::json!({ "file": path, "change": rc }),
                 Err(e) => serde_json::json!({ "file": path, "error": e.to_string() }),
             },

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use minidom::Element;
-use rc_core::RecentChange;
+use recentchanges_core::RecentChange;
 
 use crate::stanzas::{element, text_element};
 
@@ -14,7 +14,7 @@ pub(crate) const NS_ATOM: &str = "http://www.w3.org/2005/Atom";
 /// and the edit summary.
 ///
 /// ```
-/// use rc_xmpp::pubsub::AtomEntry;
+/// use recentchanges_xmpp::pubsub::AtomEntry;
 /// let updated = chrono::DateTime::from_timestamp(1_220_190_780, 0).unwrap();
 /// let entry = AtomEntry::new("http://wiki.example.org/doku.php?id=start&rev=1220190780", "start", updated)
 ///     .link("http://wiki.example.org/doku.php?id=start&rev=1220190780")
@@ -82,23 +82,23 @@ impl AtomEntry {
         self
     }
 
-    /// The entry for a change, the inverse of how [`rc_core::from_element`] reads one:
+    /// The entry for a change, the inverse of how [`recentchanges_core::from_element`] reads one:
     /// `title`, `url` as the link, `entry_id` as the id (else the URL, else a `tag:` URI
     /// made of the wiki, title and time), `timestamp` as updated (else now), `user` as the
     /// author, `comment` as the summary, `tags` as categories. For bridging a wiki's
     /// changes from another source to PubSub.
     ///
     /// ```
-    /// use rc_core::{Kind, RecentChange};
+    /// use recentchanges_core::{Kind, RecentChange};
     /// let mut rc = RecentChange::new(Kind::Edit);
     /// rc.title = Some("start".into());
     /// rc.url = Some("http://wiki.example.org/doku.php?id=start&rev=7".into());
     /// rc.user = Some("admin".into());
     /// rc.timestamp = chrono::DateTime::from_timestamp(1_220_190_780, 0);
-    /// let back = rc_core::from_element(&rc_xmpp::pubsub::AtomEntry::from_change(&rc).to_element())?;
+    /// let back = recentchanges_core::from_element(&recentchanges_xmpp::pubsub::AtomEntry::from_change(&rc).to_element())?;
     /// assert_eq!((back.title, back.url.clone(), back.entry_id, back.user, back.timestamp),
     ///            (rc.title, rc.url.clone(), rc.url, rc.user, rc.timestamp));
-    /// # Ok::<(), rc_core::ParseError>(())
+    /// # Ok::<(), recentchanges_core::ParseError>(())
     /// ```
     pub fn from_change(rc: &RecentChange) -> Self {
         let updated = rc.timestamp.unwrap_or_else(Utc::now);
@@ -179,7 +179,7 @@ fn urlish(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rc_core::Kind;
+    use recentchanges_core::Kind;
 
     #[test]
     fn a_change_round_trips_through_its_entry() {
@@ -191,7 +191,8 @@ mod tests {
         rc.comment = Some("a <b> & c".into());
         rc.tags = vec!["minor".into(), "ext".into()];
         rc.timestamp = chrono::DateTime::from_timestamp(1_220_190_780, 0);
-        let back = rc_core::from_element(&AtomEntry::from_change(&rc).to_element()).unwrap();
+        let back =
+            recentchanges_core::from_element(&AtomEntry::from_change(&rc).to_element()).unwrap();
         assert_eq!(back.title, rc.title);
         assert_eq!(back.url, rc.url);
         assert_eq!(back.entry_id, rc.entry_id);

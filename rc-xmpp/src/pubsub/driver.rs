@@ -504,7 +504,7 @@ impl Driver {
             node: target.uri.clone(),
             item_id: Some(id.clone()),
         });
-        let parsed = payload.as_ref().map(rc_core::from_element);
+        let parsed = payload.as_ref().map(recentchanges_core::from_element);
         let stamp = match &parsed {
             Some(Ok(change)) => change.timestamp.map(|t| t.timestamp_micros()),
             _ => None,

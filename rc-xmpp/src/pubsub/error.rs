@@ -69,7 +69,7 @@ pub enum NodeStreamError {
         /// The item id.
         item_id: Option<String>,
         /// What is wrong with it.
-        error: Box<rc_core::ParseError>,
+        error: Box<recentchanges_core::ParseError>,
     },
     /// An item came without a payload (a node configured not to deliver payloads).
     #[error("item {item_id:?} of node {node} on {service} has no payload")]

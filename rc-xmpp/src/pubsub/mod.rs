@@ -2,16 +2,16 @@
 //!
 //! dokupubsub published every page edit as an Atom `<entry>` item to a PubSub node.
 //! [`Subscriber`] subscribes to one or more nodes and yields each published item, typed by
-//! [`rc_core::from_element`], on a plain [`futures::Stream`]: a [`NodeChange`] that
+//! [`recentchanges_core::from_element`], on a plain [`futures::Stream`]: a [`NodeChange`] that
 //! dereferences to the [`RecentChange`]. It shares the room client's connection handling:
 //! STARTTLS policy, account or anonymous login, reconnection with backoff, keepalive
 //! pings, a bounded buffer with [`Backpressure`](crate::Backpressure), a
-//! [`Filter`](rc_core::Filter) and a [`Status`] watch channel (with
+//! [`Filter`](recentchanges_core::Filter) and a [`Status`] watch channel (with
 //! [`Status::nodes`](crate::Status::nodes)).
 //!
 //! ```no_run
 //! use futures::StreamExt;
-//! use rc_xmpp::pubsub::{NodeStreamError, Subscriber};
+//! use recentchanges_xmpp::pubsub::{NodeStreamError, Subscriber};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut changes = Subscriber::builder("bot@example.org", "secret")?
@@ -85,7 +85,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::Stream;
-use rc_core::RecentChange;
+use recentchanges_core::RecentChange;
 use tokio::sync::watch;
 use tokio_xmpp::jid::BareJid;
 
@@ -134,8 +134,8 @@ impl Deref for NodeChange {
 /// percent-encoded where URIs need it.
 ///
 /// ```
-/// assert_eq!(rc_xmpp::pubsub::node_uri("pubsub.example.org", "wiki/start"), "xmpp:pubsub.example.org?;node=wiki/start");
-/// assert_eq!(rc_xmpp::pubsub::node_uri("ps.example.org", "a b;c"), "xmpp:ps.example.org?;node=a%20b%3Bc");
+/// assert_eq!(recentchanges_xmpp::pubsub::node_uri("pubsub.example.org", "wiki/start"), "xmpp:pubsub.example.org?;node=wiki/start");
+/// assert_eq!(recentchanges_xmpp::pubsub::node_uri("ps.example.org", "a b;c"), "xmpp:ps.example.org?;node=a%20b%3Bc");
 /// ```
 pub fn node_uri(service: &str, node: &str) -> String {
     let mut uri = format!("xmpp:{service}?;node=");
@@ -190,9 +190,9 @@ impl Subscriber {
     /// A subscriber for a registered account.
     ///
     /// ```
-    /// let b = rc_xmpp::pubsub::Subscriber::builder("bot@example.org", "secret")?;
+    /// let b = recentchanges_xmpp::pubsub::Subscriber::builder("bot@example.org", "secret")?;
     /// assert!(!format!("{b:?}").contains("secret"));
-    /// # Ok::<(), rc_xmpp::ConfigError>(())
+    /// # Ok::<(), recentchanges_xmpp::ConfigError>(())
     /// ```
     pub fn builder(
         jid: &str,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 /// to: every item it holds now is new.
 ///
 /// ```
-/// use rc_xmpp::pubsub::{node_uri, PubSubPosition};
+/// use recentchanges_xmpp::pubsub::{node_uri, PubSubPosition};
 /// let mut pos = PubSubPosition::default();
 /// let wiki = node_uri("pubsub.example.org", "wiki");
 /// pos.record(&wiki, Some("1a2b"));
@@ -62,11 +62,11 @@ impl PubSubPosition {
 
     /// Reads a position written by [`save`](Self::save); a missing file is an empty position.
     pub fn load(path: &Path) -> std::io::Result<Self> {
-        rc_core::state::load_json(path)
+        recentchanges_core::state::load_json(path)
     }
 
     /// Writes the position atomically (a temporary file renamed over the old one).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        rc_core::state::save_json(path, self)
+        recentchanges_core::state::save_json(path, self)
     }
 }

@@ -72,7 +72,7 @@ impl NodePublisherBuilder {
 /// Publishes items to PubSub nodes; see the module docs for the delivery guarantee.
 ///
 /// ```no_run
-/// use rc_xmpp::pubsub::{AtomEntry, NodePublisher};
+/// use recentchanges_xmpp::pubsub::{AtomEntry, NodePublisher};
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let mut publisher = NodePublisher::builder("wiki@example.org", "secret")?.start()?;
 /// let service = "pubsub.example.org".parse()?;

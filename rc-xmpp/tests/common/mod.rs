@@ -4,9 +4,9 @@
 
 use std::ops::RangeInclusive;
 
-use rc_core::{Kind, RecentChange};
 use rc_testkit::{next_within, room_bare};
-use rc_xmpp::{ChangeStream, Publisher, RoomChange};
+use recentchanges_core::{Kind, RecentChange};
+use recentchanges_xmpp::{ChangeStream, Publisher, RoomChange};
 
 /// A change numbered `n` of wiki `wiki`.
 pub fn change(wiki: &str, n: u64) -> RecentChange {
