@@ -10,6 +10,9 @@
 //!   while, a status that reaches a state, a file that reaches a content.
 //! - [`http`]: plain HTTP requests independent of the code under test, and a server with
 //!   canned answers.
+//! - [`eventstreams`] (feature `eventstreams`): a stand-in for Wikimedia EventStreams (SSE
+//!   over axum, in memory; the real service needs Kafka), in-process or as the binary
+//!   `eventstreams-standin`.
 //!
 //! Every server gets a free port and a state directory of its own, and is stopped (and
 //! the directory removed) when dropped, also when a test fails. Setting `RUST_LOG` logs
@@ -17,6 +20,8 @@
 //!
 //! Only ever a dev-dependency (`publish = false`).
 
+#[cfg(feature = "eventstreams")]
+pub mod eventstreams;
 pub mod http;
 mod process;
 mod prosody;
@@ -25,6 +30,8 @@ mod wiki;
 #[cfg(feature = "xmpp")]
 mod xmpp;
 
+#[cfg(feature = "eventstreams")]
+pub use eventstreams::EventStreams;
 pub use process::{free_port, init_tracing, ScriptedServer, TempDir};
 pub use prosody::{password, room_jid, Prosody, ACCOUNTS};
 pub use wait::{
