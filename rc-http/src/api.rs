@@ -91,7 +91,13 @@ impl ApiBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<Api, Error> {
-        let (url, http) = http::client("API URL", &self.url, &self.user_agent, self.timeout, true)?;
+        let (url, http) = http::client(
+            "API URL",
+            &self.url,
+            &self.user_agent,
+            Some(self.timeout),
+            true,
+        )?;
         Ok(Api {
             inner: Arc::new(Inner {
                 http,

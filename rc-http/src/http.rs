@@ -58,24 +58,31 @@ impl Default for RetryPolicy {
     }
 }
 
-/// The default `User-Agent` of both clients.
-pub(crate) const USER_AGENT: &str = concat!(
-    "recentchanges-rs/",
+/// The default `User-Agent` of every request the SDK makes: it names the SDK and says how
+/// to name your tool instead, as Wikimedia's User-Agent policy asks
+/// (<https://meta.wikimedia.org/wiki/User-Agent_policy>).
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "recentchanges/",
     env!("CARGO_PKG_VERSION"),
-    " (rc-http; https://example.invalid/recentchanges)"
+    " (Rust SDK; default User-Agent: set user_agent to your tool and a contact, see https://meta.wikimedia.org/wiki/User-Agent_policy)"
 );
+
+pub(crate) const USER_AGENT: &str = DEFAULT_USER_AGENT;
 
 /// The default time limit of one request.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The longest wait for a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Checks `url` (an http(s) URL; `what` names it in errors, e.g. `API URL`) and builds the
 /// reqwest client for it: rustls with the platform's verifier, HTTP/1.1, `user_agent`,
-/// `timeout` per request (10 s at most to connect), and a cookie jar when `cookies`.
+/// `timeout` per request if any (10 s at most to connect), and a cookie jar when `cookies`.
 pub(crate) fn client(
     what: &str,
     url: &str,
     user_agent: &str,
-    timeout: Duration,
+    timeout: Option<Duration>,
     cookies: bool,
 ) -> Result<(Url, reqwest::Client), Error> {
     let parsed: Url = url
@@ -84,12 +91,16 @@ pub(crate) fn client(
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::Config(format!("{what} {url:?}: not http(s)")));
     }
-    let http = reqwest::Client::builder()
+    let connect = timeout.map_or(CONNECT_TIMEOUT, |t| t.min(CONNECT_TIMEOUT));
+    let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls_config()?)
         .user_agent(user_agent)
         .cookie_store(cookies)
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .connect_timeout(connect);
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    let http = builder
         .build()
         .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
     Ok((parsed, http))
@@ -266,7 +277,7 @@ mod tests {
 
     #[test]
     fn a_url_must_be_http() {
-        let e = client("API URL", "ftp://x/", USER_AGENT, TIMEOUT, false).unwrap_err();
+        let e = client("API URL", "ftp://x/", USER_AGENT, Some(TIMEOUT), false).unwrap_err();
         assert_eq!(
             e.to_string(),
             "invalid configuration: API URL \"ftp://x/\": not http(s)"

@@ -13,6 +13,8 @@
 //! - [`wikirpc`]: DokuWiki's and JSPWiki's XML-RPC interface: a resumable
 //!   `getRecentChanges` poller and page texts.
 //! - [`wikiping`]: a WikiPing listener: wikis' `wiki.ping` XML-RPC calls as changes.
+//! - `eventstreams` (feature `eventstreams`): Wikimedia EventStreams, the public wikis'
+//!   live changes over Server-Sent Events, resumable, without gaps or duplicates.
 //! - `backfill` (feature `xmpp`): a wiki's XMPP room stream with what the room's archive
 //!   does not reach back to filled in from the API, without gaps or duplicates.
 //!
@@ -39,6 +41,8 @@ mod api;
 #[cfg(feature = "xmpp")]
 pub mod backfill;
 mod error;
+#[cfg(feature = "eventstreams")]
+pub mod eventstreams;
 mod fsutil;
 mod http;
 pub mod mirror;
@@ -52,6 +56,6 @@ pub mod wikirpc;
 
 pub use api::{AllPages, Api, ApiBuilder, Json, PageText, TITLES_PER_REQUEST};
 pub use error::Error;
-pub use http::RetryPolicy;
+pub use http::{RetryPolicy, DEFAULT_USER_AGENT};
 pub use poller::{Poller, PollerConfig, Position, RCPROP_ALL};
 pub use polling::Start;

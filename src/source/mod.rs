@@ -25,15 +25,17 @@
 //!
 //! Which options each source uses:
 //!
-//! | option | rooms | PubSub | MediaWiki | DokuWiki / JSPWiki | WikiPing |
-//! | --- | --- | --- | --- | --- | --- |
-//! | [`account`](Source::account) / [`anonymous`](Source::anonymous), [`server`](Source::server), [`tls`](Source::tls) | yes | yes | | | |
-//! | [`nick`](Source::nick), [`room`](Source::room) | yes | | | | |
-//! | [`backfill`](Source::backfill) | yes | | | | |
-//! | [`wiki`](Source::wiki) | with backfill | default for entries without one | yes | yes | |
-//! | [`credentials`](Source::credentials) | | | | yes | |
-//! | [`interval`](Source::interval), [`start`](Source::start) | | | yes | yes | |
-//! | [`filter`](Source::filter), [`resume`](Source::resume), [`resume_from_file`](Source::resume_from_file) | yes | yes | yes | yes | yes (no position) |
+//! | option | EventStreams | rooms | PubSub | MediaWiki | DokuWiki / JSPWiki | WikiPing |
+//! | --- | --- | --- | --- | --- | --- | --- |
+//! | [`account`](Source::account) / [`anonymous`](Source::anonymous), [`server`](Source::server), [`tls`](Source::tls) | | yes | yes | | | |
+//! | [`nick`](Source::nick), [`room`](Source::room) | | yes | | | | |
+//! | [`backfill`](Source::backfill) | | yes | | | | |
+//! | [`wiki`](Source::wiki) | | with backfill | default for entries without one | yes | yes | |
+//! | [`credentials`](Source::credentials) | | | | | yes | |
+//! | [`start`](Source::start) | yes (`since`) | | | yes | yes | |
+//! | [`interval`](Source::interval) | | | | yes | yes | |
+//! | [`user_agent`](Source::user_agent) | yes | | | yes | yes | |
+//! | [`filter`](Source::filter), [`resume`](Source::resume), [`resume_from_file`](Source::resume_from_file) | yes | yes | yes | yes | yes | yes (no position) |
 
 mod name;
 mod run;
@@ -47,6 +49,7 @@ use std::time::{Duration, Instant};
 
 use futures::Stream;
 use recentchanges_core::{Filter, RecentChange};
+use recentchanges_http::eventstreams::{Delivery, EventStreamsError};
 use recentchanges_http::Start;
 use recentchanges_xmpp::Tls;
 use serde_json::Value;
@@ -70,6 +73,7 @@ pub struct Source {
     credentials: Option<(String, String)>,
     interval: Option<Duration>,
     start: Start,
+    user_agent: Option<String>,
     filter: Filter,
     resume: Option<Value>,
     resume_file: Option<PathBuf>,
@@ -129,6 +133,7 @@ impl Source {
             credentials: None,
             interval: None,
             start: Start::Now,
+            user_agent: None,
             filter: Filter::new(),
             resume: None,
             resume_file: None,
@@ -208,9 +213,18 @@ impl Source {
         self
     }
 
-    /// Polling sources: where to start without a saved position (default: now).
+    /// Where to start without a saved position (default: now): polling sources ask for
+    /// changes from then on, EventStreams sends it as `since`.
     pub fn start(mut self, start: Start) -> Self {
         self.start = start;
+        self
+    }
+
+    /// HTTP sources (EventStreams, MediaWiki, WikiRPC): the `User-Agent` sent. Name your
+    /// tool and a contact, as Wikimedia's User-Agent policy asks; the default
+    /// ([`DEFAULT_USER_AGENT`](recentchanges_http::DEFAULT_USER_AGENT)) names this SDK.
+    pub fn user_agent(mut self, ua: &str) -> Self {
+        self.user_agent = Some(ua.to_owned());
         self
     }
 
@@ -282,6 +296,8 @@ pub struct Change {
     pub id: Option<String>,
     /// Replayed from an archive or fetched while catching up, rather than received live.
     pub replayed: bool,
+    /// EventStreams: the event's stream, Kafka topic, partition, offset, id and time.
+    pub delivery: Option<Delivery>,
 }
 
 impl Deref for Change {
@@ -323,12 +339,18 @@ pub enum SourceError {
     /// From the WikiPing listener (a refused request, or the address cannot be bound).
     #[error(transparent)]
     Ping(#[from] recentchanges_http::wikiping::PingError),
+    /// From EventStreams (a bad or oversized event, a refused stream).
+    #[error(transparent)]
+    EventStreams(#[from] EventStreamsError),
 }
 
 impl SourceError {
     /// Whether the stream ends after it (a wrong password, retries exhausted, an address
     /// that cannot be bound...).
     pub fn is_fatal(&self) -> bool {
+        if let SourceError::EventStreams(e) = self {
+            return e.is_fatal();
+        }
         matches!(
             self,
             SourceError::Config(_)
@@ -353,8 +375,10 @@ pub struct SourceStatus {
     pub changes: u64,
     /// Error items handed to the stream.
     pub errors: u64,
-    /// Duplicates dropped (rooms, nodes, backfill).
+    /// Duplicates dropped (rooms, nodes, backfill, EventStreams).
     pub duplicates: u64,
+    /// EventStreams' canary events (its own test events) dropped.
+    pub canaries: u64,
     /// Changes dropped because the consumer was too slow (rooms with a drop-oldest buffer).
     pub dropped: u64,
 }

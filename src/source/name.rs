@@ -16,6 +16,8 @@ use super::SourceError;
 /// | `dokuwiki:https://wiki.example/lib/exe/xmlrpc.php` | DokuWiki's WikiRPC `wiki.getRecentChanges` |
 /// | `jspwiki:https://wiki.example/RPC2/` | JSPWiki's WikiRPC `jspwiki.getRecentChanges` |
 /// | `wikiping:127.0.0.1:8090` | a WikiPing listener (`wiki.ping` calls) |
+/// | `eventstreams:recentchange` | Wikimedia EventStreams (stream names, comma-separated) |
+/// | `eventstreams:https://host/v2/stream/recentchange` | a self-hosted EventStreams stream |
 ///
 /// A plain `http(s)://…/api.php` URL is taken as `mediawiki:`.
 ///
@@ -46,6 +48,9 @@ pub enum SourceName {
     JspWiki(String),
     /// The address a WikiPing listener binds.
     WikiPing(SocketAddr),
+    /// EventStreams: stream names, comma-separated (`recentchange,page-delete`), read
+    /// from Wikimedia's service, or the full URL of a stream.
+    EventStreams(String),
 }
 
 impl FromStr for SourceName {
@@ -62,7 +67,7 @@ impl FromStr for SourceName {
         };
         let Some((scheme, rest)) = s.split_once(':') else {
             return Err(bad(
-                "expected scheme:address (xmpp:, mediawiki:, dokuwiki:, jspwiki:, wikiping:)",
+                "expected scheme:address (eventstreams:, mediawiki:, xmpp:, dokuwiki:, jspwiki:, wikiping:)",
             ));
         };
         Ok(match scheme {
@@ -89,16 +94,31 @@ impl FromStr for SourceName {
             "http" | "https" => SourceName::MediaWiki(s.to_owned()),
             "dokuwiki" => SourceName::DokuWiki(url(rest)?),
             "jspwiki" => SourceName::JspWiki(url(rest)?),
+            "eventstreams" => {
+                let rest = rest.trim();
+                let names_ok = rest.split(',').all(|n| {
+                    !n.is_empty()
+                        && n.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                });
+                if rest.contains("://") {
+                    SourceName::EventStreams(url(rest)?)
+                } else if names_ok {
+                    SourceName::EventStreams(rest.to_owned())
+                } else {
+                    return Err(bad(
+                        "expected stream names separated by commas (eventstreams:recentchange,page-delete) or an http(s) URL",
+                    ));
+                }
+            }
             "wikiping" => {
                 SourceName::WikiPing(rest.trim_start_matches("//").parse().map_err(|_| {
                     bad("expected an address to listen on, e.g. wikiping:127.0.0.1:8090")
                 })?)
             }
-            _ => {
-                return Err(bad(
-                    "unknown scheme (xmpp:, mediawiki:, dokuwiki:, jspwiki:, wikiping:)",
-                ))
-            }
+            _ => return Err(bad(
+                "unknown scheme (eventstreams:, mediawiki:, xmpp:, dokuwiki:, jspwiki:, wikiping:)",
+            )),
         })
     }
 }
@@ -112,6 +132,7 @@ impl fmt::Display for SourceName {
             SourceName::DokuWiki(url) => write!(f, "dokuwiki:{url}"),
             SourceName::JspWiki(url) => write!(f, "jspwiki:{url}"),
             SourceName::WikiPing(addr) => write!(f, "wikiping:{addr}"),
+            SourceName::EventStreams(streams) => write!(f, "eventstreams:{streams}"),
         }
     }
 }
@@ -129,6 +150,9 @@ mod tests {
             "dokuwiki:http://127.0.0.1:8081/lib/exe/xmlrpc.php",
             "jspwiki:https://wiki.example/RPC2/",
             "wikiping:127.0.0.1:8090",
+            "eventstreams:recentchange",
+            "eventstreams:recentchange,page-delete",
+            "eventstreams:http://127.0.0.1:8092/v2/stream/recentchange",
         ] {
             assert_eq!(s.parse::<SourceName>().unwrap().to_string(), s);
         }
@@ -154,6 +178,12 @@ mod tests {
             ("xmpp:pubsub.localhost?;x=1", "no node=NAME"),
             ("xmpp:conference.localhost", "room@service"),
             ("wikiping:nowhere", "address to listen on"),
+            (
+                "eventstreams:recent change",
+                "stream names separated by commas",
+            ),
+            ("eventstreams:", "stream names separated by commas"),
+            ("eventstreams:ftp://x/", "http:// or https://"),
         ] {
             let e = s.parse::<SourceName>().unwrap_err().to_string();
             assert!(e.contains(why), "{s}: {e}");

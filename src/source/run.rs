@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::StreamExt;
+use recentchanges_core::{Kind, RecentChange};
 use recentchanges_http::backfill::{BackfillConfig, BackfillPosition, Backfilled, Merged};
+use recentchanges_http::eventstreams::{self as es, EventStream, EventStreams};
 use recentchanges_http::wikiping::PingListener;
 use recentchanges_http::wikirpc::{self as rpc, Credentials, Dialect, RpcError};
 use recentchanges_http::{Api, Poller, PollerConfig};
@@ -110,7 +112,11 @@ pub(super) fn spawn(
             Ok(tokio::spawn(pubsub(stream, source.wiki.clone(), feed)))
         }
         SourceName::MediaWiki(url) => {
-            let api = Api::new(&url).map_err(config)?;
+            let mut api = Api::builder(&url);
+            if let Some(ua) = &source.user_agent {
+                api = api.user_agent(ua.clone());
+            }
+            let api = api.build().map_err(config)?;
             let wiki = source.wiki.clone().unwrap_or_else(|| host_of(&url));
             let poller =
                 Poller::new(api, poller_config(&source, wiki))
@@ -123,6 +129,9 @@ pub(super) fn spawn(
                 _ => Dialect::DokuWiki,
             };
             let mut client = rpc::Client::builder(&url, dialect);
+            if let Some(ua) = &source.user_agent {
+                client = client.user_agent(ua.clone());
+            }
             if let Some((user, password)) = &source.credentials {
                 client = client.credentials(Credentials::new(user, password));
             }
@@ -138,6 +147,19 @@ pub(super) fn spawn(
             Ok(tokio::spawn(wikirpc(poller, url, feed)))
         }
         SourceName::WikiPing(addr) => Ok(tokio::spawn(wikiping(addr, source.filter, feed))),
+        SourceName::EventStreams(streams) => {
+            let mut cfg = EventStreams::new(&streams)
+                .map_err(config)?
+                .since(source.start)
+                .filter(source.filter.clone())
+                .resume(from_value::<es::Position>(position)?);
+            if let Some(ua) = &source.user_agent {
+                cfg = cfg.user_agent(ua.clone());
+            }
+            let via = cfg.url().to_owned();
+            let stream = cfg.connect().map_err(config)?;
+            Ok(tokio::spawn(eventstreams(stream, via, feed)))
+        }
     }
 }
 
@@ -200,6 +222,7 @@ fn room_change(c: RoomChange) -> Change {
         via: c.room.to_string(),
         id: c.stanza_id.clone(),
         replayed: c.replayed,
+        delivery: None,
         change: c.change,
     }
 }
@@ -316,6 +339,7 @@ async fn pubsub(mut stream: NodeStream, wiki: Option<String>, feed: Feed) {
                 via: recentchanges_xmpp::pubsub::node_uri(c.service.as_str(), &c.node),
                 id: c.item_id,
                 replayed: c.replayed,
+                delivery: None,
                 change,
             }
         });
@@ -338,12 +362,14 @@ async fn backfilled(mut stream: Backfilled, api_url: String, feed: Feed) {
                 via: api_url.clone(),
                 id: None,
                 replayed: true,
+                delivery: None,
             },
             other => Change {
                 change: other.change().clone(),
                 via: api_url.clone(),
                 id: None,
                 replayed: true,
+                delivery: None,
             },
         });
         merged.store(stream.stats().duplicates, Ordering::Relaxed);
@@ -382,6 +408,7 @@ async fn mediawiki(mut poller: Poller, url: String, feed: Feed) {
             via: url.clone(),
             id: None,
             replayed: false,
+            delivery: None,
         });
         if !feed.send(item, position).await {
             return;
@@ -416,6 +443,7 @@ async fn wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
             via: url.clone(),
             id: None,
             replayed: false,
+            delivery: None,
         });
         if !feed.send(item, position).await || fatal {
             return;
@@ -447,6 +475,7 @@ async fn wikiping(addr: std::net::SocketAddr, filter: recentchanges_core::Filter
                 via: via.clone(),
                 id: None,
                 replayed: false,
+                delivery: None,
             }),
             Err(e) => Err(e.into()),
         };
@@ -454,4 +483,91 @@ async fn wikiping(addr: std::net::SocketAddr, filter: recentchanges_core::Filter
             return;
         }
     }
+}
+
+/// Mirrors an EventStreams status into the source's.
+fn watch_eventstreams(mut status: watch::Receiver<es::Status>, feed: &Feed) -> JoinHandle<()> {
+    let out = feed.status.clone();
+    tokio::spawn(async move {
+        loop {
+            let s = status.borrow_and_update().clone();
+            let state = match &s.state {
+                es::State::Live => State::Live,
+                es::State::Connecting if s.connections == 0 => State::Starting,
+                es::State::Connecting => State::Retrying {
+                    reason: "reconnecting".into(),
+                },
+                es::State::Waiting { reason, .. } => State::Retrying {
+                    reason: reason.clone(),
+                },
+                es::State::Failed { reason } => State::Failed {
+                    reason: reason.clone(),
+                },
+                other => State::Retrying {
+                    reason: format!("{other:?}"),
+                },
+            };
+            out.send_modify(|o| {
+                o.state = state;
+                o.duplicates = s.duplicates;
+                o.canaries = s.canaries;
+            });
+            if status.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// An event of a stream that is not recent changes, as a change of kind `Other(stream)`
+/// (e.g. `revision-create`) holding the event's JSON in `extra`, with the fields every
+/// MediaWiki event schema shares read into the typed ones (`database`, `page_title`,
+/// `page_namespace`, `rev_id`, `performer.user_text`, `meta.dt`).
+fn other_event(json: serde_json::Value, delivery: &es::Delivery) -> RecentChange {
+    let stream = delivery.stream.as_deref().unwrap_or("event");
+    let mut rc = RecentChange::new(Kind::Other(
+        stream.trim_start_matches("mediawiki.").to_owned(),
+    ));
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    rc.wiki = json.get("database").and_then(text);
+    rc.title = json.get("page_title").and_then(text);
+    rc.namespace = json
+        .get("page_namespace")
+        .and_then(|v| v.as_i64())
+        .and_then(|n| i32::try_from(n).ok());
+    rc.page_id = json.get("page_id").and_then(|v| v.as_u64());
+    rc.rev_id = json.get("rev_id").and_then(|v| v.as_u64());
+    rc.user = json.pointer("/performer/user_text").and_then(text);
+    rc.comment = json.get("comment").and_then(text);
+    rc.timestamp = delivery.dt;
+    if let serde_json::Value::Object(map) = json {
+        rc.extra = map;
+    }
+    rc
+}
+
+async fn eventstreams(mut stream: EventStream, via: String, feed: Feed) {
+    let watcher = watch_eventstreams(stream.status(), &feed);
+    while let Some(item) = stream.next().await {
+        let position = to_value(stream.position());
+        let fatal = matches!(&item, Err(e) if e.is_fatal());
+        let item = item.map_err(SourceError::from).map(|ev| {
+            let change = match ev.body {
+                es::Body::Change(c) => *c,
+                es::Body::Other(json) => other_event(json, &ev.delivery),
+                _ => RecentChange::new(Kind::Other("event".into())),
+            };
+            Change {
+                change,
+                via: via.clone(),
+                id: ev.delivery.event_id.clone(),
+                replayed: false,
+                delivery: Some(ev.delivery),
+            }
+        });
+        if !feed.send(item, position).await || fatal {
+            break;
+        }
+    }
+    watcher.abort();
 }

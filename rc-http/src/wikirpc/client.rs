@@ -217,7 +217,7 @@ impl ClientBuilder {
             "XML-RPC URL",
             &self.url,
             &self.user_agent,
-            self.timeout,
+            Some(self.timeout),
             false,
         )?;
         Ok(Client {
