@@ -45,6 +45,21 @@ from ._rcclient import (
 )
 from ._compat import RCClient, RCHandler
 from ._frame import to_dataframe
+from ._types import (
+    BackfillPosition,
+    ClientPosition,
+    ClientStatus,
+    ErrorCounts,
+    MediaWikiPosition,
+    NodePosition,
+    PubSubPosition,
+    RoomPosition,
+    RoomStatus,
+    SeenPage,
+    SourcePosition,
+    SourceStatus,
+    WikiRpcPosition,
+)
 
 # A RecentChange reads like a (flat, read-only) mapping: rc["title"], rc.keys(), dict(rc).
 _Mapping.register(RecentChange)
@@ -72,4 +87,18 @@ __all__ = [
     "parse",
     "parse_many",
     "to_dataframe",
+    # the shapes of `status` and `position` (TypedDicts: plain dicts at runtime)
+    "BackfillPosition",
+    "ClientPosition",
+    "ClientStatus",
+    "ErrorCounts",
+    "MediaWikiPosition",
+    "NodePosition",
+    "PubSubPosition",
+    "RoomPosition",
+    "RoomStatus",
+    "SeenPage",
+    "SourcePosition",
+    "SourceStatus",
+    "WikiRpcPosition",
 ]

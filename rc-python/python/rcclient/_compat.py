@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union, cast
 
 from ._rcclient import Client, RecentChange
 
@@ -92,9 +92,9 @@ class RCClient:
         for h in list(self._handlers):
             try:
                 if hasattr(h, "process"):
-                    h.process(rc)  # type: ignore[union-attr]
+                    h.process(rc)
                 else:
-                    h(rc)  # type: ignore[operator]
+                    h(rc)
             except Exception:
                 log.exception("handler %r failed on %r", h, rc)
 
@@ -117,7 +117,9 @@ class RCClient:
                         break
                 rc = self.client.receive(timeout=wait)
                 if rc is not None:
-                    self.dispatch(rc)
+                    # A change: with the default errors="skip" no error item is handed
+                    # out (errors="yield" passed to connect() hands those on as they are).
+                    self.dispatch(cast(RecentChange, rc))
                 elif self.client.status["connection"] == "failed":
                     break
         except KeyboardInterrupt:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas
+    import pandas  # type: ignore[import-untyped,unused-ignore]  # typed with pandas-stubs
 
     from ._rcclient import RecentChange
 
@@ -54,7 +54,7 @@ def to_dataframe(
     except ImportError as e:  # pragma: no cover - exercised only without pandas
         raise ImportError(
             "rcclient.to_dataframe needs pandas, which is not installed: "
-            "pip install pandas (or pip install 'rcclient[pandas]')"
+            "pip install pandas (or pip install 'recentchanges[pandas]')"
         ) from e
     from ._rcclient import FIELDS, RecentChange
 
