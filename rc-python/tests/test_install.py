@@ -1,8 +1,9 @@
-"""`pip install ./rc-python` into a fresh virtualenv, then `import rcclient`.
+"""`pip install` of the `recentchanges` distribution into a fresh virtualenv, then
+`import rcclient`.
 
-scripts/test.sh builds the wheel once with pip (`pip wheel ./rc-python`, the same PEP 517
-build `pip install ./rc-python` runs) and passes it in RCCLIENT_WHEEL; without it this test
-runs `pip install ./rc-python` itself (one more build)."""
+scripts/test.sh builds the sdist and, from it, the wheel once (`maturin build --sdist`) and
+passes the wheel in RCCLIENT_WHEEL; without it this test runs `pip install ./rc-python`
+itself (the PEP 517 build, one more build)."""
 
 from __future__ import annotations
 
@@ -25,15 +26,22 @@ def test_pip_install_into_a_fresh_virtualenv(tmp_path):
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     check = subprocess.run(
         [py, "-c",
-         "import sys, rcclient; rc = rcclient.parse(open(sys.argv[1], 'rb').read());"
-         "print(rcclient.__file__); print(rc.title, rc.rcid, rc.timestamp.isoformat())",
+         "import sys, os, importlib.metadata as md, rcclient;"
+         "rc = rcclient.parse(open(sys.argv[1], 'rb').read());"
+         "print(rcclient.__file__); print(rc.title, rc.rcid, rc.timestamp.isoformat());"
+         "m = md.metadata('recentchanges'); print(m['Name'], '|', m['License-Expression']);"
+         "here = os.path.dirname(rcclient.__file__);"
+         "print(sorted(f for f in os.listdir(here) if f.endswith(('.pyi', '.typed'))))",
          str(FIXTURES / "0004.rc.xml")],
         capture_output=True, text=True, cwd=tmp_path, timeout=60,
     )
     assert check.returncode == 0, check.stderr
-    path, line = check.stdout.splitlines()
+    path, line, meta, typing_files = check.stdout.splitlines()
     assert path.startswith(str(venv)), "imported from the fresh environment"
     assert line == "User:Botty 4 2026-11-23T10:45:52+00:00"
+    # the distribution is `recentchanges` (PEP 639 license metadata), the module `rcclient`
+    assert meta == "recentchanges | MIT OR Apache-2.0"
+    assert typing_files == "['_rcclient.pyi', 'py.typed']"
     # the console script is there too
     cli = subprocess.run([str(venv / "bin" / "rcclient"), "parse", str(FIXTURES / "0004.rc.xml")],
                          capture_output=True, text=True, timeout=60)
