@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== MSRV: the declared rust-version against the locked dependencies"
+scripts/check-msrv.sh
+echo "== cargo package: the publishable crates as crates.io would get them"
+scripts/check-package.sh
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 echo "== cargo test (committed fixtures)"
