@@ -201,6 +201,8 @@ pub struct RequestRecord {
     pub user_agent: Option<String>,
     /// The status answered; `None` while the request hangs (frozen).
     pub status: Option<u16>,
+    /// The `Retry-After` answered (seconds), with a 429.
+    pub retry_after: Option<u64>,
 }
 
 /// A running stand-in on 127.0.0.1; stopped when dropped.
@@ -550,9 +552,10 @@ impl Shared {
         log.len() - 1
     }
 
-    fn set_status(&self, i: usize, status: StatusCode) {
+    fn set_status(&self, i: usize, status: StatusCode, retry_after: Option<u64>) {
         if let Some(r) = self.requests.lock().unwrap().get_mut(i) {
             r.status = Some(status.as_u16());
+            r.retry_after = retry_after;
         }
     }
 
@@ -1001,6 +1004,7 @@ async fn arrive(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap
         last_event_id: header_str(headers, header::HeaderName::from_static("last-event-id")),
         user_agent: header_str(headers, header::USER_AGENT),
         status: None,
+        retry_after: None,
     });
     if shared.config.freeze_new_connections {
         shared.wait_unfrozen().await;
@@ -1009,7 +1013,11 @@ async fn arrive(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap
 }
 
 fn answered(shared: &Shared, i: usize, r: Response) -> Response {
-    shared.set_status(i, r.status());
+    let retry_after = r
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    shared.set_status(i, r.status(), retry_after);
     r
 }
 
@@ -1269,6 +1277,7 @@ async fn control_requests(State(shared): State<Arc<Shared>>) -> Response {
                 "query": r.query,
                 "last_event_id": r.last_event_id,
                 "user_agent": r.user_agent,
+                "retry_after": r.retry_after,
                 "status": r.status,
             })
         })
@@ -1317,7 +1326,7 @@ async fn control_stats(State(shared): State<Arc<Shared>>) -> Response {
 /// - `POST /_control/freeze?on=1|0`.
 /// - `POST /_control/close_all`.
 /// - `GET /_control/requests`: the request log, as a JSON array of objects `at_ms`, `at`,
-///   `since_start_ms`, `method`, `path`, `query`, `last_event_id`, `user_agent`, `status`.
+///   `since_start_ms`, `method`, `path`, `query`, `last_event_id`, `user_agent`, `status`, `retry_after`.
 /// - `GET /_control/events?stream=S`: the events S holds, as a JSON array of objects
 ///   `stream`, `topic`, `partition`, `offset`, `dt_ms`, `canary`, `data` (a string).
 /// - `GET /_control/stats`: `open_connections`, `events_sent`, `frozen`.

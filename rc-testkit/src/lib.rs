@@ -25,6 +25,7 @@ pub mod eventstreams;
 pub mod http;
 mod process;
 mod prosody;
+mod proxy;
 pub mod wait;
 mod wiki;
 #[cfg(feature = "xmpp")]
@@ -34,6 +35,7 @@ mod xmpp;
 pub use eventstreams::EventStreams;
 pub use process::{free_port, init_tracing, ScriptedServer, TempDir};
 pub use prosody::{password, room_jid, Prosody, ACCOUNTS};
+pub use proxy::Proxy;
 pub use wait::{
     assert_quiet, collect_n, collect_until, next_within, try_wait_status, wait_file, wait_status,
 };

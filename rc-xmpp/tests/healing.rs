@@ -3,18 +3,15 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::{publish, rcids};
 use futures::StreamExt;
 use rc_testkit::{
-    assert_quiet, collect_n, joined, next_within, room_bare, wait_status, Prosody, TempDir,
+    assert_quiet, collect_n, joined, next_within, room_bare, wait_status, Prosody, Proxy, TempDir,
 };
 use recentchanges_xmpp::{Connection, ResumePosition};
-use tokio::io::copy_bidirectional;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
 /// Publishes changes 1..=total of `wiki` in the background, a few milliseconds apart, and
@@ -71,69 +68,10 @@ async fn server_killed_and_restarted_mid_burst() {
     assert!(status.connections >= 2, "it reconnected: {status:?}");
 }
 
-/// A TCP proxy the test controls: `cut()` drops every connection through it; `freeze()`
-/// makes the current connections silently stop carrying bytes, like a dead link (a
-/// fault a real server cannot be made to produce on loopback).
-struct Proxy {
-    addr: String,
-    cut: Arc<Notify>,
-    cutting: Arc<AtomicBool>,
-    freeze: Arc<Notify>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let cut = Arc::new(Notify::new());
-        let cutting = Arc::new(AtomicBool::new(false));
-        let freeze = Arc::new(Notify::new());
-        let (c, flag, fr) = (cut.clone(), cutting.clone(), freeze.clone());
-        tokio::spawn(async move {
-            loop {
-                let (mut inbound, _) = listener.accept().await.unwrap();
-                let upstream = upstream.clone();
-                let (c, flag, fr) = (c.clone(), flag.clone(), fr.clone());
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    if flag.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    tokio::select! {
-                        _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = c.notified() => {} // dropping both sockets cuts the connection
-                        _ = fr.notified() => {
-                            // Keep both sockets open, carry nothing, for a while.
-                            tokio::time::sleep(Duration::from_secs(30)).await;
-                        }
-                    }
-                });
-            }
-        });
-        Proxy {
-            addr,
-            cut,
-            cutting,
-            freeze,
-        }
-    }
-
-    fn cut(&self) {
-        self.cut.notify_waiters();
-    }
-
-    fn freeze(&self) {
-        self.freeze.notify_waiters();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_cut_mid_burst() {
     let prosody = Prosody::start();
     let proxy = Proxy::start(prosody.addr()).await;
-    let _ = &proxy.cutting;
     let mut stream = prosody
         .room_client("alice", "enwiki")
         .server(&proxy.addr)

@@ -167,7 +167,7 @@ async fn several_nodes_on_one_stream() {
     }
     let got = collect_n(&mut stream, 6, 10).await;
     for c in &got {
-        let node = if number(c) % 2 == 0 {
+        let node = if number(c).is_multiple_of(2) {
             "wiki-b"
         } else {
             "wiki-a"

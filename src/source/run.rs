@@ -551,6 +551,11 @@ async fn eventstreams(mut stream: EventStream, via: String, feed: Feed) {
     while let Some(item) = stream.next().await {
         let position = to_value(stream.position());
         let fatal = matches!(&item, Err(e) if e.is_fatal());
+        if let (true, Err(e)) = (fatal, &item) {
+            feed.state(State::Failed {
+                reason: e.to_string(),
+            });
+        }
         let item = item.map_err(SourceError::from).map(|ev| {
             let change = match ev.body {
                 es::Body::Change(c) => *c,
