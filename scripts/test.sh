@@ -100,7 +100,10 @@ print("   recentchanges", version, "imported as rcclient, parsed rcid", rc.rcid,
   allowlist="$PWD/rc-python/stubtest-allowlist.txt"
   (cd "$dist" && "$venv/bin/python" -m mypy.stubtest rcclient --allowlist "$allowlist")
   cargo build -q -p rc-python --bin rc-json
+  # The EventStreams stand-in of rc-testkit (Wikimedia's service needs Kafka).
+  cargo build -q -p rc-testkit --features eventstreams --bin eventstreams-standin
   echo "== rc-python: pytest"
   (cd rc-python && RCCLIENT_WHEEL="$wheel" RC_JSON_BIN="$PWD/../target/debug/rc-json" \
+    RC_ES_STANDIN_BIN="$PWD/../target/debug/eventstreams-standin" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider tests)
 fi

@@ -24,17 +24,32 @@ pub struct PyRecentChange {
     pub delivery: Option<Box<Delivery>>,
 }
 
-/// Where and how a change arrived over XMPP.
+/// Where and how a change arrived: the room / node / URL, the transport's id, and for
+/// EventStreams the Kafka place of the event.
+#[derive(Default)]
 pub struct Delivery {
     pub room: String,
     pub stanza_id: Option<String>,
     pub replayed: bool,
     pub sent_at: Option<DateTime<Utc>>,
+    pub kafka: Option<Kafka>,
+}
+
+/// An EventStreams event's stream and place (its `meta`).
+pub struct Kafka {
+    pub stream: Option<String>,
+    pub topic: Option<String>,
+    pub partition: Option<i32>,
+    pub offset: Option<i64>,
 }
 
 impl PyRecentChange {
     pub fn new(rc: RecentChange) -> Self {
         PyRecentChange { rc, delivery: None }
+    }
+
+    fn kafka(&self) -> Option<&Kafka> {
+        self.delivery.as_ref().and_then(|d| d.kafka.as_ref())
     }
 }
 
@@ -619,10 +634,36 @@ impl PyRecentChange {
     fn replayed(&self) -> bool {
         self.delivery.as_ref().is_some_and(|d| d.replayed)
     }
-    /// When the server says the message was sent (XEP-0203), if it said.
+    /// When the server says the message was sent (XEP-0203), or the event happened
+    /// (EventStreams' `meta.dt`), if it said.
     #[getter]
     fn sent_at(&self) -> Option<DateTime<Utc>> {
         self.delivery.as_ref().and_then(|d| d.sent_at)
+    }
+    /// EventStreams: the event's stream (`meta.stream`, e.g. "mediawiki.recentchange").
+    #[getter]
+    fn stream(&self) -> Option<&str> {
+        self.kafka().and_then(|k| k.stream.as_deref())
+    }
+    /// EventStreams: the Kafka topic of the event (`meta.topic`).
+    #[getter]
+    fn topic(&self) -> Option<&str> {
+        self.kafka().and_then(|k| k.topic.as_deref())
+    }
+    /// EventStreams: the partition of the topic (`meta.partition`).
+    #[getter]
+    fn partition(&self) -> Option<i32> {
+        self.kafka().and_then(|k| k.partition)
+    }
+    /// EventStreams: the offset in the topic-partition (`meta.offset`).
+    #[getter]
+    fn offset(&self) -> Option<i64> {
+        self.kafka().and_then(|k| k.offset)
+    }
+    /// EventStreams: the event's unique id (`meta.id`).
+    #[getter]
+    fn event_id(&self) -> Option<&str> {
+        self.kafka().and(self.stanza_id())
     }
 
     // ----------------------------------------------------------------- helpers
@@ -853,6 +894,8 @@ impl PyRecentChange {
             d.and_then(|d| d.stanza_id.clone()),
             d.is_some_and(|d| d.replayed),
             d.and_then(|d| d.sent_at).map(|t| rfc3339(&t)),
+            self.kafka()
+                .map(|k| (k.stream.clone(), k.topic.clone(), k.partition, k.offset)),
         )
             .into_pyobject(py)?;
         Ok((unpickle, args))
@@ -867,15 +910,19 @@ impl PyRecentChange {
     }
 }
 
+/// A pickled [`Kafka`]: stream, topic, partition, offset.
+type KafkaTuple = (Option<String>, Option<String>, Option<i32>, Option<i64>);
+
 /// Rebuilds a pickled change.
 #[pyfunction]
-#[pyo3(signature = (json, room = None, stanza_id = None, replayed = false, sent_at = None))]
+#[pyo3(signature = (json, room = None, stanza_id = None, replayed = false, sent_at = None, kafka = None))]
 pub fn _unpickle(
     json: &str,
     room: Option<String>,
     stanza_id: Option<String>,
     replayed: bool,
     sent_at: Option<&str>,
+    kafka: Option<KafkaTuple>,
 ) -> PyResult<PyRecentChange> {
     let rc: RecentChange = serde_json::from_str(json)
         .map_err(|e| PyValueError::new_err(format!("cannot unpickle a RecentChange: {e}")))?;
@@ -888,6 +935,12 @@ pub fn _unpickle(
                 .map(|s| s.parse::<DateTime<Utc>>())
                 .transpose()
                 .map_err(|e| PyValueError::new_err(format!("bad sent_at: {e}")))?,
+            kafka: kafka.map(|(stream, topic, partition, offset)| Kafka {
+                stream,
+                topic,
+                partition,
+                offset,
+            }),
         })),
         None => None,
     };

@@ -195,6 +195,7 @@ impl PyStream for PyClient {
                     stanza_id,
                     replayed,
                     sent_at,
+                    kafka: None,
                 };
                 return deliver(py, change, delivery, self.filter.as_ref());
             }

@@ -1,5 +1,5 @@
 //! `rcclient.open(...)` / `rcclient.Source`: any source of recent changes (XMPP rooms or
-//! PubSub nodes, MediaWiki's API, DokuWiki / JSPWiki WikiRPC, a WikiPing listener) as one
+//! PubSub nodes, EventStreams, MediaWiki's API, DokuWiki / JSPWiki WikiRPC, a WikiPing listener) as one
 //! Python iterator, over `recentchanges::source`.
 
 use std::sync::Mutex;
@@ -14,7 +14,7 @@ use recentchanges::source::{Change, Changes, Source, SourceError, SourceStatus, 
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::change::Delivery;
+use crate::change::{Delivery, Kafka};
 use crate::convert::{py_to_value, value_to_py};
 use crate::errors::{config_error, connection_error_class, stream_error_class, stream_error_value};
 use crate::filter::{node_of, Node};
@@ -68,20 +68,26 @@ fn start_of(py: Python<'_>, start: Option<&Bound<'_, PyAny>>) -> PyResult<Start>
 /// Names: ``xmpp:room@conference.example.org`` (an XMLRC room),
 /// ``xmpp:pubsub.example.org?;node=NAME`` (a PubSub node, DokuWiki's dokupubsub),
 /// ``mediawiki:https://host/w/api.php``, ``dokuwiki:https://host/lib/exe/xmlrpc.php``,
-/// ``jspwiki:https://host/RPC2/``, ``wikiping:127.0.0.1:8090`` (a listener).
+/// ``jspwiki:https://host/RPC2/``, ``wikiping:127.0.0.1:8090`` (a listener),
+/// ``eventstreams:recentchange`` (Wikimedia EventStreams; several streams comma-separated,
+/// or ``eventstreams:https://host/v2/stream/recentchange``).
 ///
 /// XMPP sources need ``jid`` and ``password``, or ``anonymous="anon.example.org"``; ``server``
 /// ("host:port"), ``tls`` and ``nick`` as for ``Client``; ``rooms`` adds rooms;
 /// ``backfill="https://host/w/api.php"`` (with ``wiki``) fills what a room's archive lacks
 /// from the wiki's API. Polling sources take ``wiki`` (the id stamped on changes),
-/// ``interval`` (seconds) and ``start`` ("now", "beginning" or a datetime); WikiRPC takes
+/// ``interval`` (seconds) and ``start`` ("now", "beginning" or a datetime; ``since`` is the
+/// same, as EventStreams calls it); HTTP sources take ``user_agent`` (your tool and a
+/// contact, as Wikimedia's policy asks); EventStreams takes ``stall_timeout`` (seconds
+/// without even a heartbeat before reconnecting, default 60); WikiRPC takes
 /// ``credentials=(user, password)``. Every source takes ``filter`` (a Filter, a dict or a
 /// callable), ``resume`` (a position from ``.position``, or a file path where the position
 /// is kept) and ``errors`` ("skip", "raise", "yield").
 #[pyfunction]
 #[pyo3(signature = (source, *, jid = None, password = None, anonymous = None, server = None,
     tls = None, nick = None, rooms = None, wiki = None, backfill = None, credentials = None,
-    interval = None, start = None, filter = None, resume = None, errors = "skip"))]
+    interval = None, start = None, since = None, user_agent = None, stall_timeout = None, filter = None, resume = None,
+    errors = "skip"))]
 #[allow(clippy::too_many_arguments)]
 pub fn open(
     py: Python<'_>,
@@ -98,6 +104,9 @@ pub fn open(
     credentials: Option<(String, String)>,
     interval: Option<f64>,
     start: Option<&Bound<'_, PyAny>>,
+    since: Option<&Bound<'_, PyAny>>,
+    user_agent: Option<String>,
+    stall_timeout: Option<f64>,
     filter: Option<&Bound<'_, PyAny>>,
     resume: Option<&Bound<'_, PyAny>>,
     errors: &str,
@@ -136,14 +145,37 @@ pub fn open(
         s = s.credentials(&user, pw);
     }
     if let Some(every) = interval {
-        if !(every.is_finite() && every > 0.0) {
+        if !(every.is_finite() && every > 0.0 && every < 1e9) {
             return Err(PyValueError::new_err(format!(
                 "interval must be > 0 seconds, not {every}"
             )));
         }
         s = s.interval(Duration::from_secs_f64(every));
     }
+    let start = match (
+        start.filter(|s| !s.is_none()),
+        since.filter(|s| !s.is_none()),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(config_error(
+                py,
+                "give start= or since= (the same setting), not both".to_owned(),
+            ))
+        }
+        (start, since) => start.or(since),
+    };
     s = s.start(start_of(py, start)?);
+    if let Some(ua) = &user_agent {
+        s = s.user_agent(ua);
+    }
+    if let Some(t) = stall_timeout {
+        if !(t.is_finite() && t > 0.0 && t < 1e9) {
+            return Err(PyValueError::new_err(format!(
+                "stall_timeout must be > 0 seconds, not {t}"
+            )));
+        }
+        s = s.stall_timeout(Duration::from_secs_f64(t));
+    }
     if let Some(r) = resume.filter(|r| !r.is_none()) {
         if let Ok(path) = r.extract::<std::path::PathBuf>() {
             s = s.resume_from_file(path);
@@ -217,13 +249,20 @@ impl PyStream for PySource {
                 via,
                 id,
                 replayed,
+                delivery: events,
                 ..
             }) => {
                 let delivery = Delivery {
                     room: via,
                     stanza_id: id,
                     replayed,
-                    sent_at: None,
+                    sent_at: events.as_ref().and_then(|d| d.dt),
+                    kafka: events.map(|d| Kafka {
+                        stream: d.stream,
+                        topic: d.topic,
+                        partition: d.partition,
+                        offset: d.offset,
+                    }),
                 };
                 return deliver(py, change, delivery, self.filter.as_ref());
             }
@@ -260,7 +299,7 @@ impl PySource {
 
     /// The source's state as a dict: "state" ("starting", "live", "retrying", "failed"),
     /// "reason" (for retrying and failed), and the counters "changes", "errors",
-    /// "duplicates", "dropped".
+    /// "duplicates", "dropped", "canaries" (EventStreams' test events dropped).
     #[getter]
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.status.borrow().clone();
@@ -278,6 +317,7 @@ impl PySource {
         d.set_item("errors", s.errors)?;
         d.set_item("duplicates", s.duplicates)?;
         d.set_item("dropped", s.dropped)?;
+        d.set_item("canaries", s.canaries)?;
         Ok(d)
     }
 

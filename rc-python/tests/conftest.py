@@ -174,3 +174,73 @@ def change(wiki: str, n: int) -> rcclient.RecentChange:
 @pytest.fixture
 def python_exe() -> str:
     return sys.executable
+
+
+class EventStreamsStandIn:
+    """rc-testkit's EventStreams stand-in (the `eventstreams-standin` binary; Wikimedia's
+    EventStreams needs Kafka, which cannot run here), on a free port of 127.0.0.1,
+    driven through its /_control/ API. `flags` are the binary's (e.g. lifetime_ms=600)."""
+
+    def __init__(self, **flags: object) -> None:
+        binary = os.environ.get("RC_ES_STANDIN_BIN") or str(REPO / "target" / "debug" / "eventstreams-standin")
+        args = [binary, "--port", "0"]
+        for key, value in flags.items():
+            args += [f"--{key.replace('_', '-')}", str(value)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        assert line.startswith("listening on "), f"the stand-in did not start: {line!r}"
+        self.base_url = line.split("listening on ", 1)[1].strip()
+
+    def stream_url(self, streams: str = "recentchange") -> str:
+        return f"{self.base_url}/v2/stream/{streams}"
+
+    def _control(self, method: str, path: str, body: bytes = b"") -> object:
+        import json
+        import urllib.request
+
+        req = urllib.request.Request(self.base_url + "/_control/" + path, data=body or None, method=method)
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            text = resp.read().decode()
+        return json.loads(text) if text.strip() else None
+
+    def publish(self, n: int) -> None:
+        self._control("POST", f"publish?n={n}")
+
+    def publish_raw(self, data: str, topic: str = "eqiad.mediawiki.recentchange") -> None:
+        self._control("POST", f"publish_raw?topic={topic}", data.encode())
+
+    def freeze(self, on: bool) -> None:
+        self._control("POST", f"freeze?on={int(on)}")
+
+    def close_all(self) -> None:
+        self._control("POST", "close_all")
+
+    def requests(self) -> list:
+        return self._control("GET", "requests")  # type: ignore[return-value]
+
+    def events(self, stream: str = "recentchange") -> list:
+        return self._control("GET", f"events?stream={stream}")  # type: ignore[return-value]
+
+    def expected_rcids(self) -> List[int]:
+        import json
+
+        return [json.loads(e["data"])["id"] for e in self.events() if not e["canary"]]
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def standin():
+    """A factory of EventStreams stand-ins, all stopped after the test."""
+    made: List[EventStreamsStandIn] = []
+
+    def make(**flags: object) -> EventStreamsStandIn:
+        s = EventStreamsStandIn(**flags)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.stop()

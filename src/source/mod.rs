@@ -35,6 +35,7 @@
 //! | [`start`](Source::start) | yes (`since`) | | | yes | yes | |
 //! | [`interval`](Source::interval) | | | | yes | yes | |
 //! | [`user_agent`](Source::user_agent) | yes | | | yes | yes | |
+//! | [`stall_timeout`](Source::stall_timeout) | yes | | | | | |
 //! | [`filter`](Source::filter), [`resume`](Source::resume), [`resume_from_file`](Source::resume_from_file) | yes | yes | yes | yes | yes | yes (no position) |
 
 mod name;
@@ -74,6 +75,7 @@ pub struct Source {
     interval: Option<Duration>,
     start: Start,
     user_agent: Option<String>,
+    stall_timeout: Option<Duration>,
     filter: Filter,
     resume: Option<Value>,
     resume_file: Option<PathBuf>,
@@ -134,6 +136,7 @@ impl Source {
             interval: None,
             start: Start::Now,
             user_agent: None,
+            stall_timeout: None,
             filter: Filter::new(),
             resume: None,
             resume_file: None,
@@ -225,6 +228,13 @@ impl Source {
     /// ([`DEFAULT_USER_AGENT`](recentchanges_http::DEFAULT_USER_AGENT)) names this SDK.
     pub fn user_agent(mut self, ua: &str) -> Self {
         self.user_agent = Some(ua.to_owned());
+        self
+    }
+
+    /// EventStreams: reconnect when nothing at all (no event, no heartbeat) arrived for
+    /// this long (default 60 s).
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = Some(timeout);
         self
     }
 

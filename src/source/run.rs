@@ -156,6 +156,9 @@ pub(super) fn spawn(
             if let Some(ua) = &source.user_agent {
                 cfg = cfg.user_agent(ua.clone());
             }
+            if let Some(t) = source.stall_timeout {
+                cfg = cfg.stall_timeout(t);
+            }
             let via = cfg.url().to_owned();
             let stream = cfg.connect().map_err(config)?;
             Ok(tokio::spawn(eventstreams(stream, via, feed)))

@@ -209,7 +209,23 @@ class RecentChange:
         """Replayed from the room's archive or history rather than received live."""
     @property
     def sent_at(self) -> Optional[datetime.datetime]:
-        """When the server says the message was sent (XEP-0203), if it said."""
+        """When the server says the message was sent (XEP-0203), or the event happened
+        (EventStreams' ``meta.dt``), if it said."""
+    @property
+    def stream(self) -> Optional[str]:
+        """EventStreams: the event's stream (``meta.stream``, e.g. "mediawiki.recentchange")."""
+    @property
+    def topic(self) -> Optional[str]:
+        """EventStreams: the Kafka topic of the event (``meta.topic``)."""
+    @property
+    def partition(self) -> Optional[int]:
+        """EventStreams: the partition of the topic (``meta.partition``)."""
+    @property
+    def offset(self) -> Optional[int]:
+        """EventStreams: the offset in the topic-partition (``meta.offset``)."""
+    @property
+    def event_id(self) -> Optional[str]:
+        """EventStreams: the event's unique id (``meta.id``)."""
 
     # Helpers
     @property
@@ -483,6 +499,9 @@ def open(
     credentials: Optional[Tuple[str, str]] = None,
     interval: Optional[float] = None,
     start: Union[Literal["now", "beginning"], datetime.datetime, None] = None,
+    since: Union[Literal["now", "beginning"], datetime.datetime, None] = None,
+    user_agent: Optional[str] = None,
+    stall_timeout: Optional[float] = None,
     filter: Optional[_FilterLike] = None,
     resume: Union[SourcePosition, Mapping[str, Any], _StrPath, None] = None,
     errors: _Errors = "skip",
@@ -492,13 +511,18 @@ def open(
     Names: ``xmpp:room@conference.example.org`` (an XMLRC room),
     ``xmpp:pubsub.example.org?;node=NAME`` (a PubSub node, DokuWiki's dokupubsub),
     ``mediawiki:https://host/w/api.php``, ``dokuwiki:https://host/lib/exe/xmlrpc.php``,
-    ``jspwiki:https://host/RPC2/``, ``wikiping:127.0.0.1:8090`` (a listener).
+    ``jspwiki:https://host/RPC2/``, ``wikiping:127.0.0.1:8090`` (a listener),
+    ``eventstreams:recentchange`` (Wikimedia EventStreams; several streams
+    comma-separated, or ``eventstreams:https://host/v2/stream/recentchange``).
 
     XMPP sources need ``jid`` and ``password``, or ``anonymous="anon.example.org"``;
     ``server``, ``tls`` and ``nick`` as for ``Client``; ``rooms`` adds rooms;
     ``backfill="https://host/w/api.php"`` (with ``wiki``) fills what a room's archive lacks
     from the wiki's API. Polling sources take ``wiki``, ``interval`` (seconds) and
-    ``start``; WikiRPC takes ``credentials=(user, password)``. Every source takes
+    ``start`` (EventStreams takes it too, also as ``since``); HTTP sources take
+    ``user_agent`` (your tool and a contact, as Wikimedia's policy asks); EventStreams
+    takes ``stall_timeout`` (seconds without even a heartbeat before reconnecting, default
+    60); WikiRPC takes ``credentials=(user, password)``. Every source takes
     ``filter``, ``resume`` (a position from ``.position``, or a file path where the
     position is kept) and ``errors``.
     """
@@ -616,5 +640,6 @@ def _unpickle(
     stanza_id: Optional[str] = None,
     replayed: bool = False,
     sent_at: Optional[str] = None,
+    kafka: Optional[Tuple[Optional[str], Optional[str], Optional[int], Optional[int]]] = None,
 ) -> RecentChange:
     """Rebuilds a pickled change."""

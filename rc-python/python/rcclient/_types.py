@@ -15,6 +15,8 @@ __all__ = [
     "ClientPosition",
     "ClientStatus",
     "ErrorCounts",
+    "EventStreamsPosition",
+    "KafkaAssignment",
     "MediaWikiPosition",
     "NodePosition",
     "PubSubPosition",
@@ -94,7 +96,8 @@ class SourceStatus(TypedDict):
 
     ``state`` is "starting", "live", "retrying" or "failed"; ``reason`` says why for
     retrying and failed (None otherwise). Counters: ``changes`` handed out, ``errors``
-    (error items), ``duplicates`` dropped, and ``dropped`` (by a slow consumer).
+    (error items), ``duplicates`` dropped, ``dropped`` (by a slow consumer), and
+    ``canaries`` (EventStreams' own test events, dropped).
     """
 
     state: str
@@ -103,6 +106,7 @@ class SourceStatus(TypedDict):
     errors: int
     duplicates: int
     dropped: int
+    canaries: int
 
 
 # -- position -------------------------------------------------------------------------
@@ -187,8 +191,27 @@ class BackfillPosition(_BackfillPositionKeys, total=False):
     max_rcid: int
 
 
+class KafkaAssignment(TypedDict, total=False):
+    """One topic-partition's place in an EventStreams position (the ``Last-Event-ID``
+    array): ``topic``, ``partition``, and ``offset`` (the next to read) or ``timestamp``
+    (milliseconds since the epoch)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+
+
+EventStreamsPosition = List[KafkaAssignment]
+"""An ``eventstreams:`` source's position: the newest place of every topic-partition."""
+
 SourcePosition = Union[
-    ClientPosition, BackfillPosition, PubSubPosition, MediaWikiPosition, WikiRpcPosition
+    ClientPosition,
+    BackfillPosition,
+    PubSubPosition,
+    MediaWikiPosition,
+    WikiRpcPosition,
+    EventStreamsPosition,
 ]
 """``Source.position`` once a change was yielded (or a position was resumed), by source
 kind; ``None`` before that, and always for a ``wikiping:`` listener."""
