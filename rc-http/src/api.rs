@@ -534,9 +534,14 @@ fn classify_api_error<T>(
 ) -> Attempt<T> {
     let transient = matches!(code.as_str(), "maxlag" | "ratelimited" | "readonly")
         || (!post && code.starts_with("internal_api_error"));
+    // The lag comes from the server: NaN, infinite or negative is no lag to wait for (the
+    // policy's backoff then applies), and at most 300 s are waited.
     let after = retry_after(headers).or_else(|| {
         (code == "maxlag")
-            .then(|| lag.map(|l| Duration::from_secs_f64(l.clamp(1.0, 300.0))))
+            .then(|| {
+                lag.filter(|l| l.is_finite())
+                    .and_then(|l| http::secs_f64(l.clamp(1.0, 300.0), Duration::from_secs(300)))
+            })
             .flatten()
     });
     let error = Error::Api { code, info };
@@ -625,6 +630,24 @@ mod tests {
             classify_api_error::<()>(false, "badtoken".into(), String::new(), None, &h),
             Attempt::Fail(_)
         ));
+    }
+
+    #[test]
+    fn a_maxlag_error_with_a_lag_of_nan_infinity_or_below_zero_is_retried_without_a_panic() {
+        let h = HeaderMap::new();
+        for (lag, expected) in [
+            (f64::NAN, None),
+            (f64::INFINITY, None),
+            (f64::NEG_INFINITY, None),
+            (-5.0, Some(Duration::from_secs(1))),
+            (1e300, Some(Duration::from_secs(300))),
+            (0.2, Some(Duration::from_secs(1))),
+        ] {
+            match classify_api_error::<()>(false, "maxlag".into(), String::new(), Some(lag), &h) {
+                Attempt::Retry { after, .. } => assert_eq!(after, expected, "lag {lag}"),
+                _ => panic!("maxlag is retried"),
+            }
+        }
     }
 
     #[test]

@@ -174,7 +174,7 @@ where
                 }
                 let wait = match after {
                     Some(after) => after.min(Duration::from_secs(3600)),
-                    None => jitter(delay).min(policy.max),
+                    None => jitter(delay.min(policy.max)).min(policy.max),
                 };
                 tracing::warn!(
                     attempt = n,
@@ -183,7 +183,7 @@ where
                     wait.as_secs_f64()
                 );
                 tokio::time::sleep(wait).await;
-                delay = (delay * 2).min(policy.max);
+                delay = delay.saturating_mul(2).min(policy.max);
             }
         }
     }
@@ -254,9 +254,31 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     v.parse::<u64>().ok().map(Duration::from_secs)
 }
 
-fn jitter(d: Duration) -> Duration {
-    d.mul_f64(rand::random_range(0.8..1.2))
+/// `d` give or take a fifth (saturating: never a panic, whatever the policy says).
+pub(crate) fn jitter(d: Duration) -> Duration {
+    let secs = d.as_secs_f64() * rand::random_range(0.8..1.2);
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
 }
+
+/// A number of seconds read from somewhere untrusted (a server's answer, a caller's
+/// float): `None` for NaN, infinities and negative numbers, else at most `max`. Never
+/// panics, unlike `Duration::from_secs_f64`.
+pub(crate) fn secs_f64(seconds: f64, max: Duration) -> Option<Duration> {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(seconds).map_or(max, |d| d.min(max)))
+}
+
+/// `now + d`, or far in the future when that overflows (`Instant + Duration` panics).
+pub(crate) fn deadline(now: tokio::time::Instant, d: Duration) -> tokio::time::Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
+}
+
+/// What "never" is as a deadline: about 30 years, like tokio's own far future.
+const FAR: Duration = Duration::from_secs(86400 * 365 * 30);
 
 #[cfg(test)]
 mod tests {

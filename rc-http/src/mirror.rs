@@ -711,14 +711,14 @@ mod follow {
                     continue;
                 }
                 let started = Instant::now();
-                let hard = started + self.cfg.max_delay;
-                let mut quiet = started + self.cfg.debounce;
+                let hard = crate::http::deadline(started, self.cfg.max_delay);
+                let mut quiet = crate::http::deadline(started, self.cfg.debounce);
                 let mut stop = false;
                 while batch.len() < self.cfg.max_batch {
                     tokio::select! {
                         item = stream.next() => {
                             if take(item, &mut batch)? {
-                                quiet = Instant::now() + self.cfg.debounce;
+                                quiet = crate::http::deadline(Instant::now(), self.cfg.debounce);
                             }
                         }
                         _ = tokio::time::sleep_until(quiet.min(hard)) => break,

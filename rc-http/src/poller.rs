@@ -97,7 +97,7 @@ impl Position {
             }
         }
         match (self.timestamp, ts) {
-            (Some(last), Some(ts)) => ts < last - overlap_delta(overlap),
+            (Some(last), Some(ts)) => ts < back(last, overlap),
             _ => false,
         }
     }
@@ -116,14 +116,27 @@ impl Position {
             }
         }
         if let Some(last) = self.timestamp {
-            let floor = last - overlap_delta(overlap);
+            let floor = back(last, overlap);
             self.seen.retain(|_, t| *t >= floor);
         }
     }
 }
 
 fn overlap_delta(d: Duration) -> chrono::TimeDelta {
-    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::zero())
+    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
+}
+
+/// `t - overlap`, saturating at the earliest time chrono knows (never a panic, whatever
+/// the overlap or a timestamp the server sent).
+fn back(t: DateTime<Utc>, overlap: Duration) -> DateTime<Utc> {
+    t.checked_sub_signed(overlap_delta(overlap))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// `t + overlap`, saturating at the latest time chrono knows.
+fn forward(t: DateTime<Utc>, overlap: Duration) -> DateTime<Utc> {
+    t.checked_add_signed(overlap_delta(overlap))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// What a [`Poller`] asks for and how often.
@@ -357,14 +370,15 @@ impl Fetch for ApiSource {
                     // Changes at or after t: everything older counts as seen.
                     self.pos.timestamp = Some(t);
                     if self.cfg.overlap > Duration::ZERO {
-                        self.pos.timestamp = Some(t + overlap_delta(self.cfg.overlap));
+                        self.pos.timestamp = Some(forward(t, self.cfg.overlap));
                     }
                 }
             }
         }
-        let rcstart = self.pos.timestamp.map(|t| {
-            (t - overlap_delta(self.cfg.overlap)).to_rfc3339_opts(SecondsFormat::Secs, true)
-        });
+        let rcstart = self
+            .pos
+            .timestamp
+            .map(|t| back(t, self.cfg.overlap).to_rfc3339_opts(SecondsFormat::Secs, true));
         let limit = self.cfg.limit.to_string();
         let cont = self.pos.continue_params.clone();
         let body = self
@@ -418,7 +432,7 @@ impl ApiSource {
             self.pos.timestamp = Some(Utc::now() - chrono::TimeDelta::seconds(1));
             return Ok(());
         };
-        let floor = newest - overlap_delta(self.cfg.overlap);
+        let floor = back(newest, self.cfg.overlap);
         self.pos.timestamp = Some(newest);
         for r in &page.rows {
             if let (Some(id), Some(ts)) = (r.rcid, r.timestamp) {

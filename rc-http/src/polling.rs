@@ -129,7 +129,7 @@ impl<F: Fetch> Polling<F> {
 
     async fn fetch(&mut self) -> Result<(), F::Error> {
         let wait = self.source.fetch(&mut self.rows).await?;
-        self.next_poll = wait.map(|w| Instant::now() + w);
+        self.next_poll = wait.map(|w| crate::http::deadline(Instant::now(), w));
         Ok(())
     }
 

@@ -48,12 +48,22 @@ pub(crate) fn parse_page(
                     .read_to_end(QName(&name))
                     .map_err(|e| format!("bad XML in <rc> at byte {before}: {e}"))?;
                 let end = reader.buffer_position() as usize;
-                page.rows.push(row(parser, &body[before..end], rcid, ts));
+                page.rows.push(row(
+                    parser,
+                    body.get(before..end).unwrap_or_default(),
+                    rcid,
+                    ts,
+                ));
             }
             Event::Empty(e) if is_row(&stack, &e) => {
                 let (rcid, ts) = row_keys(&e);
                 let end = reader.buffer_position() as usize;
-                page.rows.push(row(parser, &body[before..end], rcid, ts));
+                page.rows.push(row(
+                    parser,
+                    body.get(before..end).unwrap_or_default(),
+                    rcid,
+                    ts,
+                ));
             }
             Event::Empty(e) if stack.len() == 1 && e.local_name().as_ref() == "continue" => {
                 read_continue(&e, &mut page.cont)?;

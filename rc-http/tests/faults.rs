@@ -1,0 +1,56 @@
+//! rc-http under faults and hostile peers (issue 14). A real MediaWiki does not answer a
+//! `maxlag` error with a lag of "NaN", an HTML page for the API, an endless `Retry-After`
+//! or an oversized body: those are played by rc-testkit's canned HTTP server or by a
+//! scripted peer on 127.0.0.1, as each test says.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use rc_testkit::http::{canned_server, Answer};
+use recentchanges_http::{Api, Poller, PollerConfig, RetryPolicy, Start};
+
+const ONE_ROW: &str = r#"<?xml version="1.0"?><api batchcomplete=""><query><recentchanges><rc type="new" ns="0" title="Alpha" pageid="1" revid="1" old_revid="0" rcid="1" user="U" timestamp="2026-11-23T10:45:51Z"><tags /></rc></recentchanges></query></api>"#;
+
+fn quick() -> RetryPolicy {
+    RetryPolicy {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(100),
+        max_attempts: 5,
+        max_elapsed: Duration::from_secs(10),
+    }
+}
+
+fn api(port: u16, retry: RetryPolicy) -> Api {
+    Api::builder(&format!("http://127.0.0.1:{port}/api.php"))
+        .retry(retry)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+/// Canned server (a real wiki reports a number): `lag="NaN"` used to panic in
+/// `Duration::from_secs_f64` and end the poller's stream without a word.
+#[tokio::test]
+async fn a_maxlag_answer_with_a_lag_of_nan_is_waited_out_and_the_poller_goes_on() {
+    let answers: Vec<Answer> = ["NaN", "inf", "-3", "1e400"]
+        .iter()
+        .map(|lag| {
+            (
+                "200 OK",
+                "",
+                format!(r#"<?xml version="1.0"?><api><error code="maxlag" info="lagged" lag="{lag}"/></api>"#),
+            )
+        })
+        .chain([("200 OK", "", ONE_ROW.to_owned())])
+        .collect();
+    let (port, seen) = canned_server(answers).await;
+    let cfg = PollerConfig::new("w").start(Start::Beginning);
+    let mut changes = Box::pin(Poller::new(api(port, quick()), cfg).into_stream());
+    let rc = tokio::time::timeout(Duration::from_secs(20), changes.next())
+        .await
+        .expect("a change in time")
+        .expect("the stream goes on")
+        .expect("a change");
+    assert_eq!(rc.title.as_deref(), Some("Alpha"));
+    assert_eq!(seen.lock().unwrap().len(), 5);
+}
