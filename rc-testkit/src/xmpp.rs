@@ -124,3 +124,128 @@ impl Prosody {
         loopback!(self, Subscriber::anonymous("anon.localhost"))
     }
 }
+
+/// A bare-bones client of the [`Prosody`] fixture for account `user` (plaintext, SASL
+/// PLAIN) that sends raw XML: a second real account forging stanzas, or sending ones no
+/// library would build (deep nesting). What the server sends it is kept as text.
+pub struct RawClient {
+    write: tokio::net::tcp::OwnedWriteHalf,
+    received: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: tokio::task::JoinHandle<()>,
+    /// The full JID the server bound.
+    pub jid: String,
+}
+
+impl Prosody {
+    /// A logged-in [`RawClient`] for account `user`.
+    pub async fn raw_client(&self, user: &str) -> RawClient {
+        use tokio::io::AsyncReadExt;
+        let tcp = tokio::net::TcpStream::connect(self.addr())
+            .await
+            .expect("connect");
+        let (mut read, write) = tcp.into_split();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = received.clone();
+        let reader = tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n @ 1..) = read.read(&mut buf).await {
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut c = RawClient {
+            write,
+            received,
+            reader,
+            jid: String::new(),
+        };
+        let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
+        c.send(header).await;
+        c.wait_for("</stream:features>", 10).await;
+        let token = base64(format!("\0{user}\0{}", password(user)).as_bytes());
+        c.clear();
+        c.send(&format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{token}</auth>"
+        ))
+        .await;
+        c.wait_for("<success", 10).await;
+        c.clear();
+        c.send(header).await;
+        c.wait_for("</stream:features>", 10).await;
+        c.send("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>raw</resource></bind></iq>").await;
+        let text = c.wait_for("</jid>", 10).await;
+        let start = text.find("<jid>").expect("a bound jid") + 5;
+        let end = text.find("</jid>").expect("a bound jid");
+        c.jid = text[start..end].to_owned();
+        c.clear();
+        c
+    }
+}
+
+impl RawClient {
+    /// Sends raw XML.
+    pub async fn send(&mut self, xml: &str) {
+        use tokio::io::AsyncWriteExt;
+        self.write.write_all(xml.as_bytes()).await.expect("send");
+        self.write.flush().await.expect("flush");
+    }
+
+    /// Waits up to `secs` until the text received contains `needle`; returns the text.
+    pub async fn wait_for(&self, needle: &str, secs: u64) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let text = self.received.lock().unwrap().clone();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {needle:?} within {secs} s; got: {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Forgets what was received so far.
+    pub fn clear(&self) {
+        self.received.lock().unwrap().clear();
+    }
+
+    /// Joins room `name` as `nick` (without history) and waits for the room's welcome.
+    pub async fn join(&mut self, name: &str, nick: &str) {
+        self.send(&format!(
+            "<presence to='{}/{nick}'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>",
+            room_jid(name)
+        ))
+        .await;
+        self.wait_for("code='110'", 10).await;
+    }
+}
+
+impl Drop for RawClient {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+fn base64(data: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

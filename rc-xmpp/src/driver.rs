@@ -92,8 +92,11 @@ enum Phase {
         archive: bool,
     },
     /// Replaying the archive after the last stanza id; live messages wait in `held`.
+    /// `query` is the id of the page's request, `queryid` the secret that marks its
+    /// results (the same for every page).
     CatchingUp {
         query: String,
+        queryid: String,
         held: Vec<Message>,
     },
     Joined,
@@ -319,9 +322,13 @@ impl Driver {
                             match (complete, last) {
                                 (false, Some(last)) => {
                                     let query = self.ids.next("mam");
+                                    let Phase::CatchingUp { queryid, .. } = &room.phase else {
+                                        unreachable!("matched above")
+                                    };
                                     let iq = stanzas::mam_query(
                                         &room.cfg.jid,
                                         &query,
+                                        queryid,
                                         Some(&last),
                                         false,
                                         MAM_PAGE,
@@ -422,17 +429,20 @@ impl Driver {
                     match (archive, resume_id) {
                         (true, Some(after)) => {
                             let query = self.ids.next("mam");
-                            room.phase = Phase::CatchingUp {
-                                query: query.clone(),
-                                held: Vec::new(),
-                            };
+                            let queryid = Ids::secret();
                             let iq = stanzas::mam_query(
                                 &room.cfg.jid,
                                 &query,
+                                &queryid,
                                 Some(&after),
                                 false,
                                 MAM_PAGE,
                             );
+                            room.phase = Phase::CatchingUp {
+                                query,
+                                queryid,
+                                held: Vec::new(),
+                            };
                             send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost)?;
                         }
                         _ => {
@@ -511,7 +521,14 @@ impl Driver {
             room.baseline = Some(id.clone());
             send(
                 stream,
-                Stanza::Iq(stanzas::mam_query(&room.cfg.jid, &id, None, true, 1)),
+                Stanza::Iq(stanzas::mam_query(
+                    &room.cfg.jid,
+                    &id,
+                    &Ids::secret(),
+                    None,
+                    true,
+                    1,
+                )),
             )
             .await
             .map_err(Ended::Lost)?;
@@ -578,9 +595,10 @@ impl Driver {
         let Some(room) = rooms.iter_mut().find(|r| bare == r.cfg.jid) else {
             return Ok(());
         };
-        // A page of the room archive, addressed to us.
-        if let Phase::CatchingUp { query, .. } = &room.phase {
-            if let Some(archived) = stanzas::mam_result(&m.payloads, query) {
+        // A page of the room archive: from the room itself (an occupant's address has a
+        // resource), for the query id only the room was told.
+        if let (Phase::CatchingUp { queryid, .. }, None) = (&room.phase, from.resource()) {
+            if let Some(archived) = stanzas::mam_result(&m.payloads, queryid) {
                 let children: Vec<Element> = archived.message.children().cloned().collect();
                 let body = archived
                     .message

@@ -105,9 +105,11 @@ pub(crate) fn groupchat(room: &BareJid, body: &str, payloads: Vec<Element>) -> M
 }
 
 /// A room archive query for what came after `after` (or everything, newest last).
+/// `queryid` marks the results; nobody else may know it ([`Ids::secret`]).
 pub(crate) fn mam_query(
     room: &BareJid,
     id: &str,
+    queryid: &str,
     after: Option<&str>,
     before_last: bool,
     max: u32,
@@ -123,7 +125,7 @@ pub(crate) fn mam_query(
     let query = element(
         "query",
         ns::MAM,
-        &[("queryid", id)],
+        &[("queryid", queryid)],
         vec![element("set", ns::RSM, &[], set)],
     );
     Iq::Set {
@@ -143,6 +145,12 @@ impl Ids {
     pub fn next(&mut self, what: impl std::fmt::Display) -> String {
         self.0 += 1;
         format!("{what}-{}", self.0)
+    }
+
+    /// A value nobody else can guess (128 random bits), for what must not be forged:
+    /// the query id that marks a room archive's results.
+    pub fn secret() -> String {
+        format!("{:032x}", rand::random::<u128>())
     }
 }
 
