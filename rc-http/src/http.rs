@@ -23,7 +23,12 @@ use crate::error::Error;
 ///
 /// Retried: connection failures, HTTP 429/502/503/504, answers cut off, and (by [`Api`])
 /// the API errors `maxlag`, `ratelimited`, `readonly` and `internal_api_error_*`. A
-/// `Retry-After` header (or the lag of a `maxlag` error) replaces the computed delay.
+/// `Retry-After` header (or the lag of a `maxlag` error) replaces the computed delay; it
+/// is honoured up to 10 minutes, and only when the wait ends within `max_elapsed`: when it
+/// would not, the request gives up at once ([`Error::GaveUp`](crate::Error::GaveUp))
+/// instead of sleeping past the budget. A poller that got an error waits before its next
+/// request (1 s, doubling up to 5 minutes), so a wiki that fails for good (HTTP 500, an
+/// HTML page instead of the API) is not asked again in a tight loop.
 /// Requests that may change something (MediaWiki `POST`s, WikiRPC calls other than reads)
 /// are retried only when they surely did nothing: the connection was refused, the server
 /// answered 429, or the API refused them. [`Api`] and
@@ -71,6 +76,10 @@ pub(crate) const USER_AGENT: &str = DEFAULT_USER_AGENT;
 
 /// The default time limit of one request.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest `Retry-After` honoured (longer ones are waited this long), and only while
+/// it ends within [`RetryPolicy::max_elapsed`]: a longer one gives up at once.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 /// The longest wait for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -173,9 +182,25 @@ where
                     });
                 }
                 let wait = match after {
-                    Some(after) => after.min(Duration::from_secs(3600)),
+                    Some(after) => after.min(MAX_RETRY_AFTER),
                     None => jitter(delay.min(policy.max)).min(policy.max),
                 };
+                // A wait that would end past the budget is not started: the caller hears
+                // now, not after an hour, that the server is not serving.
+                let spent = start.elapsed();
+                if after.is_some() && spent.saturating_add(wait) > policy.max_elapsed {
+                    tracing::warn!(
+                        attempt = n,
+                        request,
+                        "{error}; the server asks to wait {}s, beyond the retry budget",
+                        wait.as_secs()
+                    );
+                    return Err(Error::GaveUp {
+                        attempts: n,
+                        elapsed: spent,
+                        last: Box::new(error),
+                    });
+                }
                 tracing::warn!(
                     attempt = n,
                     request,

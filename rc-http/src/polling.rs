@@ -62,7 +62,22 @@ pub(crate) struct Polling<F: Fetch> {
     pub(crate) source: F,
     rows: VecDeque<F::Row>,
     next_poll: Option<Instant>,
+    /// Requests failed in a row (after their own retries): the next one waits
+    /// [`failure_pause`] first.
+    failures: u32,
 }
+
+/// The pause after the `n`th request in a row that failed (after its own retries): 1 s,
+/// doubling, at most 5 minutes, give or take a fifth. Without it a request that fails at
+/// once and for good (HTTP 500, an HTML page instead of the API) would be repeated in a
+/// tight loop by [`Polling::next`] and `into_stream`.
+pub(crate) fn failure_pause(n: u32) -> Duration {
+    let secs = 1u64 << n.saturating_sub(1).min(9);
+    crate::http::jitter(Duration::from_secs(secs).min(MAX_FAILURE_PAUSE))
+}
+
+/// The longest pause between two failed requests.
+pub(crate) const MAX_FAILURE_PAUSE: Duration = Duration::from_secs(300);
 
 impl<F: Fetch> Polling<F> {
     pub(crate) fn new(source: F) -> Self {
@@ -70,6 +85,7 @@ impl<F: Fetch> Polling<F> {
             source,
             rows: VecDeque::new(),
             next_poll: None,
+            failures: 0,
         }
     }
 
@@ -127,10 +143,21 @@ impl<F: Fetch> Polling<F> {
         })
     }
 
+    /// One request; after a failure the next one waits (see [`failure_pause`]).
     async fn fetch(&mut self) -> Result<(), F::Error> {
-        let wait = self.source.fetch(&mut self.rows).await?;
-        self.next_poll = wait.map(|w| crate::http::deadline(Instant::now(), w));
-        Ok(())
+        match self.source.fetch(&mut self.rows).await {
+            Ok(wait) => {
+                self.failures = 0;
+                self.next_poll = wait.map(|w| crate::http::deadline(Instant::now(), w));
+                Ok(())
+            }
+            Err(e) => {
+                self.failures = self.failures.saturating_add(1);
+                let pause = failure_pause(self.failures);
+                self.next_poll = Some(crate::http::deadline(Instant::now(), pause));
+                Err(e)
+            }
+        }
     }
 
     /// The next buffered item the filter keeps, or `None` when none is left.

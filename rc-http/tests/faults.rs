@@ -54,3 +54,60 @@ async fn a_maxlag_answer_with_a_lag_of_nan_is_waited_out_and_the_poller_goes_on(
     assert_eq!(rc.title.as_deref(), Some("Alpha"));
     assert_eq!(seen.lock().unwrap().len(), 5);
 }
+
+/// Canned server: an HTML page where the API should be, then HTTP 500 for good. Each
+/// failed request is an error item, and the next request waits (1 s, then 2 s...) instead
+/// of following at once in a tight loop.
+#[tokio::test]
+async fn a_poller_stream_pauses_after_an_http_500_instead_of_asking_again_at_once() {
+    let (port, seen) = canned_server(vec![
+        ("200 OK", "", "<html><body>Maintenance</body></html>".into()),
+        ("500 Internal Server Error", "", "oops".into()),
+    ])
+    .await;
+    let cfg = PollerConfig::new("w").start(Start::Beginning);
+    let mut changes = Box::pin(Poller::new(api(port, quick()), cfg).into_stream());
+    let t = std::time::Instant::now();
+    let mut errors = 0;
+    while t.elapsed() < Duration::from_millis(2500) {
+        match tokio::time::timeout(Duration::from_millis(200), changes.next()).await {
+            Ok(Some(Err(_))) => errors += 1,
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => {}
+        }
+    }
+    let requests = seen.lock().unwrap().len();
+    assert!((2..=3).contains(&requests), "{requests} requests in 2.5 s");
+    assert_eq!(errors, requests);
+}
+
+/// Canned server: HTTP 503 with `Retry-After: 3600`. A wait that would end past the retry
+/// budget (here 60 s) gives up at once instead of sleeping an hour.
+#[tokio::test]
+async fn a_retry_after_of_an_hour_beyond_the_retry_budget_gives_up_at_once() {
+    let (port, seen) = canned_server(vec![(
+        "503 Service Unavailable",
+        "Retry-After: 3600\r\n",
+        "busy".into(),
+    )])
+    .await;
+    let policy = RetryPolicy {
+        max_elapsed: Duration::from_secs(60),
+        ..quick()
+    };
+    let t = std::time::Instant::now();
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        api(port, policy).get_json(&[("action", "query")]),
+    )
+    .await
+    .expect("no hour-long sleep")
+    .unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(
+        matches!(err, recentchanges_http::Error::GaveUp { attempts: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("HTTP 503"), "{err}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
