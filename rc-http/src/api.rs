@@ -168,7 +168,7 @@ impl Api {
         let mut p: Vec<(&str, &str)> = params.to_vec();
         p.push(("format", "xml"));
         self.retrying(false, || async {
-            self.send(false, &p)
+            self.send(false, true, &p)
                 .await
                 .and_then(|(body, headers)| match xml_api_error(&body) {
                     None => Attempt::Done(body),
@@ -188,7 +188,7 @@ impl Api {
     /// # Ok(()) }
     /// ```
     pub async fn get_json(&self, params: &[(&str, &str)]) -> Result<Value, Error> {
-        self.json(false, params).await
+        self.json(false, true, params).await
     }
 
     /// `POST` with `format=json&formatversion=2` (write actions: give the `token`).
@@ -202,35 +202,50 @@ impl Api {
     /// # Ok(()) }
     /// ```
     pub async fn post_json(&self, params: &[(&str, &str)]) -> Result<Value, Error> {
-        self.json(true, params).await
+        self.json(true, false, params).await
     }
 
-    async fn json(&self, post: bool, params: &[(&str, &str)]) -> Result<Value, Error> {
+    /// `POST` of a query that only reads (too long for a URL: 50 titles), retried like a
+    /// `GET` (a 503, a timeout or an answer cut off is tried again).
+    pub(crate) async fn read_post_json(&self, params: &[(&str, &str)]) -> Result<Value, Error> {
+        self.json(true, true, params).await
+    }
+
+    /// `idempotent`: repeating the request cannot do anything twice (every `GET`, and a
+    /// `POST` that only reads).
+    async fn json(
+        &self,
+        post: bool,
+        idempotent: bool,
+        params: &[(&str, &str)],
+    ) -> Result<Value, Error> {
         let mut p: Vec<(&str, &str)> = params.to_vec();
         p.push(("format", "json"));
         p.push(("formatversion", "2"));
         let url = self.url_for_errors();
         self.retrying(post, || async {
-            self.send(post, &p).await.and_then(|(body, headers)| {
-                let v: Value = match serde_json::from_str(&body) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        return Attempt::Fail(Error::Response {
-                            url: url.clone(),
-                            reason: format!("not JSON ({e}): {}", snippet(&body)),
-                        })
+            self.send(post, idempotent, &p)
+                .await
+                .and_then(|(body, headers)| {
+                    let v: Value = match serde_json::from_str(&body) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            return Attempt::Fail(Error::Response {
+                                url: url.clone(),
+                                reason: format!("not JSON ({e}): {}", snippet(&body)),
+                            })
+                        }
+                    };
+                    match v.get("error") {
+                        None => Attempt::Done(v),
+                        Some(err) => {
+                            let code = err["code"].as_str().unwrap_or("unknown").to_owned();
+                            let info = err["info"].as_str().unwrap_or_default().to_owned();
+                            let lag = err["lag"].as_f64();
+                            classify_api_error(!idempotent, code, info, lag, &headers)
+                        }
                     }
-                };
-                match v.get("error") {
-                    None => Attempt::Done(v),
-                    Some(err) => {
-                        let code = err["code"].as_str().unwrap_or("unknown").to_owned();
-                        let info = err["info"].as_str().unwrap_or_default().to_owned();
-                        let lag = err["lag"].as_f64();
-                        classify_api_error(post, code, info, lag, &headers)
-                    }
-                }
-            })
+                })
         })
         .await
     }
@@ -345,7 +360,7 @@ impl Api {
         for _ in 0..1000 {
             let mut p: Vec<(&str, &str)> = base.to_vec();
             p.extend(cont.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            let v = self.post_json(&p).await?;
+            let v = self.read_post_json(&p).await?;
             for n in v["query"]["normalized"].as_array().into_iter().flatten() {
                 if let (Some(from), Some(to)) = (n["from"].as_str(), n["to"].as_str()) {
                     normalized.insert(from.to_owned(), to.to_owned());
@@ -426,7 +441,12 @@ impl Api {
     }
 
     /// One HTTP request (with `maxlag`): the body and headers of a 2xx answer.
-    async fn send(&self, post: bool, params: &[(&str, &str)]) -> Attempt<(String, HeaderMap)> {
+    async fn send(
+        &self,
+        post: bool,
+        idempotent: bool,
+        params: &[(&str, &str)],
+    ) -> Attempt<(String, HeaderMap)> {
         let maxlag = self.inner.maxlag.map(|m| m.to_string());
         let mut all: Vec<(&str, &str)> = params.to_vec();
         if let Some(m) = &maxlag {
@@ -439,7 +459,7 @@ impl Api {
             url.query_pairs_mut().extend_pairs(all.iter());
             self.inner.http.get(url)
         };
-        http::send(req, &self.url_for_errors(), !post).await
+        http::send(req, &self.url_for_errors(), idempotent).await
     }
 }
 
@@ -470,7 +490,7 @@ impl AllPages {
             ("rvslots", "main"),
         ];
         p.extend(cont.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let v = self.api.post_json(&p).await?;
+        let v = self.api.read_post_json(&p).await?;
         let batch: Vec<PageText> = v["query"]["pages"]
             .as_array()
             .into_iter()

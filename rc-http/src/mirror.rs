@@ -244,8 +244,41 @@ pub struct MirrorStats {
     pub written: u64,
     /// Files removed.
     pub removed: u64,
-    /// Fetches per title (one page of one request each).
+    /// Fetches per title (one page of one request each), for the
+    /// [`MirrorStats::MAX_TITLES`] titles fetched most recently: the counter of the title
+    /// fetched least recently is dropped to make room.
     pub fetches: BTreeMap<String, u64>,
+    /// Fetches in all, of every title (also those dropped from `fetches`).
+    pub fetches_total: u64,
+    /// When each title of `fetches` was last counted (a sequence number), and the titles
+    /// by it: which one to drop.
+    recency: BTreeMap<String, u64>,
+    by_recency: BTreeMap<u64, String>,
+    sequence: u64,
+}
+
+impl MirrorStats {
+    /// The most titles [`fetches`](Self::fetches) holds.
+    pub const MAX_TITLES: usize = 10_000;
+
+    /// Counts one fetch of `title`, dropping the counter of the title fetched least
+    /// recently when [`MAX_TITLES`](Self::MAX_TITLES) are counted.
+    pub(crate) fn count_fetch(&mut self, title: &str) {
+        self.fetches_total += 1;
+        self.sequence += 1;
+        if let Some(old) = self.recency.insert(title.to_owned(), self.sequence) {
+            self.by_recency.remove(&old);
+        }
+        self.by_recency.insert(self.sequence, title.to_owned());
+        *self.fetches.entry(title.to_owned()).or_default() += 1;
+        while self.fetches.len() > Self::MAX_TITLES {
+            let Some((_, oldest)) = self.by_recency.pop_first() else {
+                break;
+            };
+            self.recency.remove(&oldest);
+            self.fetches.remove(&oldest);
+        }
+    }
 }
 
 /// A directory of page texts kept in step with a wiki. See the [module](self) docs.
@@ -443,7 +476,7 @@ impl Mirror {
         stats.written += report.written as u64;
         stats.removed += report.removed as u64;
         for t in &report.fetched {
-            *stats.fetches.entry(t.clone()).or_default() += 1;
+            stats.count_fetch(t);
         }
         tracing::debug!(
             changes = report.changes,
@@ -777,5 +810,31 @@ mod follow {
             }
             None => Err(Error::Source("the change stream ended".into())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fetch_counters_keep_the_most_recent_titles_only() {
+        let mut stats = MirrorStats::default();
+        stats.count_fetch("Hot");
+        for i in 0..MirrorStats::MAX_TITLES + 500 {
+            stats.count_fetch(&format!("Page {i}"));
+            if i % 1000 == 0 {
+                stats.count_fetch("Hot");
+            }
+        }
+        assert_eq!(stats.fetches.len(), MirrorStats::MAX_TITLES);
+        assert_eq!(
+            stats.fetches_total,
+            (MirrorStats::MAX_TITLES + 500) as u64 + 12
+        );
+        assert!(!stats.fetches.contains_key("Page 0"), "the oldest went");
+        assert_eq!(stats.fetches["Hot"], 12, "a title fetched again stays");
+        assert_eq!(stats.recency.len(), stats.fetches.len());
+        assert_eq!(stats.by_recency.len(), stats.fetches.len());
     }
 }

@@ -111,3 +111,30 @@ async fn a_retry_after_of_an_hour_beyond_the_retry_budget_gives_up_at_once() {
     assert!(err.to_string().contains("HTTP 503"), "{err}");
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+/// Canned server: one HTTP 503 (a real wiki behind a load balancer does that during a
+/// deploy), then the page. The mirror's reads are POSTs (50 titles do not fit a URL) that
+/// only read: they are retried like a GET instead of failing the batch.
+#[tokio::test]
+async fn a_mirror_page_read_answered_503_once_is_retried_and_the_page_written() {
+    let page = r#"{"batchcomplete":true,"query":{"pages":[{"pageid":2,"ns":0,"title":"Alpha","revisions":[{"revid":9,"slots":{"main":{"content":"Hi"}}}]}]}}"#;
+    let (port, seen) = canned_server(vec![
+        ("503 Service Unavailable", "", "busy".into()),
+        ("200 OK", "", page.into()),
+    ])
+    .await;
+    let dir = rc_testkit::TempDir::new("rc-http-faults-mirror");
+    let mut mirror = recentchanges_http::mirror::Mirror::open(
+        api(port, quick()),
+        dir.path(),
+        Default::default(),
+    )
+    .unwrap();
+    let mut rc = recentchanges_core::RecentChange::new(recentchanges_core::Kind::Edit);
+    rc.title = Some("Alpha".into());
+    rc.rcid = Some(5);
+    let report = mirror.apply(&[rc]).await.expect("the 503 is retried");
+    assert_eq!(report.written, 1);
+    assert_eq!(mirror.read("Alpha").unwrap().as_deref(), Some("Hi"));
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
