@@ -40,6 +40,7 @@ struct Inner {
     url: Url,
     maxlag: Option<u32>,
     retry: RetryPolicy,
+    max_body: usize,
 }
 
 /// Configures an [`Api`]. Defaults: `maxlag=5`, [`RetryPolicy::default`], a 60 s timeout
@@ -61,6 +62,7 @@ pub struct ApiBuilder {
     maxlag: Option<u32>,
     retry: RetryPolicy,
     timeout: Duration,
+    max_body: usize,
 }
 
 impl ApiBuilder {
@@ -89,6 +91,14 @@ impl ApiBuilder {
         self
     }
 
+    /// The largest answer body read, in bytes (default
+    /// [`DEFAULT_MAX_BODY`](crate::DEFAULT_MAX_BODY), 64 MiB): a larger answer is
+    /// [`Error::TooLarge`].
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<Api, Error> {
         let (url, http) = http::client(
@@ -104,6 +114,7 @@ impl ApiBuilder {
                 url,
                 maxlag: self.maxlag,
                 retry: self.retry,
+                max_body: self.max_body,
             }),
         })
     }
@@ -142,6 +153,7 @@ impl Api {
             maxlag: Some(5),
             retry: RetryPolicy::default(),
             timeout: http::TIMEOUT,
+            max_body: http::DEFAULT_MAX_BODY,
         }
     }
 
@@ -459,7 +471,7 @@ impl Api {
             url.query_pairs_mut().extend_pairs(all.iter());
             self.inner.http.get(url)
         };
-        http::send(req, &self.url_for_errors(), idempotent).await
+        http::send(req, &self.url_for_errors(), idempotent, self.inner.max_body).await
     }
 }
 

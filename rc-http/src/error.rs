@@ -24,6 +24,17 @@ pub enum Error {
         /// The HTTP status code.
         status: u16,
     },
+    /// The answer's body is larger than the configured limit (`max_body` of
+    /// [`ApiBuilder`](crate::ApiBuilder) and
+    /// [`wikirpc::ClientBuilder`](crate::wikirpc::ClientBuilder); 64 MiB by default). Not
+    /// retried.
+    #[error("the answer of {url} is larger than {limit} bytes (raise max_body to take it)")]
+    TooLarge {
+        /// The URL, without its query.
+        url: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The API answered with an error (`<error code="..." info="..."/>`).
     #[error("the API refused the request: {code}: {info}")]
     Api {

@@ -74,6 +74,10 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
 
 pub(crate) const USER_AGENT: &str = DEFAULT_USER_AGENT;
 
+/// The default largest answer body read, in bytes (64 MiB): a larger one is
+/// [`Error::TooLarge`], not retried.
+pub const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
+
 /// The default time limit of one request.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -221,12 +225,13 @@ pub(crate) async fn send(
     req: reqwest::RequestBuilder,
     url: &str,
     idempotent: bool,
+    max_body: usize,
 ) -> Attempt<(String, HeaderMap)> {
     let http_error = |source: reqwest::Error| Error::Http {
         url: url.to_owned(),
         source: source.without_url(),
     };
-    let resp = match req.send().await {
+    let mut resp = match req.send().await {
         Ok(r) => r,
         Err(source) => {
             let retry = idempotent || source.is_connect();
@@ -262,15 +267,43 @@ pub(crate) async fn send(
             Attempt::Fail(error)
         };
     }
-    match resp.text().await {
-        Ok(body) => Attempt::Done((body, headers)),
-        // The request was served: repeat it only if that does nothing twice.
-        Err(source) if idempotent => Attempt::Retry {
-            after: None,
-            error: http_error(source),
-        },
-        Err(source) => Attempt::Fail(http_error(source)),
+    let too_large = || {
+        Attempt::Fail(Error::TooLarge {
+            url: url.to_owned(),
+            limit: max_body,
+        })
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > u64::try_from(max_body).unwrap_or(u64::MAX))
+    {
+        return too_large();
     }
+    let mut body: Vec<u8> = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len().saturating_add(chunk.len()) > max_body {
+                    return too_large();
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            // The request was served: repeat it only if that does nothing twice.
+            Err(source) if idempotent => {
+                return Attempt::Retry {
+                    after: None,
+                    error: http_error(source),
+                }
+            }
+            Err(source) => return Attempt::Fail(http_error(source)),
+        }
+    }
+    let text = match String::from_utf8(body) {
+        Ok(t) => t,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    Attempt::Done((text, headers))
 }
 
 /// The delay a `Retry-After` header asks for (in seconds; an HTTP date is not read).

@@ -138,3 +138,82 @@ async fn a_mirror_page_read_answered_503_once_is_retried_and_the_page_written() 
     assert_eq!(mirror.read("Alpha").unwrap().as_deref(), Some("Hi"));
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
+
+/// A scripted peer on 127.0.0.1: one answer, its body `len` bytes of `x`, with or without a
+/// `Content-Length` (without: the body ends when the connection closes).
+async fn big_answer(len: usize, with_length: bool) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let length = if with_length {
+                    format!("Content-Length: {len}\r\n")
+                } else {
+                    String::new()
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n{length}Connection: close\r\n\r\n"
+                );
+                if s.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut left = len;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    if s.write_all(&chunk[..n]).await.is_err() {
+                        return;
+                    }
+                    left -= n;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Scripted peer: answers larger than `max_body`, with and without a `Content-Length`,
+/// are refused with an error naming the limit, for the API client and the WikiRPC client.
+#[tokio::test]
+async fn an_answer_larger_than_max_body_is_refused_with_a_clear_error() {
+    for with_length in [true, false] {
+        let port = big_answer(3 * 1024 * 1024, with_length).await;
+        let api = Api::builder(&format!("http://127.0.0.1:{port}/api.php"))
+            .retry(quick())
+            .max_body(1024 * 1024)
+            .build()
+            .unwrap();
+        let err = api.get_xml(&[("action", "query")]).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                recentchanges_http::Error::TooLarge { limit: 1048576, .. }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("larger than 1048576 bytes"),
+            "{err}"
+        );
+
+        let rpc = recentchanges_http::wikirpc::Client::builder(
+            &format!("http://127.0.0.1:{port}/lib/exe/xmlrpc.php"),
+            recentchanges_http::wikirpc::Dialect::DokuWiki,
+        )
+        .retry(quick())
+        .max_body(1024 * 1024)
+        .build()
+        .unwrap();
+        let err = rpc.get_page("start", None).await.unwrap_err();
+        assert!(
+            err.to_string().contains("larger than 1048576 bytes"),
+            "{err}"
+        );
+    }
+    // The default: 64 MiB.
+    assert_eq!(recentchanges_http::DEFAULT_MAX_BODY, 64 * 1024 * 1024);
+}

@@ -160,6 +160,7 @@ struct Inner {
     dialect: Dialect,
     credentials: Option<Credentials>,
     retry: RetryPolicy,
+    max_body: usize,
 }
 
 /// Configures a [`Client`]. Defaults: no credentials, [`RetryPolicy::default`], a 60 s
@@ -184,6 +185,7 @@ pub struct ClientBuilder {
     user_agent: String,
     retry: RetryPolicy,
     timeout: Duration,
+    max_body: usize,
 }
 
 impl ClientBuilder {
@@ -211,6 +213,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest answer body read, in bytes (default
+    /// [`DEFAULT_MAX_BODY`](crate::DEFAULT_MAX_BODY), 64 MiB): a larger answer is
+    /// [`Error::TooLarge`](crate::Error::TooLarge).
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<Client, RpcError> {
         let (url, http) = http::client(
@@ -227,6 +237,7 @@ impl ClientBuilder {
                 dialect: self.dialect,
                 credentials: self.credentials,
                 retry: self.retry,
+                max_body: self.max_body,
             }),
         })
     }
@@ -248,6 +259,7 @@ impl Client {
             user_agent: http::USER_AGENT.to_owned(),
             retry: RetryPolicy::default(),
             timeout: http::TIMEOUT,
+            max_body: http::DEFAULT_MAX_BODY,
         }
     }
 
@@ -381,7 +393,7 @@ impl Client {
                 req = req.basic_auth(&c.user, Some(&c.password));
             }
             tracing::debug!(method, url = %inner.url, "XML-RPC call");
-            async move { http::send(req, self.url(), idempotent).await }
+            async move { http::send(req, self.url(), idempotent, inner.max_body).await }
         })
         .await;
         match sent {
