@@ -372,15 +372,40 @@ pub(crate) async fn send(stream: &mut Stream, stanza: Stanza) -> Result<(), Stri
         .map_err(|e| format!("cannot send: {e}"))
 }
 
-/// The answer to one of this client's own requests.
+/// The answer to one of this client's own requests, with its sender: match both the id
+/// and the sender ([`Response::is_from`]) to the request.
 pub(crate) enum Response {
     /// Done, with the payload if there is one.
     Result {
         id: String,
+        from: Option<Jid>,
         payload: Option<Element>,
     },
     /// Refused.
-    Error { id: String, error: StanzaError },
+    Error {
+        id: String,
+        from: Option<Jid>,
+        error: StanzaError,
+    },
+}
+
+impl Response {
+    /// Whether this answers a request sent to `to` from `me`: it comes from `to`, or,
+    /// for a request to the account itself or its server, from nowhere (RFC 6120
+    /// 8.1.2.1: the server answers for the account without a `from`).
+    pub fn is_from(&self, to: &Jid, me: &FullJid) -> bool {
+        let from = match self {
+            Response::Result { from, .. } | Response::Error { from, .. } => from.as_ref(),
+        };
+        match from {
+            Some(from) => from == to,
+            None => {
+                to.resource().is_none()
+                    && to.domain() == me.domain()
+                    && (to.node().is_none() || to.node() == me.node())
+            }
+        }
+    }
 }
 
 /// Answers the server's own requests (a ping gets a pong, anything else
@@ -394,8 +419,12 @@ pub(crate) async fn answer_requests(
             from, id, payload, ..
         } if payload.is("ping", stanzas::ns::PING) => stanzas::pong(from, &id),
         Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => stanzas::unsupported(from, &id),
-        Iq::Result { id, payload, .. } => return Ok(Some(Response::Result { id, payload })),
-        Iq::Error { id, error, .. } => return Ok(Some(Response::Error { id, error })),
+        Iq::Result {
+            id, from, payload, ..
+        } => return Ok(Some(Response::Result { id, from, payload })),
+        Iq::Error {
+            id, from, error, ..
+        } => return Ok(Some(Response::Error { id, from, error })),
     };
     send(stream, Stanza::Iq(reply)).await.map(|()| None)
 }

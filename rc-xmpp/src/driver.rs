@@ -76,6 +76,8 @@ struct Room {
     archive: bool,
     /// The query asking the archive for its newest id, to start from there.
     baseline: Option<String>,
+    /// The last self-ping's id, while its answer is due.
+    self_ping: Option<String>,
     nicks_tried: u32,
     occupant: FullJid,
     phase: Phase,
@@ -145,6 +147,7 @@ impl Serve for Driver {
                 cfg,
                 archive: false,
                 baseline: None,
+                self_ping: None,
                 nicks_tried: 1,
                 occupant,
                 phase: Phase::Disco { id: id.clone() },
@@ -181,8 +184,10 @@ impl Serve for Driver {
                     }
                     if now >= next_self_ping {
                         next_self_ping = now + self.cfg.self_ping_interval;
-                        for room in rooms.iter().filter(|r| matches!(r.phase, Phase::Joined)) {
-                            let ping = stanzas::ping(Some(Jid::from(room.occupant.clone())), &format!("selfping:{}", room.cfg.jid));
+                        for room in rooms.iter_mut().filter(|r| matches!(r.phase, Phase::Joined)) {
+                            let id = self.ids.next("selfping");
+                            room.self_ping = Some(id.clone());
+                            let ping = stanzas::ping(Some(Jid::from(room.occupant.clone())), &id);
                             if let Err(e) = send(&mut stream, Stanza::Iq(ping)).await {
                                 return Ended::Lost(e);
                             }
@@ -212,7 +217,7 @@ impl Serve for Driver {
             let result = match stanza {
                 Stanza::Message(m) => self.on_message(&mut stream, &mut rooms, &jid, m).await,
                 Stanza::Presence(p) => self.on_presence(&mut stream, &mut rooms, p).await,
-                Stanza::Iq(iq) => self.on_iq(&mut stream, &mut rooms, iq).await,
+                Stanza::Iq(iq) => self.on_iq(&mut stream, &mut rooms, &jid, iq).await,
             };
             if let Err(end) = result {
                 return end;
@@ -277,6 +282,7 @@ impl Driver {
         &mut self,
         stream: &mut connect::Stream,
         rooms: &mut [Room],
+        me: &FullJid,
         iq: Iq,
     ) -> Result<(), Ended> {
         let Some(iq) = connect::answer_requests(stream, iq)
@@ -285,91 +291,101 @@ impl Driver {
         else {
             return Ok(());
         };
+        // Every request went to a room or to our occupant in it: the answer must come
+        // from there (anyone who knows our full JID can send us an iq).
+        let Some(room) = rooms.iter_mut().find(|r| {
+            iq.is_from(&Jid::from(r.cfg.jid.clone()), me)
+                || iq.is_from(&Jid::from(r.occupant.clone()), me)
+        }) else {
+            return Ok(());
+        };
+        let from_room = iq.is_from(&Jid::from(room.cfg.jid.clone()), me);
         match iq {
-            Response::Result { id, payload } => {
-                for room in rooms.iter_mut() {
-                    if room.baseline.as_deref() == Some(id.as_str()) {
-                        tracing::debug!(room = %room.cfg.jid, ?payload, "archive baseline");
-                        room.baseline = None;
-                        let name = room.cfg.jid.to_string();
-                        if let (_, Some(newest)) = stanzas::mam_fin(payload.as_ref()) {
-                            if self
-                                .out
-                                .received()
-                                .room(&name)
-                                .is_none_or(|p| p.stanza_id.is_none())
-                            {
-                                self.out
-                                    .advance(Mark {
-                                        room: name,
-                                        stanza_id: Some(newest),
-                                        time: None,
-                                    })
-                                    .await?;
-                            }
+            Response::Result { id, payload, .. } => {
+                if !from_room {
+                    return Ok(());
+                }
+                if room.baseline.as_deref() == Some(id.as_str()) {
+                    tracing::debug!(room = %room.cfg.jid, ?payload, "archive baseline");
+                    room.baseline = None;
+                    let name = room.cfg.jid.to_string();
+                    if let (_, Some(newest)) = stanzas::mam_fin(payload.as_ref()) {
+                        if self
+                            .out
+                            .received()
+                            .room(&name)
+                            .is_none_or(|p| p.stanza_id.is_none())
+                        {
+                            self.out
+                                .advance(Mark {
+                                    room: name,
+                                    stanza_id: Some(newest),
+                                    time: None,
+                                })
+                                .await?;
                         }
-                        continue;
                     }
-                    match &room.phase {
-                        Phase::Disco { id: d } if *d == id => {
-                            let archive = stanzas::has_feature(payload.as_ref(), stanzas::ns::MAM);
+                    return Ok(());
+                }
+                match &room.phase {
+                    Phase::Disco { id: d } if *d == id => {
+                        let archive = stanzas::has_feature(payload.as_ref(), stanzas::ns::MAM);
+                        self.join(stream, room, archive)
+                            .await
+                            .map_err(Ended::Lost)?;
+                    }
+                    Phase::CatchingUp { query, .. } if *query == id => {
+                        let (complete, last) = stanzas::mam_fin(payload.as_ref());
+                        match (complete, last) {
+                            (false, Some(last)) => {
+                                let query = self.ids.next("mam");
+                                let Phase::CatchingUp { queryid, .. } = &room.phase else {
+                                    unreachable!("matched above")
+                                };
+                                let iq = stanzas::mam_query(
+                                    &room.cfg.jid,
+                                    &query,
+                                    queryid,
+                                    Some(&last),
+                                    false,
+                                    MAM_PAGE,
+                                );
+                                if let Phase::CatchingUp { query: q, .. } = &mut room.phase {
+                                    *q = query;
+                                }
+                                send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost)?;
+                            }
+                            _ => self.caught_up(room).await?,
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Response::Error { id, error, .. } => {
+                match &room.phase {
+                    Phase::Disco { id: d } if *d == id && from_room => {
+                        // The room may not exist yet: joining creates it.
+                        self.join(stream, room, false).await.map_err(Ended::Lost)?;
+                    }
+                    Phase::CatchingUp { query, .. } if *query == id && from_room => {
+                        tracing::warn!(room = %room.cfg.jid, "the room archive refused the catch-up: {:?}", error.defined_condition);
+                        self.caught_up(room).await?;
+                    }
+                    Phase::Joined
+                        if room.self_ping.as_deref() == Some(id.as_str()) && !from_room =>
+                    {
+                        room.self_ping = None;
+                        let condition = format!("{:?}", error.defined_condition);
+                        if condition.contains("NotAcceptable") || condition.contains("ItemNotFound")
+                        {
+                            tracing::warn!(room = %room.cfg.jid, "self-ping says we are no longer in the room; rejoining");
+                            let archive = room.archive;
                             self.join(stream, room, archive)
                                 .await
                                 .map_err(Ended::Lost)?;
                         }
-                        Phase::CatchingUp { query, .. } if *query == id => {
-                            let (complete, last) = stanzas::mam_fin(payload.as_ref());
-                            match (complete, last) {
-                                (false, Some(last)) => {
-                                    let query = self.ids.next("mam");
-                                    let Phase::CatchingUp { queryid, .. } = &room.phase else {
-                                        unreachable!("matched above")
-                                    };
-                                    let iq = stanzas::mam_query(
-                                        &room.cfg.jid,
-                                        &query,
-                                        queryid,
-                                        Some(&last),
-                                        false,
-                                        MAM_PAGE,
-                                    );
-                                    if let Phase::CatchingUp { query: q, .. } = &mut room.phase {
-                                        *q = query;
-                                    }
-                                    send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost)?;
-                                }
-                                _ => self.caught_up(room).await?,
-                            }
-                        }
-                        _ => {}
                     }
-                }
-            }
-            Response::Error { id, error } => {
-                for room in rooms.iter_mut() {
-                    match &room.phase {
-                        Phase::Disco { id: d } if *d == id => {
-                            // The room may not exist yet: joining creates it.
-                            self.join(stream, room, false).await.map_err(Ended::Lost)?;
-                        }
-                        Phase::CatchingUp { query, .. } if *query == id => {
-                            tracing::warn!(room = %room.cfg.jid, "the room archive refused the catch-up: {:?}", error.defined_condition);
-                            self.caught_up(room).await?;
-                        }
-                        Phase::Joined if id == format!("selfping:{}", room.cfg.jid) => {
-                            let condition = format!("{:?}", error.defined_condition);
-                            if condition.contains("NotAcceptable")
-                                || condition.contains("ItemNotFound")
-                            {
-                                tracing::warn!(room = %room.cfg.jid, "self-ping says we are no longer in the room; rejoining");
-                                let archive = room.archive;
-                                self.join(stream, room, archive)
-                                    .await
-                                    .map_err(Ended::Lost)?;
-                            }
-                        }
-                        _ => {}
-                    }
+                    _ => {}
                 }
             }
         }

@@ -136,7 +136,8 @@ pub(crate) fn mam_query(
     }
 }
 
-/// Ids for the stanzas a task sends, unique within the task: `what-1`, `what-2`...
+/// Ids for the stanzas a task sends, unique within the task and not to be guessed by
+/// anyone forging answers: `what-1-` and 64 random bits in hex, `what-2-`...
 #[derive(Debug, Default)]
 pub(crate) struct Ids(u64);
 
@@ -144,7 +145,7 @@ impl Ids {
     /// The next id, named for what it asks (`ping`, `mam`...).
     pub fn next(&mut self, what: impl std::fmt::Display) -> String {
         self.0 += 1;
-        format!("{what}-{}", self.0)
+        format!("{what}-{}-{:016x}", self.0, rand::random::<u64>())
     }
 
     /// A value nobody else can guess (128 random bits), for what must not be forged:

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{publish, rcids};
 use rc_testkit::{collect_n, joined, room_jid, Prosody, TempDir};
-use recentchanges_xmpp::ChangeStream;
+use recentchanges_xmpp::{ChangeStream, Connection};
 
 /// An archive result for query id `queryid` carrying change `rcid` of `evilwiki`.
 fn forged_result(queryid: &str, rcid: u64) -> String {
@@ -92,4 +92,48 @@ async fn archive_results_forged_by_an_occupant_are_ignored() {
         "exactly what the archive holds, nothing forged"
     );
     rc_testkit::assert_quiet(&mut stream, Duration::from_millis(1000), "nothing forged").await;
+}
+
+/// The full JID the stream is online as.
+async fn online_jid(stream: &ChangeStream) -> String {
+    rc_testkit::wait_status(stream.status(), 10, "online", |s| {
+        matches!(s.connection, Connection::Online { .. })
+    })
+    .await;
+    let connection = stream.status().borrow().connection.clone();
+    match connection {
+        Connection::Online { jid } => jid,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_answers_to_the_clients_requests_are_ignored() {
+    let prosody = Prosody::start();
+    let dir = TempDir::new("rc-xmpp-trust");
+    let mut mallory = prosody.raw_client("bob").await;
+    mallory.join("enwiki", "mallory").await;
+    let mut stream = catching_up(&prosody, &dir, 600).await;
+    let alice = online_jid(&stream).await;
+    mallory
+        .wait_for(&format!("from='{}/alice'", room_jid("enwiki")), 10)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Anyone who knows her address can answer her requests: "the archive is done".
+    let mut forged = String::new();
+    for id in guessed_ids("mam") {
+        forged += &format!(
+            "<iq to='{alice}' type='result' id='{id}'><fin xmlns='urn:xmpp:mam:2' complete='true'/></iq>"
+        );
+    }
+    mallory.send(&forged).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = collect_n(&mut stream, 599, 10).await;
+    assert_eq!(
+        rcids(&got).last(),
+        Some(&600),
+        "the whole archive, the catch-up was not ended early"
+    );
+    assert_eq!(rcids(&got), (2..=600).collect::<Vec<_>>());
+    rc_testkit::assert_quiet(&mut stream, Duration::from_millis(500), "nothing more").await;
 }

@@ -206,7 +206,7 @@ impl Serve for Driver {
             };
             let result = match stanza {
                 Stanza::Message(m) => self.on_message(&mut nodes, m).await,
-                Stanza::Iq(iq) => self.on_iq(&mut stream, &mut nodes, iq).await,
+                Stanza::Iq(iq) => self.on_iq(&mut stream, &mut nodes, &jid, iq).await,
                 Stanza::Presence(_) => Ok(()),
             };
             if let Err(end) = result {
@@ -255,6 +255,7 @@ impl Driver {
         &mut self,
         stream: &mut connect::Stream,
         nodes: &mut [Node],
+        me: &FullJid,
         iq: Iq,
     ) -> Result<(), Ended> {
         let Some(iq) = connect::answer_requests(stream, iq)
@@ -263,9 +264,13 @@ impl Driver {
         else {
             return Ok(());
         };
+        // Every request went to a node's service: the answer must come from there.
+        let from_service =
+            |node: &Node| iq.is_from(&tokio_xmpp::jid::Jid::from(node.target.service.clone()), me);
+        let ours: Vec<bool> = nodes.iter().map(from_service).collect();
         match iq {
-            Response::Result { id, payload } => {
-                for node in nodes.iter_mut() {
+            Response::Result { id, payload, .. } => {
+                for (node, _) in nodes.iter_mut().zip(ours).filter(|(_, ours)| *ours) {
                     match &node.phase {
                         Phase::Subscribing { id: s } if *s == id => {
                             tracing::debug!(node = %node.target.uri, "subscribed");
@@ -289,9 +294,9 @@ impl Driver {
                     }
                 }
             }
-            Response::Error { id, error } => {
+            Response::Error { id, error, .. } => {
                 let condition = ps::condition(&error);
-                for node in nodes.iter_mut() {
+                for (node, _) in nodes.iter_mut().zip(ours).filter(|(_, ours)| *ours) {
                     match &node.phase {
                         Phase::Subscribing { id: s } if *s == id => {
                             self.node_failed(node, NodeError::from_condition(&condition))

@@ -6,13 +6,13 @@
 //! A node that does not exist is created (with [`max_items`](NodePublisherBuilder::max_items)
 //! when set) and the items waiting for it are published in order.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use futures::StreamExt;
 use minidom::Element;
 use tokio::sync::{oneshot, watch};
-use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::jid::{BareJid, FullJid, Jid};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 
@@ -220,7 +220,7 @@ impl Worker {
 impl Serve for Worker {
     /// Sends what waits in the outbox, and settles it as the service confirms it.
     async fn serve(&mut self, session: Session, stop: &mut oneshot::Receiver<()>) -> Ended {
-        let Session { mut stream, .. } = session;
+        let Session { mut stream, jid } = session;
         for entry in self.outbox.iter_mut() {
             entry.0 = None;
         }
@@ -262,7 +262,7 @@ impl Serve for Worker {
                         Incoming::Stanza(_) | Incoming::Invalid { .. } | Incoming::Skip => continue,
                         Incoming::Lost(reason) => return Ended::Lost(reason),
                     };
-                    if let Err(e) = self.on_iq(&mut stream, &mut creating, iq).await {
+                    if let Err(e) = self.on_iq(&mut stream, &mut creating, &jid, iq).await {
                         return Ended::Lost(e);
                     }
                 }
@@ -276,16 +276,30 @@ impl Worker {
         &mut self,
         stream: &mut connect::Stream,
         creating: &mut HashMap<String, String>,
+        me: &FullJid,
         iq: Iq,
     ) -> Result<(), String> {
         let Some(iq) = connect::answer_requests(stream, iq).await? else {
             return Ok(());
         };
+        // Every request went to a post's service: the answer must come from there.
+        let services: HashSet<BareJid> = self
+            .outbox
+            .iter()
+            .map(|(_, p)| p.service.clone())
+            .filter(|s| iq.is_from(&Jid::from(s.clone()), me))
+            .collect();
+        let from_service = |post: &Post| services.contains(&post.service);
+        let created_by = |uri: &str| {
+            self.outbox
+                .iter()
+                .any(|(_, p)| node_uri(p.service.as_str(), &p.node) == uri && from_service(p))
+        };
         match iq {
             Response::Result { id, .. } => {
                 if let Some(uri) = creating
                     .iter()
-                    .find(|(_, c)| **c == id)
+                    .find(|(u, c)| **c == id && created_by(u))
                     .map(|(u, _)| u.clone())
                 {
                     tracing::info!(node = %uri, "node created");
@@ -293,7 +307,7 @@ impl Worker {
                 } else if let Some(pos) = self
                     .outbox
                     .iter()
-                    .position(|(s, _)| s.as_deref() == Some(&id))
+                    .position(|(s, p)| s.as_deref() == Some(&id) && from_service(p))
                 {
                     if let Some((_, post)) = self.outbox.remove(pos) {
                         self.set_node(&post, NodeState::Ready);
@@ -301,11 +315,11 @@ impl Worker {
                     }
                 }
             }
-            Response::Error { id, error } => {
+            Response::Error { id, error, .. } => {
                 let condition = ps::condition(&error);
                 if let Some(uri) = creating
                     .iter()
-                    .find(|(_, c)| **c == id)
+                    .find(|(u, c)| **c == id && created_by(u))
                     .map(|(u, _)| u.clone())
                 {
                     creating.remove(&uri);
@@ -323,7 +337,7 @@ impl Worker {
                 } else if let Some(pos) = self
                     .outbox
                     .iter()
-                    .position(|(s, _)| s.as_deref() == Some(&id))
+                    .position(|(s, p)| s.as_deref() == Some(&id) && from_service(p))
                 {
                     if condition == "item-not-found" {
                         self.outbox[pos].0 = None;
