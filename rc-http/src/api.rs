@@ -34,13 +34,30 @@ pub struct Api {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
     url: Url,
+    /// `url` without user name and password: how it is shown.
+    shown: String,
     maxlag: Option<u32>,
     retry: RetryPolicy,
     max_body: usize,
+    allow_plaintext_credentials: bool,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("url", &self.shown)
+            .field("maxlag", &self.maxlag)
+            .field("retry", &self.retry)
+            .field("max_body", &self.max_body)
+            .field(
+                "allow_plaintext_credentials",
+                &self.allow_plaintext_credentials,
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// Configures an [`Api`]. Defaults: `maxlag=5`, [`RetryPolicy::default`], a 60 s timeout
@@ -54,7 +71,7 @@ struct Inner {
 /// assert_eq!(api.url(), "http://127.0.0.1:8080/api.php");
 /// # Ok::<(), recentchanges_http::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct ApiBuilder {
     url: String,
@@ -63,9 +80,36 @@ pub struct ApiBuilder {
     retry: RetryPolicy,
     timeout: Duration,
     max_body: usize,
+    allow_plaintext_credentials: bool,
+}
+
+impl std::fmt::Debug for ApiBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiBuilder")
+            .field("url", &http::redact_str(&self.url))
+            .field("user_agent", &self.user_agent)
+            .field("maxlag", &self.maxlag)
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
+            .field(
+                "allow_plaintext_credentials",
+                &self.allow_plaintext_credentials,
+            )
+            .finish()
+    }
 }
 
 impl ApiBuilder {
+    /// Lets [`Api::login`] (and a user name and password inside the URL) send credentials
+    /// over plain `http://` to a host that is not loopback. Off by default: they would
+    /// cross the network readable by anyone on the way; loopback (`127.0.0.1`, `::1`,
+    /// `localhost`) is always allowed.
+    pub fn allow_plaintext_credentials(mut self, allow: bool) -> Self {
+        self.allow_plaintext_credentials = allow;
+        self
+    }
+
     /// The `User-Agent` header. Wikimedia asks for a name and a way to contact you.
     pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
         self.user_agent = ua.into();
@@ -108,9 +152,18 @@ impl ApiBuilder {
             Some(self.timeout),
             true,
         )?;
+        let has_userinfo = !url.username().is_empty() || url.password().is_some();
+        if has_userinfo && http::plaintext_to_remote(&url) && !self.allow_plaintext_credentials {
+            return Err(http::plaintext_refused(
+                "the user name and password of the URL",
+                &url,
+            ));
+        }
         Ok(Api {
             inner: Arc::new(Inner {
                 http,
+                shown: http::without_userinfo(&url).to_string(),
+                allow_plaintext_credentials: self.allow_plaintext_credentials,
                 url,
                 maxlag: self.maxlag,
                 retry: self.retry,
@@ -154,16 +207,18 @@ impl Api {
             retry: RetryPolicy::default(),
             timeout: http::TIMEOUT,
             max_body: http::DEFAULT_MAX_BODY,
+            allow_plaintext_credentials: false,
         }
     }
 
-    /// The API's URL.
+    /// The API's URL (without a user name and password it may have had).
     pub fn url(&self) -> &str {
-        self.inner.url.as_str()
+        &self.inner.shown
     }
 
-    fn url_for_errors(&self) -> String {
-        let mut u = self.inner.url.clone();
+    /// The URL as errors show it: without user name, password and query.
+    pub(crate) fn url_for_errors(&self) -> String {
+        let mut u = http::without_userinfo(&self.inner.url);
         u.set_query(None);
         u.to_string()
     }
@@ -279,7 +334,16 @@ impl Api {
     /// Logs in (a bot password `Name@bot`, or an account's own password); later requests
     /// of this client and its clones are made as that user. A logged-in poller may see
     /// more (the `patrolled` flag needs the patrol right) and has higher limits.
+    ///
+    /// Refused ([`Error::Config`]) over plain `http://` to a host that is not loopback,
+    /// unless [`ApiBuilder::allow_plaintext_credentials`] allows it.
     pub async fn login(&self, user: &str, password: &str) -> Result<(), Error> {
+        if http::plaintext_to_remote(&self.inner.url) && !self.inner.allow_plaintext_credentials {
+            return Err(http::plaintext_refused(
+                "the password of login",
+                &self.inner.url,
+            ));
+        }
         let token = self.token("login").await?;
         let res = self
             .post_json(&[

@@ -100,9 +100,12 @@ pub(crate) fn client(
 ) -> Result<(Url, reqwest::Client), Error> {
     let parsed: Url = url
         .parse()
-        .map_err(|e| Error::Config(format!("{what} {url:?}: {e}")))?;
+        .map_err(|e| Error::Config(format!("{what} {:?}: {e}", redact_str(url))))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(Error::Config(format!("{what} {url:?}: not http(s)")));
+        return Err(Error::Config(format!(
+            "{what} {:?}: not http(s)",
+            redact_str(url)
+        )));
     }
     let connect = timeout.map_or(CONNECT_TIMEOUT, |t| t.min(CONNECT_TIMEOUT));
     let mut builder = reqwest::Client::builder()
@@ -117,6 +120,59 @@ pub(crate) fn client(
         .build()
         .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
     Ok((parsed, http))
+}
+
+/// `url` without its user name and password (`https://user:pw@host/` -> `https://host/`):
+/// how every URL is shown, in errors, logs and `Debug`.
+pub(crate) fn without_userinfo(url: &Url) -> Url {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u
+}
+
+/// A URL as given (perhaps not even a URL) with anything that may be a user name and
+/// password removed: the part between `://` and the last `@` before the path.
+pub(crate) fn redact_str(url: &str) -> String {
+    if let Ok(u) = url.parse::<Url>() {
+        return without_userinfo(&u).to_string();
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// Whether credentials sent to `url` would cross the network in clear text: plain
+/// `http://` to a host that is not loopback (`127.0.0.0/8`, `::1`, `localhost`).
+pub(crate) fn plaintext_to_remote(url: &Url) -> bool {
+    if url.scheme() != "http" {
+        return false;
+    }
+    let Some(host) = url.host_str() else {
+        return true;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => !ip.is_loopback(),
+        Err(_) => {
+            let d = host.trim_end_matches('.').to_ascii_lowercase();
+            d != "localhost" && !d.ends_with(".localhost")
+        }
+    }
+}
+
+/// The error for credentials that would be sent in clear text (`what`: which ones).
+pub(crate) fn plaintext_refused(what: &str, url: &Url) -> Error {
+    Error::Config(format!(
+        "{what} would be sent unencrypted to {} (plain http:// to a host that is not \
+         loopback): use https://, or allow_plaintext_credentials(true) to send them anyway",
+        without_userinfo(url)
+    ))
 }
 
 /// rustls with the ring provider and the platform's certificate verifier.

@@ -385,7 +385,7 @@ impl Fetch for ApiSource {
             .list(rcstart.as_deref(), "newer", &limit, &cont)
             .await?;
         let page = parse_page(&body, &self.parser).map_err(|reason| Error::Response {
-            url: self.api.url().to_owned(),
+            url: self.api.url_for_errors(),
             reason,
         })?;
         let overlap = self.cfg.overlap;
@@ -423,7 +423,7 @@ impl ApiSource {
         let limit = self.cfg.limit.to_string();
         let body = self.list(None, "older", &limit, &BTreeMap::new()).await?;
         let page = parse_page(&body, &self.parser).map_err(|reason| Error::Response {
-            url: self.api.url().to_owned(),
+            url: self.api.url_for_errors(),
             reason,
         })?;
         let newest = page.rows.iter().filter_map(|r| r.timestamp).max();

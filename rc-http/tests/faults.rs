@@ -217,3 +217,112 @@ async fn an_answer_larger_than_max_body_is_refused_with_a_clear_error() {
     // The default: 64 MiB.
     assert_eq!(recentchanges_http::DEFAULT_MAX_BODY, 64 * 1024 * 1024);
 }
+
+/// No server: the refusal comes before any connection (wiki.example.org is never asked).
+#[tokio::test]
+async fn credentials_over_plain_http_to_another_host_are_refused_unless_allowed() {
+    use recentchanges_http::wikirpc::{Client, Credentials, Dialect};
+    let remote = "http://wiki.example.org/w/api.php";
+    let err = Api::new(remote)
+        .unwrap()
+        .login("bot", "s3cret")
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("unencrypted") && text.contains("allow_plaintext_credentials(true)"),
+        "{text}"
+    );
+    assert!(
+        matches!(err, recentchanges_http::Error::Config(_)),
+        "{err:?}"
+    );
+    let rpc = |url: &str, allow: bool| {
+        Client::builder(url, Dialect::DokuWiki)
+            .credentials(Credentials::new("bot", "s3cret"))
+            .allow_plaintext_credentials(allow)
+            .build()
+    };
+    let err = rpc("http://wiki.example.org/lib/exe/xmlrpc.php", false).unwrap_err();
+    assert!(err.to_string().contains("unencrypted"), "{err}");
+    assert!(rpc("http://wiki.example.org/lib/exe/xmlrpc.php", true).is_ok());
+    for ok in [
+        "https://wiki.example.org/lib/exe/xmlrpc.php",
+        "http://127.0.0.1:8090/lib/exe/xmlrpc.php",
+        "http://127.1.2.3/lib/exe/xmlrpc.php",
+        "http://localhost:8090/lib/exe/xmlrpc.php",
+        "http://[::1]:8090/lib/exe/xmlrpc.php",
+    ] {
+        assert!(rpc(ok, false).is_ok(), "{ok}");
+    }
+    // A user name and password inside the URL are credentials too.
+    let err = Api::new("http://bot:s3cret@wiki.example.org/w/api.php").unwrap_err();
+    assert!(err.to_string().contains("unencrypted"), "{err}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    assert!(Api::builder("http://bot:s3cret@wiki.example.org/w/api.php")
+        .allow_plaintext_credentials(true)
+        .build()
+        .is_ok());
+}
+
+/// Canned server answering an HTML page, and a port nobody listens on: a password inside
+/// the URL shows in no error, no `Debug`, no `url()` and no link.
+#[tokio::test]
+async fn a_password_inside_the_url_never_shows_in_errors_debug_or_links() {
+    use recentchanges_http::wikirpc::{Client, Dialect};
+    let secret = "s3cret";
+    let no_secret = |what: &str, text: String| {
+        assert!(!text.contains(secret), "{what}: {text}");
+    };
+    let (port, _) = canned_server(vec![(
+        "200 OK",
+        "",
+        "<html><body>Maintenance</body></html>".into(),
+    )])
+    .await;
+    let api = Api::builder(&format!("http://bot:{secret}@127.0.0.1:{port}/api.php"))
+        .retry(quick())
+        .build()
+        .unwrap();
+    no_secret("Api Debug", format!("{api:?}"));
+    no_secret("Api::url", api.url().to_owned());
+    let builder = Api::builder(&format!("https://bot:{secret}@127.0.0.1:{port}/api.php"));
+    no_secret("ApiBuilder Debug", format!("{builder:?}"));
+    let mut poller = Poller::new(api.clone(), PollerConfig::new("w").start(Start::Beginning));
+    let err = poller.poll().await.unwrap_err();
+    no_secret("poller error", format!("{err} / {err:?}"));
+
+    let closed = rc_testkit::free_port();
+    let api = Api::builder(&format!("http://bot:{secret}@127.0.0.1:{closed}/api.php"))
+        .retry(RetryPolicy {
+            max_attempts: 1,
+            ..quick()
+        })
+        .build()
+        .unwrap();
+    let err = api.get_json(&[("action", "query")]).await.unwrap_err();
+    no_secret("connection error", format!("{err} / {err:?}"));
+    for bad in [
+        format!("ftp://bot:{secret}@example.org/"),
+        format!("http://bot:{secret}@exa mple.org/"),
+    ] {
+        let err = Api::new(&bad).unwrap_err();
+        no_secret("config error", err.to_string());
+    }
+
+    let rpc = Client::builder(
+        &format!("http://bot:{secret}@127.0.0.1:{closed}/lib/exe/xmlrpc.php"),
+        Dialect::DokuWiki,
+    )
+    .retry(RetryPolicy {
+        max_attempts: 1,
+        ..quick()
+    })
+    .build()
+    .unwrap();
+    no_secret("Client Debug", format!("{rpc:?}"));
+    no_secret("page_url", rpc.page_url("start").unwrap());
+    no_secret("revision_url", rpc.revision_url("start", 3).unwrap());
+    let err = rpc.get_page("start", None).await.unwrap_err();
+    no_secret("WikiRPC error", format!("{err} / {err:?}"));
+}

@@ -153,14 +153,27 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
     url: Url,
+    /// `url` without user name and password: how it is shown.
+    shown: String,
     dialect: Dialect,
     credentials: Option<Credentials>,
     retry: RetryPolicy,
     max_body: usize,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.shown)
+            .field("dialect", &self.dialect)
+            .field("credentials", &self.credentials)
+            .field("retry", &self.retry)
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Configures a [`Client`]. Defaults: no credentials, [`RetryPolicy::default`], a 60 s
@@ -176,7 +189,7 @@ struct Inner {
 /// assert!(Client::new("ftp://example.org/", Dialect::JspWiki).is_err());
 /// # Ok::<(), recentchanges_http::wikirpc::RpcError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct ClientBuilder {
     url: String,
@@ -186,9 +199,38 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     timeout: Duration,
     max_body: usize,
+    allow_plaintext_credentials: bool,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("url", &http::redact_str(&self.url))
+            .field("dialect", &self.dialect)
+            .field("credentials", &self.credentials)
+            .field("user_agent", &self.user_agent)
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
+            .field(
+                "allow_plaintext_credentials",
+                &self.allow_plaintext_credentials,
+            )
+            .finish()
+    }
 }
 
 impl ClientBuilder {
+    /// Lets the [credentials](Self::credentials) (or a user name and password inside the
+    /// URL) be sent over plain `http://` to a host that is not loopback. Off by default:
+    /// basic auth would cross the network readable by anyone on the way, so
+    /// [`build`](Self::build) refuses it; loopback (`127.0.0.1`, `::1`, `localhost`) is
+    /// always allowed.
+    pub fn allow_plaintext_credentials(mut self, allow: bool) -> Self {
+        self.allow_plaintext_credentials = allow;
+        self
+    }
+
     /// HTTP basic-auth credentials sent with every request.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(credentials);
@@ -230,9 +272,17 @@ impl ClientBuilder {
             Some(self.timeout),
             false,
         )?;
+        let has_userinfo = !url.username().is_empty() || url.password().is_some();
+        if (self.credentials.is_some() || has_userinfo)
+            && http::plaintext_to_remote(&url)
+            && !self.allow_plaintext_credentials
+        {
+            return Err(http::plaintext_refused("the basic-auth credentials", &url).into());
+        }
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                shown: http::without_userinfo(&url).to_string(),
                 url,
                 dialect: self.dialect,
                 credentials: self.credentials,
@@ -260,12 +310,13 @@ impl Client {
             retry: RetryPolicy::default(),
             timeout: http::TIMEOUT,
             max_body: http::DEFAULT_MAX_BODY,
+            allow_plaintext_credentials: false,
         }
     }
 
-    /// The endpoint's URL.
+    /// The endpoint's URL (without a user name and password it may have had).
     pub fn url(&self) -> &str {
-        self.inner.url.as_str()
+        &self.inner.shown
     }
 
     /// The dialect.
@@ -312,7 +363,7 @@ impl Client {
     }
 
     fn link(&self, name: &str, version: Option<i64>) -> Option<String> {
-        let url = &self.inner.url;
+        let url = &http::without_userinfo(&self.inner.url);
         let (suffix, page, param, version_param) = match self.inner.dialect {
             Dialect::DokuWiki => ("lib/exe/xmlrpc.php", "doku.php", "id", "rev"),
             Dialect::JspWiki => ("RPC2/", "Wiki.jsp", "page", "version"),
@@ -392,7 +443,7 @@ impl Client {
             if let Some(c) = &inner.credentials {
                 req = req.basic_auth(&c.user, Some(&c.password));
             }
-            tracing::debug!(method, url = %inner.url, "XML-RPC call");
+            tracing::debug!(method, url = %inner.shown, "XML-RPC call");
             async move { http::send(req, self.url(), idempotent, inner.max_body).await }
         })
         .await;
