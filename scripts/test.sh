@@ -18,6 +18,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 echo "== cargo test (committed fixtures)"
 cargo test --workspace --all-features
+echo "== features: what --no-default-features pulls, and each feature alone"
+scripts/check-features.sh
 
 if [ "${RC_SKIP_MEDIAWIKI:-0}" != 1 ]; then
   echo "== fresh fixtures from a real MediaWiki 1.39"

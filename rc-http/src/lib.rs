@@ -12,7 +12,7 @@
 //! - [`mirror`]: a local directory of page texts kept in step with a wiki.
 //! - [`wikirpc`]: DokuWiki's and JSPWiki's XML-RPC interface: a resumable
 //!   `getRecentChanges` poller and page texts.
-//! - [`wikiping`]: a WikiPing listener: wikis' `wiki.ping` XML-RPC calls as changes.
+//! - `wikiping` (feature `wikiping`): a WikiPing listener: wikis' `wiki.ping` XML-RPC calls as changes.
 //! - `eventstreams` (feature `eventstreams`): Wikimedia EventStreams, the public wikis'
 //!   live changes over Server-Sent Events, resumable, without gaps or duplicates.
 //! - `backfill` (feature `xmpp`): a wiki's XMPP room stream with what the room's archive
@@ -36,12 +36,15 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
 #[cfg(feature = "xmpp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xmpp")))]
 pub mod backfill;
 mod error;
 #[cfg(feature = "eventstreams")]
+#[cfg_attr(docsrs, doc(cfg(feature = "eventstreams")))]
 pub mod eventstreams;
 mod fsutil;
 mod http;
@@ -51,6 +54,8 @@ mod poller;
 mod polling;
 mod rc_list;
 pub mod relay;
+#[cfg(feature = "wikiping")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wikiping")))]
 pub mod wikiping;
 pub mod wikirpc;
 

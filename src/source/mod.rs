@@ -50,8 +50,10 @@ use std::time::{Duration, Instant};
 
 use futures::Stream;
 use recentchanges_core::{Filter, RecentChange};
+#[cfg(feature = "eventstreams")]
 use recentchanges_http::eventstreams::{Delivery, EventStreamsError};
 use recentchanges_http::Start;
+#[cfg(feature = "xmpp")]
 use recentchanges_xmpp::Tls;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
@@ -67,6 +69,7 @@ pub struct Source {
     rooms: Vec<String>,
     login: Option<Login>,
     server: Option<String>,
+    #[cfg(feature = "xmpp")]
     tls: Tls,
     nick: String,
     wiki: Option<String>,
@@ -82,6 +85,7 @@ pub struct Source {
 }
 
 #[derive(Clone)]
+#[cfg_attr(not(feature = "xmpp"), allow(dead_code))]
 enum Login {
     Account { jid: String, password: String },
     Anonymous { domain: String },
@@ -99,7 +103,6 @@ impl fmt::Debug for Source {
             .field("rooms", &self.rooms)
             .field("login", &login)
             .field("server", &self.server)
-            .field("tls", &self.tls)
             .field("wiki", &self.wiki)
             .field("backfill", &self.backfill)
             .field(
@@ -128,6 +131,7 @@ impl Source {
             rooms: Vec::new(),
             login: None,
             server: None,
+            #[cfg(feature = "xmpp")]
             tls: Tls::Required,
             nick: "recentchanges".into(),
             wiki: None,
@@ -172,6 +176,7 @@ impl Source {
     }
 
     /// XMPP: the TLS policy (STARTTLS required by default).
+    #[cfg(feature = "xmpp")]
     pub fn tls(mut self, tls: Tls) -> Self {
         self.tls = tls;
         self
@@ -307,6 +312,7 @@ pub struct Change {
     /// Replayed from an archive or fetched while catching up, rather than received live.
     pub replayed: bool,
     /// EventStreams: the event's stream, Kafka topic, partition, offset, id and time.
+    #[cfg(feature = "eventstreams")]
     pub delivery: Option<Delivery>,
 }
 
@@ -332,24 +338,29 @@ pub enum SourceError {
     #[error("configuration: {0}")]
     Config(String),
     /// From an XMPP room or node.
+    #[cfg(feature = "xmpp")]
     #[error(transparent)]
     Xmpp(#[from] recentchanges_xmpp::StreamError),
     /// From MediaWiki's API or a WikiRPC / WikiPing endpoint.
     #[error(transparent)]
     Http(#[from] recentchanges_http::Error),
     /// From a room stream with backfill.
+    #[cfg(feature = "xmpp")]
     #[error(transparent)]
     Backfill(#[from] recentchanges_http::backfill::BackfillError),
     /// From a PubSub node.
+    #[cfg(feature = "xmpp")]
     #[error(transparent)]
     PubSub(#[from] recentchanges_xmpp::pubsub::NodeStreamError),
     /// From a WikiRPC endpoint (DokuWiki, JSPWiki).
     #[error(transparent)]
     Rpc(#[from] recentchanges_http::wikirpc::RpcError),
     /// From the WikiPing listener (a refused request, or the address cannot be bound).
+    #[cfg(feature = "wikiping")]
     #[error(transparent)]
     Ping(#[from] recentchanges_http::wikiping::PingError),
     /// From EventStreams (a bad or oversized event, a refused stream).
+    #[cfg(feature = "eventstreams")]
     #[error(transparent)]
     EventStreams(#[from] EventStreamsError),
 }
@@ -358,20 +369,21 @@ impl SourceError {
     /// Whether the stream ends after it (a wrong password, retries exhausted, an address
     /// that cannot be bound...).
     pub fn is_fatal(&self) -> bool {
-        if let SourceError::EventStreams(e) = self {
-            return e.is_fatal();
+        use recentchanges_http::wikirpc::RpcError;
+        match self {
+            SourceError::Config(_) | SourceError::Rpc(RpcError::Auth { .. }) => true,
+            #[cfg(feature = "wikiping")]
+            SourceError::Ping(recentchanges_http::wikiping::PingError::Bind { .. }) => true,
+            #[cfg(feature = "xmpp")]
+            SourceError::Xmpp(recentchanges_xmpp::StreamError::Fatal(_))
+            | SourceError::PubSub(recentchanges_xmpp::pubsub::NodeStreamError::Fatal(_))
+            | SourceError::Backfill(recentchanges_http::backfill::BackfillError::Room(
+                recentchanges_xmpp::StreamError::Fatal(_),
+            )) => true,
+            #[cfg(feature = "eventstreams")]
+            SourceError::EventStreams(e) => e.is_fatal(),
+            _ => false,
         }
-        matches!(
-            self,
-            SourceError::Config(_)
-                | SourceError::Rpc(recentchanges_http::wikirpc::RpcError::Auth { .. })
-                | SourceError::Ping(recentchanges_http::wikiping::PingError::Bind { .. })
-                | SourceError::Xmpp(recentchanges_xmpp::StreamError::Fatal(_))
-                | SourceError::PubSub(recentchanges_xmpp::pubsub::NodeStreamError::Fatal(_))
-                | SourceError::Backfill(recentchanges_http::backfill::BackfillError::Room(
-                    recentchanges_xmpp::StreamError::Fatal(_)
-                ))
-        )
     }
 }
 

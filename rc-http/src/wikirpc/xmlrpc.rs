@@ -148,6 +148,7 @@ pub(crate) enum Response {
 }
 
 /// A method call: its name and parameters.
+#[cfg_attr(not(feature = "wikiping"), allow(dead_code))] // the listener's side
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Call {
     pub(crate) method: String,
@@ -172,6 +173,7 @@ pub(crate) fn write_call(method: &str, params: &[Value]) -> String {
 }
 
 /// A `<methodResponse>` holding one value.
+#[cfg_attr(not(feature = "wikiping"), allow(dead_code))] // the listener's side
 pub(crate) fn write_response(value: &Value) -> String {
     let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><params><param>");
@@ -181,6 +183,7 @@ pub(crate) fn write_response(value: &Value) -> String {
 }
 
 /// A `<methodResponse>` holding a fault.
+#[cfg_attr(not(feature = "wikiping"), allow(dead_code))] // the listener's side
 pub(crate) fn write_fault(code: i64, message: &str) -> String {
     let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><fault>");
@@ -369,6 +372,7 @@ pub(crate) fn read_response(xml: &str) -> Result<Response, String> {
 }
 
 /// Reads a `<methodCall>`.
+#[cfg_attr(not(feature = "wikiping"), allow(dead_code))] // the listener's side
 pub(crate) fn read_call(xml: &str) -> Result<Call, String> {
     let root = parse_tree(xml)?;
     if root.name != "methodCall" {
