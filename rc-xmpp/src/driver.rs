@@ -24,7 +24,7 @@ use crate::dedup::Window;
 use crate::error::{Fatal, RoomError, StreamError};
 use crate::feed::{Feeder, Position};
 use crate::resume::ResumePosition;
-use crate::stanzas::{self, HistoryRequest, Ids, MucUser};
+use crate::stanzas::{self, HistoryRequest, Ids, MucUser, Page};
 use crate::status::{RoomState, Status};
 use crate::task::{Ended, Serve};
 use crate::RoomChange;
@@ -258,7 +258,8 @@ impl Driver {
     ) -> Result<(), String> {
         let position = self.out.received().room(room.cfg.jid.as_str()).cloned();
         let history = match (&position, archive) {
-            (Some(p), true) if p.stanza_id.is_some() => HistoryRequest::Nothing,
+            // The archive replays what was missed, by id or by time.
+            (Some(p), true) if p.stanza_id.is_some() || p.time.is_some() => HistoryRequest::Nothing,
             (Some(p), _) if p.time.is_some() => HistoryRequest::Since(p.time.expect("checked")),
             _ => match self.cfg.history {
                 History::None => HistoryRequest::Nothing,
@@ -346,8 +347,7 @@ impl Driver {
                                     &room.cfg.jid,
                                     &query,
                                     queryid,
-                                    Some(&last),
-                                    false,
+                                    Page::After(&last),
                                     MAM_PAGE,
                                 );
                                 if let Phase::CatchingUp { query: q, .. } = &mut room.phase {
@@ -437,23 +437,20 @@ impl Driver {
             }
             PresenceType::None if is_self => {
                 if let Phase::Joining { archive } = room.phase {
-                    let resume_id = self
-                        .out
-                        .received()
-                        .room(room.cfg.jid.as_str())
-                        .and_then(|p| p.stanza_id.clone());
-                    match (archive, resume_id) {
-                        (true, Some(after)) => {
+                    let position = self.out.received().room(room.cfg.jid.as_str()).cloned();
+                    let page = position
+                        .as_ref()
+                        .and_then(|p| match (&p.stanza_id, p.time) {
+                            (Some(id), _) => Some(Page::After(id)),
+                            (None, Some(t)) => Some(Page::Since(t)),
+                            (None, None) => None,
+                        });
+                    match (archive, page) {
+                        (true, Some(page)) => {
                             let query = self.ids.next("mam");
                             let queryid = Ids::secret();
-                            let iq = stanzas::mam_query(
-                                &room.cfg.jid,
-                                &query,
-                                &queryid,
-                                Some(&after),
-                                false,
-                                MAM_PAGE,
-                            );
+                            let iq =
+                                stanzas::mam_query(&room.cfg.jid, &query, &queryid, page, MAM_PAGE);
                             room.phase = Phase::CatchingUp {
                                 query,
                                 queryid,
@@ -541,8 +538,7 @@ impl Driver {
                     &room.cfg.jid,
                     &id,
                     &Ids::secret(),
-                    None,
-                    true,
+                    Page::Newest,
                     1,
                 )),
             )

@@ -18,6 +18,7 @@ pub(crate) mod ns {
     pub const DELAY: &str = "urn:xmpp:delay";
     pub const MAM: &str = "urn:xmpp:mam:2";
     pub const RSM: &str = "http://jabber.org/protocol/rsm";
+    pub const DATA: &str = "jabber:x:data";
     pub const FORWARD: &str = "urn:xmpp:forward:0";
     pub const PING: &str = "urn:xmpp:ping";
     pub const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
@@ -104,30 +105,54 @@ pub(crate) fn groupchat(room: &BareJid, body: &str, payloads: Vec<Element>) -> M
         .with_payloads(payloads)
 }
 
-/// A room archive query for what came after `after` (or everything, newest last).
+/// Which page of a room archive to ask for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Page<'a> {
+    /// What came after this archive id.
+    After(&'a str),
+    /// What was archived since this time (whole seconds: Prosody stamps its archive to
+    /// the second, so the time is truncated, and a change of that second may come again).
+    Since(DateTime<Utc>),
+    /// The newest messages.
+    Newest,
+}
+
+/// A room archive query for one page of at most `max` messages, oldest first.
 /// `queryid` marks the results; nobody else may know it ([`Ids::secret`]).
-pub(crate) fn mam_query(
-    room: &BareJid,
-    id: &str,
-    queryid: &str,
-    after: Option<&str>,
-    before_last: bool,
-    max: u32,
-) -> Iq {
+pub(crate) fn mam_query(room: &BareJid, id: &str, queryid: &str, page: Page<'_>, max: u32) -> Iq {
     let mut set = vec![text_element("max", ns::RSM, &max.to_string())];
-    if let Some(a) = after {
-        set.push(text_element("after", ns::RSM, a));
-    }
-    if before_last {
+    let mut children = vec![];
+    match page {
+        Page::After(a) => set.push(text_element("after", ns::RSM, a)),
         // `<before/>` asks for the last page: the newest messages.
-        set.push(element("before", ns::RSM, &[], vec![]));
+        Page::Newest => set.push(element("before", ns::RSM, &[], vec![])),
+        Page::Since(t) => {
+            let field = |var: &str, kind: Option<&str>, value: &str| {
+                let attrs: Vec<(&str, &str)> = [("var", var)]
+                    .into_iter()
+                    .chain(kind.map(|k| ("type", k)))
+                    .collect();
+                element(
+                    "field",
+                    ns::DATA,
+                    &attrs,
+                    vec![text_element("value", ns::DATA, value)],
+                )
+            };
+            let start = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            children.push(element(
+                "x",
+                ns::DATA,
+                &[("type", "submit")],
+                vec![
+                    field("FORM_TYPE", Some("hidden"), ns::MAM),
+                    field("start", None, &start),
+                ],
+            ));
+        }
     }
-    let query = element(
-        "query",
-        ns::MAM,
-        &[("queryid", queryid)],
-        vec![element("set", ns::RSM, &[], set)],
-    );
+    children.push(element("set", ns::RSM, &[], set));
+    let query = element("query", ns::MAM, &[("queryid", queryid)], children);
     Iq::Set {
         from: None,
         to: Some(Jid::from(room.clone())),

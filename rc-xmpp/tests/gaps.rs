@@ -1,0 +1,69 @@
+//! Never lose a gap silently: what a restarted or reconnected client cannot get back
+//! from the room archive is either recovered another way or reported.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{publish, rcids};
+use futures::StreamExt;
+use rc_testkit::{
+    assert_quiet, collect_n, joined, next_within, room_bare, wait_status, Prosody, TempDir,
+};
+use recentchanges_xmpp::{ChangeStream, ResumePosition};
+
+/// Alice in room `enwiki`, resuming from (and saving to) `file`.
+fn resuming(prosody: &Prosody, file: &std::path::Path) -> ChangeStream {
+    prosody
+        .room_client("alice", "enwiki")
+        .resume_from_file(file)
+        .unwrap()
+        .connect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_joined_an_empty_archive_catches_up_from_it_by_time() {
+    let prosody = Prosody::start();
+    let dir = TempDir::new("rc-xmpp-gaps");
+    let file = dir.join("enwiki.pos");
+    let room = room_bare("enwiki");
+    // The room exists (its owner made it) but its archive is empty.
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    wait_status(
+        publisher.status(),
+        10,
+        "the owner joined",
+        rc_testkit::all_joined,
+    )
+    .await;
+    let mut first = resuming(&prosody, &file);
+    joined(&first, 10).await;
+    // Nothing arrives; reading moves the position to the join.
+    for _ in 0..20 {
+        if first.position().room(room.as_str()).is_some() {
+            break;
+        }
+        let item = tokio::time::timeout(Duration::from_millis(50), first.next()).await;
+        assert!(item.is_err(), "no item");
+    }
+    first.close().await;
+    let saved = ResumePosition::load(&file).unwrap();
+    let pos = saved.room(room.as_str()).expect("a position for the room");
+    assert!(
+        pos.stanza_id.is_none() && pos.time.is_some(),
+        "only a time: {pos:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // Meanwhile, far more than the room's history keeps (20).
+    publish(&mut publisher, "enwiki", 1..=300).await;
+    assert!(publisher.flush(Duration::from_secs(30)).await);
+    let mut second = resuming(&prosody, &file);
+    let got = collect_n(&mut second, 300, 10).await;
+    assert_eq!(rcids(&got), (1..=300).collect::<Vec<_>>(), "all of them");
+    assert!(got.iter().all(|c| c.replayed), "from the archive");
+    publish(&mut publisher, "enwiki", 301..=301).await;
+    let live = next_within(&mut second, 10).await.unwrap();
+    assert_eq!((live.rcid, live.replayed), (Some(301), false));
+    assert_quiet(&mut second, Duration::from_millis(500), "nothing twice").await;
+}
