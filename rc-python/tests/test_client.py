@@ -289,7 +289,10 @@ def test_resume_from_a_saved_position_and_from_a_file(prosody, tmp_path):
 
 CHILD = textwrap.dedent(
     """
-    import sys, time, rcclient
+    import signal, sys, time, rcclient
+    # Python's own Ctrl-C handler, even when the parent ignores SIGINT (a background job
+    # of a non-interactive shell does, and a child inherits it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     client = rcclient.Client("carol@localhost", "carolcarol", rooms=[sys.argv[2]],
                              server=sys.argv[1], tls="plaintext-loopback")
     assert client.wait_until_joined(10), client.status
@@ -316,7 +319,10 @@ def test_ctrl_c_interrupts_a_blocking_iteration_quickly(prosody, python_exe):
         time.sleep(0.5)  # it is blocked in the iteration now
         t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
+        watchdog = threading.Timer(15, proc.kill)  # a child that ignores it fails, not hangs
+        watchdog.start()
         line = proc.stdout.readline()
+        watchdog.cancel()
         interrupted_after = time.monotonic() - t0
         proc.wait(timeout=10)
         exited_after = time.monotonic() - t0
