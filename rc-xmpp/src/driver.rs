@@ -96,10 +96,12 @@ enum Phase {
     /// Replaying the archive after the last stanza id; live messages wait in `held`.
     /// `query` is the id of the page's request, `queryid` the secret that marks its
     /// results (the same for every page).
+    /// `by_time`: the replay started from the position's time, not its stanza id.
     CatchingUp {
         query: String,
         queryid: String,
         held: Vec<Message>,
+        by_time: bool,
     },
     Joined,
     /// Kicked or dropped; join again at this time.
@@ -368,8 +370,7 @@ impl Driver {
                         self.join(stream, room, false).await.map_err(Ended::Lost)?;
                     }
                     Phase::CatchingUp { query, .. } if *query == id && from_room => {
-                        tracing::warn!(room = %room.cfg.jid, "the room archive refused the catch-up: {:?}", error.defined_condition);
-                        self.caught_up(room).await?;
+                        self.catch_up_refused(stream, room, &error).await?;
                     }
                     Phase::Joined
                         if room.self_ping.as_deref() == Some(id.as_str()) && !from_room =>
@@ -455,6 +456,7 @@ impl Driver {
                                 query,
                                 queryid,
                                 held: Vec::new(),
+                                by_time: matches!(page, Page::Since(_)),
                             };
                             send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost)?;
                         }
@@ -573,6 +575,47 @@ impl Driver {
             error,
         });
         self.out.deliver(item, None).await
+    }
+
+    /// The archive refused the catch-up (the saved stanza id is no longer in it): a gap,
+    /// reported as an item and counted; what the archive holds since the position's
+    /// time is replayed instead, if there is a time and that was not what failed.
+    async fn catch_up_refused(
+        &mut self,
+        stream: &mut connect::Stream,
+        room: &mut Room,
+        error: &xmpp_parsers::stanza_error::StanzaError,
+    ) -> Result<(), Ended> {
+        let condition = crate::pubsub::stanzas::condition(error);
+        let since = self
+            .out
+            .received()
+            .room(room.cfg.jid.as_str())
+            .and_then(|p| p.time);
+        tracing::warn!(room = %room.cfg.jid, %condition, ?since, "the room archive refused the catch-up; changes may be missing");
+        self.status.send_modify(|s| s.gaps += 1);
+        let item = Err(StreamError::Gap {
+            room: room.cfg.jid.clone(),
+            since,
+            condition,
+        });
+        self.out.deliver(item, None).await?;
+        if let (
+            Phase::CatchingUp {
+                query,
+                queryid,
+                by_time: by_time @ false,
+                ..
+            },
+            Some(t),
+        ) = (&mut room.phase, since)
+        {
+            *query = self.ids.next("mam");
+            *by_time = true;
+            let iq = stanzas::mam_query(&room.cfg.jid, query, queryid, Page::Since(t), MAM_PAGE);
+            return send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost);
+        }
+        self.caught_up(room).await
     }
 
     /// The archive replay is over: release the live messages held meanwhile.

@@ -117,6 +117,20 @@ pub enum StreamError {
         /// Why.
         error: RoomError,
     },
+    /// Changes of a room may be missing: its archive refused to replay what came after
+    /// the position (the saved stanza id expired or the archive was wiped:
+    /// `item-not-found`). What it still holds since the position's time follows this
+    /// item; what was posted before its oldest message is lost. Counted in
+    /// [`Status::gaps`](crate::Status::gaps).
+    #[error("room {room}: changes may be missing{}: the archive refused the catch-up ({condition})", since.map(|t| format!(" since {}", t.to_rfc3339())).unwrap_or_default())]
+    Gap {
+        /// The room.
+        room: BareJid,
+        /// The time of the last change received before the gap, if known.
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// The archive's stanza error condition.
+        condition: String,
+    },
     /// The client stopped for good: wrong password, no usable TLS, retries exhausted.
     #[error("{0}")]
     Fatal(#[from] Fatal),

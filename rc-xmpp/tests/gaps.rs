@@ -10,7 +10,7 @@ use futures::StreamExt;
 use rc_testkit::{
     assert_quiet, collect_n, joined, next_within, room_bare, wait_status, Prosody, TempDir,
 };
-use recentchanges_xmpp::{ChangeStream, ResumePosition};
+use recentchanges_xmpp::{ChangeStream, ResumePosition, StreamError};
 
 /// Alice in room `enwiki`, resuming from (and saving to) `file`.
 fn resuming(prosody: &Prosody, file: &std::path::Path) -> ChangeStream {
@@ -66,4 +66,53 @@ async fn a_consumer_that_joined_an_empty_archive_catches_up_from_it_by_time() {
     let live = next_within(&mut second, 10).await.unwrap();
     assert_eq!((live.rcid, live.replayed), (Some(301), false));
     assert_quiet(&mut second, Duration::from_millis(500), "nothing twice").await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_archive_catch_up_falls_back_to_time_and_reports_the_gap() {
+    let prosody = Prosody::start();
+    let dir = TempDir::new("rc-xmpp-gaps");
+    let file = dir.join("enwiki.pos");
+    let room = room_bare("enwiki");
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    let mut first = resuming(&prosody, &file);
+    joined(&first, 10).await;
+    publish(&mut publisher, "enwiki", 1..=2).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    publish(&mut publisher, "enwiki", 3..=3).await;
+    collect_n(&mut first, 3, 10).await;
+    first.close().await;
+    // The archive no longer knows the saved stanza id (expired, or the archive was
+    // wiped and refilled): it answers item-not-found.
+    let mut saved = ResumePosition::load(&file).unwrap();
+    let pos = saved.rooms.get_mut(room.as_str()).unwrap();
+    assert!(pos.time.is_some());
+    pos.stanza_id = Some("expired-or-wiped".into());
+    saved.save(&file).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    publish(&mut publisher, "enwiki", 4..=40).await;
+    assert!(publisher.flush(Duration::from_secs(10)).await);
+    let mut second = resuming(&prosody, &file);
+    match next_within(&mut second, 10).await {
+        Err(e @ StreamError::Gap { .. }) => {
+            assert!(e.to_string().contains(room.as_str()), "names the room: {e}");
+        }
+        other => panic!("expected a gap item, got {other:?}"),
+    }
+    // Prosody's archive times are whole seconds: change 3, of the saved time's second,
+    // may come again; nothing older does.
+    let got = rc_testkit::collect_until(
+        &mut second,
+        &(4..=40).collect(),
+        |c| c.rcid,
+        10,
+        Duration::from_millis(500),
+    )
+    .await;
+    let ids = rcids(&got);
+    assert!(
+        ids == (4..=40).collect::<Vec<_>>() || ids == (3..=40).collect::<Vec<_>>(),
+        "what the archive still holds since the saved time: {ids:?}"
+    );
+    assert_eq!(second.status().borrow().gaps, 1, "counted");
 }

@@ -77,7 +77,7 @@ mod driver;
 mod error;
 mod position;
 mod publisher;
-mod stanzas;
+pub(crate) mod stanzas;
 
 use std::ops::Deref;
 use std::pin::Pin;
