@@ -79,6 +79,8 @@ struct Room {
     /// The last self-ping's id, while its answer is due.
     self_ping: Option<String>,
     nicks_tried: u32,
+    /// Joins refused in a row for a reason that passes (the MUC service is down...).
+    join_retries: u32,
     occupant: FullJid,
     phase: Phase,
     recovered: u64,
@@ -151,6 +153,7 @@ impl Serve for Driver {
                 baseline: None,
                 self_ping: None,
                 nicks_tried: 1,
+                join_retries: 0,
                 occupant,
                 phase: Phase::Disco { id: id.clone() },
                 recovered: 0,
@@ -178,8 +181,16 @@ impl Serve for Driver {
                     let now = Instant::now();
                     for room in rooms.iter_mut() {
                         if matches!(room.phase, Phase::RejoinAt(at) if at <= now) {
-                            let archive = room.archive;
-                            if let Err(e) = self.join(&mut stream, room, archive).await {
+                            // Without an archive known, ask again: the room (or the
+                            // service) may not have answered before.
+                            let sent = if room.archive {
+                                self.join(&mut stream, room, true).await
+                            } else {
+                                let id = self.ids.next("disco");
+                                room.phase = Phase::Disco { id: id.clone() };
+                                send(&mut stream, Stanza::Iq(stanzas::disco_info(&room.cfg.jid, &id))).await
+                            };
+                            if let Err(e) = sent {
                                 return Ended::Lost(e);
                             }
                         }
@@ -420,6 +431,32 @@ impl Driver {
                     let archive = matches!(room.phase, Phase::Joining { archive: true });
                     return self.join(stream, room, archive).await.map_err(Ended::Lost);
                 }
+                if matches!(
+                    condition.as_str(),
+                    "service-unavailable"
+                        | "remote-server-not-found"
+                        | "remote-server-timeout"
+                        | "internal-server-error"
+                ) {
+                    // The MUC service is down or restarting: it passes, try again later.
+                    room.join_retries += 1;
+                    let backoff = crate::config::ReconnectPolicy {
+                        initial: self.cfg.rejoin_delay,
+                        max: self
+                            .cfg
+                            .stream
+                            .transport
+                            .reconnect
+                            .max
+                            .max(self.cfg.rejoin_delay),
+                        ..self.cfg.stream.transport.reconnect
+                    };
+                    let delay = backoff.delay(room.join_retries);
+                    tracing::warn!(room = %room.cfg.jid, %condition, ?delay, "the join was refused for now; retrying");
+                    room.phase = Phase::RejoinAt(Instant::now() + delay);
+                    self.set_room(&room.cfg.jid, RoomState::Rejoining { reason: condition });
+                    return Ok(());
+                }
                 let error = match condition.as_str() {
                     "conflict" => RoomError::NickConflict {
                         last: room.occupant.resource().to_string(),
@@ -427,9 +464,7 @@ impl Driver {
                     "forbidden" => RoomError::Banned,
                     "registration-required" => RoomError::MembersOnly,
                     "not-authorized" => RoomError::PasswordRequired,
-                    "item-not-found" | "remote-server-not-found" | "not-allowed" => {
-                        RoomError::NotFound
-                    }
+                    "item-not-found" | "not-allowed" => RoomError::NotFound,
                     other => RoomError::Refused {
                         condition: other.to_owned(),
                     },
@@ -550,7 +585,8 @@ impl Driver {
         Ok(())
     }
 
-    fn joined(&self, room: &Room) {
+    fn joined(&self, room: &mut Room) {
+        room.join_retries = 0;
         tracing::info!(room = %room.cfg.jid, recovered = room.recovered, "joined");
         self.set_room(
             &room.cfg.jid,

@@ -179,3 +179,28 @@ async fn silently_lost_membership_is_found_by_self_ping_and_repaired() {
     let got = publish_and_receive(&mut publisher, &mut stream, "enwiki", 3).await;
     assert_eq!(got.rcid, Some(3));
 }
+
+#[tokio::test]
+async fn a_join_refused_while_the_muc_service_is_down_is_retried() {
+    let prosody = Prosody::start();
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    wait_status(publisher.status(), 10, "the owner joined", all_joined).await;
+    // The MUC component stops, as in a restart: joins get service-unavailable.
+    prosody.lua("require'core.modulemanager'.unload('conference.localhost', 'muc')");
+    let mut stream = prosody
+        .room_client("alice", "enwiki")
+        .rejoin_delay(Duration::from_millis(300))
+        .connect();
+    wait_room(
+        &stream,
+        "enwiki",
+        |s| matches!(s, RoomState::Rejoining { reason } if reason == "service-unavailable"),
+    )
+    .await;
+    prosody.lua("require'core.modulemanager'.load('conference.localhost', 'muc')");
+    wait_room(&stream, "enwiki", |s| matches!(s, RoomState::Joined { .. })).await;
+    drop(publisher);
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    let got = publish_and_receive(&mut publisher, &mut stream, "enwiki", 1).await;
+    assert_eq!(got.rcid, Some(1), "the room came back");
+}
