@@ -38,7 +38,7 @@ if [ "${RC_SKIP_PYTHON:-0}" != 1 ]; then
   # The venv's own maturin (first on PATH), so the build never depends on a maturin
   # installed elsewhere on the machine.
   export PATH="$venv/bin:$PATH"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check maturin pytest pandas mypy
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check maturin pytest pandas pyarrow polars tqdm mypy
   dist=$(mktemp -d /tmp/rc-dist.XXXXXX)
   # --sdist builds the sdist, unpacks it and builds the wheel from the unpacked tree: a
   # wheel proves the sdist complete. --target-dir keeps the dependencies' release builds

@@ -45,6 +45,8 @@ from ._rcclient import (
 )
 from ._compat import RCClient, RCHandler
 from ._frame import to_dataframe
+from ._progress import progress
+from ._tables import arrow_schema, arrow_stream, polars_schema, to_arrow, to_polars
 from ._types import (
     BackfillPosition,
     ClientPosition,
@@ -89,6 +91,13 @@ __all__ = [
     "parse",
     "parse_many",
     "to_dataframe",
+    # typed tables (pyarrow / polars optional) and a progress display (tqdm optional)
+    "arrow_schema",
+    "arrow_stream",
+    "polars_schema",
+    "progress",
+    "to_arrow",
+    "to_polars",
     # the shapes of `status` and `position` (TypedDicts: plain dicts at runtime)
     "BackfillPosition",
     "ClientPosition",
