@@ -3,14 +3,16 @@
 //! runs until killed. Controlled over HTTP under `/_control/` on the same port: `POST
 //! /_control/publish?n=N[&stream=S]`, `POST /_control/publish_raw?topic=T` (body = data),
 //! `POST /_control/freeze?on=1|0`, `POST /_control/close_all`, `GET /_control/requests`,
-//! `GET /_control/events?stream=S`, `GET /_control/stats`.
+//! `GET /_control/events?stream=S`, `GET /_control/stats`. `--publish-rate N` publishes N
+//! recentchange events a second, live (the EventStreams bench's firehose).
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use clap::Parser;
 use rc_testkit::eventstreams::{Config, EventStreams, RateLimit};
+use tokio::time::MissedTickBehavior;
 
 /// A stand-in for Wikimedia EventStreams on 127.0.0.1 (tests only).
 #[derive(Parser, Debug)]
@@ -56,6 +58,10 @@ struct Args {
     /// Freeze silences open connections only; new requests are answered.
     #[arg(long)]
     freeze_open_only: bool,
+    /// Publish this many recentchange events per second, live, from the start (0: none;
+    /// the benchmark's firehose). Spread evenly: due events are published every millisecond.
+    #[arg(long, default_value_t = 0.0)]
+    publish_rate: f64,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -90,5 +96,19 @@ async fn main() {
     let _ = writeln!(out, "listening on {}", es.base_url());
     let _ = out.flush();
     drop(out);
+    if a.publish_rate > 0.0 {
+        let start = Instant::now();
+        let mut published = 0u64;
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let due = (start.elapsed().as_secs_f64() * a.publish_rate) as u64;
+            if due > published {
+                es.publish((due - published) as usize);
+                published = due;
+            }
+        }
+    }
     std::future::pending::<()>().await;
 }
