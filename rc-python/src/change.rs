@@ -824,7 +824,8 @@ impl PyRecentChange {
         self.rc.human_line(None)
     }
 
-    /// An HTML table of the fields the change carries, for notebooks.
+    /// An HTML table of the fields the change carries, for notebooks; the link row only
+    /// for an http(s) URL.
     fn _repr_html_(&self, py: Python<'_>) -> PyResult<String> {
         let mut html =
             String::from("<table class=\"rcclient-change\"><caption style=\"text-align:left\">");
@@ -845,7 +846,10 @@ impl PyRecentChange {
                 html_escape(&shown)
             ));
         }
-        if let Some(url) = self.rc.diff_url(None).or_else(|| self.rc.page_url(None)) {
+        // Only http(s) links: a feed's server_url is the sender's word, and a
+        // `javascript:` or `data:` link in a notebook runs when clicked.
+        let link = self.rc.diff_url(None).or_else(|| self.rc.page_url(None));
+        if let Some(url) = link.filter(|u| is_http_url(u)) {
             let url = html_escape(&url);
             html.push_str(&format!(
                 "<tr><th style=\"text-align:left\">link</th><td style=\"text-align:left\"><a href=\"{url}\">{url}</a></td></tr>"
@@ -945,4 +949,10 @@ pub fn _unpickle(
         None => None,
     };
     Ok(PyRecentChange { rc, delivery })
+}
+
+/// Whether `url` is an absolute `http://` or `https://` URL (case-insensitive scheme).
+fn is_http_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }

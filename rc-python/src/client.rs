@@ -343,15 +343,15 @@ impl PyClient {
         }
         if let Some((idle, timeout)) = keepalive {
             b = b.keepalive(
-                Duration::from_secs_f64(idle),
-                Duration::from_secs_f64(timeout),
+                crate::runtime::seconds_arg("keepalive[0] (idle)", idle)?,
+                crate::runtime::seconds_arg("keepalive[1] (timeout)", timeout)?,
             );
         }
         if let Some(n) = dedup_window {
             b = b.dedup_window(n);
         }
         if let Some(d) = rejoin_delay {
-            b = b.rejoin_delay(Duration::from_secs_f64(d));
+            b = b.rejoin_delay(crate::runtime::seconds_arg("rejoin_delay", d)?);
         }
         if let Some(r) = resume {
             if !r.is_none() {
@@ -438,7 +438,7 @@ impl PyClient {
     /// (False). Handy before publishing in tests; iterating needs no such wait.
     #[pyo3(signature = (timeout = 10.0))]
     fn wait_until_joined(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
+        let deadline = crate::runtime::instant_after(crate::consumer::wait_arg(timeout)?);
         loop {
             {
                 let s = self.status.borrow();

@@ -138,15 +138,27 @@ where
     }
 }
 
+/// The wait of `wait_until_joined(timeout)` / `flush(timeout)`: NaN and negative numbers
+/// are a ValueError naming `timeout`; an infinite or huge one waits as long as it takes.
+pub fn wait_arg(timeout: f64) -> PyResult<Duration> {
+    if timeout.is_nan() || timeout < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "timeout must be >= 0 seconds, not {timeout}"
+        )));
+    }
+    Ok(Duration::try_from_secs_f64(timeout).unwrap_or(Duration::MAX))
+}
+
 /// The deadline of a `timeout` in seconds (None: no deadline).
 pub fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
     match timeout {
         None => Ok(None),
-        Some(t) if t.is_finite() && t >= 0.0 => {
-            Ok(Some(Instant::now() + Duration::from_secs_f64(t)))
-        }
+        Some(t) if t.is_finite() && (0.0..=crate::runtime::MAX_SECONDS).contains(&t) => Ok(Some(
+            crate::runtime::instant_after(crate::runtime::seconds_arg("timeout", t)?),
+        )),
         Some(t) => Err(PyValueError::new_err(format!(
-            "timeout must be >= 0 seconds, not {t}"
+            "timeout must be a number of seconds from 0 to {:e} (or None: no limit), not {t}",
+            crate::runtime::MAX_SECONDS
         ))),
     }
 }

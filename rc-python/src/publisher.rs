@@ -219,7 +219,7 @@ impl PyPublisher {
     /// pass (False). Ctrl-C raises KeyboardInterrupt.
     #[pyo3(signature = (timeout = 10.0))]
     fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
+        let deadline = crate::runtime::instant_after(crate::consumer::wait_arg(timeout)?);
         loop {
             let rt = self.runtime(py)?;
             let inner = self.inner.clone();
@@ -248,7 +248,7 @@ impl PyPublisher {
     /// (False).
     #[pyo3(signature = (timeout = 10.0))]
     fn wait_until_joined(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
+        let deadline = crate::runtime::instant_after(crate::consumer::wait_arg(timeout)?);
         loop {
             {
                 let s = self.status.borrow();

@@ -92,6 +92,32 @@ pub fn tls_of(py: Python<'_>, tls: Option<&Bound<'_, PyAny>>) -> PyResult<Tls> {
     ))
 }
 
+/// The longest float-seconds argument taken (about 31 years): beyond it, a ValueError.
+pub const MAX_SECONDS: f64 = 1e9;
+
+/// A float-seconds argument (`name` as the caller wrote it, e.g. `reconnect["max"]`) as a
+/// `Duration`: NaN, infinities, negative numbers and more than [`MAX_SECONDS`] raise a
+/// ValueError that names the argument, never a panic (`Duration::from_secs_f64` panics on
+/// them).
+pub fn seconds_arg(name: &str, v: f64) -> PyResult<Duration> {
+    if v.is_finite() && (0.0..=MAX_SECONDS).contains(&v) {
+        if let Ok(d) = Duration::try_from_secs_f64(v) {
+            return Ok(d);
+        }
+    }
+    Err(pyo3::exceptions::PyValueError::new_err(format!(
+        "{name} must be a number of seconds from 0 to {MAX_SECONDS:e}, not {v}"
+    )))
+}
+
+/// `now + d` without the panic of `Instant + Duration` on overflow (far in the future then).
+pub fn instant_after(d: Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(86400 * 365 * 30)))
+        .unwrap_or(now)
+}
+
 /// `reconnect=`: a dict with any of initial, max (seconds), factor, jitter, max_attempts.
 pub fn reconnect_of(obj: &Bound<'_, PyAny>) -> PyResult<ReconnectPolicy> {
     let mut p = ReconnectPolicy::default();
@@ -104,16 +130,28 @@ pub fn reconnect_of(obj: &Bound<'_, PyAny>) -> PyResult<ReconnectPolicy> {
         }
     };
     if let Some(v) = get("initial")? {
-        p.initial = Duration::from_secs_f64(v.extract()?);
+        p.initial = seconds_arg("reconnect[\"initial\"]", v.extract()?)?;
     }
     if let Some(v) = get("max")? {
-        p.max = Duration::from_secs_f64(v.extract()?);
+        p.max = seconds_arg("reconnect[\"max\"]", v.extract()?)?;
     }
     if let Some(v) = get("factor")? {
-        p.factor = v.extract()?;
+        let f: f64 = v.extract()?;
+        if !(f.is_finite() && (1.0..=1000.0).contains(&f)) {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "reconnect[\"factor\"] must be a number from 1 to 1000, not {f}"
+            )));
+        }
+        p.factor = f;
     }
     if let Some(v) = get("jitter")? {
-        p.jitter = v.extract()?;
+        let j: f64 = v.extract()?;
+        if !(j.is_finite() && (0.0..=1.0).contains(&j)) {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "reconnect[\"jitter\"] must be a number from 0 to 1, not {j}"
+            )));
+        }
+        p.jitter = j;
     }
     if let Some(v) = get("max_attempts")? {
         p.max_attempts = Some(v.extract()?);
