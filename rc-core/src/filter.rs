@@ -41,6 +41,7 @@ enum Condition {
     User(Vec<String>),
     TitlePrefix(String),
     LogType(Vec<String>),
+    Tag(Vec<String>),
     Any(Vec<Filter>),
     All(Vec<Filter>),
     None(Vec<Filter>),
@@ -135,6 +136,58 @@ impl Filter {
         ))
     }
 
+    /// Only changes tagged with this change tag (e.g. `mw-reverted`).
+    pub fn tag(self, tag: impl Into<String>) -> Self {
+        self.with(Condition::Tag(vec![tag.into()]))
+    }
+
+    /// Only changes tagged with any of these change tags.
+    pub fn tags<I: IntoIterator<Item = S>, S: Into<String>>(self, tags: I) -> Self {
+        self.with(Condition::Tag(tags.into_iter().map(Into::into).collect()))
+    }
+
+    /// What every change this filter keeps must be, in the terms a server can select by
+    /// (see [`Requirements`]).
+    ///
+    /// ```
+    /// use recentchanges_core::{Filter, Kind};
+    /// let f = Filter::new().namespaces([0, 1]).not_bot().and(Filter::new().namespace(1));
+    /// let r = f.requirements();
+    /// assert_eq!(r.namespaces, Some(vec![1]));
+    /// assert_eq!(r.bot, Some(false));
+    /// assert_eq!(Filter::any([Filter::new().namespace(0)]).requirements().namespaces, None);
+    /// ```
+    pub fn requirements(&self) -> Requirements {
+        let mut r = Requirements::default();
+        self.require(&mut r);
+        r
+    }
+
+    fn require(&self, r: &mut Requirements) {
+        fn narrow<T: Clone + PartialEq>(slot: &mut Option<Vec<T>>, set: &[T]) {
+            *slot = Some(match slot.take() {
+                None => set.to_vec(),
+                Some(old) => old.into_iter().filter(|v| set.contains(v)).collect(),
+            });
+        }
+        for c in &self.conditions {
+            match c {
+                Condition::Namespace(set) => narrow(&mut r.namespaces, set),
+                Condition::Kind(set) => narrow(&mut r.kinds, set),
+                Condition::User(set) => narrow(&mut r.users, set),
+                Condition::Bot(b) => r.bot = r.bot.or(Some(*b)),
+                Condition::Minor(b) => r.minor = r.minor.or(Some(*b)),
+                Condition::Anon(b) => r.anon = r.anon.or(Some(*b)),
+                Condition::All(fs) => fs.iter().for_each(|f| f.require(r)),
+                // A tag condition asks for any of its tags: only a single one narrows.
+                Condition::Tag(set) if set.len() == 1 && r.tag.is_none() => {
+                    r.tag = Some(set[0].clone())
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Only changes the closure accepts.
     pub fn predicate(self, f: impl Fn(&RecentChange) -> bool + Send + Sync + 'static) -> Self {
         self.with(Condition::Predicate(Arc::new(f)))
@@ -171,6 +224,30 @@ impl Filter {
     }
 }
 
+/// What every change a [`Filter`] keeps must be: the conditions at its top level (and
+/// inside [`Filter::and`] / [`Filter::all`]), narrowed where repeated; `None` where it
+/// requires nothing. A source that can ask its server for only such changes (MediaWiki's
+/// `rcnamespace`, `rctype`, `rcshow`, `rcuser`, `rctag`) may do so; the filter still runs
+/// on what comes back, so the result is the same either way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Requirements {
+    /// In one of these namespaces.
+    pub namespaces: Option<Vec<i32>>,
+    /// Of one of these kinds.
+    pub kinds: Option<Vec<Kind>>,
+    /// By one of these users.
+    pub users: Option<Vec<String>>,
+    /// With this bot flag.
+    pub bot: Option<bool>,
+    /// With this minor flag.
+    pub minor: Option<bool>,
+    /// With this anonymous flag.
+    pub anon: Option<bool>,
+    /// Tagged with this tag.
+    pub tag: Option<String>,
+}
+
 impl Condition {
     fn matches(&self, rc: &RecentChange) -> bool {
         let is_in = |set: &[String], v: Option<&str>| v.is_some_and(|v| set.iter().any(|s| s == v));
@@ -187,6 +264,7 @@ impl Condition {
                 .as_deref()
                 .is_some_and(|t| t.starts_with(p.as_str())),
             Condition::LogType(set) => is_in(set, rc.log_type.as_deref()),
+            Condition::Tag(set) => rc.tags.iter().any(|t| set.contains(t)),
             Condition::Any(fs) => fs.iter().any(|f| f.matches(rc)),
             Condition::All(fs) => fs.iter().all(|f| f.matches(rc)),
             Condition::None(fs) => !fs.iter().any(|f| f.matches(rc)),
@@ -213,6 +291,7 @@ impl fmt::Debug for Condition {
             Condition::User(v) => write!(f, "user in {v:?}"),
             Condition::TitlePrefix(p) => write!(f, "title starts with {p:?}"),
             Condition::LogType(v) => write!(f, "log_type in {v:?}"),
+            Condition::Tag(v) => write!(f, "tagged any of {v:?}"),
             Condition::Any(v) => write!(f, "any of {v:?}"),
             Condition::All(v) => write!(f, "all of {v:?}"),
             Condition::None(v) => write!(f, "none of {v:?}"),

@@ -30,7 +30,7 @@ mod write;
 
 pub use change::{Fields, Kind, Patrolled, RecentChange};
 pub use error::{Form, ParseError, SNIPPET_CHARS};
-pub use filter::Filter;
+pub use filter::{Filter, Requirements};
 #[cfg(feature = "minidom")]
 pub use parse::from_element;
 pub use parse::{

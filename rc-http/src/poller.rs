@@ -163,7 +163,13 @@ pub struct PollerConfig {
     pub overlap: Duration,
     /// Where to start without a saved position.
     pub start: Start,
+    /// The newest change wanted (inclusive, sent as `rcend`): once caught up past it the
+    /// poller is finished and [`Poller::into_stream`] ends. `None`: follow for ever.
+    pub end: Option<DateTime<Utc>>,
     /// Only yield the changes this filter keeps (the others still move the position on).
+    /// What it requires of every change (namespaces, kinds, bot / minor / anonymous flags,
+    /// one user, one tag) is also asked of the API (`rcnamespace`, `rctype`, `rcshow`,
+    /// `rcuser`, `rctag`), so less is downloaded; the result is the same.
     pub filter: Filter,
 }
 
@@ -176,6 +182,7 @@ impl PollerConfig {
             interval: Duration::from_secs(5),
             overlap: Duration::ZERO,
             start: Start::Now,
+            end: None,
             filter: Filter::new(),
         }
     }
@@ -204,11 +211,59 @@ impl PollerConfig {
         self
     }
 
+    /// The newest change wanted: the poller finishes once caught up past it.
+    pub fn end(mut self, end: DateTime<Utc>) -> Self {
+        self.end = Some(end);
+        self
+    }
+
     /// Only yield the changes this filter keeps.
     pub fn filter(mut self, filter: Filter) -> Self {
         self.filter = filter;
         self
     }
+}
+
+/// The `list=recentchanges` parameters that select what `filter` requires: namespaces,
+/// kinds, flags, a single user, a single tag (see [`Filter::requirements`]).
+fn filter_params(filter: &Filter) -> Vec<(&'static str, String)> {
+    use recentchanges_core::Kind;
+    let r = filter.requirements();
+    let mut p = Vec::new();
+    if let Some(ns) = r.namespaces {
+        let list: Vec<String> = ns.iter().map(i32::to_string).collect();
+        p.push(("rcnamespace", list.join("|")));
+    }
+    if let Some(kinds) = r.kinds {
+        let known: Option<Vec<&str>> = kinds
+            .iter()
+            .map(|k| match k {
+                Kind::Other(_) => None,
+                k => Some(k.as_str()),
+            })
+            .collect();
+        if let Some(known) = known {
+            p.push(("rctype", known.join("|")));
+        }
+    }
+    let mut show = Vec::new();
+    for (flag, name) in [(r.bot, "bot"), (r.minor, "minor"), (r.anon, "anon")] {
+        match flag {
+            Some(true) => show.push(name.to_owned()),
+            Some(false) => show.push(format!("!{name}")),
+            None => {}
+        }
+    }
+    if !show.is_empty() {
+        p.push(("rcshow", show.join("|")));
+    }
+    if let Some([user]) = r.users.as_deref() {
+        p.push(("rcuser", user.clone()));
+    }
+    if let Some(tag) = r.tag {
+        p.push(("rctag", tag));
+    }
+    p
 }
 
 /// Polls a wiki's `list=recentchanges` (XML, every `rcprop`, oldest first) and yields each
@@ -307,11 +362,19 @@ impl Poller {
         self.polling.source.caught_up && self.polling.is_empty()
     }
 
+    /// Whether the poller reached its [`end`](PollerConfig::end) and yielded everything up
+    /// to it: [`step`](Self::step) answers `Ok(None)` from then on without a request.
+    pub fn is_finished(&self) -> bool {
+        self.polling.is_finished()
+    }
+
     /// The next change, waiting (polling every [`PollerConfig::interval`]) until there is
     /// one. An `Err` is either a row that did not parse (the poller goes on after it) or
     /// a request that failed after its retries (the same request is made again next time).
     ///
-    /// Cancel-safe: dropping the future loses nothing.
+    /// Cancel-safe: dropping the future loses nothing. After the
+    /// [`end`](PollerConfig::end) there is no next change: it waits forever (use
+    /// [`step`](Self::step) or [`into_stream`](Self::into_stream), which ends).
     pub async fn next(&mut self) -> Result<RecentChange, Error> {
         self.polling.next().await
     }
@@ -331,7 +394,8 @@ impl Poller {
         self.polling.poll().await
     }
 
-    /// The poller as a [`Stream`] of changes (see [`next`](Self::next)); it never ends.
+    /// The poller as a [`Stream`] of changes (see [`next`](Self::next)); it ends only at
+    /// the [`end`](PollerConfig::end).
     /// (It owns the poller: use [`next`](Self::next) to save positions.)
     ///
     /// ```no_run
@@ -355,6 +419,10 @@ impl Fetch for ApiSource {
 
     fn settings(&self) -> (&str, &Filter) {
         (&self.cfg.wiki, &self.cfg.filter)
+    }
+
+    fn end(&self) -> Option<DateTime<Utc>> {
+        self.cfg.end
     }
 
     /// One request; the interval follows once it reached the newest change.
@@ -454,6 +522,12 @@ impl ApiSource {
         limit: &str,
         cont: &BTreeMap<String, String>,
     ) -> Result<String, Error> {
+        let rcend = self
+            .cfg
+            .end
+            .filter(|_| dir == "newer")
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true));
+        let selection = filter_params(&self.cfg.filter);
         for _ in 0..2 {
             let mut p: Vec<(&str, &str)> = vec![
                 ("action", "query"),
@@ -465,6 +539,10 @@ impl ApiSource {
             if let Some(s) = rcstart {
                 p.push(("rcstart", s));
             }
+            if let Some(e) = &rcend {
+                p.push(("rcend", e));
+            }
+            p.extend(selection.iter().map(|(k, v)| (*k, v.as_str())));
             p.extend(cont.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             self.requests += 1;
             match self.api.get_xml(&p).await {

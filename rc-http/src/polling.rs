@@ -44,6 +44,12 @@ pub(crate) trait Fetch {
     /// The wiki id stamped on every change, and the filter changes must pass.
     fn settings(&self) -> (&str, &Filter);
 
+    /// The newest time asked for: once a request made after it has nothing more to list,
+    /// the poller is finished (`None`: it never is).
+    fn end(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+
     /// Makes one request and appends what is new to `rows`. Answers how long to wait
     /// before the next request: `None` when more is waiting (a listing cut into pages).
     fn fetch(
@@ -65,6 +71,9 @@ pub(crate) struct Polling<F: Fetch> {
     /// Requests failed in a row (after their own retries): the next one waits
     /// [`failure_pause`] first.
     failures: u32,
+    /// A request made after the [end](Fetch::end) was caught up: nothing more will come
+    /// once the rows are handed out.
+    ended: bool,
 }
 
 /// The pause after the `n`th request in a row that failed (after its own retries): 1 s,
@@ -86,6 +95,7 @@ impl<F: Fetch> Polling<F> {
             rows: VecDeque::new(),
             next_poll: None,
             failures: 0,
+            ended: false,
         }
     }
 
@@ -99,12 +109,21 @@ impl<F: Fetch> Polling<F> {
         self.rows.is_empty()
     }
 
+    /// Whether the poller reached its [end](Fetch::end) and handed out every change.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.ended && self.rows.is_empty()
+    }
+
     /// The next change, waiting for the interval and requesting until there is one.
-    /// Cancel-safe: dropping the future loses nothing.
+    /// Cancel-safe: dropping the future loses nothing. A finished poller has nothing more:
+    /// it waits forever (`into_stream` ends instead).
     pub(crate) async fn next(&mut self) -> Result<RecentChange, F::Error> {
         loop {
             if let Some(rc) = self.step().await? {
                 return Ok(rc);
+            }
+            if self.is_finished() {
+                std::future::pending::<()>().await;
             }
         }
     }
@@ -114,6 +133,9 @@ impl<F: Fetch> Polling<F> {
     pub(crate) async fn step(&mut self) -> Result<Option<RecentChange>, F::Error> {
         if let Some(item) = self.pop_kept() {
             return item.map(Some);
+        }
+        if self.ended {
+            return Ok(None);
         }
         if let Some(at) = self.next_poll {
             tokio::time::sleep_until(at).await;
@@ -135,18 +157,29 @@ impl<F: Fetch> Polling<F> {
         Ok(out)
     }
 
-    /// [`next`](Self::next) as a stream that never ends.
+    /// [`next`](Self::next) as a stream, which ends once the poller is finished.
     pub(crate) fn into_stream(self) -> impl Stream<Item = Result<RecentChange, F::Error>> {
         futures::stream::unfold(self, |mut p| async move {
-            let item = p.next().await;
-            Some((item, p))
+            loop {
+                match p.step().await {
+                    Ok(Some(rc)) => return Some((Ok(rc), p)),
+                    Ok(None) if p.is_finished() => return None,
+                    Ok(None) => {}
+                    Err(e) => return Some((Err(e), p)),
+                }
+            }
         })
     }
 
     /// One request; after a failure the next one waits (see [`failure_pause`]).
     async fn fetch(&mut self) -> Result<(), F::Error> {
+        let asked_at = Utc::now();
         match self.source.fetch(&mut self.rows).await {
             Ok(wait) => {
+                // Caught up (an interval to wait) with a request made after the end.
+                if wait.is_some() && self.source.end().is_some_and(|end| asked_at > end) {
+                    self.ended = true;
+                }
                 self.failures = 0;
                 self.next_poll = wait.map(|w| crate::http::deadline(Instant::now(), w));
                 Ok(())
@@ -175,11 +208,16 @@ impl<F: Fetch> Polling<F> {
     fn pop(&mut self) -> Option<Option<Result<RecentChange, F::Error>>> {
         let row = self.rows.pop_front()?;
         let last = self.rows.is_empty();
+        let end = self.source.end();
         Some(match self.source.hand_out(row, last) {
             Ok(mut rc) => {
                 let (wiki, filter) = self.source.settings();
                 rc.wiki = Some(wiki.to_owned());
-                filter.matches(&rc).then_some(Ok(rc))
+                let in_range = match (end, rc.timestamp) {
+                    (Some(end), Some(t)) => t <= end,
+                    _ => true,
+                };
+                (in_range && filter.matches(&rc)).then_some(Ok(rc))
             }
             Err(e) => Some(Err(e)),
         })

@@ -245,3 +245,125 @@ async fn gives_up_after_its_budget() {
         "{err}"
     );
 }
+
+/// rcids of `list=recentchanges` for these extra parameters, asked with a plain HTTP
+/// client (not the code under test).
+async fn listed(wiki: &MediaWiki, extra: &str) -> Vec<u64> {
+    let addr = format!("127.0.0.1:{}", wiki.port).parse().unwrap();
+    let path = format!(
+        "/api.php?action=query&list=recentchanges&rcprop=ids|timestamp&rcdir=newer&rclimit=500&format=json{extra}"
+    );
+    let (status, body) = rc_testkit::http::get(addr, &path).await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["query"]["recentchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rcid"].as_u64().unwrap())
+        .collect()
+}
+
+async fn until_finished(poller: Poller) -> Vec<u64> {
+    use futures::StreamExt;
+    let stream = poller.into_stream();
+    let all: Vec<_> = tokio::time::timeout(Duration::from_secs(60), stream.collect::<Vec<_>>())
+        .await
+        .expect("the stream ends at its end");
+    all.into_iter().map(|r| r.unwrap().rcid.unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_range_with_filters_yields_what_the_api_lists_for_it_and_then_ends() {
+    let wiki = MediaWiki::start(None, None);
+    let admin = wiki.session("Admin", ADMIN_PASSWORD).await;
+    for (i, title) in [
+        "Range A",
+        "Talk:Range B",
+        "Range C",
+        "Talk:Range D",
+        "Range E",
+        "Range F",
+    ]
+    .iter()
+    .enumerate()
+    {
+        edit(&admin, title, &format!("text {i}")).await;
+        if i % 2 == 1 {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+    }
+    let mut all = Poller::new(
+        admin.clone(),
+        PollerConfig::new("wikidb").start(Start::Beginning),
+    );
+    let changes = drain(&mut all).await;
+    assert!(changes.len() >= 7, "{}", changes.len());
+    // From the second edit's second to the fourth edit's: a range of whole seconds.
+    let t1 = changes[2].timestamp.unwrap();
+    let t2 = changes[4].timestamp.unwrap();
+    assert!(t1 < t2);
+    let range = format!(
+        "&rcstart={}&rcend={}",
+        t1.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        t2.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+
+    let ranged = Poller::new(
+        admin.clone(),
+        PollerConfig::new("wikidb").start(Start::At(t1)).end(t2),
+    );
+    let got = until_finished(ranged).await;
+    assert_eq!(
+        got,
+        listed(&wiki, &range).await,
+        "the API's own answer for the range"
+    );
+    assert!(!got.is_empty());
+
+    // A filter the API can express is sent, and gives the same as filtering locally. (The
+    // requests go through a proxy that records them.)
+    let proxy = rc_testkit::Proxy::start(format!("127.0.0.1:{}", wiki.port)).await;
+    let through_proxy = Api::new(&format!("http://{}/api.php", proxy.addr)).unwrap();
+    let filter = recentchanges_core::Filter::new().namespace(0).not_bot();
+    let ranged = Poller::new(
+        through_proxy,
+        PollerConfig::new("wikidb")
+            .start(Start::At(t1))
+            .end(t2)
+            .filter(filter.clone()),
+    );
+    let got = until_finished(ranged).await;
+    let mut unfiltered = Poller::new(
+        admin.clone(),
+        PollerConfig::new("wikidb").start(Start::At(t1)),
+    );
+    let local: Vec<u64> = drain(&mut unfiltered)
+        .await
+        .into_iter()
+        .filter(|c| c.timestamp.unwrap() <= t2)
+        .map(|mut c| {
+            c.wiki = Some("wikidb".into());
+            c
+        })
+        .filter(|c| filter.matches(c))
+        .map(|c| c.rcid.unwrap())
+        .collect();
+    assert_eq!(got, local, "server-side and local filtering agree");
+    assert_eq!(
+        got,
+        listed(&wiki, &format!("{range}&rcnamespace=0&rcshow=!bot")).await
+    );
+    assert!(
+        got.len() < listed(&wiki, &range).await.len(),
+        "the filter dropped some"
+    );
+    let sent = proxy.sent();
+    let request = sent
+        .lines()
+        .find(|l| l.starts_with("GET ") && l.contains("list=recentchanges"))
+        .expect("a list request went through the proxy");
+    for param in ["rcnamespace=0", "rcshow=%21bot", "rcend=", "rcstart="] {
+        assert!(request.contains(param), "{param} sent: {request}");
+    }
+}

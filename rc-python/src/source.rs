@@ -77,7 +77,8 @@ fn start_of(py: Python<'_>, start: Option<&Bound<'_, PyAny>>) -> PyResult<Start>
 /// ``backfill="https://host/w/api.php"`` (with ``wiki``) fills what a room's archive lacks
 /// from the wiki's API. Polling sources take ``wiki`` (the id stamped on changes),
 /// ``interval`` (seconds) and ``start`` ("now", "beginning" or a datetime; ``since`` is the
-/// same, as EventStreams calls it); HTTP sources take ``user_agent`` (your tool and a
+/// same, as EventStreams calls it) and ``end`` (a datetime: the iteration ends once every
+/// change up to it was yielded, so ``start`` + ``end`` is a time range); HTTP sources take ``user_agent`` (your tool and a
 /// contact, as Wikimedia's policy asks); EventStreams takes ``stall_timeout`` (seconds
 /// without even a heartbeat before reconnecting, default 60); WikiRPC takes
 /// ``credentials=(user, password)``. Every source takes ``filter`` (a Filter, a dict or a
@@ -86,7 +87,7 @@ fn start_of(py: Python<'_>, start: Option<&Bound<'_, PyAny>>) -> PyResult<Start>
 #[pyfunction]
 #[pyo3(signature = (source, *, jid = None, password = None, anonymous = None, server = None,
     tls = None, nick = None, rooms = None, wiki = None, backfill = None, credentials = None,
-    interval = None, start = None, since = None, user_agent = None, stall_timeout = None, filter = None, resume = None,
+    interval = None, start = None, since = None, end = None, user_agent = None, stall_timeout = None, filter = None, resume = None,
     errors = "skip"))]
 #[allow(clippy::too_many_arguments)]
 pub fn open(
@@ -105,6 +106,7 @@ pub fn open(
     interval: Option<f64>,
     start: Option<&Bound<'_, PyAny>>,
     since: Option<&Bound<'_, PyAny>>,
+    end: Option<&Bound<'_, PyAny>>,
     user_agent: Option<String>,
     stall_timeout: Option<f64>,
     filter: Option<&Bound<'_, PyAny>>,
@@ -165,6 +167,9 @@ pub fn open(
         (start, since) => start.or(since),
     };
     s = s.start(start_of(py, start)?);
+    if let Some(end) = end.filter(|e| !e.is_none()) {
+        s = s.end(crate::convert::datetime_utc(end)?);
+    }
     if let Some(ua) = &user_agent {
         s = s.user_agent(ua);
     }
@@ -297,7 +302,8 @@ impl PySource {
         &self.name
     }
 
-    /// The source's state as a dict: "state" ("starting", "live", "retrying", "failed"),
+    /// The source's state as a dict: "state" ("starting", "live", "retrying", "failed",
+    /// "finished" once a source with an ``end`` reached it),
     /// "reason" (for retrying and failed), and the counters "changes", "errors",
     /// "duplicates", "dropped", "canaries" (EventStreams' test events dropped).
     #[getter]
@@ -309,6 +315,7 @@ impl PySource {
             State::Live => ("live", None),
             State::Retrying { reason } => ("retrying", Some(reason.clone())),
             State::Failed { reason } => ("failed", Some(reason.clone())),
+            State::Finished => ("finished", None),
             _ => ("unknown", None),
         };
         d.set_item("state", state)?;

@@ -183,7 +183,7 @@ async fn silently_lost_membership_is_found_by_self_ping_and_repaired() {
 #[tokio::test]
 async fn a_join_refused_while_the_muc_service_is_down_is_retried() {
     let prosody = Prosody::start();
-    let mut publisher = prosody.publisher(&["enwiki"]);
+    let publisher = prosody.publisher(&["enwiki"]);
     wait_status(publisher.status(), 10, "the owner joined", all_joined).await;
     // The MUC component stops, as in a restart: joins get service-unavailable.
     prosody.lua("require'core.modulemanager'.unload('conference.localhost', 'muc')");

@@ -33,7 +33,7 @@
 //! | [`wiki`](Source::wiki) | | with backfill | default for entries without one | yes | yes | |
 //! | [`credentials`](Source::credentials) | | | | | yes | |
 //! | [`start`](Source::start) | yes (`since`) | | | yes | yes | |
-//! | [`interval`](Source::interval) | | | | yes | yes | |
+//! | [`interval`](Source::interval), [`end`](Source::end) | | | | yes | yes | |
 //! | [`user_agent`](Source::user_agent) | yes | | | yes | yes | |
 //! | [`stall_timeout`](Source::stall_timeout) | yes | | | | | |
 //! | [`filter`](Source::filter), [`resume`](Source::resume), [`resume_from_file`](Source::resume_from_file) | yes | yes | yes | yes | yes | yes (no position) |
@@ -47,6 +47,8 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use futures::Stream;
 use recentchanges_core::{Filter, RecentChange};
@@ -77,6 +79,7 @@ pub struct Source {
     credentials: Option<(String, String)>,
     interval: Option<Duration>,
     start: Start,
+    end: Option<DateTime<Utc>>,
     user_agent: Option<String>,
     stall_timeout: Option<Duration>,
     filter: Filter,
@@ -139,6 +142,7 @@ impl Source {
             credentials: None,
             interval: None,
             start: Start::Now,
+            end: None,
             user_agent: None,
             stall_timeout: None,
             filter: Filter::new(),
@@ -225,6 +229,14 @@ impl Source {
     /// changes from then on, EventStreams sends it as `since`.
     pub fn start(mut self, start: Start) -> Self {
         self.start = start;
+        self
+    }
+
+    /// Polling sources (MediaWiki, WikiRPC): the newest change wanted (inclusive); the
+    /// stream ends once it has yielded every change up to it (state
+    /// [`Finished`](State::Finished)). With [`start`](Self::start), a time range.
+    pub fn end(mut self, end: DateTime<Utc>) -> Self {
+        self.end = Some(end);
         self
     }
 
@@ -425,6 +437,8 @@ pub enum State {
         /// Why.
         reason: String,
     },
+    /// Reached its [`end`](Source::end): every change up to it was handed over.
+    Finished,
 }
 
 struct Message {

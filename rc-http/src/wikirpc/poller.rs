@@ -121,6 +121,9 @@ pub struct PollerConfig {
     pub interval: Duration,
     /// Where to start without a saved position.
     pub start: Start,
+    /// The newest change wanted (inclusive): once caught up past it the poller is
+    /// finished and its stream ends. `None`: follow for ever.
+    pub end: Option<DateTime<Utc>>,
     /// Only yield the changes this filter keeps (the others still move the position on).
     pub filter: Filter,
 }
@@ -132,6 +135,7 @@ impl PollerConfig {
             wiki: wiki.into(),
             interval: Duration::from_secs(60),
             start: Start::Now,
+            end: None,
             filter: Filter::new(),
         }
     }
@@ -145,6 +149,12 @@ impl PollerConfig {
     /// Where to start without a saved position.
     pub fn start(mut self, start: Start) -> Self {
         self.start = start;
+        self
+    }
+
+    /// The newest change wanted: the poller finishes once caught up past it.
+    pub fn end(mut self, end: DateTime<Utc>) -> Self {
+        self.end = Some(end);
         self
     }
 
@@ -237,6 +247,12 @@ impl Poller {
         self
     }
 
+    /// Whether the poller reached its [`end`](PollerConfig::end) and yielded everything up
+    /// to it.
+    pub fn is_finished(&self) -> bool {
+        self.polling.is_finished()
+    }
+
     /// The position after the last change handed out.
     pub fn position(&self) -> &Position {
         &self.polling.source.pos
@@ -264,6 +280,13 @@ impl Poller {
     /// Cancel-safe: dropping the future loses nothing.
     pub async fn next(&mut self) -> Result<RecentChange, RpcError> {
         self.polling.next().await
+    }
+
+    /// One step of [`next`](Self::next): a buffered change if there is one, else (once the
+    /// interval has passed) one request and the first change it brought; `Ok(None)` when
+    /// it brought nothing to hand out, or the poller [is finished](Self::is_finished).
+    pub async fn step(&mut self) -> Result<Option<RecentChange>, RpcError> {
+        self.polling.step().await
     }
 
     /// One request (or none, if changes are still buffered): what it brought, in order,
@@ -299,6 +322,10 @@ impl Fetch for RpcSource {
 
     fn settings(&self) -> (&str, &Filter) {
         (&self.cfg.wiki, &self.cfg.filter)
+    }
+
+    fn end(&self) -> Option<DateTime<Utc>> {
+        self.cfg.end
     }
 
     /// One request; the interval follows (an answer lists every change since the time asked).

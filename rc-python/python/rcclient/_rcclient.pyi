@@ -500,6 +500,7 @@ def open(
     interval: Optional[float] = None,
     start: Union[Literal["now", "beginning"], datetime.datetime, None] = None,
     since: Union[Literal["now", "beginning"], datetime.datetime, None] = None,
+    end: Optional[datetime.datetime] = None,
     user_agent: Optional[str] = None,
     stall_timeout: Optional[float] = None,
     filter: Optional[_FilterLike] = None,
@@ -519,7 +520,9 @@ def open(
     ``server``, ``tls`` and ``nick`` as for ``Client``; ``rooms`` adds rooms;
     ``backfill="https://host/w/api.php"`` (with ``wiki``) fills what a room's archive lacks
     from the wiki's API. Polling sources take ``wiki``, ``interval`` (seconds) and
-    ``start`` (EventStreams takes it too, also as ``since``); HTTP sources take
+    ``start`` (EventStreams takes it too, also as ``since``) and ``end`` (the iteration
+    ends once every change up to it was yielded: with ``start``, a time range); HTTP
+    sources take
     ``user_agent`` (your tool and a contact, as Wikimedia's policy asks); EventStreams
     takes ``stall_timeout`` (seconds without even a heartbeat before reconnecting, default
     60); WikiRPC takes ``credentials=(user, password)``. Every source takes

@@ -94,7 +94,8 @@ class ClientStatus(_ClientStatusKeys, total=False):
 class SourceStatus(TypedDict):
     """``Source.status``: the source's state and counters.
 
-    ``state`` is "starting", "live", "retrying" or "failed"; ``reason`` says why for
+    ``state`` is "starting", "live", "retrying", "failed" or "finished" (a source with an
+    ``end`` that reached it); ``reason`` says why for
     retrying and failed (None otherwise). Counters: ``changes`` handed out, ``errors``
     (error items), ``duplicates`` dropped, ``dropped`` (by a slow consumer), and
     ``canaries`` (EventStreams' own test events, dropped).

@@ -60,6 +60,9 @@ pub(super) fn poller_config(source: &Source, wiki: String) -> PollerConfig {
     let mut cfg = PollerConfig::new(wiki)
         .start(source.start)
         .filter(source.filter.clone());
+    if let Some(end) = source.end {
+        cfg = cfg.end(end);
+    }
     if let Some(every) = source.interval {
         cfg = cfg.interval(every);
     }
@@ -69,6 +72,10 @@ pub(super) fn poller_config(source: &Source, wiki: String) -> PollerConfig {
 async fn follow_mediawiki(mut poller: Poller, url: String, feed: Feed) {
     loop {
         let item = match poller.step().await {
+            Ok(None) if poller.is_finished() => {
+                feed.state(State::Finished);
+                return;
+            }
             Ok(None) => {
                 feed.state(State::Live); // answered, nothing new
                 continue;
@@ -105,7 +112,18 @@ async fn follow_mediawiki(mut poller: Poller, url: String, feed: Feed) {
 
 async fn follow_wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
     loop {
-        let item = poller.next().await;
+        let item = match poller.step().await {
+            Ok(None) if poller.is_finished() => {
+                feed.state(State::Finished);
+                return;
+            }
+            Ok(None) => {
+                feed.state(State::Live);
+                continue;
+            }
+            Ok(Some(change)) => Ok(change),
+            Err(e) => Err(e),
+        };
         let position = to_value(poller.position());
         let failed_request = matches!(
             &item,
