@@ -289,6 +289,7 @@ impl Source {
         let feed = run::Feed {
             tx,
             status: status_tx,
+            said_why: Default::default(),
         };
         let resume_file = self.resume_file.clone();
         let name = self.name.clone();
@@ -349,6 +350,10 @@ pub enum SourceError {
     /// The source or its options are wrong.
     #[error("configuration: {0}")]
     Config(String),
+    /// The source's task stopped unexpectedly (a panic, or an end without a reason): the
+    /// stream ends.
+    #[error("{0}")]
+    Stopped(String),
     /// From an XMPP room or node.
     #[cfg(feature = "xmpp")]
     #[error(transparent)]
@@ -383,7 +388,9 @@ impl SourceError {
     pub fn is_fatal(&self) -> bool {
         use recentchanges_http::wikirpc::RpcError;
         match self {
-            SourceError::Config(_) | SourceError::Rpc(RpcError::Auth { .. }) => true,
+            SourceError::Config(_)
+            | SourceError::Stopped(_)
+            | SourceError::Rpc(RpcError::Auth { .. }) => true,
             #[cfg(feature = "wikiping")]
             SourceError::Ping(recentchanges_http::wikiping::PingError::Bind { .. }) => true,
             #[cfg(feature = "xmpp")]

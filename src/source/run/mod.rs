@@ -2,6 +2,9 @@
 //! item over with the position after it. One module per transport, each behind the
 //! crate feature that brings it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -22,6 +25,8 @@ mod xmpp;
 pub(super) struct Feed {
     pub tx: mpsc::Sender<Message>,
     pub status: watch::Sender<SourceStatus>,
+    /// Set once a fatal item was handed over: the task's end is explained.
+    pub said_why: Arc<AtomicBool>,
 }
 
 impl Feed {
@@ -31,6 +36,9 @@ impl Feed {
             Ok(_) => s.changes += 1,
             Err(_) => s.errors += 1,
         });
+        if matches!(&item, Err(e) if e.is_fatal()) {
+            self.said_why.store(true, Ordering::Relaxed);
+        }
         self.tx.send(Message { item, position }).await.is_ok()
     }
 
@@ -43,7 +51,79 @@ impl Feed {
     }
 }
 
+/// Starts the source's task under a supervisor: a task that panics, or ends while the
+/// consumer still reads without having said why (a fatal item, or its end), ends the
+/// stream with a fatal [`SourceError::Stopped`] and the state
+/// [`Failed`](State::Failed), never silently.
 pub(super) fn spawn(
+    source: Source,
+    position: Option<Value>,
+    feed: Feed,
+) -> Result<JoinHandle<()>, SourceError> {
+    let (tx, status, said_why) = (feed.tx.clone(), feed.status.clone(), feed.said_why.clone());
+    let task = open(source, position, feed)?;
+    Ok(tokio::spawn(supervise(
+        AbortOnDrop(task),
+        tx,
+        status,
+        said_why,
+    )))
+}
+
+/// Aborts the task when dropped: aborting the supervisor stops the source too.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn supervise(
+    mut task: AbortOnDrop,
+    tx: mpsc::Sender<Message>,
+    status: watch::Sender<SourceStatus>,
+    said_why: Arc<AtomicBool>,
+) {
+    let why = match (&mut task.0).await {
+        Err(e) if e.is_panic() => {
+            let panic = e.into_panic();
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            format!("the source's task panicked: {what}")
+        }
+        Err(_) => return, // aborted: the stream was closed
+        Ok(()) => {
+            let said_why = said_why.load(Ordering::Relaxed)
+                || matches!(
+                    status.borrow().state,
+                    State::Failed { .. } | State::Finished
+                );
+            if said_why || tx.is_closed() {
+                return;
+            }
+            "the source's task ended without saying why".into()
+        }
+    };
+    tracing::error!("{why}");
+    status.send_modify(|s| {
+        s.errors += 1;
+        s.state = State::Failed {
+            reason: why.clone(),
+        };
+    });
+    let _ = tx
+        .send(Message {
+            item: Err(SourceError::Stopped(why)),
+            position: None,
+        })
+        .await;
+}
+
+fn open(
     source: Source,
     position: Option<Value>,
     feed: Feed,
@@ -102,4 +182,42 @@ fn host_of(url: &str) -> String {
         .next()
         .unwrap_or(rest)
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn supervised(task: impl std::future::Future<Output = ()> + Send + 'static) -> Message {
+        let (tx, mut rx) = mpsc::channel(4);
+        let (status, watch) = watch::channel(SourceStatus::default());
+        let said_why = Arc::default();
+        tokio::spawn(supervise(
+            AbortOnDrop(tokio::spawn(task)),
+            tx,
+            status,
+            said_why,
+        ));
+        let msg = rx.recv().await.expect("a message");
+        assert!(matches!(watch.borrow().state, State::Failed { .. }));
+        msg
+    }
+
+    #[tokio::test]
+    async fn a_task_that_panics_ends_the_stream_with_a_fatal_error_saying_so() {
+        let msg = supervised(async { panic!("lag is NaN") }).await;
+        let err = msg.item.unwrap_err();
+        assert!(err.is_fatal());
+        assert_eq!(err.to_string(), "the source's task panicked: lag is NaN");
+    }
+
+    #[tokio::test]
+    async fn a_task_that_ends_without_a_word_is_reported() {
+        let msg = supervised(async {}).await;
+        assert!(msg
+            .item
+            .unwrap_err()
+            .to_string()
+            .contains("without saying why"));
+    }
 }
