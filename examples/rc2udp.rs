@@ -44,8 +44,9 @@ struct Args {
     /// Seconds between polls.
     #[arg(long, default_value_t = 5.0)]
     interval: f64,
-    /// Seconds each poll looks back again, for changes committed late.
-    #[arg(long, default_value_t = 0.0)]
+    /// Seconds each poll looks back again, for changes committed late (categorize rows
+    /// from the job queue, saves committed out of order).
+    #[arg(long, default_value_t = 120.0)]
     overlap: f64,
     /// Changes per request.
     #[arg(long, default_value_t = 500)]

@@ -62,5 +62,5 @@ pub mod wikirpc;
 pub use api::{AllPages, Api, ApiBuilder, Json, PageText, TITLES_PER_REQUEST};
 pub use error::Error;
 pub use http::{RetryPolicy, DEFAULT_MAX_BODY, DEFAULT_USER_AGENT};
-pub use poller::{Poller, PollerConfig, Position, RCPROP_ALL};
+pub use poller::{Poller, PollerConfig, Position, DEFAULT_OVERLAP, RCPROP_ALL};
 pub use polling::Start;

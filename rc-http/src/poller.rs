@@ -139,6 +139,19 @@ fn forward(t: DateTime<Utc>, overlap: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// How far back each poll looks again by default: 2 minutes.
+///
+/// MediaWiki inserts rows late, with a timestamp older than rows already listed:
+/// `categorize` rows are written by the job queue with the timestamp of the edit that
+/// caused them (seconds after it, or minutes when the queue is busy), and concurrent saves
+/// commit out of timestamp order (a save's timestamp is taken when it starts; Wikimedia
+/// lets a web request run 60 s). Two minutes covers a slow save twice over and a job queue
+/// that keeps up; a row inserted later than that behind the newest change is not seen (set
+/// a longer [`PollerConfig::overlap`] for a wiki whose queue lags). The cost: each poll
+/// lists the window's rows again (one page of 500 on a wiki with up to 4 changes a
+/// second), and a saved position keeps their rcids.
+pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(120);
+
 /// What a [`Poller`] asks for and how often.
 ///
 /// ```
@@ -159,7 +172,9 @@ pub struct PollerConfig {
     /// Time between polls once caught up.
     pub interval: Duration,
     /// How far back each poll looks again, for changes committed late with an older
-    /// timestamp (0: only changes of the last second are looked at again).
+    /// timestamp (0: only changes of the last second are looked at again). Default
+    /// [`DEFAULT_OVERLAP`] (2 minutes); the rcids yielded in the window are kept in the
+    /// [`Position`] (`seen`), so none is yielded twice.
     pub overlap: Duration,
     /// Where to start without a saved position.
     pub start: Start,
@@ -174,13 +189,14 @@ pub struct PollerConfig {
 }
 
 impl PollerConfig {
-    /// Defaults: 500 per request, a poll every 5 s, no overlap, start now, no filter.
+    /// Defaults: 500 per request, a poll every 5 s, an overlap of [`DEFAULT_OVERLAP`],
+    /// start now, no filter.
     pub fn new(wiki: impl Into<String>) -> Self {
         PollerConfig {
             wiki: wiki.into(),
             limit: 500,
             interval: Duration::from_secs(5),
-            overlap: Duration::ZERO,
+            overlap: DEFAULT_OVERLAP,
             start: Start::Now,
             end: None,
             filter: Filter::new(),
@@ -599,6 +615,26 @@ mod tests {
             "late commit inside the window"
         );
         assert!(p.covers(Some(9), Some(t(4)), o), "outside the window");
+    }
+
+    #[test]
+    fn by_default_late_rows_inside_two_minutes_are_taken_and_seen_stays_bounded() {
+        let o = PollerConfig::new("w").overlap;
+        assert_eq!(o, DEFAULT_OVERLAP);
+        let mut p = Position::default();
+        for s in 0..1000 {
+            p.advance(Some(u64::from(s)), Some(t(s)), o);
+        }
+        assert_eq!(p.seen.len(), 121, "the rcids of the last 2 minutes only");
+        assert!(p.covers(Some(990), Some(t(990)), o), "seen");
+        assert!(
+            !p.covers(Some(5000), Some(t(900)), o),
+            "late, inside the window"
+        );
+        assert!(
+            p.covers(Some(5001), Some(t(870)), o),
+            "older than the window"
+        );
     }
 
     #[test]

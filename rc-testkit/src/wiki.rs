@@ -20,9 +20,24 @@ impl MediaWiki {
     /// A fresh wiki sending its `$wgRCFeeds` UDP packets (XML and JSON formatter) to the
     /// given addresses, if any; panics if it does not start.
     pub fn start(feed_xml: Option<SocketAddr>, feed_json: Option<SocketAddr>) -> MediaWiki {
+        Self::start_with(feed_xml, feed_json, 1)
+    }
+
+    /// A fresh wiki without feeds whose web requests run no jobs (`$wgJobRunRate = 0`):
+    /// queued jobs (categorize changes among them) wait for [`run_jobs`](Self::run_jobs).
+    pub fn start_without_job_runs() -> MediaWiki {
+        Self::start_with(None, None, 0)
+    }
+
+    fn start_with(
+        feed_xml: Option<SocketAddr>,
+        feed_json: Option<SocketAddr>,
+        job_run_rate: u32,
+    ) -> MediaWiki {
         init_tracing();
         let server = ScriptedServer::try_start("mediawiki", "MW_PORT", "MW_STATE_DIR", &|c| {
             c.env("MW_PHP_WORKERS", "1")
+                .env("MW_JOB_RUN_RATE", job_run_rate.to_string())
                 .env_remove("MW_FEED_XML")
                 .env_remove("MW_FEED_JSON");
             if let Some(a) = feed_xml {

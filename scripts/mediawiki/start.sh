@@ -10,6 +10,8 @@
 #   MW_ADMIN_PASSWORD  password of the "Admin" account             (adminpass123456)
 #   MW_START_TIMEOUT   seconds to wait for the API to answer        (30)
 #   MW_PHP_WORKERS     PHP_CLI_SERVER_WORKERS for php -S            (1 = single process)
+#   MW_JOB_RUN_RATE    $wgJobRunRate: jobs run per index.php request (1; 0: only
+#                      maintenance/runJobs.php runs them, e.g. late categorize rows)
 #
 # Prints the base URL (http://127.0.0.1:$MW_PORT) on stdout; everything else
 # goes to stderr.
@@ -23,12 +25,16 @@ MW_STATE_DIR="${MW_STATE_DIR:-/tmp/rc-mediawiki-$MW_PORT}"
 MW_ADMIN_PASSWORD="${MW_ADMIN_PASSWORD:-adminpass123456}"
 MW_START_TIMEOUT="${MW_START_TIMEOUT:-30}"
 MW_PHP_WORKERS="${MW_PHP_WORKERS:-1}"
+MW_JOB_RUN_RATE="${MW_JOB_RUN_RATE:-1}"
 MW_IP=/usr/share/mediawiki
 WIKI_ID=wikidb
 BASE_URL="http://127.0.0.1:$MW_PORT"
 
 case "$MW_PORT" in
     ''|*[!0-9]*) rc_die "MW_PORT must be a number, got '$MW_PORT'" ;;
+esac
+case "$MW_JOB_RUN_RATE" in
+    ''|*[!0-9.]*) rc_die "MW_JOB_RUN_RATE must be a number, got '$MW_JOB_RUN_RATE'" ;;
 esac
 case "$MW_STATE_DIR" in
     ''|/|/tmp|/tmp/) rc_die "refusing to use MW_STATE_DIR='$MW_STATE_DIR'" ;;
@@ -114,7 +120,7 @@ fi
 \$wgRCWatchCategoryMembership = true;
 \$wgUseRCPatrol = true;
 \$wgUseNPPatrol = true;
-\$wgJobRunRate = 1;
+\$wgJobRunRate = $MW_JOB_RUN_RATE;
 \$wgRunJobsAsync = false;
 
 # No throttles or rate limits for the test users.
