@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -151,6 +152,28 @@ class Run:
         self.report = json.loads(lines[-1])
 
 
+class CurlRun(Run):
+    """``curl -N URL -o /dev/null`` for a while: the cost of only receiving the bytes (no
+    parsing), from the kernel's accounting of the process (wait4), startup included."""
+
+    def __init__(self, url: str, seconds: float, rate: float):
+        super().__init__("curl -N > /dev/null (floor)", "firehose",
+                         ["curl", "-s", "-N", "--max-time", str(seconds), "-o", "/dev/null", url])
+        self.seconds, self.rate = seconds, rate
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def finish(self, timeout: float) -> None:
+        _, status, ru = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = status
+        wall = time.monotonic() - self.t0
+        # Events received: the publishing rate times the time connected (a close estimate).
+        self.report = dict(events=round(self.rate * wall), yielded=0,
+                           cpu_s=ru.ru_utime + ru.ru_stime, wall_s=wall)
+
+
 def run_one(run: Run, server: StandIn, timeout: float) -> None:
     log(f"  {run.label} ({run.mode}) ...")
     busy0, s0, t0 = machine_busy(), server.cpu_s(), time.monotonic()
@@ -173,6 +196,8 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=100_000, help="events read in throughput mode (100000)")
     ap.add_argument("--rate", type=float, default=1000.0, help="firehose events/s (1000)")
     ap.add_argument("--seconds", type=float, default=20.0, help="firehose duration (20)")
+    ap.add_argument("--tick-ms", type=int, default=1,
+                    help="the firehose publishes the events due every this many ms (1: each event on its own)")
     ap.add_argument("--quick", action="store_true", help="10,000 events and a 5 s firehose")
     ap.add_argument("--python", help="the Python for rcclient and requests-sse")
     ap.add_argument("--consumer-bin", help="the Rust consumer (this bench's binary); built if not given")
@@ -230,7 +255,8 @@ def main() -> int:
 
     # 2. Firehose: all three at once, each with the filter, on live events.
     log(f"firehose: {a.rate:.0f} events/s for {a.seconds:.0f} s ...")
-    server = StandIn(standin, "--initial-events", "10", "--publish-rate", str(a.rate))
+    server = StandIn(standin, "--initial-events", "10", "--publish-rate", str(a.rate),
+                     "--publish-tick-ms", str(a.tick_ms))
     secs = str(a.seconds)
     fire = []
     try:
@@ -240,6 +266,8 @@ def main() -> int:
             fire.append(Run("rcclient (Python)", "firehose", pyc + ["rcclient", server.url, "--seconds", secs, "--filter"]))
         if "requests-sse" in only:
             fire.append(Run("requests-sse + json.loads", "firehose", pyc + ["requests-sse", server.url, "--seconds", secs, "--filter"]))
+        if shutil.which("curl"):
+            fire.append(CurlRun(server.url, a.seconds, a.rate))
         busy0, s0, t0 = machine_busy(), server.cpu_s(), time.monotonic()
         for r in fire:
             r.start()
@@ -266,9 +294,10 @@ def main() -> int:
     print(f"EventStreams consumers on {os.cpu_count()} cores; machine busy {before:.2f} cores the second before; "
           f"Python {versions}")
     print(f"throughput: {a.events} events from the beginning" + (f", {size:.0f} bytes of data each on average" if size else "")
-          + f"; firehose: {a.rate:.0f} events/s live for {a.seconds:.0f} s, all three at once; filter = {FILTER}")
+          + f"; firehose: {a.rate:.0f} events/s live (published every {a.tick_ms} ms) for {a.seconds:.0f} s, "
+          f"all three at once; filter = {FILTER}")
     head = ["consumer", "mode", "events", "kept", "events/s", "CPU us/event", "% of a core",
-            "CPU vs requests-sse", "stand-in % core", "machine cores"]
+            "baseline CPU / this", "stand-in % core", "machine cores"]
     rows = []
     for r in runs:
         if not r.report:
@@ -281,10 +310,11 @@ def main() -> int:
         ratio = ""
         if b and b is not r:
             bus = b.report["cpu_s"] / max(b.report["events"], 1) * 1e6
-            ratio = f"{bus / us:.1f}x less"
+            ratio = f"{bus / us:.1f}x"
         r.us = us
         r.core = rep["cpu_s"] / rep["wall_s"] * 100
-        rows.append([r.label, r.mode, f"{rep['events']}", f"{rep['yielded']}",
+        kept = "" if isinstance(r, CurlRun) else f"{rep['yielded']}"
+        rows.append([r.label, r.mode, f"{rep['events']}", kept,
                      f"{rep['events'] / rep['wall_s']:,.0f}", f"{us:.2f}", f"{r.core:.2f}", ratio,
                      f"{r.server_core * 100:.0f}", f"{r.machine:.2f}"])
     widths = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
@@ -308,6 +338,9 @@ def main() -> int:
             note = f" (received {got:.0f}/s, not {a.rate:.0f}/s)"
         print(f"  firehose ({a.rate:.0f}/s, filter) under 2 % of one core for the Rust consumer: "
               f"{rust_fire.core:.2f} %{note} -> {'met' if rust_fire.core < 2 else 'MISSED'}")
+    floor = next((r for r in runs if isinstance(r, CurlRun) and r.report), None)
+    if floor:
+        print(f"  (receiving the same firehose with curl, parsing nothing, costs {floor.core:.2f} % of a core here)")
     print(f"(measured in {elapsed:.0f} s)")
     return 0 if all(r.report for r in runs) else 1
 

@@ -59,9 +59,14 @@ struct Args {
     #[arg(long)]
     freeze_open_only: bool,
     /// Publish this many recentchange events per second, live, from the start (0: none;
-    /// the benchmark's firehose). Spread evenly: due events are published every millisecond.
+    /// the benchmark's firehose). Spread evenly: the events due are published every
+    /// --publish-tick-ms.
     #[arg(long, default_value_t = 0.0)]
     publish_rate: f64,
+    /// How often --publish-rate publishes the events due, in milliseconds (1: at 1,000/s
+    /// every event goes out on its own; more: in bursts, as a batching server would).
+    #[arg(long, default_value_t = 1)]
+    publish_tick_ms: u64,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -99,7 +104,7 @@ async fn main() {
     if a.publish_rate > 0.0 {
         let start = Instant::now();
         let mut published = 0u64;
-        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        let mut tick = tokio::time::interval(Duration::from_millis(a.publish_tick_ms.max(1)));
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
