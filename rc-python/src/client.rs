@@ -14,6 +14,7 @@ use recentchanges_xmpp::{
 use tokio::sync::watch;
 
 use crate::change::Delivery;
+use crate::consumer::Positioned;
 use crate::convert::{py_to_value, value_to_py};
 use crate::errors::{config_error, stream_error_value};
 use crate::filter::{node_of, Node};
@@ -63,6 +64,17 @@ pub struct PyClient {
     counters: Mutex<Counters>,
     rooms: Vec<String>,
     failed_rooms: Mutex<BTreeSet<String>>,
+    /// The position file (`resume=` a path), rewritten by `close()` when the stream had
+    /// yielded changes Python never received.
+    resume_file: Option<std::path::PathBuf>,
+}
+
+impl Positioned for ChangeStream {
+    type Position = ResumePosition;
+
+    fn position_now(&self) -> ResumePosition {
+        self.position()
+    }
 }
 
 /// `rooms=`: room JIDs, `(room, nick)` or `(room, nick, password)` tuples, or a dict
@@ -237,8 +249,16 @@ impl PyStream for PyClient {
         Ok(outcome)
     }
 
-    fn closing(&self, stream: &ChangeStream) {
-        *self.last_position.lock().unwrap() = Some(stream.position());
+    fn closing(&self, _stream: &ChangeStream, handed_out: ResumePosition) {
+        *self.last_position.lock().unwrap() = Some(handed_out);
+    }
+
+    fn rewind(&self, handed_out: &ResumePosition) {
+        if let Some(path) = &self.resume_file {
+            if let Err(e) = handed_out.save(path) {
+                tracing::error!(path = %path.display(), "cannot save the position: {e}");
+            }
+        }
     }
 
     fn finish(rt: &tokio::runtime::Runtime, stream: ChangeStream) {
@@ -353,9 +373,11 @@ impl PyClient {
         if let Some(d) = rejoin_delay {
             b = b.rejoin_delay(crate::runtime::seconds_arg("rejoin_delay", d)?);
         }
+        let mut resume_file = None;
         if let Some(r) = resume {
             if !r.is_none() {
                 if let Ok(path) = r.extract::<std::path::PathBuf>() {
+                    resume_file = Some(path.clone());
                     b = b.resume_from_file(path).map_err(cfg)?;
                 } else {
                     b = b.resume(position_of(r)?);
@@ -386,6 +408,7 @@ impl PyClient {
             counters: Mutex::new(Counters::default()),
             rooms: room_names,
             failed_rooms: Mutex::new(BTreeSet::new()),
+            resume_file,
         })
     }
 
@@ -421,15 +444,15 @@ impl PyClient {
     /// it as `resume=` in a later process to continue exactly there.
     #[getter]
     fn position<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let pos = self.iteration.with_stream(|s| match s {
-            Some(s) => s.position(),
+        let pos = match self.iteration.handed_out_position() {
+            Some(p) => p,
             None => self
                 .last_position
                 .lock()
                 .unwrap()
                 .clone()
                 .unwrap_or_default(),
-        });
+        };
         let value = serde_json::to_value(&pos).unwrap_or(serde_json::Value::Null);
         value_to_py(py, &value)
     }

@@ -18,24 +18,48 @@ use tokio::task::AbortHandle;
 
 use crate::runtime::SLICE;
 
+/// A stream that says where it stands: the position after the last item it yielded.
+pub trait Positioned {
+    type Position: Clone + Send + 'static;
+
+    fn position_now(&self) -> Self::Position;
+}
+
 /// A stream and the items an async waiter took from it but did not hand out yet. Locked
 /// only while polling, never while waiting, so status and position can be read any time.
-pub struct Consumer<S: Stream + Unpin> {
+pub struct Consumer<S: Stream + Unpin + Positioned> {
     pub stream: Option<S>,
     stash: VecDeque<S::Item>,
+    /// The stream's position before the first stashed item: what Python received.
+    before_stash: Option<S::Position>,
     pub ended: bool,
 }
 
 /// A consumer shared between the Python object and the runtime's tasks.
 pub type Shared<S> = Arc<Mutex<Consumer<S>>>;
 
-impl<S: Stream + Unpin> Consumer<S> {
+impl<S: Stream + Unpin + Positioned> Consumer<S> {
     pub fn shared(stream: S) -> Shared<S> {
         Arc::new(Mutex::new(Consumer {
             stream: Some(stream),
             stash: VecDeque::new(),
+            before_stash: None,
             ended: false,
         }))
+    }
+
+    /// The position after the last item handed out of the consumer: the stream's, or the
+    /// one it had before the items stashed for an async waiter (`None` once closed).
+    pub fn handed_out_position(&self) -> Option<S::Position> {
+        if let Some(p) = &self.before_stash {
+            return Some(p.clone());
+        }
+        self.stream.as_ref().map(S::position_now)
+    }
+
+    /// The position before the stashed items, if there are any.
+    pub fn rewound_position(&self) -> Option<S::Position> {
+        self.before_stash.clone()
     }
 
     /// Items taken from the stream and not handed out.
@@ -45,6 +69,9 @@ impl<S: Stream + Unpin> Consumer<S> {
 
     pub fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         if let Some(item) = self.stash.pop_front() {
+            if self.stash.is_empty() {
+                self.before_stash = None;
+            }
             return Poll::Ready(Some(item));
         }
         if self.ended {
@@ -70,8 +97,10 @@ impl<S: Stream + Unpin> Consumer<S> {
         let Some(stream) = self.stream.as_mut() else {
             return Poll::Ready(());
         };
+        let before = stream.position_now();
         match Pin::new(stream).poll_next(cx) {
             Poll::Ready(Some(item)) => {
+                self.before_stash = Some(before);
                 self.stash.push_back(item);
                 Poll::Ready(())
             }
@@ -85,7 +114,7 @@ impl<S: Stream + Unpin> Consumer<S> {
 }
 
 /// An item if one is ready now (`Some(None)`: the stream ended), without waiting.
-pub fn poll_now<S: Stream + Unpin>(consumer: &Shared<S>) -> Option<Option<S::Item>> {
+pub fn poll_now<S: Stream + Unpin + Positioned>(consumer: &Shared<S>) -> Option<Option<S::Item>> {
     let mut cx = Context::from_waker(Waker::noop());
     match consumer.lock().unwrap().poll_item(&mut cx) {
         Poll::Ready(item) => Some(item),
@@ -103,7 +132,7 @@ pub fn wait_item<S>(
     deadline: Option<Instant>,
 ) -> PyResult<Option<Option<S::Item>>>
 where
-    S: Stream + Unpin + Send + 'static,
+    S: Stream + Unpin + Send + Positioned + 'static,
     S::Item: Send,
 {
     loop {
@@ -175,7 +204,7 @@ pub fn arm<S>(
     future: Py<PyAny>,
 ) -> PyResult<Waiter>
 where
-    S: Stream + Unpin + Send + 'static,
+    S: Stream + Unpin + Send + Positioned + 'static,
     S::Item: Send,
 {
     let wake = WAKE.import(py, "rcclient._aio", "_wake")?.clone().unbind();

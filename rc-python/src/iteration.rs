@@ -16,7 +16,7 @@ use pyo3::types::PyList;
 use tokio::runtime::Runtime;
 
 use crate::change::{Delivery, PyRecentChange};
-use crate::consumer::{self, Consumer, Shared, Waiter};
+use crate::consumer::{self, Consumer, Positioned, Shared, Waiter};
 use crate::errors::config_error;
 use crate::filter::Node;
 use crate::runtime::{shutdown, Owned};
@@ -83,8 +83,14 @@ enum Next {
 
 const RECENT_ERRORS: usize = 20;
 
+/// Changes a `take` collected when Ctrl-C interrupted it, with the position before them.
+struct Pending<P> {
+    items: VecDeque<Py<PyAny>>,
+    from: Option<P>,
+}
+
 /// The state every Python stream object keeps around its Rust stream.
-pub struct Iteration<S: Stream + Unpin> {
+pub struct Iteration<S: Stream + Unpin + Positioned> {
     rt: Owned,
     consumer: Shared<S>,
     errors: Errors,
@@ -94,12 +100,15 @@ pub struct Iteration<S: Stream + Unpin> {
     /// An error `take` met after it had items: raised by the next call instead, so the
     /// items are not lost with it.
     deferred: Mutex<Option<PyErr>>,
+    /// What a `take` interrupted by Ctrl-C had collected: handed out first by the next
+    /// call, and not counted in the position until then.
+    pending: Mutex<Pending<S::Position>>,
 }
 
 /// A Python class over a Rust stream: how an item becomes a Python object, and how the
 /// stream ends. `iteration_methods!` gives it the Python iteration methods.
 pub trait PyStream: Sync {
-    type Stream: Stream<Item = Self::Item> + Unpin + Send + 'static;
+    type Stream: Stream<Item = Self::Item> + Unpin + Send + Positioned + 'static;
     type Item: Send;
 
     fn iteration(&self) -> &Iteration<Self::Stream>;
@@ -108,12 +117,22 @@ pub trait PyStream: Sync {
     /// `Err` to raise (after marking the end with [`Iteration::finish`] if it is fatal).
     fn process(&self, py: Python<'_>, item: Self::Item) -> PyResult<Outcome>;
 
-    /// Called as the stream is taken away to be closed (to remember its position).
-    fn closing(&self, stream: &Self::Stream);
+    /// Called as the stream is taken away to be closed, to remember its position:
+    /// `handed_out`, the position after the last item Python received (the stream's own
+    /// may count items taken from it that Python never got).
+    fn closing(&self, stream: &Self::Stream, handed_out: PositionOf<Self>);
 
     /// Ends the stream, outside the GIL with its runtime at hand.
     fn finish(rt: &Runtime, stream: Self::Stream);
+
+    /// Called after [`finish`](Self::finish) when the stream had yielded items Python
+    /// never received: the position file (if any) gets `handed_out` instead of the
+    /// stream's own, so they come again after a resume.
+    fn rewind(&self, handed_out: &PositionOf<Self>);
 }
+
+/// The position type of a [`PyStream`]'s stream.
+pub type PositionOf<T> = <<T as PyStream>::Stream as Positioned>::Position;
 
 static PENDING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -127,7 +146,7 @@ pub fn aio<'py>(
     cell.import(py, "rcclient._aio", name).cloned()
 }
 
-impl<S: Stream + Unpin + Send + 'static> Iteration<S>
+impl<S: Stream + Unpin + Send + Positioned + 'static> Iteration<S>
 where
     S::Item: Send,
 {
@@ -140,7 +159,35 @@ where
             finished: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             deferred: Mutex::new(None),
+            pending: Mutex::new(Pending {
+                items: VecDeque::new(),
+                from: None,
+            }),
         }
+    }
+
+    /// The position after the last item handed to Python (`None` once closed): the
+    /// stream's, less what a `take` kept back or an async waiter stashed.
+    pub fn handed_out_position(&self) -> Option<S::Position> {
+        let kept = self.pending.lock().unwrap().from.clone();
+        kept.or_else(|| self.consumer.lock().unwrap().handed_out_position())
+    }
+
+    /// The first item a `take` kept back, if any.
+    fn pop_pending(&self) -> Option<Py<PyAny>> {
+        let mut p = self.pending.lock().unwrap();
+        let item = p.items.pop_front();
+        if p.items.is_empty() {
+            p.from = None;
+        }
+        item
+    }
+
+    /// Keeps `items` (collected since `from`) for the next call.
+    fn keep(&self, items: Vec<Py<PyAny>>, from: Option<S::Position>) {
+        let mut p = self.pending.lock().unwrap();
+        p.items = items.into();
+        p.from = from;
     }
 
     /// Reads the stream while it is open (`None` once closed).
@@ -148,9 +195,11 @@ where
         f(self.consumer.lock().unwrap().stream.as_ref())
     }
 
-    /// Items taken from the stream by an async waiter and not handed out yet.
+    /// Items taken from the stream and not handed out yet: stashed by an async waiter,
+    /// or kept back by a `take` that Ctrl-C interrupted.
     pub fn stashed(&self) -> usize {
-        self.consumer.lock().unwrap().stashed()
+        let kept = self.pending.lock().unwrap().items.len();
+        kept + self.consumer.lock().unwrap().stashed()
     }
 
     /// Marks the end: the iteration stops after the current item.
@@ -209,6 +258,9 @@ where
 /// The next item for the caller, waiting until `deadline`.
 fn next_item<T: PyStream>(t: &T, py: Python<'_>, deadline: Option<Instant>) -> PyResult<Next> {
     let it = t.iteration();
+    if let Some(kept) = it.pop_pending() {
+        return Ok(Next::Item(kept));
+    }
     it.take_deferred()?;
     loop {
         if it.finished.load(Ordering::SeqCst) {
@@ -240,7 +292,9 @@ pub fn next_or_none<T: PyStream>(
 }
 
 /// `take`: up to `n` items; an error met after some items returns those first and is
-/// raised by the next call.
+/// raised by the next call. Ctrl-C (KeyboardInterrupt) met after some items raises at
+/// once and keeps the items: the next call hands them out first, and until then the
+/// position (and the position file `close()` saves) does not count them.
 pub fn take<'py, T: PyStream>(
     t: &T,
     py: Python<'py>,
@@ -248,28 +302,40 @@ pub fn take<'py, T: PyStream>(
     timeout: Option<f64>,
 ) -> PyResult<Bound<'py, PyList>> {
     let it = t.iteration();
-    it.take_deferred()?;
+    let has_pending = !it.pending.lock().unwrap().items.is_empty();
+    if !has_pending {
+        it.take_deferred()?;
+    }
     let deadline = consumer::deadline(timeout)?;
-    let out = PyList::empty(py);
+    // Where the stream stood before the first item this call collects.
+    let from = it.handed_out_position();
+    let mut out: Vec<Py<PyAny>> = Vec::new();
     while out.len() < n {
         match next_item(t, py, deadline) {
-            Ok(Next::Item(o)) => out.append(o)?,
+            Ok(Next::Item(o)) => out.push(o),
             Ok(Next::Timeout | Next::End) => break,
-            Err(e) if out.is_empty() || e.is_instance_of::<PyKeyboardInterrupt>(py) => {
-                return Err(e)
+            Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
+                if !out.is_empty() {
+                    it.keep(out, from);
+                }
+                return Err(e);
             }
+            Err(e) if out.is_empty() => return Err(e),
             Err(e) => {
                 *it.deferred.lock().unwrap() = Some(e);
                 break;
             }
         }
     }
-    Ok(out)
+    PyList::new(py, out)
 }
 
 /// The non-blocking step of `async for`: a processed item, or `rcclient._aio.PENDING`.
 pub fn poll_ready<T: PyStream>(t: &T, py: Python<'_>) -> PyResult<Py<PyAny>> {
     let it = t.iteration();
+    if let Some(kept) = it.pop_pending() {
+        return Ok(kept);
+    }
     it.take_deferred()?;
     loop {
         if it.finished.load(Ordering::SeqCst) {
@@ -306,15 +372,25 @@ pub fn close<T: PyStream>(t: &T, py: Python<'_>) {
     if it.closed.swap(true, Ordering::SeqCst) {
         return;
     }
-    let stream = {
+    // Items kept back by a `take` or stashed for an async waiter are dropped: the
+    // position saved is the one before them, so a resumed stream yields them again.
+    let kept = {
+        let mut p = it.pending.lock().unwrap();
+        p.items.clear();
+        p.from.take()
+    };
+    let (stream, rewound) = {
         let mut c = it.consumer.lock().unwrap();
         c.ended = true;
+        let rewound = kept.or_else(|| c.rewound_position());
         let stream = c.stream.take();
         if let Some(s) = &stream {
-            t.closing(s);
+            let handed_out = rewound.clone().unwrap_or_else(|| s.position_now());
+            t.closing(s, handed_out);
         }
-        stream
+        (stream, rewound)
     };
+    let had_stream = stream.is_some();
     let rt = it.rt.take();
     py.detach(move || {
         if let Some(rt) = rt {
@@ -324,6 +400,9 @@ pub fn close<T: PyStream>(t: &T, py: Python<'_>) {
             shutdown(rt);
         }
     });
+    if let (true, Some(pos)) = (had_stream, rewound) {
+        t.rewind(&pos);
+    }
 }
 
 /// The Python methods of a [`PyStream`] class: iteration (sync and async), `receive`,
@@ -358,7 +437,10 @@ macro_rules! iteration_methods {
             /// Up to `n` changes as a list: returns when it has `n`, when `timeout`
             /// seconds have passed (with what it got by then), or when the stream has
             /// ended. An error to raise (see `errors=`) met after some changes returns
-            /// those first; the next call raises it.
+            /// those first; the next call raises it. Ctrl-C raises KeyboardInterrupt at
+            /// once and keeps what was collected: the next call (take, next, async for)
+            /// returns it first; `position` and the position file do not count it until
+            /// then.
             #[pyo3(signature = (n, timeout = None))]
             fn take<'py>(
                 &self,

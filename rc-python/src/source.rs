@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::change::{Delivery, Kafka};
+use crate::consumer::Positioned;
 use crate::convert::{py_to_value, value_to_py};
 use crate::errors::{config_error, connection_error_class, stream_error_class, stream_error_value};
 use crate::filter::{node_of, Node};
@@ -42,6 +43,17 @@ pub struct PySource {
     filter: Option<Node>,
     /// The position when the source was closed.
     last_position: Mutex<Value>,
+    /// The position file (`resume=` a path), rewritten by `close()` when the source had
+    /// yielded changes Python never received.
+    resume_file: Option<std::path::PathBuf>,
+}
+
+impl Positioned for Changes {
+    type Position = Value;
+
+    fn position_now(&self) -> Value {
+        self.position().clone()
+    }
 }
 
 /// `start=`: "now", "beginning", or a timezone-aware datetime.
@@ -181,8 +193,10 @@ pub fn open(
         }
         s = s.stall_timeout(Duration::from_secs_f64(t));
     }
+    let mut resume_file = None;
     if let Some(r) = resume.filter(|r| !r.is_none()) {
         if let Ok(path) = r.extract::<std::path::PathBuf>() {
+            resume_file = Some(path.clone());
             s = s.resume_from_file(path);
         } else {
             s = s.resume(py_to_value(r)?);
@@ -209,6 +223,7 @@ pub fn open(
         name,
         filter: python_filter,
         last_position: Mutex::new(Value::Null),
+        resume_file,
     })
 }
 
@@ -282,13 +297,21 @@ impl PyStream for PySource {
         self.iteration.policy(py, exc, "warning", &message)
     }
 
-    fn closing(&self, changes: &Changes) {
-        *self.last_position.lock().unwrap() = changes.position().clone();
+    fn closing(&self, _changes: &Changes, handed_out: Value) {
+        *self.last_position.lock().unwrap() = handed_out;
     }
 
     fn finish(rt: &tokio::runtime::Runtime, changes: Changes) {
         let _guard = rt.enter();
         changes.close();
+    }
+
+    fn rewind(&self, handed_out: &Value) {
+        if let Some(path) = &self.resume_file {
+            if let Err(e) = recentchanges_core::state::save_json(path, handed_out) {
+                tracing::error!(path = %path.display(), "cannot save the position: {e}");
+            }
+        }
     }
 }
 
@@ -332,10 +355,10 @@ impl PySource {
     /// pass it as `resume=` to a later `open` of the same source to continue there.
     #[getter]
     fn position<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let pos = self.iteration.with_stream(|ch| match ch {
-            Some(ch) => ch.position().clone(),
+        let pos = match self.iteration.handed_out_position() {
+            Some(p) => p,
             None => self.last_position.lock().unwrap().clone(),
-        });
+        };
         value_to_py(py, &pos)
     }
 
