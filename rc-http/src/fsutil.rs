@@ -17,7 +17,7 @@ pub(crate) fn load_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -
     recentchanges_core::state::load_json(path).map_err(|e| Error::io(path, e))
 }
 
-/// Writes a JSON state file atomically.
+/// Writes a JSON state file atomically and durably (synced to the disk).
 pub(crate) fn save_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Error> {
     recentchanges_core::state::save_json(path, value).map_err(|e| Error::io(path, e))
 }

@@ -55,12 +55,14 @@ pub struct Position {
 }
 
 impl Position {
-    /// Reads a position written by [`save`](Self::save); a missing file is an empty position.
+    /// Reads a position written by [`save`](Self::save); a missing file is an empty position,
+    /// an empty or damaged one an error naming the file and saying how to start over.
     pub fn load(path: &Path) -> Result<Position, Error> {
         crate::fsutil::load_json(path)
     }
 
-    /// Writes the position atomically (a temporary file renamed over the old one).
+    /// Writes the position atomically and durably (a temporary file, synced, renamed over
+    /// the old one, the directory synced): a crash or power loss leaves the old or the new.
     ///
     /// ```
     /// let dir = std::env::temp_dir().join(format!("rc-http-doc-{}", std::process::id()));
