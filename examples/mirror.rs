@@ -1,12 +1,18 @@
-//! `mirror`: keeps a local directory of page texts in step with a wiki, following the
-//! wiki's changes in its XMPP room (as the udp2xmpp bridge posts them) and fetching texts
-//! from its API. A thin command line over `recentchanges::http::mirror::run`.
+//! `mirror`: keeps a local directory of page texts in step with a wiki, following its
+//! changes from any source (the wiki's own API by default, EventStreams filtered to the
+//! wiki, or its XMPP room as the udp2xmpp bridge posts them) and fetching texts from its
+//! API. A thin command line over `recentchanges::mirror::run`.
 //!
 //! ```sh
+//! # No push feed needed: poll the API itself.
+//! cargo run --example mirror -- --api https://wiki.example/w/api.php --dir ./pages
+//! # A Wikimedia wiki: EventStreams, filtered to the wiki.
+//! cargo run --example mirror -- --api https://en.wikipedia.org/w/api.php --dir ./pages \
+//!     --source eventstreams:recentchange --wiki enwiki --namespace 0 --prefix 'Rust'
+//! # An XMLRC room.
 //! MIRROR_XMPP_PASSWORD=secret cargo run --example mirror -- \
-//!     --api http://127.0.0.1:8080/api.php --dir ./pages \
-//!     --jid mirror@localhost --server 127.0.0.1:25222 --tls plaintext-loopback \
-//!     wikidb@conference.localhost
+//!     --api http://127.0.0.1:8080/api.php --dir ./pages --source xmpp:wikidb@conference.localhost \
+//!     --jid mirror@localhost --server 127.0.0.1:25222 --tls plaintext-loopback
 //! ```
 //!
 //! One file per page holding its current text, named by percent-encoding the title
@@ -22,20 +28,40 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::{Login, XmppLogin};
-use recentchanges::http::mirror::{run, MirrorConfig, MirrorOptions};
+use recentchanges::http::mirror::MirrorConfig;
 use recentchanges::http::Api;
-use recentchanges::xmpp::Client;
+use recentchanges::source::Source;
+use recentchanges::Filter;
 
 #[derive(Parser)]
-#[command(about = "Keep a directory of a wiki's page texts up to date from its XMPP room")]
+#[command(
+    about = "Keep a directory of a wiki's page texts up to date from any source of its changes"
+)]
 // The account's password has a variable of its own here.
-#[command(mut_arg("jid", |a| a.help("XMPP account (password in MIRROR_XMPP_PASSWORD)")))]
+#[command(mut_arg("jid", |a| a.help("XMPP account, for xmpp: sources (password in MIRROR_XMPP_PASSWORD)")))]
 struct Args {
-    /// The wiki's room (bare JID).
-    room: String,
     /// The wiki's api.php URL.
     #[arg(long)]
     api: String,
+    /// Where its changes come from (default: mediawiki:API, polling the API itself).
+    #[arg(long)]
+    source: Option<String>,
+    /// The wiki's id (database name, e.g. enwiki): with a shared source such as
+    /// EventStreams, only its changes are applied.
+    #[arg(long)]
+    wiki: Option<String>,
+    /// Only pages whose title starts with this.
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Only these pages (repeatable).
+    #[arg(long)]
+    page: Vec<String>,
+    /// Keep each page's revision id, timestamp and SHA-1 in .meta/.
+    #[arg(long)]
+    metadata: bool,
+    /// Seconds between polls, for polling sources.
+    #[arg(long, default_value_t = 5.0)]
+    interval: f64,
     /// The mirror directory.
     #[arg(long)]
     dir: std::path::PathBuf,
@@ -59,15 +85,26 @@ struct Args {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_logging("info");
     let args = Args::parse();
-    let mut client = match args.xmpp.login("MIRROR_XMPP_PASSWORD")? {
-        Login::Account { jid, password } => Client::builder(jid, password)?,
-        Login::Anonymous { domain } => Client::anonymous(domain)?,
-    };
-    client = client.room(&args.room, &args.nick)?;
-    if let Some(server) = &args.xmpp.connect.server {
-        client = client.server(server)?;
+    let name = args
+        .source
+        .clone()
+        .unwrap_or_else(|| format!("mediawiki:{}", args.api));
+    let mut source = Source::new(&name)?
+        .nick(&args.nick)
+        .interval(Duration::from_secs_f64(args.interval.clamp(0.1, 86_400.0)));
+    if name.starts_with("xmpp:") {
+        source = match args.xmpp.login("MIRROR_XMPP_PASSWORD")? {
+            Login::Account { jid, password } => source.account(jid, password),
+            Login::Anonymous { domain } => source.anonymous(domain),
+        };
+        if let Some(server) = &args.xmpp.connect.server {
+            source = source.server(server);
+        }
+        source = source.tls(args.xmpp.connect.tls.clone());
     }
-    client = client.tls(args.xmpp.connect.tls.clone());
+    if let Some(wiki) = &args.wiki {
+        source = source.wiki(wiki).filter(Filter::new().wiki(wiki.clone()));
+    }
     let mut config = MirrorConfig::default().debounce(
         Duration::from_millis(args.debounce_ms),
         Duration::from_millis(args.max_delay_ms),
@@ -75,7 +112,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !args.namespace.is_empty() {
         config = config.namespaces(args.namespace.iter().copied());
     }
-    let opts = MirrorOptions::new(Api::new(&args.api)?, &args.dir, client).config(config);
-    run(opts, common::shutdown()).await?;
+    if let Some(prefix) = &args.prefix {
+        config = config.prefix(prefix.clone());
+    }
+    if !args.page.is_empty() {
+        config = config.pages(args.page.iter().cloned());
+    }
+    config = config.metadata(args.metadata);
+    let stats = recentchanges::mirror::run(
+        Api::new(&args.api)?,
+        &args.dir,
+        source,
+        config,
+        common::shutdown(),
+    )
+    .await?;
+    eprintln!(
+        "{} changes applied, {} files written, {} removed",
+        stats.changes, stats.written, stats.removed
+    );
     Ok(())
 }

@@ -41,6 +41,10 @@ pub use recentchanges_http as http;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod source;
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod mirror;
+
 /// The README's examples, compiled and run as doc tests (they use every feature).
 #[doc = include_str!("../README.md")]
 #[cfg(all(

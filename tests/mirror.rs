@@ -40,6 +40,25 @@ fn mirror_child() {
         .unwrap();
     rt.block_on(async move {
         let api = Api::new(cfg["api"].as_str().unwrap()).unwrap();
+        if let Some(source) = cfg["source"].as_str() {
+            // Any source by name: here the wiki's own API, polled (no XMPP at all).
+            let source = recentchanges::source::Source::new(source)
+                .unwrap()
+                .wiki("wikidb")
+                .interval(Duration::from_millis(300));
+            let config = MirrorConfig::default()
+                .debounce(Duration::from_millis(300), Duration::from_secs(2));
+            recentchanges::mirror::run(
+                api,
+                cfg["dir"].as_str().unwrap(),
+                source,
+                config,
+                std::future::pending(),
+            )
+            .await
+            .unwrap();
+            return;
+        }
         let client = recentchanges::xmpp::Client::builder("mirror@localhost", "mirrormirror")
             .unwrap()
             .server(cfg["server"].as_str().unwrap())
@@ -117,9 +136,12 @@ fn mirrored(dir: &Path) -> BTreeMap<String, String> {
             let e = e.unwrap();
             let path = e.path();
             let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue; // the mirror's own (state, metadata, temporary files)
+            }
             if e.file_type().unwrap().is_dir() {
                 dirs.push(path);
-            } else if !name.starts_with('.') {
+            } else {
                 let rel = path.strip_prefix(dir).unwrap();
                 let title = mirror::title_of(rel)
                     .unwrap_or_else(|| panic!("{} is not a page file", rel.display()));
@@ -427,4 +449,131 @@ async fn a_burst_of_edits_to_one_page_is_fetched_once() {
     result.unwrap();
     assert_eq!(mirror.read("Burst").unwrap().as_deref(), Some("Burst v12"));
     assert!(mirror.state().position.is_some(), "the position was saved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_polling_the_api_without_xmpp_survives_sigkill_and_holds_the_wikis_pages() {
+    let wiki = MediaWiki::start(None, None);
+    let a = wiki.session("Admin", ADMIN_PASSWORD).await;
+    for (title, text) in [
+        ("Alpha", "Alpha v1"),
+        ("Beta", "Beta v1"),
+        ("Talk:Alpha", "Talk v1"),
+    ] {
+        edit(&a, title, text, "create", &[]).await;
+    }
+    let tmp = TempDir::new("rc-e2e-mirror-poll");
+    let dir = tmp.join("pages");
+    let cfg = serde_json::json!({
+        "api": wiki.api_url(),
+        "dir": dir,
+        "source": format!("mediawiki:{}", wiki.api_url()),
+    });
+    let mut first = MirrorProcess::spawn(&cfg, tmp.join("first.log"));
+    converged(&wiki, &a, &dir, 60).await;
+    first.assert_alive();
+    edit(&a, "Alpha", "Alpha v2", "edit", &[]).await;
+    mv(&a, "Beta", "Beta moved", &[]).await;
+    edit(&a, "Gamma", "Gamma v1", "create", &[]).await;
+    // Killed while it works on these: what it had not applied and committed comes again.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    first.kill();
+    delete(&a, "Talk:Alpha").await;
+    edit(&a, "Gamma", "Gamma v2", "edit", &[]).await;
+    let mut second = MirrorProcess::spawn(&cfg, tmp.join("second.log"));
+    let pages = converged(&wiki, &a, &dir, 60).await;
+    second.assert_alive();
+    assert_eq!(pages.get("Alpha").map(String::as_str), Some("Alpha v2"));
+    assert_eq!(pages.get("Gamma").map(String::as_str), Some("Gamma v2"));
+    assert!(pages
+        .get("Beta")
+        .is_some_and(|t| t.starts_with("#REDIRECT")));
+    assert!(!pages.contains_key("Talk:Alpha"));
+    assert_eq!(
+        second.log().matches("full sync done").count(),
+        0,
+        "the restart resumed from the saved position:\n{}",
+        second.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_mirror_holds_exactly_its_scope_with_metadata() {
+    let wiki = MediaWiki::start(None, None);
+    let a = wiki.session("Admin", ADMIN_PASSWORD).await;
+    for (title, text) in [
+        ("Help:One", "one"),
+        ("Help:Two", "two"),
+        ("Other", "other"),
+        ("Listed", "listed"),
+    ] {
+        edit(&a, title, text, "create", &[]).await;
+    }
+    let tmp = TempDir::new("rc-e2e-mirror-scope");
+    let source = || {
+        recentchanges::source::Source::new(&format!("mediawiki:{}", wiki.api_url()))
+            .unwrap()
+            .wiki("wikidb")
+            .interval(Duration::from_millis(300))
+    };
+    let run = |dir: PathBuf, config: MirrorConfig| {
+        let api = wiki.api();
+        let source = source();
+        tokio::spawn(async move {
+            recentchanges::mirror::run(api, dir, source, config, async {
+                tokio::time::sleep(Duration::from_secs(4)).await;
+            })
+            .await
+        })
+    };
+    let by_prefix = run(
+        tmp.join("help"),
+        MirrorConfig::default().prefix("Help:").metadata(true),
+    );
+    let by_list = run(
+        tmp.join("list"),
+        MirrorConfig::default().pages(["Listed", "Missing"]),
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    edit(&a, "Help:Three", "three", "create", &[]).await;
+    edit(&a, "Other", "other v2", "edit", &[]).await;
+    edit(&a, "Listed", "listed v2", "edit", &[]).await;
+    by_prefix.await.unwrap().unwrap();
+    by_list.await.unwrap().unwrap();
+
+    let help = mirrored(&tmp.join("help"));
+    assert_eq!(
+        help.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["Help:One", "Help:Three", "Help:Two"]
+    );
+    let list = mirrored(&tmp.join("list"));
+    assert_eq!(
+        list,
+        BTreeMap::from([("Listed".to_owned(), "listed v2".to_owned())])
+    );
+
+    let m = Mirror::open(
+        wiki.api(),
+        tmp.join("help"),
+        MirrorConfig::default().metadata(true),
+    )
+    .unwrap();
+    let meta = m
+        .read_metadata("Help:Three")
+        .unwrap()
+        .expect("metadata kept");
+    let info = a
+        .get_json(&[
+            ("action", "query"),
+            ("prop", "revisions"),
+            ("titles", "Help:Three"),
+            ("rvprop", "ids|sha1"),
+            ("formatversion", "2"),
+        ])
+        .await
+        .unwrap();
+    let rev = &info["query"]["pages"][0]["revisions"][0];
+    assert_eq!(meta["rev_id"], rev["revid"], "{meta}");
+    assert_eq!(meta["sha1"], rev["sha1"]);
+    assert!(meta["timestamp"].is_string());
 }

@@ -185,6 +185,10 @@ pub struct PageText {
     pub page_id: u64,
     /// The current revision.
     pub rev_id: u64,
+    /// When the current revision was saved.
+    pub timestamp: Option<chrono::DateTime<chrono::Utc>>,
+    /// The SHA-1 of the current revision's content (hex), as the wiki computed it.
+    pub sha1: Option<String>,
     /// The text (wikitext, or JSON, CSS... per the page's content model).
     pub text: String,
 }
@@ -410,7 +414,7 @@ impl Api {
             let base = [
                 ("action", "query"),
                 ("prop", "revisions"),
-                ("rvprop", "ids|content"),
+                ("rvprop", "ids|timestamp|sha1|content"),
                 ("rvslots", "main"),
                 ("titles", joined.as_str()),
             ];
@@ -562,7 +566,7 @@ impl AllPages {
             ("gapnamespace", &self.namespace),
             ("gaplimit", "50"),
             ("prop", "revisions"),
-            ("rvprop", "ids|content"),
+            ("rvprop", "ids|timestamp|sha1|content"),
             ("rvslots", "main"),
         ];
         p.extend(cont.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -616,6 +620,8 @@ fn page_text(page: &Value) -> Option<PageText> {
         namespace: i32::try_from(page["ns"].as_i64()?).ok()?,
         page_id: page["pageid"].as_u64()?,
         rev_id: rev["revid"].as_u64()?,
+        timestamp: rev["timestamp"].as_str().and_then(|t| t.parse().ok()),
+        sha1: rev["sha1"].as_str().map(str::to_owned),
         text,
     })
 }

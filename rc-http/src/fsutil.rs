@@ -7,9 +7,11 @@ pub(crate) use recentchanges_core::state::TMP_PREFIX;
 
 use crate::error::Error;
 
-/// Writes `bytes` over `path` atomically (see [`recentchanges_core::state::write_atomic`]).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    recentchanges_core::state::write_atomic(path, bytes).map_err(|e| Error::io(path, e))
+/// Writes `bytes` over `path` atomically (a temporary file renamed over it), synced to the
+/// disk (the file, then its directory) before it returns: what a saved position may rely
+/// on after a power loss.
+pub(crate) fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    recentchanges_core::state::write_durable(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// Reads a JSON state file (a saved position); a missing file is `T::default()`.

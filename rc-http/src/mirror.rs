@@ -18,16 +18,26 @@
 //!   import, upload or merge fetches again. The texts are fetched 50 titles a request;
 //!   a title that no longer exists loses its file. So a burst of edits to one page within
 //!   a batch costs one fetch, and the outcome never depends on the order of the fetches.
-//! - **Atomic files**: each file is written to a temporary file and renamed over the old
-//!   one, so a reader (or a killed mirror) never sees half a text.
+//! - **Atomic, durable files**: each file is written to a temporary file, synced to the
+//!   disk, and renamed over the old one (the directory synced too), so a reader, a killed
+//!   mirror or a power loss never leaves half a text, nor a saved position ahead of the
+//!   files it stands for.
 //! - **Resume**: the change source's position is saved in [`STATE_FILE`] only after the
 //!   batch it ends was applied, so a mirror killed at any point replays (and re-applies,
 //!   harmlessly) what it had not finished, and loses nothing.
 //!
-//! With the `xmpp` feature, [`run`] follows a wiki's XMPP room (rc-xmpp) and debounces the
-//! changes into batches; `examples/mirror.rs` is its command line.
+//! [`Mirror::follow`] applies the changes of any [`ChangeFeed`] in debounced batches. With
+//! the `xmpp` feature, `run` follows a wiki's XMPP room (rc-xmpp); the `recentchanges`
+//! crate's `mirror::run` follows any source by name (the API itself, EventStreams, a
+//! room), and `examples/mirror.rs` is its command line.
+//!
+//! - **Scope**: namespaces, a title prefix, or an explicit page list
+//!   ([`MirrorConfig`]); a page that leaves the scope (moved out) loses its file.
+//! - **Metadata** (optional): each page's title, ids, revision timestamp and SHA-1 in
+//!   `.meta/FILE.json`, to check a page against the wiki.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -40,11 +50,15 @@ use serde_json::Value;
 
 use crate::api::{Api, PageText};
 use crate::error::Error;
-use crate::fsutil::{load_json, save_json, write_atomic, TMP_PREFIX};
+use crate::fsutil::{load_json, save_json, write_durable, TMP_PREFIX};
 pub use crate::names::{file_name, title_of, MAX_COMPONENT};
 
 /// The mirror's state file, in the mirror directory.
 pub const STATE_FILE: &str = ".mirror-state.json";
+
+/// The directory of page metadata (with [`MirrorConfig::metadata`]), in the mirror
+/// directory.
+pub const META_DIR: &str = ".meta";
 
 /// What a [`Mirror`] mirrors and how it batches changes.
 ///
@@ -60,6 +74,13 @@ pub const STATE_FILE: &str = ".mirror-state.json";
 pub struct MirrorConfig {
     /// The namespaces mirrored; `None`: all that hold pages (0 and up).
     pub namespaces: Option<BTreeSet<i32>>,
+    /// Only pages whose prefixed title starts with this (e.g. `Help:` or `Manual/`).
+    pub prefix: Option<String>,
+    /// Only these pages (prefixed titles, as the wiki writes them).
+    pub pages: Option<BTreeSet<String>>,
+    /// Also keep each page's metadata (title, page id, revision id, timestamp, SHA-1) in
+    /// `.meta/FILE.json` beside the texts, so a reuser can check a page against the wiki.
+    pub metadata: bool,
     /// A batch is applied once no change came for this long...
     pub debounce: Duration,
     /// ...or this long after its first change.
@@ -72,6 +93,9 @@ impl Default for MirrorConfig {
     fn default() -> Self {
         MirrorConfig {
             namespaces: None,
+            prefix: None,
+            pages: None,
+            metadata: false,
             debounce: Duration::from_millis(500),
             max_delay: Duration::from_secs(5),
             max_batch: 1000,
@@ -84,6 +108,31 @@ impl MirrorConfig {
     pub fn namespaces(mut self, ns: impl IntoIterator<Item = i32>) -> Self {
         self.namespaces = Some(ns.into_iter().collect());
         self
+    }
+
+    /// Mirrors only pages whose prefixed title starts with `prefix`.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Mirrors only these pages.
+    pub fn pages<I: IntoIterator<Item = S>, S: Into<String>>(mut self, titles: I) -> Self {
+        self.pages = Some(titles.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Keeps each page's metadata beside its text (see [`MirrorConfig::metadata`]).
+    pub fn metadata(mut self, keep: bool) -> Self {
+        self.metadata = keep;
+        self
+    }
+
+    /// Whether a title is in the mirror's scope by its name (the namespace is checked on
+    /// the page the wiki returns).
+    fn wants(&self, title: &str) -> bool {
+        self.prefix.as_deref().is_none_or(|p| title.starts_with(p))
+            && self.pages.as_ref().is_none_or(|set| set.contains(title))
     }
 
     /// Quiet time and longest wait before a batch is applied.
@@ -374,20 +423,34 @@ impl Mirror {
         let started = Utc::now();
         let mut report = SyncReport::default();
         let mut wanted: BTreeSet<PathBuf> = BTreeSet::new();
-        for (ns, _) in self.api.namespaces().await? {
-            if !self.cfg.covers(ns) {
-                continue;
+        let mut keep = |mirror: &Self, page: &PageText| -> Result<(), Error> {
+            if !(mirror.cfg.covers(page.namespace) && mirror.cfg.wants(&page.title)) {
+                return Ok(());
             }
-            let mut pages = self.api.all_pages(ns);
-            for _ in 0..10_000_000 {
-                let Some(batch) = pages.next_batch().await? else {
-                    break;
-                };
-                for page in batch {
-                    report.pages += 1;
-                    wanted.insert(file_name(&page.title));
-                    if self.write_page(&page)? {
-                        report.written += 1;
+            report.pages += 1;
+            wanted.insert(file_name(&page.title));
+            if mirror.write_page(page)? {
+                report.written += 1;
+            }
+            Ok(())
+        };
+        if let Some(titles) = &self.cfg.pages {
+            let titles: Vec<&String> = titles.iter().collect();
+            for page in self.api.fetch_pages(&titles).await?.into_values().flatten() {
+                keep(self, &page)?;
+            }
+        } else {
+            for (ns, _) in self.api.namespaces().await? {
+                if !self.cfg.covers(ns) {
+                    continue;
+                }
+                let mut pages = self.api.all_pages(ns);
+                for _ in 0..10_000_000 {
+                    let Some(batch) = pages.next_batch().await? else {
+                        break;
+                    };
+                    for page in &batch {
+                        keep(self, page)?;
                     }
                 }
             }
@@ -426,7 +489,19 @@ impl Mirror {
             changes: changes.len(),
             ..BatchReport::default()
         };
-        let actions = plan(changes);
+        // Titles out of scope are not fetched; a file they may have (a page that left the
+        // scope) is removed.
+        let actions: BTreeMap<String, Action> = plan(changes)
+            .into_iter()
+            .map(|(t, a)| {
+                let a = if self.cfg.wants(&t) {
+                    a
+                } else {
+                    Action::Remove
+                };
+                (t, a)
+            })
+            .collect();
         let fetch: Vec<&str> = actions
             .iter()
             .filter(|(_, a)| **a == Action::Fetch)
@@ -517,8 +592,12 @@ impl Mirror {
         }
     }
 
-    /// Writes a page's file unless it already holds that text; `true` if written.
+    /// Writes a page's file unless it already holds that text (and its metadata, if
+    /// kept); `true` if the text was written.
     fn write_page(&self, page: &PageText) -> Result<bool, Error> {
+        if self.cfg.metadata {
+            self.write_metadata(page)?;
+        }
         let path = self.dir.join(file_name(&page.title));
         if let Ok(old) = std::fs::read(&path) {
             if old == page.text.as_bytes() {
@@ -530,12 +609,60 @@ impl Mirror {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
         }
-        write_atomic(&path, page.text.as_bytes())?;
+        write_durable(&path, page.text.as_bytes())?;
         Ok(true)
     }
 
-    /// Removes a page's file; `true` if there was one.
+    /// The metadata file of a page.
+    fn metadata_path(&self, title: &str) -> PathBuf {
+        let mut name = file_name(title).into_os_string();
+        name.push(".json");
+        self.dir.join(META_DIR).join(name)
+    }
+
+    fn write_metadata(&self, page: &PageText) -> Result<(), Error> {
+        let path = self.metadata_path(&page.title);
+        let meta = serde_json::json!({
+            "title": page.title,
+            "namespace": page.namespace,
+            "page_id": page.page_id,
+            "rev_id": page.rev_id,
+            "timestamp": page.timestamp,
+            "sha1": page.sha1,
+        });
+        let bytes = serde_json::to_vec_pretty(&meta).expect("JSON of plain values");
+        if std::fs::read(&path).is_ok_and(|old| old == bytes) {
+            return Ok(());
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        write_durable(&path, &bytes)
+    }
+
+    /// The metadata the directory holds for a page (with [`MirrorConfig::metadata`]).
+    pub fn read_metadata(&self, title: &str) -> Result<Option<Value>, Error> {
+        let path = self.metadata_path(title);
+        match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| Error::Response {
+                    url: path.display().to_string(),
+                    reason: e.to_string(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// Removes a page's file (and its metadata); `true` if there was one.
     fn remove_page(&self, title: &str) -> Result<bool, Error> {
+        if self.cfg.metadata {
+            let meta = self.metadata_path(title);
+            if meta.exists() {
+                std::fs::remove_file(&meta).map_err(|e| Error::io(&meta, e))?;
+            }
+        }
         let path = self.dir.join(file_name(title));
         if path.exists() {
             self.remove_path(&path)?;
@@ -596,16 +723,9 @@ pub use follow::{run, MirrorOptions};
 
 #[cfg(feature = "xmpp")]
 mod follow {
-    use std::future::Future;
-
-    use futures::StreamExt;
     use recentchanges_xmpp::{ChangeStream, ClientBuilder, ResumePosition, RoomState, StreamError};
-    use tokio::time::Instant;
 
     use super::*;
-
-    /// Attempts at applying one batch while the wiki fails (about 16 hours at most).
-    const MAX_BATCH_ATTEMPTS: u32 = 1000;
 
     /// What [`run`] needs.
     #[non_exhaustive]
@@ -725,91 +845,125 @@ mod follow {
         }
     }
 
-    impl Mirror {
-        /// Applies the changes of `stream` in debounced batches, saving its position after
-        /// each, until `shutdown` completes or the stream fails for good.
-        pub async fn follow(
-            &mut self,
-            stream: &mut ChangeStream,
-            shutdown: impl Future<Output = ()>,
-        ) -> Result<(), Error> {
-            tokio::pin!(shutdown);
-            loop {
-                let mut batch: Vec<RecentChange> = Vec::new();
-                let first = tokio::select! {
-                    item = stream.next() => item,
-                    _ = &mut shutdown => return Ok(()),
-                };
-                if !take(first, &mut batch)? {
-                    continue;
+    impl ChangeFeed for ChangeStream {
+        fn classify(
+            item: Result<recentchanges_xmpp::RoomChange, StreamError>,
+        ) -> Result<Option<RecentChange>, Error> {
+            match item {
+                Ok(c) => Ok(Some(c.change)),
+                Err(StreamError::Fatal(e)) => Err(Error::Source(e.to_string())),
+                Err(e) => {
+                    tracing::warn!("not a change: {e}");
+                    Ok(None)
                 }
-                let started = Instant::now();
-                let hard = crate::http::deadline(started, self.cfg.max_delay);
-                let mut quiet = crate::http::deadline(started, self.cfg.debounce);
-                let mut stop = false;
-                while batch.len() < self.cfg.max_batch {
-                    tokio::select! {
-                        item = stream.next() => {
-                            if take(item, &mut batch)? {
-                                quiet = crate::http::deadline(Instant::now(), self.cfg.debounce);
-                            }
-                        }
-                        _ = tokio::time::sleep_until(quiet.min(hard)) => break,
-                        _ = &mut shutdown => {
-                            stop = true;
-                            break;
+            }
+        }
+
+        fn position(&self) -> Option<Value> {
+            position_of(self)
+        }
+    }
+}
+
+/// A stream of changes a [`Mirror`] can follow: [`Mirror::follow`] batches its changes and
+/// saves its position after each batch is applied.
+pub trait ChangeFeed: futures::Stream + Unpin {
+    /// A change (`Ok(Some)`), an item that is not one and is skipped (`Ok(None)`, logged),
+    /// or a failure that ends the mirror (`Err`).
+    fn classify(item: Self::Item) -> Result<Option<RecentChange>, Error>;
+
+    /// The position after the items read so far, to resume from (`None`: none yet).
+    fn position(&self) -> Option<Value>;
+}
+
+/// Attempts at applying one batch while the wiki fails (about 16 hours at most).
+const MAX_BATCH_ATTEMPTS: u32 = 1000;
+
+use futures::StreamExt as _;
+use tokio::time::Instant;
+
+impl Mirror {
+    /// Applies the changes of `stream` in debounced batches, saving its position after
+    /// each, until `shutdown` completes or the stream fails for good.
+    pub async fn follow<F: ChangeFeed>(
+        &mut self,
+        stream: &mut F,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        tokio::pin!(shutdown);
+        loop {
+            let mut batch: Vec<RecentChange> = Vec::new();
+            let first = tokio::select! {
+                item = stream.next() => item,
+                _ = &mut shutdown => return Ok(()),
+            };
+            if !take::<F>(first, &mut batch)? {
+                continue;
+            }
+            let started = Instant::now();
+            let hard = crate::http::deadline(started, self.cfg.max_delay);
+            let mut quiet = crate::http::deadline(started, self.cfg.debounce);
+            let mut stop = false;
+            while batch.len() < self.cfg.max_batch {
+                tokio::select! {
+                    item = stream.next() => {
+                        if take::<F>(item, &mut batch)? {
+                            quiet = crate::http::deadline(Instant::now(), self.cfg.debounce);
                         }
                     }
-                }
-                let position = position_of(stream);
-                // The wiki may be down for longer than the API's retries: try the batch
-                // again (it is idempotent) rather than give up; only the disk is fatal.
-                let mut delay = Duration::from_secs(1);
-                for attempt in 1..=MAX_BATCH_ATTEMPTS {
-                    match self.apply(&batch).await {
-                        Ok(_) => break,
-                        Err(e @ Error::Io { .. }) => return Err(e),
-                        Err(e) if attempt == MAX_BATCH_ATTEMPTS => return Err(e),
-                        Err(e) => {
-                            tracing::warn!(
-                                attempt,
-                                "applying a batch failed: {e}; retrying in {delay:?}"
-                            );
-                            tokio::select! {
-                                _ = tokio::time::sleep(delay) => {}
-                                // Not applied, not saved: the next run replays it.
-                                _ = &mut shutdown => return Ok(()),
-                            }
-                            delay = (delay * 2).min(Duration::from_secs(60));
-                        }
+                    _ = tokio::time::sleep_until(quiet.min(hard)) => break,
+                    _ = &mut shutdown => {
+                        stop = true;
+                        break;
                     }
                 }
-                self.commit(position)?;
-                if stop {
-                    return Ok(());
+            }
+            let position = stream.position();
+            // The wiki may be down for longer than the API's retries: try the batch
+            // again (it is idempotent) rather than give up; only the disk is fatal.
+            let mut delay = Duration::from_secs(1);
+            for attempt in 1..=MAX_BATCH_ATTEMPTS {
+                match self.apply(&batch).await {
+                    Ok(_) => break,
+                    Err(e @ Error::Io { .. }) => return Err(e),
+                    Err(e) if attempt == MAX_BATCH_ATTEMPTS => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(
+                            attempt,
+                            "applying a batch failed: {e}; retrying in {delay:?}"
+                        );
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            // Not applied, not saved: the next run replays it.
+                            _ = &mut shutdown => return Ok(()),
+                        }
+                        delay = (delay * 2).min(Duration::from_secs(60));
+                    }
                 }
+            }
+            self.commit(position)?;
+            if stop {
+                return Ok(());
             }
         }
     }
+}
 
-    /// Adds a stream item to the batch: `Ok(true)` for a change, `Ok(false)` for an item
-    /// that is not one (logged), `Err` when the stream is over.
-    fn take(
-        item: Option<Result<recentchanges_xmpp::RoomChange, StreamError>>,
-        batch: &mut Vec<RecentChange>,
-    ) -> Result<bool, Error> {
-        match item {
-            Some(Ok(c)) => {
-                batch.push(c.change);
-                Ok(true)
+/// Adds a stream item to the batch: `Ok(true)` for a change, `Ok(false)` for an item that
+/// is not one, `Err` when the stream is over or failed for good.
+fn take<F: ChangeFeed>(
+    item: Option<F::Item>,
+    batch: &mut Vec<RecentChange>,
+) -> Result<bool, Error> {
+    match item {
+        None => Err(Error::Source("the change stream ended".into())),
+        Some(item) => Ok(match F::classify(item)? {
+            Some(change) => {
+                batch.push(change);
+                true
             }
-            Some(Err(StreamError::Fatal(e))) => Err(Error::Source(e.to_string())),
-            Some(Err(e)) => {
-                tracing::warn!("not a change: {e}");
-                Ok(false)
-            }
-            None => Err(Error::Source("the change stream ended".into())),
-        }
+            None => false,
+        }),
     }
 }
 

@@ -18,6 +18,7 @@ mod errors;
 mod filter;
 mod iteration;
 mod logging;
+mod mirror;
 mod parse;
 mod publisher;
 mod runtime;
@@ -34,6 +35,7 @@ fn _rcclient(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<publisher::PyPublisher>()?;
     m.add_class::<source::PySource>()?;
     m.add_function(wrap_pyfunction!(source::open, m)?)?;
+    m.add_function(wrap_pyfunction!(mirror::mirror, m)?)?;
     m.add_function(wrap_pyfunction!(parse::parse, m)?)?;
     m.add_function(wrap_pyfunction!(parse::parse_many, m)?)?;
     m.add_function(wrap_pyfunction!(change::_unpickle, m)?)?;

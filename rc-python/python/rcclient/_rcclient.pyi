@@ -28,7 +28,7 @@ from typing import (
     overload,
 )
 
-from ._types import ClientPosition, ClientStatus, SourcePosition, SourceStatus
+from ._types import ClientPosition, ClientStatus, MirrorStats, SourcePosition, SourceStatus
 
 __all__ = [
     "RecentChange",
@@ -38,6 +38,7 @@ __all__ = [
     "Publisher",
     "Source",
     "open",
+    "mirror",
     "parse",
     "parse_many",
     "_unpickle",
@@ -483,6 +484,33 @@ class Waiter:
 
     def cancel(self) -> None:
         """Drops the wake-up (the item stays buffered)."""
+
+def mirror(
+    dir: _StrPath,
+    api: str,
+    *,
+    source: Optional[str] = None,
+    wiki: Optional[str] = None,
+    namespaces: Optional[Sequence[int]] = None,
+    prefix: Optional[str] = None,
+    pages: Optional[Sequence[str]] = None,
+    metadata: bool = False,
+    interval: Optional[float] = None,
+    user_agent: Optional[str] = None,
+    duration: Optional[float] = None,
+) -> MirrorStats:
+    """Keeps the directory ``dir`` holding the current text of every page of the wiki whose
+    ``api.php`` is ``api``, one file per page, following ``source`` (default:
+    ``mediawiki:API``, the API itself polled every ``interval`` seconds; or e.g.
+    ``eventstreams:recentchange`` with ``wiki="enwiki"``), until ``duration`` seconds
+    passed or Ctrl-C (which is raised after the batch in hand is saved); returns the
+    counters.
+
+    A new directory gets a full sync first; then changes are applied in batches and the
+    source's position is saved after each, so a killed mirror loses nothing and a later
+    call continues where this one stopped. Scope: ``namespaces``, a title ``prefix``, an
+    explicit list of ``pages``; ``metadata=True`` keeps each page's revision id, timestamp
+    and SHA-1 in ``DIR/.meta/``."""
 
 def open(
     source: str,

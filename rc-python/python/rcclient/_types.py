@@ -18,6 +18,7 @@ __all__ = [
     "EventStreamsPosition",
     "KafkaAssignment",
     "MediaWikiPosition",
+    "MirrorStats",
     "NodePosition",
     "PubSubPosition",
     "RoomPosition",
@@ -216,3 +217,23 @@ SourcePosition = Union[
 ]
 """``Source.position`` once a change was yielded (or a position was resumed), by source
 kind; ``None`` before that, and always for a ``wikiping:`` listener."""
+
+
+# -- mirror ---------------------------------------------------------------------------
+
+
+class MirrorStats(TypedDict):
+    """The counters ``mirror()`` returns."""
+
+    full_syncs: int
+    """Full syncs made (a new directory, or one without a saved position)."""
+    batches: int
+    """Batches of changes applied."""
+    changes: int
+    """Changes applied."""
+    written: int
+    """Page files written (new or changed text)."""
+    removed: int
+    """Page files removed (deleted, moved away, out of scope)."""
+    fetches: int
+    """Page texts fetched from the API."""

@@ -1,0 +1,96 @@
+//! A local directory of a wiki's page texts kept in step by any [`Source`] of its changes:
+//! the MediaWiki API (`mediawiki:`), EventStreams (`eventstreams:`, filtered to the wiki),
+//! an XMLRC room (`xmpp:`)... The texts come from the wiki's API; see
+//! [`recentchanges_http::mirror`] for the directory's layout and guarantees (atomic files,
+//! the position saved only after each batch is applied, a full sync when needed).
+//!
+//! ```no_run
+//! use recentchanges::http::{mirror::MirrorConfig, Api};
+//! use recentchanges::source::Source;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let api = Api::new("https://wiki.example/w/api.php")?;
+//! let source = Source::new("mediawiki:https://wiki.example/w/api.php")?;
+//! let config = MirrorConfig::default().namespaces([0]).metadata(true);
+//! let stats = recentchanges::mirror::run(api, "pages", source, config, async {
+//!     tokio::signal::ctrl_c().await.ok();
+//! })
+//! .await?;
+//! println!("{} changes applied", stats.changes);
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use recentchanges_core::RecentChange;
+use recentchanges_http::mirror::{ChangeFeed, Mirror, MirrorConfig, MirrorStats};
+use recentchanges_http::{Api, Error};
+use serde_json::Value;
+
+use crate::source::{Change, Changes, Source, SourceError, State};
+
+/// Keeps `dir` in step with the wiki of `api`, following `source` (without a
+/// `resume_from_file`: the mirror keeps the source's position in its own state) until
+/// `shutdown` completes or the source fails for good; the counters at the end.
+///
+/// The source resumes from the mirror's saved position; without one (a new directory),
+/// it is started first and, once it is live, the directory gets a full sync, so nothing
+/// changed during the sync is missed. The position is saved after each applied batch: a
+/// run stopped before its source delivered any change has none to save, and the next run
+/// syncs fully again.
+pub async fn run(
+    api: Api,
+    dir: impl Into<PathBuf>,
+    mut source: Source,
+    config: MirrorConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<MirrorStats, Error> {
+    tokio::pin!(shutdown);
+    let mut mirror = Mirror::open(api, dir, config)?;
+    if let Some(position) = mirror.source_position::<Value>() {
+        source = source.resume(position);
+    }
+    let mut changes = source
+        .open()
+        .map_err(|e| Error::Config(format!("the change source: {e}")))?;
+    if mirror.needs_full_sync() {
+        let mut status = changes.status();
+        tokio::select! {
+            live = status.wait_for(|s| matches!(s.state, State::Live | State::Failed { .. })) => {
+                if let Ok(s) = live {
+                    if let State::Failed { reason } = &s.state {
+                        return Err(Error::Source(reason.clone()));
+                    }
+                }
+            }
+            _ = &mut shutdown => return Ok(stats(&mirror)),
+        }
+        tracing::info!(dir = %mirror.dir().display(), "full sync");
+        mirror.full_sync(ChangeFeed::position(&changes)).await?;
+    }
+    let result = mirror.follow(&mut changes, shutdown).await;
+    changes.close();
+    result.map(|()| stats(&mirror))
+}
+
+fn stats(mirror: &Mirror) -> MirrorStats {
+    mirror.stats().lock().expect("stats lock").clone()
+}
+
+impl ChangeFeed for Changes {
+    fn classify(item: Result<Change, SourceError>) -> Result<Option<RecentChange>, Error> {
+        match item {
+            Ok(c) => Ok(Some(c.change)),
+            Err(e) if e.is_fatal() => Err(Error::Source(e.to_string())),
+            Err(e) => {
+                tracing::warn!("not a change: {e}");
+                Ok(None)
+            }
+        }
+    }
+
+    fn position(&self) -> Option<Value> {
+        Some(Changes::position(self).clone()).filter(|p| !p.is_null())
+    }
+}
