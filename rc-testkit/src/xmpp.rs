@@ -125,6 +125,31 @@ impl Prosody {
     }
 }
 
+impl Prosody {
+    /// Makes room `name` (created, persistent, if it does not exist) a room without an
+    /// archive, through mod_muc_mam's own per-room setting (`muc#roomconfig_enablearchiving`,
+    /// which the fixture's `muc_log_all_rooms` hides: it is turned off and the module
+    /// reloaded first; the other rooms keep their archive by `muc_log_by_default`). The
+    /// room's disco#info then lacks `urn:xmpp:mam:2` and its messages carry no stanza id.
+    pub fn room_without_archive(&self, name: &str) {
+        self.lua(
+            "require'core.configmanager'.set('conference.localhost', 'muc_log_all_rooms', false)",
+        );
+        self.lua("require'core.modulemanager'.reload('conference.localhost', 'muc_mam')");
+        let muc = "prosody.hosts['conference.localhost'].modules.muc";
+        let jid = room_jid(name);
+        self.lua(&format!(
+            "do local r = {muc}.get_room_from_jid('{jid}') or {muc}.create_room('{jid}'); \
+             r._data.archiving = false; r:save(true) end"
+        ));
+        let archiving = self.lua(&format!("{}._data.archiving", self.room_lua(name)));
+        assert!(
+            archiving.contains("false"),
+            "archiving still on: {archiving}"
+        );
+    }
+}
+
 /// A bare-bones client of the [`Prosody`] fixture for account `user` (plaintext, SASL
 /// PLAIN) that sends raw XML: a second real account forging stanzas, or sending ones no
 /// library would build (deep nesting). What the server sends it is kept as text.
@@ -248,4 +273,82 @@ fn base64(data: &[u8]) -> String {
         }
     }
     out
+}
+
+/// An XMPP server fixture of the project ([`Prosody`], [`Ejabberd`](crate::Ejabberd)):
+/// the test accounts on `localhost` with the [`password`] of their name, rooms on
+/// `conference.localhost`. The same rc-xmpp clients and publishers for each, over
+/// plaintext loopback and quick to reconnect, so one test reads the same on both.
+pub trait XmppServer: Sync {
+    /// `127.0.0.1:port` of client connections.
+    fn c2s_addr(&self) -> String;
+
+    /// A client for account `user`.
+    fn client(&self, user: &str) -> ClientBuilder {
+        Client::builder(&format!("{user}@localhost"), password(user))
+            .unwrap()
+            .server(&self.c2s_addr())
+            .unwrap()
+            .tls(Tls::PlaintextLoopback)
+            .reconnect(quick_reconnect())
+    }
+
+    /// A client for account `user` in room `name`, with the account's name as its nick.
+    fn room_client(&self, user: &str, name: &str) -> ClientBuilder {
+        self.client(user).room(&room_jid(name), user).unwrap()
+    }
+
+    /// A connected [`room_client`](Self::room_client) that joined (within [`JOIN_SECS`]).
+    #[allow(async_fn_in_trait)] // tests await it in place
+    async fn consumer(&self, user: &str, name: &str) -> ChangeStream {
+        let stream = self.room_client(user, name).connect();
+        joined(&stream, JOIN_SECS).await;
+        stream
+    }
+
+    /// A publisher for account `user`, in no room yet.
+    fn publisher_builder(&self, user: &str) -> PublisherBuilder {
+        Publisher::builder(&format!("{user}@localhost"), password(user))
+            .unwrap()
+            .server(&self.c2s_addr())
+            .unwrap()
+            .tls(Tls::PlaintextLoopback)
+            .reconnect(quick_reconnect())
+    }
+
+    /// Account `publisher` posting into `rooms` (nick `xmlrc`).
+    fn publisher(&self, rooms: &[&str]) -> Publisher {
+        self.publisher_as("publisher", rooms)
+    }
+
+    /// Account `user` posting into `rooms` (nick `xmlrc`).
+    fn publisher_as(&self, user: &str, rooms: &[&str]) -> Publisher {
+        let mut b = self.publisher_builder(user);
+        for name in rooms {
+            b = b.room(&room_jid(name), "xmlrc").unwrap();
+        }
+        b.start().unwrap()
+    }
+
+    /// A PubSub subscriber for account `user`.
+    fn subscriber(&self, user: &str) -> SubscriberBuilder {
+        Subscriber::builder(&format!("{user}@localhost"), password(user))
+            .unwrap()
+            .server(&self.c2s_addr())
+            .unwrap()
+            .tls(Tls::PlaintextLoopback)
+            .reconnect(quick_reconnect())
+    }
+}
+
+impl XmppServer for Prosody {
+    fn c2s_addr(&self) -> String {
+        self.addr()
+    }
+}
+
+impl XmppServer for crate::Ejabberd {
+    fn c2s_addr(&self) -> String {
+        self.addr()
+    }
 }

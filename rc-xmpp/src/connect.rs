@@ -26,6 +26,7 @@ use xmpp_parsers::iq::Iq;
 use xmpp_parsers::stanza_error::StanzaError;
 
 use crate::config::{Account, Tls};
+use crate::depth::DepthGuard;
 use crate::error::Fatal;
 use crate::options::Transport;
 use crate::stanzas::{self, Ids};
@@ -98,8 +99,11 @@ async fn open_inner(cfg: &Transport) -> Result<Session, ConnectError> {
         id: None,
     };
     let pending: PendingFeaturesRecv<Box<dyn AsyncReadAndWrite + Send>> = match &cfg.tls {
+        // Under the XML parser, the depth guard: nothing nested deeper than it allows
+        // reaches tokio-xmpp's recursive element building (see `depth`).
         Tls::PlaintextLoopback => {
-            let io: Box<dyn AsyncReadAndWrite + Send> = Box::new(BufStream::new(tcp));
+            let io: Box<dyn AsyncReadAndWrite + Send> =
+                Box::new(BufStream::new(DepthGuard::new(tcp)));
             initiate_stream(io, NS_CLIENT, header(), timeouts).await?
         }
         Tls::Required | Tls::RequiredWithRoots(_) => {
@@ -128,7 +132,8 @@ async fn open_inner(cfg: &Transport) -> Result<Session, ConnectError> {
                 ConnectError::Retry(format!("{domain} is not a TLS server name: {e}"))
             })?;
             let stream = TlsConnector::from(tls).connect(name, tcp).await?;
-            let io: Box<dyn AsyncReadAndWrite + Send> = Box::new(BufStream::new(stream));
+            let io: Box<dyn AsyncReadAndWrite + Send> =
+                Box::new(BufStream::new(DepthGuard::new(stream)));
             initiate_stream(io, NS_CLIENT, header(), timeouts).await?
         }
     };

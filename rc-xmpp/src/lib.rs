@@ -36,6 +36,7 @@ pub mod bridge;
 mod config;
 mod connect;
 mod dedup;
+mod depth;
 mod driver;
 mod error;
 mod feed;

@@ -1,0 +1,51 @@
+//! Rooms without an archive (mod_muc_mam's per-room setting turned off): what the server
+//! relays as it is, and resuming from the room history by the server's time.
+
+mod common;
+
+use common::{publish, rcids};
+use rc_testkit::{collect_n, next_within, room_jid, Prosody};
+use recentchanges_xmpp::StreamError;
+
+/// Another occupant (a second real account, raw XML) posts a change whose `<rc>` holds
+/// ~30k nested elements. Prosody 0.12 relays it as it is in a room without an archive
+/// (with one, it cannot store it, "max table depth reached", and drops it: the archive
+/// protects that path, not this one). Before the depth guard, tokio-xmpp's recursive
+/// element building overflowed the client's stack and aborted the whole test process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_nested_30k_levels_deep_is_reported_and_the_next_change_arrives() {
+    let prosody = Prosody::start();
+    prosody.room_without_archive("enwiki");
+    let mut stream = prosody.consumer("alice", "enwiki").await;
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    let mut mallory = prosody.raw_client("bob").await;
+    mallory.join("enwiki", "mallory").await;
+    let depth = 30_000;
+    mallory
+        .send(&format!(
+            "<message to='{}' type='groupchat' id='deep'><body>deep</body>\
+             <rc xmlns='jabber:client' type='edit' rcid='666' wikiid='evilwiki' title='Deep'>{}{}</rc></message>",
+            room_jid("enwiki"),
+            "<a>".repeat(depth),
+            "</a>".repeat(depth)
+        ))
+        .await;
+    // The room echoes it to its sender too: then it was relayed to everyone.
+    mallory.wait_for("id='deep'", 15).await;
+    publish(&mut publisher, "enwiki", 1..=1).await;
+
+    match next_within(&mut stream, 15).await {
+        Err(StreamError::BadPayload { room, error, .. }) => {
+            assert_eq!(room.as_str(), room_jid("enwiki"));
+            assert!(
+                error.to_string().contains("nesting depth 33"),
+                "the depth is named: {error}"
+            );
+        }
+        other => panic!("expected the deep message as a bad payload, got {other:?}"),
+    }
+    let got = collect_n(&mut stream, 1, 15).await;
+    assert_eq!(rcids(&got), [1]);
+    let status = stream.status().borrow().clone();
+    assert_eq!(status.connections, 1, "no reconnect: {status:?}");
+}
