@@ -4,6 +4,10 @@
 //! - [`Prosody`] (`scripts/prosody/`): start, [`kill`](Prosody::kill) like a crash,
 //!   [`restart`](Prosody::restart), accounts, Lua in the admin shell; with the `xmpp`
 //!   feature, rc-xmpp clients, publishers and subscribers for its accounts.
+//! - [`Ejabberd`] (`scripts/ejabberd/`, Debian's package): the same accounts, rooms and
+//!   archives on a second XMPP server, [`kill`](Ejabberd::kill), [`restart`](Ejabberd::restart),
+//!   `ejabberdctl`; with the `xmpp` feature, [`XmppServer`] gives both servers the same
+//!   rc-xmpp clients and publishers.
 //! - [`MediaWiki`] (`scripts/mediawiki/`) and [`DokuWiki`] (`scripts/dokuwiki/`), both
 //!   [`ScriptedServer`]s; with the `http` feature, rc-http API clients and edits.
 //! - [`wait`]: the next item of a stream within a deadline, `n` of them, nothing more for a
@@ -20,6 +24,7 @@
 //!
 //! Only ever a dev-dependency (`publish = false`).
 
+mod ejabberd;
 #[cfg(feature = "eventstreams")]
 pub mod eventstreams;
 pub mod http;
@@ -31,6 +36,7 @@ mod wiki;
 #[cfg(feature = "xmpp")]
 mod xmpp;
 
+pub use ejabberd::{Ejabberd, EJABBERD_ACCOUNTS};
 #[cfg(feature = "eventstreams")]
 pub use eventstreams::EventStreams;
 pub use process::{free_port, init_tracing, ScriptedServer, TempDir};
@@ -43,4 +49,4 @@ pub use wait::{
 pub use wiki::{act, edit};
 pub use wiki::{DokuWiki, MediaWiki, ADMIN_PASSWORD};
 #[cfg(feature = "xmpp")]
-pub use xmpp::{all_joined, joined, quick_reconnect, room_bare, JOIN_SECS};
+pub use xmpp::{all_joined, joined, quick_reconnect, room_bare, XmppServer, JOIN_SECS};
