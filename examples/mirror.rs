@@ -56,6 +56,9 @@ struct Args {
     /// Only these pages (repeatable).
     #[arg(long)]
     page: Vec<String>,
+    /// Only the pages in this category.
+    #[arg(long)]
+    category: Option<String>,
     /// Keep each page's revision id, timestamp and SHA-1 in .meta/.
     #[arg(long)]
     metadata: bool,
@@ -117,6 +120,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if !args.page.is_empty() {
         config = config.pages(args.page.iter().cloned());
+    }
+    if let Some(category) = &args.category {
+        config = config.category(category.clone());
     }
     config = config.metadata(args.metadata);
     let stats = recentchanges::mirror::run(

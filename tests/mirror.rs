@@ -506,6 +506,8 @@ async fn a_scoped_mirror_holds_exactly_its_scope_with_metadata() {
         ("Help:Two", "two"),
         ("Other", "other"),
         ("Listed", "listed"),
+        ("Cat A", "a [[Category:Mirrored]]"),
+        ("Cat B", "b [[Category:Mirrored]]"),
     ] {
         edit(&a, title, text, "create", &[]).await;
     }
@@ -534,12 +536,25 @@ async fn a_scoped_mirror_holds_exactly_its_scope_with_metadata() {
         tmp.join("list"),
         MirrorConfig::default().pages(["Listed", "Missing"]),
     );
+    let by_category = run(
+        tmp.join("cat"),
+        MirrorConfig::default().category("Mirrored"),
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    edit(&a, "Cat B", "b, no longer in it", "edit", &[]).await;
+    edit(&a, "Cat C", "c [[Category:Mirrored]]", "create", &[]).await;
     edit(&a, "Help:Three", "three", "create", &[]).await;
     edit(&a, "Other", "other v2", "edit", &[]).await;
     edit(&a, "Listed", "listed v2", "edit", &[]).await;
     by_prefix.await.unwrap().unwrap();
     by_list.await.unwrap().unwrap();
+    by_category.await.unwrap().unwrap();
+    let cat = mirrored(&tmp.join("cat"));
+    assert_eq!(
+        cat.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["Cat A", "Cat C"],
+        "members only; a page edited out of the category lost its file"
+    );
 
     let help = mirrored(&tmp.join("help"));
     assert_eq!(

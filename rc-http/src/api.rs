@@ -505,9 +505,74 @@ impl Api {
     pub fn all_pages(&self, namespace: i32) -> AllPages {
         AllPages {
             api: self.clone(),
-            namespace: namespace.to_string(),
+            generator: vec![
+                ("generator", "allpages".into()),
+                ("gapnamespace", namespace.to_string()),
+                ("gaplimit", "50".into()),
+            ],
             cont: Some(Vec::new()),
         }
+    }
+
+    /// Every page in a category (`Category:Name`, or just `Name`) with its text, batch
+    /// by batch (`generator=categorymembers`; subcategories are members, not descended).
+    pub fn category_pages(&self, category: &str) -> AllPages {
+        AllPages {
+            api: self.clone(),
+            generator: vec![
+                ("generator", "categorymembers".into()),
+                ("gcmtitle", category_title(category)),
+                ("gcmlimit", "50".into()),
+            ],
+            cont: Some(Vec::new()),
+        }
+    }
+
+    /// Which of `titles` are in the category now (`prop=categories&clcategories`).
+    pub async fn in_category<S: AsRef<str>>(
+        &self,
+        titles: &[S],
+        category: &str,
+    ) -> Result<std::collections::BTreeSet<String>, Error> {
+        let category = category_title(category);
+        let mut members = std::collections::BTreeSet::new();
+        for chunk in titles.chunks(TITLES_PER_REQUEST) {
+            let joined = chunk
+                .iter()
+                .map(|t| t.as_ref())
+                .collect::<Vec<_>>()
+                .join("|");
+            let mut cont: Vec<(String, String)> = Vec::new();
+            for _ in 0..1000 {
+                let mut p: Vec<(&str, &str)> = vec![
+                    ("action", "query"),
+                    ("prop", "categories"),
+                    ("clcategories", &category),
+                    ("cllimit", "max"),
+                    ("titles", &joined),
+                ];
+                p.extend(cont.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                let v = self.read_post_json(&p).await?;
+                let normalized: BTreeMap<&str, &str> = v["query"]["normalized"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| Some((n["to"].as_str()?, n["from"].as_str()?)))
+                    .collect();
+                for page in v["query"]["pages"].as_array().into_iter().flatten() {
+                    let listed = page["categories"].as_array().is_some_and(|c| !c.is_empty());
+                    if let (true, Some(title)) = (listed, page["title"].as_str()) {
+                        members.insert(normalized.get(title).copied().unwrap_or(title).to_owned());
+                        members.insert(title.to_owned());
+                    }
+                }
+                cont = continuation(&v);
+                if cont.is_empty() {
+                    break;
+                }
+            }
+        }
+        Ok(members)
     }
 
     /// Runs one attempt after another per the client's [`RetryPolicy`].
@@ -545,11 +610,22 @@ impl Api {
 
 type PagesByTitle = BTreeMap<String, Option<PageText>>;
 
-/// Every page of one namespace with its text, batch by batch: see [`Api::all_pages`].
+/// `Category:Name` for `Name` (a title that already names the namespace stays).
+fn category_title(category: &str) -> String {
+    if category.starts_with("Category:") {
+        category.to_owned()
+    } else {
+        format!("Category:{category}")
+    }
+}
+
+/// Every page of one namespace (or one category) with its text, batch by batch: see
+/// [`Api::all_pages`] and [`Api::category_pages`].
 #[derive(Debug)]
 pub struct AllPages {
     api: Api,
-    namespace: String,
+    /// The generator's parameters.
+    generator: Vec<(&'static str, String)>,
     /// The continuation of the next request; `None` when done.
     cont: Option<Vec<(String, String)>>,
 }
@@ -560,15 +636,13 @@ impl AllPages {
         let Some(cont) = self.cont.take() else {
             return Ok(None);
         };
-        let mut p: Vec<(&str, &str)> = vec![
-            ("action", "query"),
-            ("generator", "allpages"),
-            ("gapnamespace", &self.namespace),
-            ("gaplimit", "50"),
+        let mut p: Vec<(&str, &str)> = vec![("action", "query")];
+        p.extend(self.generator.iter().map(|(k, v)| (*k, v.as_str())));
+        p.extend([
             ("prop", "revisions"),
             ("rvprop", "ids|timestamp|sha1|content"),
             ("rvslots", "main"),
-        ];
+        ]);
         p.extend(cont.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let v = self.api.read_post_json(&p).await?;
         let batch: Vec<PageText> = v["query"]["pages"]

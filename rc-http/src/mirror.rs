@@ -31,8 +31,9 @@
 //! crate's `mirror::run` follows any source by name (the API itself, EventStreams, a
 //! room), and `examples/mirror.rs` is its command line.
 //!
-//! - **Scope**: namespaces, a title prefix, or an explicit page list
-//!   ([`MirrorConfig`]); a page that leaves the scope (moved out) loses its file.
+//! - **Scope**: namespaces, a title prefix, an explicit page list, or a category
+//!   ([`MirrorConfig`]); a page that leaves the scope (moved out, edited out of the
+//!   category) loses its file.
 //! - **Metadata** (optional): each page's title, ids, revision timestamp and SHA-1 in
 //!   `.meta/FILE.json`, to check a page against the wiki.
 
@@ -78,6 +79,9 @@ pub struct MirrorConfig {
     pub prefix: Option<String>,
     /// Only these pages (prefixed titles, as the wiki writes them).
     pub pages: Option<BTreeSet<String>>,
+    /// Only the pages in this category (`Category:Name` or `Name`; members, not the
+    /// members of its subcategories). A page edited out of it loses its file.
+    pub category: Option<String>,
     /// Also keep each page's metadata (title, page id, revision id, timestamp, SHA-1) in
     /// `.meta/FILE.json` beside the texts, so a reuser can check a page against the wiki.
     pub metadata: bool,
@@ -95,6 +99,7 @@ impl Default for MirrorConfig {
             namespaces: None,
             prefix: None,
             pages: None,
+            category: None,
             metadata: false,
             debounce: Duration::from_millis(500),
             max_delay: Duration::from_secs(5),
@@ -119,6 +124,12 @@ impl MirrorConfig {
     /// Mirrors only these pages.
     pub fn pages<I: IntoIterator<Item = S>, S: Into<String>>(mut self, titles: I) -> Self {
         self.pages = Some(titles.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Mirrors only the pages in this category.
+    pub fn category(mut self, category: impl Into<String>) -> Self {
+        self.category = Some(category.into());
         self
     }
 
@@ -439,6 +450,16 @@ impl Mirror {
             for page in self.api.fetch_pages(&titles).await?.into_values().flatten() {
                 keep(self, &page)?;
             }
+        } else if let Some(category) = &self.cfg.category {
+            let mut pages = self.api.category_pages(category);
+            for _ in 0..10_000_000 {
+                let Some(batch) = pages.next_batch().await? else {
+                    break;
+                };
+                for page in &batch {
+                    keep(self, page)?;
+                }
+            }
         } else {
             for (ns, _) in self.api.namespaces().await? {
                 if !self.cfg.covers(ns) {
@@ -512,6 +533,14 @@ impl Mirror {
         } else {
             self.api.fetch_pages(&fetch).await?
         };
+        // With a category scope, a fetched page that is not in it (any more) is removed.
+        let members = match &self.cfg.category {
+            Some(category) if !fetch.is_empty() => {
+                Some(self.api.in_category(&fetch, category).await?)
+            }
+            _ => None,
+        };
+        let in_scope = |title: &str| members.as_ref().is_none_or(|m| m.contains(title));
         for (title, action) in &actions {
             match action {
                 Action::Remove => {
@@ -522,7 +551,7 @@ impl Mirror {
                 Action::Fetch => {
                     report.fetched.push(title.clone());
                     match texts.get(title).cloned().flatten() {
-                        Some(page) if self.cfg.covers(page.namespace) => {
+                        Some(page) if self.cfg.covers(page.namespace) && in_scope(&page.title) => {
                             if page.title != *title && self.remove_page(title)? {
                                 report.removed += 1;
                             }

@@ -28,11 +28,11 @@ const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 /// A new directory gets a full sync first; then changes are applied in batches and the
 /// source's position is saved after each, so a killed mirror loses nothing and a later
 /// call continues where this one stopped. Scope: ``namespaces``, a title ``prefix``, an
-/// explicit list of ``pages``; ``metadata=True`` keeps each page's revision id, timestamp
+/// explicit list of ``pages``, a ``category``; ``metadata=True`` keeps each page's revision id, timestamp
 /// and SHA-1 in ``DIR/.meta/``.
 #[pyfunction]
 #[pyo3(signature = (dir, api, *, source = None, wiki = None, namespaces = None, prefix = None,
-    pages = None, metadata = false, interval = None, user_agent = None, duration = None))]
+    pages = None, category = None, metadata = false, interval = None, user_agent = None, duration = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn mirror<'py>(
     py: Python<'py>,
@@ -43,6 +43,7 @@ pub fn mirror<'py>(
     namespaces: Option<Vec<i32>>,
     prefix: Option<String>,
     pages: Option<Vec<String>>,
+    category: Option<String>,
     metadata: bool,
     interval: Option<f64>,
     user_agent: Option<String>,
@@ -85,6 +86,9 @@ pub fn mirror<'py>(
     }
     if let Some(p) = pages {
         config = config.pages(p);
+    }
+    if let Some(c) = category {
+        config = config.category(c);
     }
 
     let rt = new_runtime(py, "rcclient-mirror")?;

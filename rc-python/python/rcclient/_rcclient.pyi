@@ -494,6 +494,7 @@ def mirror(
     namespaces: Optional[Sequence[int]] = None,
     prefix: Optional[str] = None,
     pages: Optional[Sequence[str]] = None,
+    category: Optional[str] = None,
     metadata: bool = False,
     interval: Optional[float] = None,
     user_agent: Optional[str] = None,
@@ -509,7 +510,7 @@ def mirror(
     A new directory gets a full sync first; then changes are applied in batches and the
     source's position is saved after each, so a killed mirror loses nothing and a later
     call continues where this one stopped. Scope: ``namespaces``, a title ``prefix``, an
-    explicit list of ``pages``; ``metadata=True`` keeps each page's revision id, timestamp
+    explicit list of ``pages``, a ``category``; ``metadata=True`` keeps each page's revision id, timestamp
     and SHA-1 in ``DIR/.meta/``."""
 
 def open(
