@@ -187,6 +187,9 @@ pub(crate) struct Config {
     pub history: History,
     pub self_ping_interval: Duration,
     pub rejoin_delay: Duration,
+    /// Added to this machine's clock (a test hook: a client clock that runs ahead or
+    /// behind the server's).
+    pub local_clock_offset: chrono::TimeDelta,
 }
 
 impl Config {
@@ -198,6 +201,7 @@ impl Config {
             history: History::None,
             self_ping_interval: Duration::from_secs(300),
             rejoin_delay: Duration::from_secs(5),
+            local_clock_offset: chrono::TimeDelta::zero(),
         }
     }
 

@@ -60,6 +60,11 @@ impl Position for ResumePosition {
 const MAM_PAGE: u32 = 250;
 /// Nicks tried on conflicts before giving up on a room.
 const MAX_NICKS: u32 = 5;
+/// How far before a position's time a room without an archive replays its history:
+/// a live message's server time is estimated (this clock plus the server's offset, known
+/// to the second), and the server compares whole seconds; what comes twice is dropped
+/// by (wiki, rcid).
+const HISTORY_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
 
 pub(crate) struct Driver {
     cfg: Config,
@@ -67,6 +72,11 @@ pub(crate) struct Driver {
     status: watch::Sender<Status>,
     dedup: Window,
     ids: Ids,
+    /// The server's clock minus this one (XEP-0202, asked at each session's start);
+    /// zero until the server answers, or if it does not.
+    server_offset: chrono::TimeDelta,
+    /// The id of the pending server time request.
+    time_query: Option<String>,
 }
 
 /// One room in one session.
@@ -124,6 +134,33 @@ impl Driver {
             status,
             dedup,
             ids: Ids::default(),
+            server_offset: chrono::TimeDelta::zero(),
+            time_query: None,
+        }
+    }
+
+    /// This machine's clock (with the test hook's offset).
+    fn local_now(&self) -> DateTime<Utc> {
+        Utc::now() + self.cfg.local_clock_offset
+    }
+
+    /// The server's time now, as well as it is known: what positions record for
+    /// messages the server did not stamp, so that `since` is in the server's terms.
+    fn server_now(&self) -> DateTime<Utc> {
+        self.local_now() + self.server_offset
+    }
+
+    /// The answer to the server time request: the offset of the server's clock. Taken
+    /// against the time the answer arrived and with the server's truncation to the
+    /// second, it errs early (up to a second plus the round trip), never late.
+    fn on_server_time(&mut self, payload: Option<Element>) {
+        let time = payload.and_then(|p| xmpp_parsers::time::TimeResult::try_from(p).ok());
+        match time {
+            Some(t) => {
+                self.server_offset = t.utc - self.local_now();
+                tracing::debug!(offset = ?self.server_offset, "server clock");
+            }
+            None => tracing::debug!("the server did not say its time; using this clock"),
         }
     }
 
@@ -144,6 +181,13 @@ impl Serve for Driver {
     async fn serve(&mut self, session: Session, shutdown: &mut oneshot::Receiver<()>) -> Ended {
         let Session { mut stream, jid } = session;
         let mut rooms: Vec<Room> = Vec::with_capacity(self.cfg.rooms.len());
+        let id = self.ids.next("time");
+        self.time_query = Some(id.clone());
+        let server = Jid::from(BareJid::from_parts(None, jid.domain()));
+        let query = Iq::from_get(id, xmpp_parsers::time::TimeQuery).with_to(server);
+        if let Err(e) = send(&mut stream, Stanza::Iq(query)).await {
+            return Ended::Lost(e);
+        }
         for cfg in self.cfg.rooms.clone() {
             let occupant = occupant(&cfg.jid, &cfg.nick);
             let id = self.ids.next("disco");
@@ -273,7 +317,10 @@ impl Driver {
         let history = match (&position, archive) {
             // The archive replays what was missed, by id or by time.
             (Some(p), true) if p.stanza_id.is_some() || p.time.is_some() => HistoryRequest::Nothing,
-            (Some(p), _) if p.time.is_some() => HistoryRequest::Since(p.time.expect("checked")),
+            // The history, by the server's time of the last message (a margin early).
+            (Some(p), _) if p.time.is_some() => {
+                HistoryRequest::Since(p.time.expect("checked") - HISTORY_MARGIN)
+            }
             _ => match self.cfg.history {
                 History::None => HistoryRequest::Nothing,
                 History::Last(n) => HistoryRequest::Last(n),
@@ -305,6 +352,16 @@ impl Driver {
         else {
             return Ok(());
         };
+        let (Response::Result { id, .. } | Response::Error { id, .. }) = &iq;
+        let server = Jid::from(BareJid::from_parts(None, me.domain()));
+        if self.time_query.as_deref() == Some(id.as_str()) && iq.is_from(&server, me) {
+            self.time_query = None;
+            match iq {
+                Response::Result { payload, .. } => self.on_server_time(payload),
+                Response::Error { .. } => self.on_server_time(None),
+            }
+            return Ok(());
+        }
         // Every request went to a room or to our occupant in it: the answer must come
         // from there (anyone who knows our full JID can send us an iq).
         let Some(room) = rooms.iter_mut().find(|r| {
@@ -557,7 +614,7 @@ impl Driver {
             .room(&name)
             .is_none_or(|p| p.time.is_none())
         {
-            let now = Some(Utc::now());
+            let now = Some(self.server_now());
             self.out
                 .advance(Mark {
                     room: name.clone(),
@@ -751,7 +808,7 @@ impl Driver {
         let mark = Mark {
             room: room.to_string(),
             stanza_id: stanza_id.clone(),
-            time: sent_at.or_else(|| Some(Utc::now())),
+            time: sent_at.or_else(|| Some(self.server_now())),
         };
         let item = match stanzas::change_payload(children) {
             None => Err(StreamError::NoPayload {

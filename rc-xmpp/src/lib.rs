@@ -162,6 +162,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Test hook: pretends this machine's clock is `offset` ahead of the true time
+    /// (behind when negative). Positions and `since` use the server's time, so a skewed
+    /// client clock must change nothing.
+    #[doc(hidden)]
+    pub fn local_clock_offset(mut self, offset: chrono::TimeDelta) -> Self {
+        self.cfg.local_clock_offset = offset;
+        self
+    }
+
     /// Starts the client and returns its stream at once; the connection is made in the
     /// background. Must be called within a tokio runtime.
     pub fn connect(self) -> ChangeStream {

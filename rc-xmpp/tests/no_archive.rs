@@ -49,3 +49,58 @@ async fn a_message_nested_30k_levels_deep_is_reported_and_the_next_change_arrive
     let status = stream.status().borrow().clone();
     assert_eq!(status.connections, 1, "no reconnect: {status:?}");
 }
+
+/// A client whose clock runs a minute ahead of the server's, in a room without an
+/// archive, reads changes 1 and 2; its link then dies silently while 3..=5 are posted;
+/// it notices, reconnects and rejoins asking for the history since its position. Before
+/// the fix the position's time was this machine's clock, a minute in the server's
+/// future: the history since then is empty and 3..=5 were lost. Now the position is in
+/// the server's time (XEP-0202 offset), asked a margin early, and what comes twice is
+/// dropped by (wiki, rcid): exactly 3..=5 arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_client_clock_loses_and_repeats_nothing_across_a_reconnect_without_archive() {
+    use std::time::Duration;
+
+    use rc_testkit::{collect_until, joined, Proxy};
+
+    let prosody = Prosody::start();
+    prosody.room_without_archive("enwiki");
+    let proxy = Proxy::start(prosody.addr()).await;
+    let mut stream = prosody
+        .room_client("alice", "enwiki")
+        .server(&proxy.addr)
+        .unwrap()
+        .keepalive(Duration::from_secs(1), Duration::from_secs(1))
+        .local_clock_offset(chrono::TimeDelta::seconds(60))
+        .connect();
+    joined(&stream, 10).await;
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    publish(&mut publisher, "enwiki", 1..=2).await;
+    assert_eq!(rcids(&collect_n(&mut stream, 2, 10).await), [1, 2]);
+    let time = stream
+        .position()
+        .room(&room_jid("enwiki"))
+        .unwrap()
+        .time
+        .unwrap();
+    let skew = time - chrono::Utc::now();
+    assert!(
+        skew.num_seconds().abs() <= 2,
+        "the position is in the server's time, not a minute ahead: {skew}"
+    );
+
+    proxy.freeze();
+    publish(&mut publisher, "enwiki", 3..=5).await;
+    assert!(publisher.flush(Duration::from_secs(10)).await);
+    let got = collect_until(
+        &mut stream,
+        &(3..=5).collect(),
+        |c| c.rcid,
+        20,
+        Duration::from_secs(2),
+    )
+    .await;
+    assert_eq!(rcids(&got), [3, 4, 5], "no loss, no repeat");
+    assert!(got.iter().all(|c| c.replayed), "from the room history");
+    assert!(stream.status().borrow().connections >= 2, "it reconnected");
+}
