@@ -63,7 +63,19 @@ impl Ejabberd {
         })
     }
 
-    /// SIGKILL, like a crash.
+    /// Stops cleanly and starts again (same port, node and data), so that everything
+    /// written so far is on disk. Mnesia, ejabberd's store, holds the last 2-3 s of writes
+    /// in write caches (dets, disk_log) that a SIGKILL loses: accounts registered just
+    /// before a [`kill`](Self::kill) are gone after it, and so are the newest archived
+    /// messages. Call it before a test kills the server.
+    pub fn settle(&mut self) {
+        self.server
+            .run("stop.sh", &|_| {})
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.restart();
+    }
+
+    /// SIGKILL, like a crash (see [`settle`](Self::settle) for what it loses).
     pub fn kill(&self) {
         self.server
             .run("kill.sh", &|_| {})

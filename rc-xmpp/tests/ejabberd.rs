@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{change, publish, rcids};
@@ -17,7 +18,8 @@ use rc_testkit::{
     XmppServer,
 };
 use recentchanges_core::Kind;
-use recentchanges_xmpp::{ChangeStream, ResumePosition};
+use recentchanges_xmpp::{ChangeStream, Connection, ResumePosition, Tls};
+use tokio::sync::Notify;
 
 /// Alice in room `name`, resuming from (and saving to) `file`.
 fn resuming(server: &Ejabberd, name: &str, file: &std::path::Path) -> ChangeStream {
@@ -60,6 +62,65 @@ async fn a_client_joins_a_room_on_ejabberd_and_receives_published_changes_in_ord
     );
     assert_quiet(&mut stream, Duration::from_millis(300), "nothing twice").await;
     stream.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_logs_in_over_starttls_verifying_the_fixture_certificate() {
+    let ejabberd = Ejabberd::start();
+    let mut stream = ejabberd
+        .client("bob")
+        .tls(Tls::RequiredWithRoots(vec![ejabberd.ca_cert()]))
+        .room(&rc_testkit::room_jid("enwiki"), "bob")
+        .unwrap()
+        .connect();
+    joined(&stream, 15).await;
+    let mut publisher = ejabberd.publisher(&["enwiki"]);
+    publish(&mut publisher, "enwiki", 1..=1).await;
+    assert_eq!(next_within(&mut stream, 10).await.unwrap().rcid, Some(1));
+    match &stream.status().borrow().connection {
+        Connection::Online { jid } => assert!(jid.starts_with("bob@localhost/"), "{jid}"),
+        other => panic!("{other:?}"),
+    };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ejabberd_killed_and_restarted_mid_burst_loses_nothing_and_repeats_nothing() {
+    let mut ejabberd = Ejabberd::start();
+    // The accounts on disk: a SIGKILL loses Mnesia's last seconds of writes.
+    ejabberd.settle();
+    let mut stream = ejabberd.consumer("alice", "enwiki").await;
+    let mut publisher = ejabberd.publisher(&["enwiki"]);
+    let midway = Arc::new(Notify::new());
+    let signal = midway.clone();
+    let burst = tokio::spawn(async move {
+        for n in 1..=150 {
+            publish(&mut publisher, "enwiki", n..=n).await;
+            if n == 50 {
+                signal.notify_one();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            publisher.flush(Duration::from_secs(60)).await,
+            "the publisher delivered everything"
+        );
+        publisher.close().await;
+    });
+    midway.notified().await;
+    ejabberd.kill();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    ejabberd.restart();
+    let got = collect_n(&mut stream, 150, 45).await;
+    assert_eq!(
+        rcids(&got),
+        (1..=150).collect::<Vec<_>>(),
+        "every change once, in order; server log:\n{}",
+        log_tail(&ejabberd)
+    );
+    assert_quiet(&mut stream, Duration::from_millis(1500), "nothing twice").await;
+    burst.await.unwrap();
+    let status = stream.status().borrow().clone();
+    assert!(status.connections >= 2, "it reconnected: {status:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -137,7 +137,7 @@ if [ ! -s "$PEM" ] || [ ! -s "$S/ca/ca.crt" ]; then
     openssl x509 -req -in "$S/ca/localhost.csr" -CA "$S/ca/ca.crt" -CAkey "$S/ca/ca.key" \
       -set_serial "0x$(openssl rand -hex 8)" -days 3650 -sha256 \
       -extfile "$S/ca/leaf.ext" -out "$CERT" 2>/dev/null
-    cat "$CERT" "$KEY" >"$PEM"
+    cat "$CERT" "$KEY" "$S/ca/ca.crt" >"$PEM" # the chain, so ejabberd can check it
     chmod 644 "$CERT" "$S/ca/ca.crt"
   ) || ejabberd_die "openssl certificate generation failed"
 fi
