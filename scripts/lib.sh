@@ -141,3 +141,36 @@ rc_stop_php_server() {
   kill -KILL -- "$target" 2>/dev/null || true
   rc_log "killed $what (pid $pid)"
 }
+
+# Print the pid in pidfile $1 if that process is alive (a zombie counts as gone) and its
+# command line contains $2 (guards against pid reuse); else nothing.
+rc_pidfile_pid() {
+  local pid
+  [ -s "$1" ] || return 0
+  pid="$(tr -dc '0-9' <"$1" 2>/dev/null || true)"
+  [ -n "$pid" ] || return 0
+  rc_alive "$pid" || return 0
+  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"; then
+    echo "$pid"
+  fi
+}
+
+# True once an XMPP server answers a stream header on 127.0.0.1:$1 with
+# <stream:features> for domain $2 (default localhost), i.e. its event loop runs and the
+# host is active (a bare TCP accept can precede that).
+rc_xmpp_ready() {
+  local resp=""
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf "<?xml version='1.0'?><stream:stream to='%s' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>" "${2:-localhost}" >&3
+    deadline=$((SECONDS + 3))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+      chunk=""
+      IFS= read -r -t 0.05 -N 4096 chunk <&3 || true
+      resp+="$chunk"
+      case "$resp" in *"</stream:features>"*) printf '</stream:stream>' >&3; exit 0 ;; esac
+      case "$resp" in *"<stream:error"*) exit 1 ;; esac
+    done
+    exit 1
+  ) 2>/dev/null
+}

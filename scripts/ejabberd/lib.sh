@@ -60,31 +60,11 @@ ejabberd_ctl() {
 # Print the pid of the running node of this state dir (beam.smp, from the pidfile ejabberd
 # writes), or nothing. Guards against pid reuse: its command line must name our spool.
 ejabberd_running_pid() {
-  local pid
-  [ -s "$EJABBERD_PIDFILE" ] || return 0
-  pid="$(tr -dc '0-9' <"$EJABBERD_PIDFILE" 2>/dev/null || true)"
-  [ -n "$pid" ] || return 0
-  rc_alive "$pid" || return 0
-  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$EJABBERD_STATE_DIR/spool"; then
-    echo "$pid"
-  fi
+  rc_pidfile_pid "$EJABBERD_PIDFILE" "$EJABBERD_STATE_DIR/spool"
 }
 
 # True once the server answers an XMPP stream header on 127.0.0.1:$1 with
 # <stream:features> for domain $2 (default localhost).
 ejabberd_xmpp_ready() {
-  local resp=""
-  (
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    printf "<?xml version='1.0'?><stream:stream to='%s' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>" "${2:-localhost}" >&3
-    deadline=$((SECONDS + 3))
-    while [ "$SECONDS" -lt "$deadline" ]; do
-      chunk=""
-      IFS= read -r -t 0.05 -N 4096 chunk <&3 || true
-      resp+="$chunk"
-      case "$resp" in *"</stream:features>"*) printf '</stream:stream>' >&3; exit 0 ;; esac
-      case "$resp" in *"<stream:error"*) exit 1 ;; esac
-    done
-    exit 1
-  ) 2>/dev/null
+  rc_xmpp_ready "$@"
 }

@@ -50,33 +50,12 @@ prosody_as_user() {
 # Print the pid of the running instance of this state dir, or nothing.
 # Guards against pid reuse: the process must be a prosody started with our config.
 prosody_running_pid() {
-  local pid
-  [ -s "$PROSODY_PIDFILE" ] || return 0
-  pid="$(tr -dc '0-9' <"$PROSODY_PIDFILE" 2>/dev/null || true)"
-  [ -n "$pid" ] || return 0
-  # A killed but not yet reaped process (zombie) counts as gone.
-  rc_alive "$pid" || return 0
-  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$PROSODY_CFG"; then
-    echo "$pid"
-  fi
+  rc_pidfile_pid "$PROSODY_PIDFILE" "$PROSODY_CFG"
 }
 
 # True once the server answers an XMPP stream header on 127.0.0.1:$1 with
 # <stream:features> for domain $2 (default localhost), i.e. the event loop runs
 # and the host is active (a bare TCP accept can precede that).
 prosody_xmpp_ready() {
-  local resp=""
-  (
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    printf "<?xml version='1.0'?><stream:stream to='%s' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>" "${2:-localhost}" >&3
-    deadline=$((SECONDS + 3))
-    while [ "$SECONDS" -lt "$deadline" ]; do
-      chunk=""
-      IFS= read -r -t 0.05 -N 4096 chunk <&3 || true
-      resp+="$chunk"
-      case "$resp" in *"</stream:features>"*) printf '</stream:stream>' >&3; exit 0 ;; esac
-      case "$resp" in *"<stream:error"*) exit 1 ;; esac
-    done
-    exit 1
-  ) 2>/dev/null
+  rc_xmpp_ready "$@"
 }
