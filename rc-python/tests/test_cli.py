@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -10,9 +11,14 @@ import rcclient
 from conftest import FIXTURES, change, fresh_room
 
 
-def run_cli(*args, timeout=30):
+def run_cli(*args, timeout=30, password=None):
+    env = dict(os.environ)
+    env.pop("RCCLIENT_PASSWORD", None)
+    if password is not None:
+        env["RCCLIENT_PASSWORD"] = password
     return subprocess.run(
-        [sys.executable, "-m", "rcclient", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "rcclient", *args], capture_output=True, text=True, timeout=timeout,
+        env=env,
     )
 
 
@@ -22,9 +28,9 @@ def test_tail_prints_the_bridge_line_per_change(prosody):
         for n in range(1, 4):
             pub.publish(room, change("enwiki", n))
         assert pub.flush(5)
-    out = run_cli("tail", room, "--jid", "bob@localhost", "--password", "bobbob",
+    out = run_cli("tail", room, "--jid", "bob@localhost",
                   "--server", prosody.addr, "--tls", "plaintext-loopback",
-                  "--history", "3", "--limit", "3")
+                  "--history", "3", "--limit", "3", password="bobbob")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [change("enwiki", n).human_line() for n in range(1, 4)]
     assert out.stdout.splitlines()[0] == "[[Page 1]]  * Tester * (+1) edit number 1 <&>"
@@ -59,8 +65,9 @@ def test_tail_json_lines_and_filters(prosody):
 
 
 def test_tail_wrong_password_exits_2(prosody):
-    out = run_cli("tail", fresh_room(), "--jid", "bob@localhost", "--password", "nope",
-                  "--server", prosody.addr, "--tls", "plaintext-loopback", "--timeout", "10")
+    out = run_cli("tail", fresh_room(), "--jid", "bob@localhost",
+                  "--server", prosody.addr, "--tls", "plaintext-loopback", "--timeout", "10",
+                  password="nope")
     assert out.returncode == 2 and "authentication failed" in out.stderr
 
 
@@ -71,3 +78,11 @@ def test_parse_command():
     assert first["rcid"] == 4 and second["rcid"] == 2
     bad = run_cli("parse", "/nonexistent")
     assert bad.returncode == 1
+
+
+def test_no_subcommand_takes_a_password_on_the_command_line():
+    for command in ("tail", "follow"):
+        out = run_cli(command, "--help")
+        assert out.returncode == 0 and "--password" not in out.stdout, command
+    refused = run_cli("tail", "room@conference.localhost", "--jid", "bob@localhost", "--password", "x")
+    assert refused.returncode == 2 and "unrecognized arguments: --password" in refused.stderr

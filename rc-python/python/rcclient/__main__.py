@@ -73,7 +73,6 @@ def _tail_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     )
     p.add_argument("rooms", nargs="+", metavar="ROOM", help="room JID, e.g. enwiki@conference.example.org")
     p.add_argument("--jid", required=True, help="account JID, or an anonymous domain (no @)")
-    p.add_argument("--password", help="password (default: $RCCLIENT_PASSWORD, else asked on a terminal)")
     p.add_argument("--anonymous", action="store_true", help="log in anonymously on the JID's domain")
     p.add_argument("--server", help="HOST:PORT to connect to instead of the JID's domain")
     p.add_argument(
@@ -106,7 +105,7 @@ def _filter(args: argparse.Namespace) -> Optional[Filter]:
 def _password(args: argparse.Namespace, anonymous: bool) -> Optional[str]:
     """$RCCLIENT_PASSWORD, else asked on a terminal (never on the command line, where
     `ps` shows it); None when anonymous or when there is no way to ask."""
-    password = getattr(args, "password", None) or os.environ.get("RCCLIENT_PASSWORD")
+    password = os.environ.get("RCCLIENT_PASSWORD")
     if password is None and not anonymous and sys.stdin.isatty():
         password = getpass.getpass(f"password for {args.jid}: ")
     return password
@@ -195,14 +194,11 @@ def _follow(args: argparse.Namespace) -> int:
 
 
 def _tail(args: argparse.Namespace) -> int:
-    password = args.password or os.environ.get("RCCLIENT_PASSWORD")
     anonymous = args.anonymous or "@" not in args.jid
+    password = _password(args, anonymous)
     if password is None and not anonymous:
-        if sys.stdin.isatty():
-            password = getpass.getpass(f"password for {args.jid}: ")
-        else:
-            print("rcclient: no password: give --password or set RCCLIENT_PASSWORD", file=sys.stderr)
-            return 2
+        print("rcclient: no password: set RCCLIENT_PASSWORD or run on a terminal", file=sys.stderr)
+        return 2
     client = Client(
         args.jid,
         None if anonymous else password,
