@@ -472,7 +472,14 @@ async fn a_mirror_polling_the_api_without_xmpp_survives_sigkill_and_holds_the_wi
     let mut first = MirrorProcess::spawn(&cfg, tmp.join("first.log"));
     converged(&wiki, &a, &dir, 60).await;
     first.assert_alive();
+    // A first change applied and its position saved (a mirror stopped before any change
+    // has no position and syncs fully again, by design)...
     edit(&a, "Alpha", "Alpha v2", "edit", &[]).await;
+    let state = dir.join(mirror::STATE_FILE);
+    wait_file(&state, 30, "a batch applied and its position saved", |s| {
+        s.contains("\"position\"")
+    });
+    // ...then killed while it works on the next ones.
     mv(&a, "Beta", "Beta moved", &[]).await;
     edit(&a, "Gamma", "Gamma v1", "create", &[]).await;
     // Killed while it works on these: what it had not applied and committed comes again.
