@@ -190,3 +190,150 @@ async fn after_the_server_crashes_it_catches_up_again_and_yields_each_change_onc
         *stream.status().borrow()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_outage_while_joined_is_filled_from_the_api_in_rcid_order() {
+    let prosody = Prosody::start();
+    let bridge = bridge(&prosody, "publisher", "wikidb").await;
+    let feed_addr = bridge.local_addr();
+    let wiki = MediaWiki::start(Some(feed_addr), None);
+    let cast = Cast::new(&wiki).await;
+    let dir = TempDir::new("rc-e2e-backfill-gap");
+    let state = dir.join("backfill.json");
+    let config = BackfillConfig::new(
+        PollerConfig::new("wikidb")
+            .start(Start::Beginning)
+            .interval(Duration::from_millis(300)),
+    );
+    let client = || prosody.room_client("alice", "wikidb");
+    let mut stream = Backfilled::start(
+        client(),
+        wiki.api(),
+        config.clone(),
+        BackfillPosition::default(),
+    )
+    .unwrap();
+    edit(&cast.admin, "Gap", "text", "before the outage", &[]).await;
+    let before = all_rcids(&wiki).await;
+    let got = collect(&mut stream, &before).await;
+    assert_eq!(rcids(&got), before.iter().copied().collect::<Vec<_>>());
+
+    // The bridge dies while the consumer stays joined: these changes never reach the
+    // room, and no reconnection tells the consumer to catch up.
+    drop(bridge);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    edits(&cast.admin, "Gap", 3, "lost", "while the bridge was down").await;
+    let _bridge = bridge_at(&prosody, "publisher", "wikidb", feed_addr).await;
+    edits(&cast.admin, "Gap", 2, "back", "after the bridge came back").await;
+    let all = all_rcids(&wiki).await;
+    let fresh: BTreeSet<u64> = all.difference(&before).copied().collect();
+    assert_eq!(fresh.len(), 5);
+    let got = collect(&mut stream, &fresh).await;
+    assert_eq!(
+        rcids(&got),
+        fresh.iter().copied().collect::<Vec<_>>(),
+        "the outage's changes from the API, every rcid once, in order"
+    );
+    let lost: Vec<u64> = fresh.iter().copied().take(3).collect();
+    for c in got.iter().filter(|c| lost.contains(&c.rcid.unwrap())) {
+        assert!(c.is_backfilled(), "{:?} never reached the room", c.rcid);
+    }
+    let stats = stream.stats();
+    assert!(stats.gap_fills >= 1, "{stats:?}");
+    assert_eq!(
+        stream.status().borrow().connections,
+        1,
+        "filled while joined, not after a reconnection"
+    );
+    assert_eq!(stream.position().max_rcid, all.last().copied());
+    stream.position().save(&state).unwrap();
+    drop(stream);
+
+    // The saved position is past the filled gap: a restart yields only what is new.
+    let mut stream = Backfilled::start(
+        client(),
+        wiki.api(),
+        config,
+        BackfillPosition::load(&state).unwrap(),
+    )
+    .unwrap();
+    edit(&cast.admin, "Gap", "later", "after the restart", &[]).await;
+    let newest: BTreeSet<u64> = all_rcids(&wiki).await.difference(&all).copied().collect();
+    let got = collect(&mut stream, &newest).await;
+    assert_eq!(rcids(&got), newest.iter().copied().collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_is_not_taken_for_a_gap_and_applies_to_the_filled_changes() {
+    let prosody = Prosody::start();
+    let bridge = bridge(&prosody, "publisher", "wikidb").await;
+    let feed_addr = bridge.local_addr();
+    let wiki = MediaWiki::start(Some(feed_addr), None);
+    let cast = Cast::new(&wiki).await;
+    let config = BackfillConfig::new(
+        PollerConfig::new("wikidb")
+            .start(Start::Beginning)
+            .interval(Duration::from_millis(300))
+            .filter(recentchanges::Filter::new().namespace(0)),
+    );
+    let mut stream = Backfilled::start(
+        prosody.room_client("alice", "wikidb"),
+        wiki.api(),
+        config,
+        BackfillPosition::default(),
+    )
+    .unwrap();
+    edit(&cast.admin, "Main", "text", "main 0", &[]).await;
+    let main0 = main_rcids(&wiki).await;
+    collect(&mut stream, &main0).await;
+    let fills = stream.stats().gap_fills;
+    // Talk pages and main pages in turn: the talk pages' rcids are filtered out, not
+    // missing, so no gap is filled; then an outage with both kinds.
+    for i in 1..=3 {
+        edit(&cast.admin, "Talk:Main", &format!("talk {i}"), "talk", &[]).await;
+        edit(&cast.admin, "Main", &format!("main {i}"), "main", &[]).await;
+    }
+    drop(bridge);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    edit(&cast.admin, "Talk:Main", "talk lost", "talk lost", &[]).await;
+    edit(&cast.admin, "Main", "main lost", "main lost", &[]).await;
+    let _bridge = bridge_at(&prosody, "publisher", "wikidb", feed_addr).await;
+    edit(&cast.admin, "Main", "main back", "main back", &[]).await;
+    let main: BTreeSet<u64> = main_rcids(&wiki)
+        .await
+        .difference(&main0)
+        .copied()
+        .collect();
+    assert_eq!(main.len(), 5);
+    let got = collect(&mut stream, &main).await;
+    assert_eq!(
+        rcids(&got),
+        main.iter().copied().collect::<Vec<_>>(),
+        "the main namespace's changes once each, in order, none of the talk pages'"
+    );
+    assert_eq!(
+        stream.stats().gap_fills,
+        fills + 1,
+        "only the outage was a gap: {:?}",
+        stream.stats()
+    );
+}
+
+/// The rcids of the main namespace's changes.
+async fn main_rcids(wiki: &MediaWiki) -> BTreeSet<u64> {
+    let mut poller = Poller::new(
+        wiki.api(),
+        PollerConfig::new("wikidb")
+            .start(Start::Beginning)
+            .filter(recentchanges::Filter::new().namespace(0)),
+    );
+    let mut ids = BTreeSet::new();
+    loop {
+        for item in poller.poll().await.expect("list=recentchanges") {
+            ids.insert(item.expect("parses").rcid.expect("an rcid"));
+        }
+        if poller.caught_up() {
+            return ids;
+        }
+    }
+}

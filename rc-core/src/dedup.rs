@@ -33,6 +33,17 @@ impl<K: Hash + Eq + Clone> Recent<K> {
         }
     }
 
+    /// Whether `key` is in the window (without remembering it).
+    ///
+    /// ```
+    /// let mut seen = recentchanges_core::dedup::Recent::new(4);
+    /// seen.first_time(7);
+    /// assert!(seen.contains(&7) && !seen.contains(&8));
+    /// ```
+    pub fn contains(&self, key: &K) -> bool {
+        self.seen.contains(key)
+    }
+
     /// Whether `key` is new; remembers it (forgetting the oldest key if the window is full).
     pub fn first_time(&mut self, key: K) -> bool {
         if self.capacity == 0 {

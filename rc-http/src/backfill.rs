@@ -16,10 +16,17 @@
 //!    [`BackfillPosition::max_rcid`] survives restarts).
 //! 4. After every reconnection of the room client, step 2 runs again from the last change
 //!    yielded (live ones move the API position too).
+//! 5. While joined, a room change whose rcid jumps past the next one expected (the bridge
+//!    was down, a UDP packet was lost) is held while step 2 runs again: the API lists the
+//!    changes in between, they are yielded in rcid order, then the held one (unless the
+//!    API already gave it). The rcids are those of every change of the wiki the room
+//!    carried, filtered or not, so a filter does not look like a gap.
 //!
-//! Changes of other wikis (other rooms of the same client) pass through untouched. The
+//! Changes of other wikis (other rooms of the same client) pass through (filtered). The
 //! API does not list the rows of deleted pages, so a change whose page was deleted while
-//! the consumer was away is not backfilled (the room's archive may still replay it).
+//! the consumer was away is not backfilled (the room's archive may still replay it); nor
+//! does it list rcids the wiki never used (an insert rolled back), so a gap the API cannot
+//! fill is not an error. [`BackfillStats::gap_fills`] counts the fills.
 //!
 //! ```no_run
 //! use futures::StreamExt;
@@ -75,6 +82,9 @@ pub struct BackfillConfig {
     pub poller: PollerConfig,
     /// How many recent rcids are remembered to drop duplicates.
     pub dedup_window: usize,
+    /// Whether a jump in the room's rcids while joined is filled from the API (default
+    /// `true`; see the [module](self) documentation).
+    pub fill_gaps: bool,
 }
 
 impl BackfillConfig {
@@ -83,7 +93,14 @@ impl BackfillConfig {
         BackfillConfig {
             poller,
             dedup_window: 10_000,
+            fill_gaps: true,
         }
+    }
+
+    /// Whether a jump in the room's rcids while joined is filled from the API.
+    pub fn fill_gaps(mut self, fill: bool) -> Self {
+        self.fill_gaps = fill;
+        self
     }
 
     /// How many recent rcids are remembered to drop duplicates.
@@ -103,7 +120,8 @@ pub struct BackfillPosition {
     /// The API poller's position (moved by live changes too).
     #[serde(default)]
     pub api: Position,
-    /// The highest rcid of the wiki yielded so far.
+    /// The highest rcid of the wiki accounted for: yielded, filtered out, or inside a gap
+    /// already filled from the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rcid: Option<u64>,
 }
@@ -170,8 +188,11 @@ pub enum BackfillError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BackfillStats {
-    /// Catch-ups from the API run (one at the start, one after each reconnection).
+    /// Catch-ups from the API run (one at the start, one after each reconnection, one per
+    /// gap filled).
     pub catch_ups: u64,
+    /// Catch-ups run because the room's rcids jumped while joined.
+    pub gap_fills: u64,
     /// Changes yielded from the API.
     pub backfilled: u64,
     /// Room changes dropped as already yielded.
@@ -193,16 +214,18 @@ pub struct Backfilled {
 }
 
 impl Backfilled {
-    /// Connects `client` (resumed from `position.room`; the config's filter is applied to
-    /// it) and starts merging. Fails only on a client configuration error.
+    /// Connects `client` (resumed from `position.room`) and starts merging; the config's
+    /// filter applies to the room's changes and the API's. Fails only on a client
+    /// configuration error.
     pub fn start(
         client: ClientBuilder,
         api: Api,
         config: BackfillConfig,
         position: BackfillPosition,
     ) -> Result<Backfilled, Error> {
+        // The merger filters: it needs every rcid of the wiki to tell a gap from a change
+        // the filter drops.
         let live = client
-            .filter(config.poller.filter.clone())
             .resume(position.room.clone())
             .try_connect()
             .map_err(|e| Error::Config(e.to_string()))?;
@@ -368,7 +391,21 @@ impl Merger {
                 item = live.next() => match item {
                     None => return false,
                     Some(item) => {
-                        if !self.live_item(item, live.position()).await {
+                        let room = live.position();
+                        if let Some(after) = self.gap_before(&item) {
+                            // Fill the gap first, then the change that revealed it.
+                            self.stats.send_modify(|s| s.gap_fills += 1);
+                            tracing::info!(
+                                wiki = %self.config.poller.wiki,
+                                after,
+                                next = ?item.as_ref().ok().and_then(|c| c.rcid),
+                                "the room's rcids jumped: filling the gap from the API"
+                            );
+                            if !self.catch_up().await {
+                                return false;
+                            }
+                        }
+                        if !self.live_item(item, room).await {
                             return false;
                         }
                     }
@@ -382,6 +419,17 @@ impl Merger {
                 }
             }
         }
+    }
+
+    /// The highest rcid accounted for, when `item` (a live change of this wiki) skips past
+    /// the next one: the rcids in between are missing from the room.
+    fn gap_before(&self, item: &Result<RoomChange, StreamError>) -> Option<u64> {
+        let change = item.as_ref().ok()?;
+        let id = change.rcid?;
+        let max = self.position.max_rcid?;
+        let ours = change.wiki.as_deref() == Some(self.config.poller.wiki.as_str());
+        (self.config.fill_gaps && ours && id > max.saturating_add(1) && !self.recent.contains(&id))
+            .then_some(max)
     }
 
     async fn live_item(
@@ -407,6 +455,9 @@ impl Merger {
             self.position
                 .api
                 .record(Some(id), change.timestamp, self.config.poller.overlap);
+        }
+        if !self.config.poller.filter.matches(&change) {
+            return true;
         }
         self.send(Ok(Merged::Live(change))).await
     }

@@ -32,6 +32,7 @@ pub(super) fn rooms(
     match &source.backfill {
         None => {
             let stream = client
+                .filter(source.filter.clone())
                 .resume(from_value::<ResumePosition>(position)?)
                 .try_connect()
                 .map_err(config)?;
@@ -42,6 +43,8 @@ pub(super) fn rooms(
             let wiki = source.wiki.clone().ok_or_else(|| {
                 SourceError::Config("backfill needs the room's wiki id: .wiki(...)".into())
             })?;
+            // The source's filter goes to the merger (in the poller's config), which
+            // must see every rcid of the room to tell a gap from a filtered change.
             let cfg = BackfillConfig::new(poller_config(&source, wiki));
             let stream =
                 Backfilled::start(client, api, cfg, from_value::<BackfillPosition>(position)?)
@@ -103,7 +106,7 @@ fn xmpp_client(source: &Source) -> Result<ClientBuilder, SourceError> {
     if let Some(addr) = &source.server {
         client = client.server(addr).map_err(config)?;
     }
-    Ok(client.tls(source.tls.clone()).filter(source.filter.clone()))
+    Ok(client.tls(source.tls.clone()))
 }
 
 fn room_change(c: RoomChange) -> Change {
