@@ -16,9 +16,9 @@ use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 use tokio_xmpp::jid::BareJid;
 
-use crate::config::Backpressure;
-use crate::publisher::Publisher;
-use crate::queue;
+use crate::session::options::Backpressure;
+use crate::session::queue;
+use crate::Publisher;
 
 /// Where each wiki's changes go.
 #[derive(Debug, Clone, Default)]

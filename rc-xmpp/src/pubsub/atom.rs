@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use minidom::Element;
 use recentchanges_core::RecentChange;
 
-use crate::stanzas::{element, text_element};
+use crate::session::stanzas::{element, text_element};
 
 /// The Atom namespace.
 pub(crate) const NS_ATOM: &str = "http://www.w3.org/2005/Atom";

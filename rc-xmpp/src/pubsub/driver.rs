@@ -19,13 +19,14 @@ use super::error::{NodeError, NodeStreamError};
 use super::position::PubSubPosition;
 use super::stanzas::{self as ps, Event, NodeItem};
 use super::{NodeChange, NodeTarget, SubConfig};
-use crate::connect::{self, send, Incoming, Response, Session};
-use crate::dedup::Recent;
 use crate::error::Fatal;
-use crate::feed::{Feeder, Position};
-use crate::stanzas::Ids;
+use crate::session::connect::{self, send, Incoming, Response, Session};
+use crate::session::feed::Feeder;
+use crate::session::position::Position;
+use crate::session::stanzas::{condition, Ids};
+use crate::session::task::{Ended, Serve};
 use crate::status::{NodeState, Status};
-use crate::task::{Ended, Serve};
+use recentchanges_core::dedup::Recent;
 
 /// What a subscriber's stream yields.
 pub(crate) type Item = Result<NodeChange, NodeStreamError>;
@@ -295,7 +296,7 @@ impl Driver {
                 }
             }
             Response::Error { id, error, .. } => {
-                let condition = ps::condition(&error);
+                let condition = condition(&error);
                 for (node, _) in nodes.iter_mut().zip(ours).filter(|(_, ours)| *ours) {
                     match &node.phase {
                         Phase::Subscribing { id: s } if *s == id => {

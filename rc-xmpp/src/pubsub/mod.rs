@@ -94,10 +94,10 @@ pub use error::{NodeError, NodeStreamError};
 pub use position::{NodePosition, PubSubPosition};
 pub use publisher::{NodePublisher, NodePublisherBuilder};
 
-use crate::config::{parse_jid, Account};
 use crate::error::ConfigError;
-use crate::feed::Feed;
-use crate::options::{self, StreamOptions};
+use crate::session::account::{parse_jid, Account};
+use crate::session::feed::Feed;
+use crate::session::options::{self, StreamOptions};
 use crate::status::{NodeState, Status};
 use driver::{Driver, Item};
 

@@ -19,14 +19,14 @@ use xmpp_parsers::iq::Iq;
 use super::atom::AtomEntry;
 use super::node_uri;
 use super::stanzas as ps;
-use crate::config::Account;
-use crate::connect::{self, send, Incoming, Response, Session};
 use crate::error::{ConfigError, PublishError};
-use crate::options::{self, Transport};
-use crate::outbox::{Outbox, Posts};
-use crate::stanzas::Ids;
+use crate::session::account::Account;
+use crate::session::connect::{self, send, Incoming, Response, Session};
+use crate::session::options::{self, Transport};
+use crate::session::outbox::{Outbox, Posts};
+use crate::session::stanzas::Ids;
+use crate::session::task::{Ended, Serve};
 use crate::status::{NodeState, Status};
-use crate::task::{Ended, Serve};
 
 /// Configures a [`NodePublisher`]: the same account, server and TLS options as the client.
 #[derive(Debug)]
@@ -316,7 +316,7 @@ impl Worker {
                 }
             }
             Response::Error { id, error, .. } => {
-                let condition = ps::condition(&error);
+                let condition = crate::session::stanzas::condition(&error);
                 if let Some(uri) = creating
                     .iter()
                     .find(|(u, c)| **c == id && created_by(u))

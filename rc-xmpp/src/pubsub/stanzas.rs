@@ -5,7 +5,7 @@ use minidom::Element;
 use tokio_xmpp::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::iq::Iq;
 
-use crate::stanzas::{element, text_element};
+use crate::session::stanzas::{element, text_element};
 
 /// Namespaces used here.
 pub(crate) mod ns {
@@ -187,12 +187,6 @@ pub(crate) fn retrieved(payload: Option<&Element>) -> Vec<NodeItem> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// The defined condition of an iq error, as its XML name (`item-not-found`).
-pub(crate) fn condition(error: &xmpp_parsers::stanza_error::StanzaError) -> String {
-    let el: Element = error.defined_condition.clone().into();
-    el.name().to_owned()
 }
 
 #[cfg(test)]

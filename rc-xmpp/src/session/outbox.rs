@@ -8,9 +8,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::error::PublishError;
-use crate::options::Transport;
+use crate::session::options::Transport;
+use crate::session::task::{Handle, Serve};
 use crate::status::{Connection, Status};
-use crate::task::{Handle, Serve};
 
 /// What the server settled so far.
 #[derive(Debug, Clone, Copy, Default)]

@@ -8,9 +8,9 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::connect::{Next, Session, Sessions};
 use crate::error::Fatal;
-use crate::options::Transport;
+use crate::session::connect::{Next, Session, Sessions};
+use crate::session::options::Transport;
 use crate::status::{Connection, Status};
 
 /// How a session ended.

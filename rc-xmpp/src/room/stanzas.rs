@@ -1,14 +1,15 @@
-//! The XMPP elements this crate sends and reads: MUC joins (XEP-0045), room archive queries
-//! (XEP-0313), pings (XEP-0199), stanza ids (XEP-0359) and delays (XEP-0203).
+//! The XMPP elements the room client sends and reads: MUC joins (XEP-0045), room archive
+//! queries (XEP-0313), stanza ids (XEP-0359) and delays (XEP-0203).
 //! Payloads are built and read as plain elements.
 
 use chrono::{DateTime, Utc};
-use minidom::rxml::NcName;
 use minidom::Element;
 use tokio_xmpp::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
+
+use crate::session::stanzas::{element, text_element};
 
 /// Namespaces used here.
 pub(crate) mod ns {
@@ -20,33 +21,8 @@ pub(crate) mod ns {
     pub const RSM: &str = "http://jabber.org/protocol/rsm";
     pub const DATA: &str = "jabber:x:data";
     pub const FORWARD: &str = "urn:xmpp:forward:0";
-    pub const PING: &str = "urn:xmpp:ping";
-    pub const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
     pub const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
-    pub const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
     pub const CLIENT: &str = "jabber:client";
-}
-
-/// An element with attributes and children.
-pub(crate) fn element(
-    name: &str,
-    ns: &str,
-    attrs: &[(&str, &str)],
-    children: Vec<Element>,
-) -> Element {
-    let mut b = Element::builder(name, ns);
-    for (k, v) in attrs {
-        let key = NcName::try_from(*k).expect("attribute names here are valid XML names");
-        b = b.attr(key, *v);
-    }
-    b.append_all(children).build()
-}
-
-/// An element holding only text.
-pub(crate) fn text_element(name: &str, ns: &str, text: &str) -> Element {
-    let mut el = element(name, ns, &[], vec![]);
-    el.append_text(text.to_owned());
-    el
 }
 
 /// How much history to ask for when joining.
@@ -118,7 +94,8 @@ pub(crate) enum Page<'a> {
 }
 
 /// A room archive query for one page of at most `max` messages, oldest first.
-/// `queryid` marks the results; nobody else may know it ([`Ids::secret`]).
+/// `queryid` marks the results; nobody else may know it
+/// ([`Ids::secret`](crate::session::stanzas::Ids::secret)).
 pub(crate) fn mam_query(room: &BareJid, id: &str, queryid: &str, page: Page<'_>, max: u32) -> Iq {
     let mut set = vec![text_element("max", ns::RSM, &max.to_string())];
     let mut children = vec![];
@@ -158,87 +135,6 @@ pub(crate) fn mam_query(room: &BareJid, id: &str, queryid: &str, page: Page<'_>,
         to: Some(Jid::from(room.clone())),
         id: id.to_owned(),
         payload: query,
-    }
-}
-
-/// Ids for the stanzas a task sends, unique within the task and not to be guessed by
-/// anyone forging answers: `what-1-` and 64 random bits in hex, `what-2-`...
-#[derive(Debug, Default)]
-pub(crate) struct Ids(u64);
-
-impl Ids {
-    /// The next id, named for what it asks (`ping`, `mam`...).
-    pub fn next(&mut self, what: impl std::fmt::Display) -> String {
-        self.0 += 1;
-        format!("{what}-{}-{:016x}", self.0, rand::random::<u64>())
-    }
-
-    /// A value nobody else can guess (128 random bits), for what must not be forged:
-    /// the query id that marks a room archive's results.
-    pub fn secret() -> String {
-        format!("{:032x}", rand::random::<u128>())
-    }
-}
-
-/// A ping (XEP-0199) to `to`, or to the server when `None`.
-pub(crate) fn ping(to: Option<Jid>, id: &str) -> Iq {
-    Iq::Get {
-        from: None,
-        to,
-        id: id.to_owned(),
-        payload: element("ping", ns::PING, &[], vec![]),
-    }
-}
-
-/// A disco#info query.
-pub(crate) fn disco_info(to: &BareJid, id: &str) -> Iq {
-    Iq::Get {
-        from: None,
-        to: Some(Jid::from(to.clone())),
-        id: id.to_owned(),
-        payload: element("query", ns::DISCO_INFO, &[], vec![]),
-    }
-}
-
-/// The empty result answering an iq get (pings from the server).
-pub(crate) fn pong(to: Option<Jid>, id: &str) -> Iq {
-    Iq::Result {
-        from: None,
-        to,
-        id: id.to_owned(),
-        payload: None,
-    }
-}
-
-/// The error answering a request this client does not handle (RFC 6120 asks for one).
-pub(crate) fn unsupported(to: Option<Jid>, id: &str) -> Iq {
-    use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
-    Iq::Error {
-        from: None,
-        to,
-        id: id.to_owned(),
-        error: StanzaError::new(
-            ErrorType::Cancel,
-            DefinedCondition::ServiceUnavailable,
-            "en",
-            "not supported by this client",
-        ),
-        payload: None,
-    }
-}
-
-/// A resource-binding request.
-pub(crate) fn bind(id: &str, resource: &str) -> Iq {
-    Iq::Set {
-        from: None,
-        to: None,
-        id: id.to_owned(),
-        payload: element(
-            "bind",
-            ns::BIND,
-            &[],
-            vec![text_element("resource", ns::BIND, resource)],
-        ),
     }
 }
 
@@ -355,14 +251,6 @@ pub(crate) fn mam_fin(payload: Option<&Element>) -> (bool, Option<String>) {
         .and_then(|s| s.children().find(|c| c.name() == "last"))
         .map(|l| l.text());
     (complete, last)
-}
-
-/// Whether a disco#info result lists a feature.
-pub(crate) fn has_feature(payload: Option<&Element>, feature: &str) -> bool {
-    payload.is_some_and(|q| {
-        q.children()
-            .any(|c| c.name() == "feature" && c.attr("var") == Some(feature))
-    })
 }
 
 /// The start of a body, for error messages.

@@ -7,13 +7,82 @@
 //! methods of its own (no trait to import) with the same names and documentation.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use recentchanges_core::Filter;
 
-use crate::config::{Account, Backpressure, ReconnectPolicy, Tls};
+use super::account::Account;
+use super::position::Resume;
 use crate::error::ConfigError;
-use crate::feed::Resume;
+
+/// How to reconnect after the connection is lost: exponential backoff with jitter and a cap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReconnectPolicy {
+    /// Delay before the first retry.
+    pub initial: Duration,
+    /// The delay never grows beyond this.
+    pub max: Duration,
+    /// Growth factor per failed attempt.
+    pub factor: f64,
+    /// Random share of the delay added or removed (0.0 to 1.0).
+    pub jitter: f64,
+    /// Give up after this many failed attempts in a row (`None`: never).
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(60),
+            factor: 2.0,
+            jitter: 0.2,
+            max_attempts: None,
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// The delay before attempt `attempt` (1 for the first retry).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let base =
+            self.initial.as_secs_f64() * self.factor.powi(attempt.saturating_sub(1).min(64) as i32);
+        let capped = base.min(self.max.as_secs_f64());
+        let jitter = self.jitter.clamp(0.0, 1.0);
+        let spread = if jitter > 0.0 {
+            1.0 + rand::random_range(-jitter..=jitter)
+        } else {
+            1.0
+        };
+        Duration::from_secs_f64((capped * spread).max(0.0))
+    }
+}
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Default)]
+pub enum Tls {
+    /// STARTTLS required, the server certificate verified against the system's roots and
+    /// any extra roots given (PEM). The default.
+    #[default]
+    Required,
+    /// STARTTLS required, verified against these extra PEM roots as well (e.g. a test CA).
+    RequiredWithRoots(Vec<PathBuf>),
+    /// No TLS at all. Allowed only to a loopback address, for tests.
+    PlaintextLoopback,
+}
+
+/// What happens when the consumer reads slower than changes arrive and the buffer is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backpressure {
+    /// Stop reading from the server until there is room: nothing is lost, the server
+    /// holds the rest (and may drop a client that stays stuck for long).
+    #[default]
+    Wait,
+    /// Drop the oldest buffered item to make room, and count it in
+    /// [`Status::dropped`](crate::Status::dropped).
+    DropOldest,
+}
 
 /// How to reach the server and stay connected: everything a session is opened with.
 #[derive(Debug, Clone)]
@@ -207,7 +276,7 @@ macro_rules! stream_options {
                 mut self,
                 path: impl Into<::std::path::PathBuf>,
             ) -> Result<Self, $crate::ConfigError> {
-                self.$($field).+.resume = $crate::feed::Resume::from_file(path.into())?;
+                self.$($field).+.resume = $crate::session::position::Resume::from_file(path.into())?;
                 Ok(self)
             }
         }
@@ -215,3 +284,33 @@ macro_rules! stream_options {
 }
 
 pub(crate) use {stream_options, transport_options};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_the_cap_with_bounded_jitter() {
+        let p = ReconnectPolicy {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(10),
+            factor: 2.0,
+            jitter: 0.2,
+            max_attempts: None,
+        };
+        for (attempt, expected) in [
+            (1, 1.0),
+            (2, 2.0),
+            (3, 4.0),
+            (4, 8.0),
+            (5, 10.0),
+            (50, 10.0),
+        ] {
+            let d = p.delay(attempt).as_secs_f64();
+            assert!(
+                d >= expected * 0.8 - 1e-9 && d <= expected * 1.2 + 1e-9,
+                "attempt {attempt}: {d}"
+            );
+        }
+    }
+}

@@ -1,7 +1,7 @@
-//! Dropping what was seen before, within a bounded window ([`recentchanges_core::dedup::Recent`]):
-//! changes by (wiki, rcid), PubSub items by their own keys.
+//! Dropping changes seen before, by (wiki, rcid), within a bounded window
+//! ([`recentchanges_core::dedup::Recent`]).
 
-pub(crate) use recentchanges_core::dedup::Recent;
+use recentchanges_core::dedup::Recent;
 
 /// The most recent `capacity` change identities (wiki, rcid).
 #[derive(Debug)]

@@ -18,16 +18,18 @@ use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
-use crate::config::{Config, History, RoomConfig};
-use crate::connect::{self, send, Incoming, Response, Session};
-use crate::dedup::Window;
+use super::config::{Config, History, RoomConfig};
+use super::dedup::Window;
+use super::resume::ResumePosition;
+use super::stanzas::{self, HistoryRequest, MucUser, Page};
+use super::RoomChange;
 use crate::error::{Fatal, RoomError, StreamError};
-use crate::feed::{Feeder, Position};
-use crate::resume::ResumePosition;
-use crate::stanzas::{self, HistoryRequest, Ids, MucUser, Page};
+use crate::session::connect::{self, send, Incoming, Response, Session};
+use crate::session::feed::Feeder;
+use crate::session::position::Position;
+use crate::session::stanzas::{self as common, Ids};
+use crate::session::task::{Ended, Serve};
 use crate::status::{RoomState, Status};
-use crate::task::{Ended, Serve};
-use crate::RoomChange;
 
 /// What a room client's stream yields.
 pub(crate) type Item = Result<RoomChange, StreamError>;
@@ -206,7 +208,7 @@ impl Serve for Driver {
             self.set_room(&room.cfg.jid, RoomState::Joining);
             if let Err(e) = send(
                 &mut stream,
-                Stanza::Iq(stanzas::disco_info(&room.cfg.jid, &id)),
+                Stanza::Iq(common::disco_info(&room.cfg.jid, &id)),
             )
             .await
             {
@@ -232,7 +234,7 @@ impl Serve for Driver {
                             } else {
                                 let id = self.ids.next("disco");
                                 room.phase = Phase::Disco { id: id.clone() };
-                                send(&mut stream, Stanza::Iq(stanzas::disco_info(&room.cfg.jid, &id))).await
+                                send(&mut stream, Stanza::Iq(common::disco_info(&room.cfg.jid, &id))).await
                             };
                             if let Err(e) = sent {
                                 return Ended::Lost(e);
@@ -244,7 +246,7 @@ impl Serve for Driver {
                         for room in rooms.iter_mut().filter(|r| matches!(r.phase, Phase::Joined)) {
                             let id = self.ids.next("selfping");
                             room.self_ping = Some(id.clone());
-                            let ping = stanzas::ping(Some(Jid::from(room.occupant.clone())), &id);
+                            let ping = common::ping(Some(Jid::from(room.occupant.clone())), &id);
                             if let Err(e) = send(&mut stream, Stanza::Iq(ping)).await {
                                 return Ended::Lost(e);
                             }
@@ -400,7 +402,7 @@ impl Driver {
                 }
                 match &room.phase {
                     Phase::Disco { id: d } if *d == id => {
-                        let archive = stanzas::has_feature(payload.as_ref(), stanzas::ns::MAM);
+                        let archive = common::has_feature(payload.as_ref(), stanzas::ns::MAM);
                         self.join(stream, room, archive)
                             .await
                             .map_err(Ended::Lost)?;
@@ -497,7 +499,7 @@ impl Driver {
                 ) {
                     // The MUC service is down or restarting: it passes, try again later.
                     room.join_retries += 1;
-                    let backoff = crate::config::ReconnectPolicy {
+                    let backoff = crate::session::options::ReconnectPolicy {
                         initial: self.cfg.rejoin_delay,
                         max: self
                             .cfg
@@ -679,7 +681,7 @@ impl Driver {
         room: &mut Room,
         error: &xmpp_parsers::stanza_error::StanzaError,
     ) -> Result<(), Ended> {
-        let condition = crate::pubsub::stanzas::condition(error);
+        let condition = common::condition(error);
         let since = self
             .out
             .received()

@@ -19,14 +19,16 @@ use tokio_xmpp::Stanza;
 use xmpp_parsers::message::{Id, MessageType};
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
-use crate::config::{Account, RoomConfig};
-use crate::connect::{self, send, Incoming, Session};
+use super::config::RoomConfig;
+use super::stanzas::{self, HistoryRequest, MucUser};
 use crate::error::{ConfigError, PublishError};
-use crate::options::{self, Transport};
-use crate::outbox::{Outbox, Posts};
-use crate::stanzas::{self, HistoryRequest, Ids, MucUser};
+use crate::session::account::Account;
+use crate::session::connect::{self, send, Incoming, Session};
+use crate::session::options::{self, Transport};
+use crate::session::outbox::{Outbox, Posts};
+use crate::session::stanzas::Ids;
+use crate::session::task::{Ended, Serve};
 use crate::status::{RoomState, Status};
-use crate::task::{Ended, Serve};
 
 /// Configures a [`Publisher`]: the same account, server and TLS options as the client.
 #[derive(Debug)]

@@ -3,19 +3,19 @@
 //! stream's [`Position`] to. The task delivers them through its [`Feeder`]; the stream's
 //! [`Feed`] yields the items, moves the position as it does, and keeps the resume file.
 
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::error::ConfigError;
-use crate::options::StreamOptions;
-use crate::queue;
+use super::position::{Position, Resume};
+
+use super::options::StreamOptions;
+use super::queue;
+use super::task::{Ended, Handle, Serve};
 use crate::status::Status;
-use crate::task::{Ended, Handle, Serve};
 
 /// How often, at the most, a stream writes its resume file while items flow.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
@@ -26,44 +26,6 @@ const SAVE_EVERY: Duration = Duration::from_secs(1);
 pub(crate) struct Envelope<T, M> {
     pub item: Option<T>,
     pub mark: Option<M>,
-}
-
-/// Where a stream stands in all its sources: a room client's
-/// [`ResumePosition`](crate::ResumePosition), a subscriber's
-/// [`PubSubPosition`](crate::pubsub::PubSubPosition).
-pub(crate) trait Position: Clone + Default {
-    /// One item's place in its source.
-    type Mark;
-
-    /// Moves to `mark`.
-    fn advance(&mut self, mark: &Self::Mark);
-
-    /// Reads a position saved before; a missing file is an empty position.
-    fn load(path: &Path) -> io::Result<Self>;
-
-    /// Writes the position atomically.
-    fn save(&self, path: &Path) -> io::Result<()>;
-}
-
-/// Where a stream starts, and the file that keeps its position, if any.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Resume<P> {
-    pub position: P,
-    pub file: Option<PathBuf>,
-}
-
-impl<P: Position> Resume<P> {
-    /// Continues from the position in this file (if it exists), and keeps it there.
-    pub fn from_file(path: PathBuf) -> Result<Self, ConfigError> {
-        let position = P::load(&path).map_err(|e| ConfigError::ResumeFile {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        Ok(Resume {
-            position,
-            file: Some(path),
-        })
-    }
 }
 
 /// The task's end: delivers envelopes, and knows the position of everything it delivered

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
-use crate::config::Backpressure;
+use crate::session::options::Backpressure;
 
 struct State<T> {
     items: VecDeque<T>,

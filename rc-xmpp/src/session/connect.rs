@@ -25,11 +25,12 @@ use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::stanza_error::StanzaError;
 
-use crate::config::{Account, Tls};
-use crate::depth::DepthGuard;
+use super::depth::DepthGuard;
 use crate::error::Fatal;
-use crate::options::Transport;
-use crate::stanzas::{self, Ids};
+use crate::session::account::Account;
+use crate::session::options::Tls;
+use crate::session::options::Transport;
+use crate::session::stanzas::{self, Ids};
 
 /// The stream of a live session, whatever carries it.
 pub(crate) type Stream = XmppStream<Box<dyn AsyncReadAndWrite + Send + 'static>>;
