@@ -64,9 +64,6 @@ pub struct PyClient {
     counters: Mutex<Counters>,
     rooms: Vec<String>,
     failed_rooms: Mutex<BTreeSet<String>>,
-    /// The position file (`resume=` a path), rewritten by `close()` when the stream had
-    /// yielded changes Python never received.
-    resume_file: Option<std::path::PathBuf>,
 }
 
 impl Positioned for ChangeStream {
@@ -253,14 +250,6 @@ impl PyStream for PyClient {
         *self.last_position.lock().unwrap() = Some(handed_out);
     }
 
-    fn rewind(&self, handed_out: &ResumePosition) {
-        if let Some(path) = &self.resume_file {
-            if let Err(e) = handed_out.save(path) {
-                tracing::error!(path = %path.display(), "cannot save the position: {e}");
-            }
-        }
-    }
-
     fn finish(rt: &tokio::runtime::Runtime, stream: ChangeStream) {
         rt.block_on(async move {
             let _ = tokio::time::timeout(Duration::from_secs(6), stream.close()).await;
@@ -377,8 +366,13 @@ impl PyClient {
         if let Some(r) = resume {
             if !r.is_none() {
                 if let Ok(path) = r.extract::<std::path::PathBuf>() {
-                    resume_file = Some(path.clone());
-                    b = b.resume_from_file(path).map_err(cfg)?;
+                    // The file stays on this side (see `Iteration`): the stream only
+                    // starts from what it holds.
+                    let position = ResumePosition::load(&path).map_err(|e| {
+                        config_error(py, format!("resume file {}: {e}", path.display()))
+                    })?;
+                    b = b.resume(position);
+                    resume_file = Some(path);
                 } else {
                     b = b.resume(position_of(r)?);
                 }
@@ -401,14 +395,13 @@ impl PyClient {
         };
         let status = stream.status();
         Ok(PyClient {
-            iteration: Iteration::new(rt, stream, errors),
+            iteration: Iteration::new(rt, stream, errors, resume_file),
             last_position: Mutex::new(None),
             status,
             filter: python_filter,
             counters: Mutex::new(Counters::default()),
             rooms: room_names,
             failed_rooms: Mutex::new(BTreeSet::new()),
-            resume_file,
         })
     }
 

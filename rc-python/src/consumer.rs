@@ -20,7 +20,7 @@ use crate::runtime::SLICE;
 
 /// A stream that says where it stands: the position after the last item it yielded.
 pub trait Positioned {
-    type Position: Clone + Send + 'static;
+    type Position: Clone + Send + serde::Serialize + 'static;
 
     fn position_now(&self) -> Self::Position;
 }

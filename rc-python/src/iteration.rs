@@ -13,6 +13,7 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PyStopAsyncIteration};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyList;
+use recentchanges_core::state::Committer;
 use tokio::runtime::Runtime;
 
 use crate::change::{Delivery, PyRecentChange};
@@ -103,6 +104,10 @@ pub struct Iteration<S: Stream + Unpin + Positioned> {
     /// What a `take` interrupted by Ctrl-C had collected: handed out first by the next
     /// call, and not counted in the position until then.
     pending: Mutex<Pending<S::Position>>,
+    /// The position file (`resume=` a path), kept here rather than by the Rust stream:
+    /// only this side knows what Python received. Committed when Python asks for more
+    /// (what it received before is handled then), durably on close and when dropped.
+    file: Option<Mutex<Committer>>,
 }
 
 /// A Python class over a Rust stream: how an item becomes a Python object, and how the
@@ -124,11 +129,6 @@ pub trait PyStream: Sync {
 
     /// Ends the stream, outside the GIL with its runtime at hand.
     fn finish(rt: &Runtime, stream: Self::Stream);
-
-    /// Called after [`finish`](Self::finish) when the stream had yielded items Python
-    /// never received: the position file (if any) gets `handed_out` instead of the
-    /// stream's own, so they come again after a resume.
-    fn rewind(&self, handed_out: &PositionOf<Self>);
 }
 
 /// The position type of a [`PyStream`]'s stream.
@@ -146,12 +146,62 @@ pub fn aio<'py>(
     cell.import(py, "rcclient._aio", name).cloned()
 }
 
+impl<S: Stream + Unpin + Positioned> Iteration<S> {
+    /// The position after the last item handed to Python (`None` once closed): the
+    /// stream's, less what a `take` kept back or an async waiter stashed.
+    pub fn handed_out_position(&self) -> Option<S::Position> {
+        let kept = self.pending.lock().unwrap().from.clone();
+        kept.or_else(|| self.consumer.lock().unwrap().handed_out_position())
+    }
+
+    /// Commits the position Python received to the position file (Python asks for more:
+    /// what it received is handled).
+    fn commit(&self) {
+        if let Some(position) = self.handed_out_position() {
+            self.write(&position, false);
+        }
+    }
+
+    /// Writes `position` to the position file, if there is one (durably when closing).
+    fn write(&self, position: &S::Position, durable: bool) {
+        let Some(file) = &self.file else { return };
+        let mut file = file.lock().unwrap();
+        let written = if durable {
+            file.close(position)
+        } else {
+            file.commit(position)
+        };
+        if let Err(e) = written {
+            tracing::error!(path = %file.path().display(), "cannot save the position: {e}");
+        }
+    }
+}
+
+impl<S: Stream + Unpin + Positioned> Drop for Iteration<S> {
+    /// A stream dropped without `close()` (the object collected, the interpreter exiting)
+    /// keeps what Python received, as `close()` does.
+    fn drop(&mut self) {
+        if !self.closed.load(Ordering::SeqCst) {
+            if let Some(position) = self.handed_out_position() {
+                self.write(&position, true);
+            }
+        }
+    }
+}
+
 impl<S: Stream + Unpin + Send + Positioned + 'static> Iteration<S>
 where
     S::Item: Send,
 {
-    pub fn new(rt: Arc<Runtime>, stream: S, errors: Errors) -> Self {
+    /// Iterates `stream`, committing what Python received to `resume_file` if given.
+    pub fn new(
+        rt: Arc<Runtime>,
+        stream: S,
+        errors: Errors,
+        resume_file: Option<std::path::PathBuf>,
+    ) -> Self {
         Iteration {
+            file: resume_file.map(|p| Mutex::new(Committer::new(p))),
             rt: Owned::new(rt),
             consumer: Consumer::shared(stream),
             errors,
@@ -164,13 +214,6 @@ where
                 from: None,
             }),
         }
-    }
-
-    /// The position after the last item handed to Python (`None` once closed): the
-    /// stream's, less what a `take` kept back or an async waiter stashed.
-    pub fn handed_out_position(&self) -> Option<S::Position> {
-        let kept = self.pending.lock().unwrap().from.clone();
-        kept.or_else(|| self.consumer.lock().unwrap().handed_out_position())
     }
 
     /// The first item a `take` kept back, if any.
@@ -285,7 +328,9 @@ pub fn next_or_none<T: PyStream>(
     py: Python<'_>,
     timeout: Option<f64>,
 ) -> PyResult<Option<Py<PyAny>>> {
-    match next_item(t, py, consumer::deadline(timeout)?)? {
+    let deadline = consumer::deadline(timeout)?;
+    t.iteration().commit();
+    match next_item(t, py, deadline)? {
         Next::Item(o) => Ok(Some(o)),
         Next::Timeout | Next::End => Ok(None),
     }
@@ -302,6 +347,7 @@ pub fn take<'py, T: PyStream>(
     timeout: Option<f64>,
 ) -> PyResult<Bound<'py, PyList>> {
     let it = t.iteration();
+    it.commit();
     let has_pending = !it.pending.lock().unwrap().items.is_empty();
     if !has_pending {
         it.take_deferred()?;
@@ -333,6 +379,7 @@ pub fn take<'py, T: PyStream>(
 /// The non-blocking step of `async for`: a processed item, or `rcclient._aio.PENDING`.
 pub fn poll_ready<T: PyStream>(t: &T, py: Python<'_>) -> PyResult<Py<PyAny>> {
     let it = t.iteration();
+    it.commit();
     if let Some(kept) = it.pop_pending() {
         return Ok(kept);
     }
@@ -379,18 +426,18 @@ pub fn close<T: PyStream>(t: &T, py: Python<'_>) {
         p.items.clear();
         p.from.take()
     };
-    let (stream, rewound) = {
+    let (stream, handed_out) = {
         let mut c = it.consumer.lock().unwrap();
         c.ended = true;
         let rewound = kept.or_else(|| c.rewound_position());
         let stream = c.stream.take();
-        if let Some(s) = &stream {
-            let handed_out = rewound.clone().unwrap_or_else(|| s.position_now());
-            t.closing(s, handed_out);
-        }
-        (stream, rewound)
+        let handed_out = stream.as_ref().map(|s| {
+            let handed_out = rewound.unwrap_or_else(|| s.position_now());
+            t.closing(s, handed_out.clone());
+            handed_out
+        });
+        (stream, handed_out)
     };
-    let had_stream = stream.is_some();
     let rt = it.rt.take();
     py.detach(move || {
         if let Some(rt) = rt {
@@ -400,8 +447,8 @@ pub fn close<T: PyStream>(t: &T, py: Python<'_>) {
             shutdown(rt);
         }
     });
-    if let (true, Some(pos)) = (had_stream, rewound) {
-        t.rewind(&pos);
+    if let Some(position) = handed_out {
+        it.write(&position, true);
     }
 }
 

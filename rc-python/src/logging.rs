@@ -1,6 +1,6 @@
 //! The Rust side's log (`tracing` events of rc-xmpp, rc-http...) on Python's `logging`:
-//! an event of target `recentchanges_xmpp::driver` becomes a record of the logger
-//! `rcclient.xmpp.driver`, so `logging.getLogger("rcclient")` sees reconnects, rejoins
+//! an event of target `recentchanges_xmpp::room::driver` becomes a record of the logger
+//! `rcclient.xmpp.room.driver`, so `logging.getLogger("rcclient")` sees reconnects, rejoins
 //! and refused items next to the module's own records.
 //!
 //! The thread that emits an event never waits for the GIL (it may hold a lock a Python
@@ -192,8 +192,8 @@ impl Visit for Text {
     }
 }
 
-/// The Python logger of a tracing target: `recentchanges_xmpp::driver` ->
-/// `rcclient.xmpp.driver`, `recentchanges::source::run` -> `rcclient.source.run` (the
+/// The Python logger of a tracing target: `recentchanges_xmpp::room::driver` ->
+/// `rcclient.xmpp.room.driver`, `recentchanges::source::run` -> `rcclient.source.run` (the
 /// crates' common prefix dropped, `::` as `.`).
 fn logger_name(target: &str) -> String {
     let short = target

@@ -43,9 +43,6 @@ pub struct PySource {
     filter: Option<Node>,
     /// The position when the source was closed.
     last_position: Mutex<Value>,
-    /// The position file (`resume=` a path), rewritten by `close()` when the source had
-    /// yielded changes Python never received.
-    resume_file: Option<std::path::PathBuf>,
 }
 
 impl Positioned for Changes {
@@ -196,8 +193,14 @@ pub fn open(
     let mut resume_file = None;
     if let Some(r) = resume.filter(|r| !r.is_none()) {
         if let Ok(path) = r.extract::<std::path::PathBuf>() {
-            resume_file = Some(path.clone());
-            s = s.resume_from_file(path);
+            // The file stays on this side (see `Iteration`): the source only starts
+            // from what it holds.
+            let position: Option<Value> = recentchanges_core::state::load_json(&path)
+                .map_err(|e| config_error(py, format!("position file {}: {e}", path.display())))?;
+            if let Some(position) = position {
+                s = s.resume(position);
+            }
+            resume_file = Some(path);
         } else {
             s = s.resume(py_to_value(r)?);
         }
@@ -218,12 +221,11 @@ pub fn open(
     };
     let status = changes.status();
     Ok(PySource {
-        iteration: Iteration::new(rt, changes, errors),
+        iteration: Iteration::new(rt, changes, errors, resume_file),
         status,
         name,
         filter: python_filter,
         last_position: Mutex::new(Value::Null),
-        resume_file,
     })
 }
 
@@ -304,14 +306,6 @@ impl PyStream for PySource {
     fn finish(rt: &tokio::runtime::Runtime, changes: Changes) {
         let _guard = rt.enter();
         changes.close();
-    }
-
-    fn rewind(&self, handed_out: &Value) {
-        if let Some(path) = &self.resume_file {
-            if let Err(e) = recentchanges_core::state::save_json(path, handed_out) {
-                tracing::error!(path = %path.display(), "cannot save the position: {e}");
-            }
-        }
     }
 }
 

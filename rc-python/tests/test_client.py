@@ -372,3 +372,90 @@ def test_a_killed_and_restarted_server_loses_no_change(own_prosody):
     assert client.status["connections"] >= 2, client.status
     client.close()
     pub.close()
+
+
+KILLED_CONSUMER = textwrap.dedent(
+    """
+    import sys, time, rcclient
+    kind, server, room, position, log, batch = sys.argv[1:7]
+    login = dict(server=server, tls="plaintext-loopback", resume=position)
+    if kind == "client":
+        stream = rcclient.Client("alice@localhost", "alicealice", rooms=[room], **login)
+    else:
+        stream = rcclient.open("xmpp:" + room, jid="alice@localhost", password="alicealice",
+                               **login)
+    deadline = time.monotonic() + 20
+    while stream.status["state"] != "live" if kind == "source" else not stream.wait_until_joined(1):
+        assert time.monotonic() < deadline, stream.status
+        time.sleep(0.05)
+    open(log + ".ready", "w").close()
+    out = open(log, "a")
+    while True:
+        # One change at a time, or batches as a notebook takes them.
+        for rc in (stream.take(int(batch), timeout=0.2) if int(batch) > 1 else [next(stream)]):
+            out.write(f"{rc.rcid}\\n")
+            out.flush()
+            time.sleep(0.001)
+    """
+)
+
+
+@pytest.mark.parametrize("kind,batch", [("client", 1), ("source", 1), ("client", 25)])
+def test_a_consumer_killed_mid_burst_repeats_at_most_what_it_was_handling(
+        prosody, tmp_path, python_exe, kind, batch):
+    room = fresh_room("killed")
+    position, log = tmp_path / "room.pos", tmp_path / "rcids.log"
+    script = tmp_path / "consumer.py"
+    script.write_text(KILLED_CONSUMER)
+
+    def logged():
+        return [int(x) for x in log.read_text().split()] if log.exists() else []
+
+    def wait_logged(n, secs=30):
+        deadline = time.monotonic() + secs
+        while len(logged()) < n:
+            assert time.monotonic() < deadline, f"{len(logged())} of {n} logged"
+            time.sleep(0.01)
+
+    def spawn():
+        return subprocess.Popen([python_exe, str(script), kind, prosody.addr, room,
+                                 str(position), str(log), str(batch)])
+
+    total = 500
+    with prosody.publisher([room]) as pub:
+        proc = spawn()
+        try:
+            ready = tmp_path / "rcids.log.ready"
+            deadline = time.monotonic() + 20
+            while not ready.exists():
+                assert time.monotonic() < deadline and proc.poll() is None, "the consumer joins"
+                time.sleep(0.05)
+            pub.publish(room, change("enwiki", 1))
+            wait_logged(1)
+            done = threading.Event()
+
+            def burst():
+                for n in range(2, total + 1):
+                    pub.publish(room, change("enwiki", n))
+                    time.sleep(0.005)
+                done.set()
+
+            t = threading.Thread(target=burst)
+            t.start()
+            for kill_at in (120, 300):
+                wait_logged(kill_at)
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+                proc = spawn()
+            t.join(60)
+            assert done.is_set() and pub.flush(30)
+            wait_logged(total, 60)
+            time.sleep(1.5)
+        finally:
+            proc.kill()
+            proc.wait(10)
+    got = logged()
+    assert sorted(set(got)) == list(range(1, total + 1)), "none lost across the kills"
+    again = len(got) - len(set(got))
+    # What the consumer was handling when killed: one change, or the batch it had taken.
+    assert again <= 2 * batch, f"{again} changes came twice"

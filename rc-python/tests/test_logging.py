@@ -25,8 +25,8 @@ def test_connection_and_room_events_reach_python_logging(prosody, caplog):
     with caplog.at_level(logging.INFO, logger="rcclient"):
         with prosody.client("alice", [room]) as client:
             assert client.wait_until_joined(10), client.status
-            online = _wait_for(caplog, lambda r: r.name == "rcclient.xmpp.connect" and "online" in r.getMessage())
-            joined = _wait_for(caplog, lambda r: r.name == "rcclient.xmpp.driver" and "joined" in r.getMessage())
+            online = _wait_for(caplog, lambda r: r.name == "rcclient.xmpp.session.connect" and "online" in r.getMessage())
+            joined = _wait_for(caplog, lambda r: r.name == "rcclient.xmpp.room.driver" and "joined" in r.getMessage())
     assert online and online[0].levelno == logging.INFO
     assert "alice@localhost" in online[0].getMessage(), "fields come with the message"
     assert joined and room in joined[0].getMessage()

@@ -46,11 +46,12 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use futures::Stream;
+use recentchanges_core::state::Committer;
 use recentchanges_core::{Filter, RecentChange};
 #[cfg(feature = "eventstreams")]
 use recentchanges_http::eventstreams::{Delivery, EventStreamsError};
@@ -268,7 +269,11 @@ impl Source {
     }
 
     /// Continue from the position in this file (if it exists), and keep it saved there:
-    /// at most once a second while changes flow, and when the stream is closed or dropped.
+    /// committed each time the consumer asks for the next change (the one before is handled
+    /// then), and when the stream is closed or dropped. A process killed while handling a
+    /// change (even with SIGKILL) sees again at most that change; commits are flushed to
+    /// the disk at most once a second and on close
+    /// ([`Committer`](recentchanges_core::state::Committer)).
     pub fn resume_from_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.resume_file = Some(path.into());
         self
@@ -299,8 +304,7 @@ impl Source {
             rx,
             position: position.unwrap_or(Value::Null),
             status,
-            resume_file,
-            last_save: Instant::now(),
+            resume_file: resume_file.map(Committer::new),
             dirty: false,
             task,
         })
@@ -459,8 +463,8 @@ pub struct Changes {
     rx: mpsc::Receiver<Message>,
     position: Value,
     status: watch::Receiver<SourceStatus>,
-    resume_file: Option<PathBuf>,
-    last_save: Instant,
+    /// The position file, committed when the consumer asks for the next item.
+    resume_file: Option<Committer>,
     dirty: bool,
     task: JoinHandle<()>,
 }
@@ -498,14 +502,29 @@ impl Changes {
         self.task.abort();
     }
 
-    fn save(&mut self) {
-        if let (Some(path), true) = (&self.resume_file, self.dirty) {
-            match recentchanges_core::state::save_json(path, &self.position) {
-                Ok(()) => self.dirty = false,
-                Err(e) => tracing::error!(path = %path.display(), "cannot save the position: {e}"),
+    /// Writes the position if it moved since the last write (atomically; durably at most
+    /// once a second). It stays dirty until flushed, for [`save`](Self::save).
+    fn commit(&mut self) {
+        if let (Some(file), true) = (&mut self.resume_file, self.dirty) {
+            match file.commit(&self.position) {
+                Ok(()) => self.dirty = file.unflushed(),
+                Err(e) => {
+                    tracing::error!(path = %file.path().display(), "cannot save the position: {e}")
+                }
             }
         }
-        self.last_save = Instant::now();
+    }
+
+    /// Writes the position durably (closing, or the end).
+    fn save(&mut self) {
+        if let (Some(file), true) = (&mut self.resume_file, self.dirty) {
+            match file.close(&self.position) {
+                Ok(()) => self.dirty = false,
+                Err(e) => {
+                    tracing::error!(path = %file.path().display(), "cannot save the position: {e}")
+                }
+            }
+        }
     }
 }
 
@@ -519,15 +538,16 @@ impl Drop for Changes {
 impl Stream for Changes {
     type Item = Result<Change, SourceError>;
 
+    /// Asking for the next item commits the position (the item before is handled): a
+    /// consumer killed and restarted from the position file sees again at most the item
+    /// it was handling.
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.commit();
         match self.rx.poll_recv(cx) {
             Poll::Ready(Some(Message { item, position })) => {
                 if let Some(p) = position {
                     self.position = p;
                     self.dirty = true;
-                    if self.last_save.elapsed() >= Duration::from_secs(1) {
-                        self.save();
-                    }
                 }
                 Poll::Ready(Some(item))
             }

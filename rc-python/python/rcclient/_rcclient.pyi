@@ -400,6 +400,9 @@ class Client:
     a list. Items that are not changes follow ``errors=``: "skip" (default: counted in
     ``status["errors"]``, kept in ``recent_errors``, logged), "raise" or "yield". A fatal
     error (wrong password, no TLS, reconnects exhausted) raises rcclient.ConnectionError.
+    ``resume=`` a file path keeps the position there, committed each time you ask for
+    the next change: a process killed while handling a change sees again at most that
+    one (or the ``take`` batch it was handling).
     """
 
     def __new__(
@@ -556,7 +559,9 @@ def open(
     takes ``stall_timeout`` (seconds without even a heartbeat before reconnecting, default
     60); WikiRPC takes ``credentials=(user, password)``. Every source takes
     ``filter``, ``resume`` (a position from ``.position``, or a file path where the
-    position is kept) and ``errors``.
+    position is kept: committed each time you ask for the next change, so a process
+    killed while handling a change sees again at most that one, or the ``take`` batch it
+    was handling) and ``errors``.
     """
 
 @final

@@ -48,10 +48,6 @@ impl Position for PubSubPosition {
     fn load(path: &Path) -> io::Result<Self> {
         PubSubPosition::load(path)
     }
-
-    fn save(&self, path: &Path) -> io::Result<()> {
-        PubSubPosition::save(self, path)
-    }
 }
 
 /// Items asked for first when catching up after a known item; the request grows by

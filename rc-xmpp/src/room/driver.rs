@@ -52,10 +52,6 @@ impl Position for ResumePosition {
     fn load(path: &Path) -> io::Result<Self> {
         ResumePosition::load(path)
     }
-
-    fn save(&self, path: &Path) -> io::Result<()> {
-        ResumePosition::save(self, path)
-    }
 }
 
 /// Archive page size for catch-up.

@@ -3,11 +3,10 @@
 //! stream's [`Position`] to. The task delivers them through its [`Feeder`]; the stream's
 //! [`Feed`] yields the items, moves the position as it does, and keeps the resume file.
 
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant};
 
+use recentchanges_core::state::Committer;
 use tokio::sync::watch;
 
 use super::position::{Position, Resume};
@@ -16,9 +15,6 @@ use super::options::StreamOptions;
 use super::queue;
 use super::task::{Ended, Handle, Serve};
 use crate::status::Status;
-
-/// How often, at the most, a stream writes its resume file while items flow.
-const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// What travels to the consumer: an item, and the place it moves the position to. An
 /// envelope without an item only moves the position (a filtered or duplicate change, a
@@ -88,15 +84,15 @@ impl<P: Position, T> Feeder<P, T> {
     }
 }
 
-/// The stream's end: yields the items, moves the position as it does, writes the resume
-/// file (at most once a second while items flow, and when closed or dropped), and stops
-/// the task when closed or dropped.
+/// The stream's end: yields the items, moves the position as it does, commits it to the
+/// resume file when the consumer asks for the next item (the one before is handled then:
+/// a consumer killed and restarted sees again at most the item it was handling) and when
+/// closed or dropped, and stops the task when closed or dropped.
 pub(crate) struct Feed<P: Position, T> {
     rx: queue::Receiver<Envelope<T, P::Mark>>,
     status: watch::Receiver<Status>,
     position: P,
-    file: Option<PathBuf>,
-    last_save: Instant,
+    file: Option<Committer>,
     dirty: bool,
     task: Handle,
 }
@@ -132,15 +128,16 @@ impl<P: Position, T> Feed<P, T> {
             rx,
             status: status_rx,
             position,
-            file,
-            last_save: Instant::now(),
+            file: file.map(Committer::new),
             dirty: false,
             task: Handle::spawn(transport, status_tx.clone(), start(cfg, out, status_tx)),
         }
     }
 
-    /// The next item: moves the position past every envelope up to it.
+    /// The next item: commits the position (the item before is handled), then moves it
+    /// past every envelope up to the next item.
     pub fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.commit();
         loop {
             let Some(Envelope { item, mark }) = ready!(Pin::new(&mut self.rx).poll_recv(cx)) else {
                 return Poll::Ready(None);
@@ -148,9 +145,6 @@ impl<P: Position, T> Feed<P, T> {
             if let Some(mark) = mark {
                 self.position.advance(&mark);
                 self.dirty = true;
-                if self.last_save.elapsed() >= SAVE_EVERY {
-                    self.save();
-                }
             }
             if let Some(item) = item {
                 return Poll::Ready(Some(item));
@@ -179,16 +173,28 @@ impl<P: Position, T> Feed<P, T> {
         self.save();
     }
 
-    fn save(&mut self) {
-        if let (Some(path), true) = (&self.file, self.dirty) {
-            match self.position.save(path) {
-                Ok(()) => self.dirty = false,
+    /// Writes the position if it moved since the last write (atomically; durably at most
+    /// once a second).
+    fn commit(&mut self) {
+        if let (Some(file), true) = (&mut self.file, self.dirty) {
+            match file.commit(&self.position) {
+                Ok(()) => self.dirty = file.unflushed(),
                 Err(e) => {
-                    tracing::error!(path = %path.display(), "cannot save the resume position: {e}")
+                    tracing::error!(path = %file.path().display(), "cannot save the resume position: {e}")
                 }
             }
         }
-        self.last_save = Instant::now();
+    }
+
+    /// Writes the position durably (closing).
+    fn save(&mut self) {
+        if let (Some(file), true) = (&mut self.file, self.dirty) {
+            if let Err(e) = file.close(&self.position) {
+                tracing::error!(path = %file.path().display(), "cannot save the resume position: {e}");
+            } else {
+                self.dirty = false;
+            }
+        }
     }
 }
 

@@ -262,16 +262,14 @@ macro_rules! stream_options {
             }
 
             /// Continues from the position in this file (if it exists) and keeps it up to
-            /// date: written at most once a second while items flow, and when the stream is
-            /// closed or dropped.
+            /// date: committed each time the consumer asks for the next item (the one
+            /// before is handled then), and when the stream is closed or dropped.
             ///
-            /// The position moves when the stream yields an item, so a process that crashes
-            /// while handling an item, or within that second, continues after it (or
-            /// repeats up to a second of items). A consumer that must finish every item it
-            /// received should instead save
-            #[doc = concat!("[`", stringify!($stream), "::position`]")]
-            /// itself once an item is handled, and start from it with
-            /// [`resume`](Self::resume).
+            /// A process killed while handling an item (even with SIGKILL) continues with
+            /// that item: it sees again at most the one it was handling. Commits are
+            /// atomic writes, flushed to the disk at most once a second and on close, so a
+            /// power loss may repeat up to the last second's items
+            /// ([`Committer`](recentchanges_core::state::Committer)).
             pub fn resume_from_file(
                 mut self,
                 path: impl Into<::std::path::PathBuf>,

@@ -9,7 +9,7 @@ use crate::error::ConfigError;
 /// Where a stream stands in all its sources: a room client's
 /// [`ResumePosition`](crate::ResumePosition), a subscriber's
 /// [`PubSubPosition`](crate::pubsub::PubSubPosition).
-pub(crate) trait Position: Clone + Default {
+pub(crate) trait Position: Clone + Default + serde::Serialize {
     /// One item's place in its source.
     type Mark;
 
@@ -18,9 +18,6 @@ pub(crate) trait Position: Clone + Default {
 
     /// Reads a position saved before; a missing file is an empty position.
     fn load(path: &Path) -> io::Result<Self>;
-
-    /// Writes the position atomically.
-    fn save(&self, path: &Path) -> io::Result<()>;
 }
 
 /// Where a stream starts, and the file that keeps its position, if any.
