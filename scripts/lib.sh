@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Helpers shared by the scripts that install, start and stop the throwaway test servers
-# (scripts/dokuwiki, scripts/mediawiki, scripts/prosody). Source it; do not execute it.
+# (scripts/dokuwiki, scripts/mediawiki, scripts/prosody, scripts/ejabberd). Source it; do not execute it.
 # A script finds it from its own location, so it works from any directory:
 #
 #   . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib.sh"
@@ -173,4 +173,42 @@ rc_xmpp_ready() {
     done
     exit 1
   ) 2>/dev/null
+}
+
+# ---------------------------------------------------------------- stopping a server
+
+# "[NAME-fixture] ..." on stderr, as the servers' own lib.sh say it.
+rc_fixture_log() { local name="$1"; shift; printf '[%s-fixture] %s\n' "$name" "$*" >&2; }
+
+# rc_stop_server NAME PID PIDFILE STATE_DIR TIMEOUT: SIGTERM, then SIGKILL after TIMEOUT
+# seconds; removes the pidfile. Idempotent: without a PID (not running) it only removes
+# the pidfile.
+rc_stop_server() {
+  local name="$1" pid="$2" pidfile="$3" dir="$4" timeout="$5"
+  if [ -z "$pid" ]; then
+    rc_fixture_log "$name" "not running ($dir)"
+    rm -f "$pidfile"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! rc_wait_gone "$pid" "$timeout"; then
+    rc_fixture_log "$name" "pid $pid ignored SIGTERM for ${timeout}s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    rc_wait_gone "$pid" 5 || { rc_fixture_log "$name" "ERROR: pid $pid still alive after SIGKILL"; exit 1; }
+  fi
+  rm -f "$pidfile"
+  rc_fixture_log "$name" "stopped pid $pid ($dir)"
+}
+
+# rc_kill_server NAME PID STATE_DIR: SIGKILL (a crash), waiting until the process is gone;
+# the stale pidfile stays, as after a real crash. Idempotent: nothing without a PID.
+rc_kill_server() {
+  local name="$1" pid="$2" dir="$3"
+  if [ -z "$pid" ]; then
+    rc_fixture_log "$name" "not running ($dir)"
+    return 0
+  fi
+  kill -KILL "$pid" 2>/dev/null || true
+  rc_wait_gone "$pid" 5 || { rc_fixture_log "$name" "ERROR: pid $pid still alive after SIGKILL"; exit 1; }
+  rc_fixture_log "$name" "killed pid $pid with SIGKILL ($dir)"
 }

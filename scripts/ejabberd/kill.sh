@@ -7,11 +7,4 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-pid="$(ejabberd_running_pid)"
-if [ -z "$pid" ]; then
-  ejabberd_log "not running ($EJABBERD_STATE_DIR)"
-  exit 0
-fi
-kill -KILL "$pid" 2>/dev/null || true
-rc_wait_gone "$pid" 5 || ejabberd_die "pid $pid still alive after SIGKILL"
-ejabberd_log "killed pid $pid with SIGKILL ($EJABBERD_STATE_DIR)"
+rc_kill_server ejabberd "$(ejabberd_running_pid)" "$EJABBERD_STATE_DIR"

@@ -7,11 +7,4 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-pid="$(prosody_running_pid)"
-if [ -z "$pid" ]; then
-  prosody_log "not running ($PROSODY_STATE_DIR)"
-  exit 0
-fi
-kill -KILL "$pid" 2>/dev/null || true
-rc_wait_gone "$pid" 5 || prosody_die "pid $pid still alive after SIGKILL"
-prosody_log "killed pid $pid with SIGKILL ($PROSODY_STATE_DIR)"
+rc_kill_server prosody "$(prosody_running_pid)" "$PROSODY_STATE_DIR"
