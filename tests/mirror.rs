@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::bridge;
 use rc_testkit::{
-    act, edit, quick_reconnect, room_jid, wait_file, MediaWiki, Prosody, TempDir, ADMIN_PASSWORD,
+    act, edit, quick_reconnect, room_jid, wait_file, DokuWiki, MediaWiki, Prosody, TempDir,
+    ADMIN_PASSWORD,
 };
 use recentchanges::http::mirror::{self, Mirror, MirrorConfig, MirrorOptions};
 use recentchanges::http::Api;
@@ -41,15 +42,20 @@ fn mirror_child() {
     rt.block_on(async move {
         let api = Api::new(cfg["api"].as_str().unwrap()).unwrap();
         if let Some(source) = cfg["source"].as_str() {
-            // Any source by name: here the wiki's own API, polled (no XMPP at all).
-            let source = recentchanges::source::Source::new(source)
+            // Any source by name: here the wiki's own API or WikiRPC endpoint, polled (no
+            // XMPP at all), the texts read from the same place.
+            let mut source = recentchanges::source::Source::new(source)
                 .unwrap()
                 .wiki("wikidb")
                 .interval(Duration::from_millis(300));
+            if let (Some(user), Some(password)) = (cfg["user"].as_str(), cfg["password"].as_str()) {
+                source = source.credentials(user, password);
+            }
+            let texts = source.texts().unwrap().expect("a wiki's own source");
             let config = MirrorConfig::default()
                 .debounce(Duration::from_millis(300), Duration::from_secs(2));
             recentchanges::mirror::run(
-                api,
+                texts,
                 cfg["dir"].as_str().unwrap(),
                 source,
                 config,
@@ -598,4 +604,128 @@ async fn a_scoped_mirror_holds_exactly_its_scope_with_metadata() {
     assert_eq!(meta["rev_id"], rev["revid"], "{meta}");
     assert_eq!(meta["sha1"], rev["sha1"]);
     assert!(meta["timestamp"].is_string());
+}
+
+// ------------------------------------------------------------------------ DokuWiki
+
+/// Saves a page through DokuWiki's own `wiki.putPage` (an empty text deletes it).
+async fn put(client: &recentchanges::http::wikirpc::Client, page: &str, text: &str) {
+    use recentchanges::http::wikirpc::Value;
+    let ok = client
+        .call(
+            "wiki.putPage",
+            vec![
+                page.into(),
+                text.into(),
+                Value::Struct(vec![("sum".into(), "test edit".into())]),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok, Value::Bool(true), "putPage {page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dokuwiki_mirror_takes_a_prefix_or_a_page_list_keeps_metadata_and_refuses_namespaces() {
+    use recentchanges::http::wikirpc::{Client, Credentials, Dialect};
+    let wiki = DokuWiki::start();
+    let client = Client::builder(&wiki.xmlrpc_url, Dialect::DokuWiki)
+        .credentials(Credentials::new(&wiki.user, &wiki.password))
+        .build()
+        .unwrap();
+    for (id, text) in [
+        ("wiki:one", "one"),
+        ("wiki:two", "two"),
+        ("other", "other"),
+        ("listed", "listed"),
+    ] {
+        put(&client, id, text).await;
+    }
+    let source = || {
+        recentchanges::source::Source::new(&format!("dokuwiki:{}", wiki.xmlrpc_url))
+            .unwrap()
+            .credentials(&wiki.user, wiki.password.clone())
+            .interval(Duration::from_millis(300))
+    };
+    let tmp = TempDir::new("rc-e2e-mirror-doku-scope");
+    let run = |dir: PathBuf, config: MirrorConfig| {
+        let source = source();
+        tokio::spawn(async move {
+            let texts = source.texts().unwrap().unwrap();
+            recentchanges::mirror::run(texts, dir, source, config, async {
+                tokio::time::sleep(Duration::from_secs(4)).await;
+            })
+            .await
+        })
+    };
+    let by_prefix = run(
+        tmp.join("wiki"),
+        MirrorConfig::default().prefix("wiki:").metadata(true),
+    );
+    let by_list = run(
+        tmp.join("list"),
+        MirrorConfig::default().pages(["listed", "missing"]),
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    put(&client, "wiki:three", "three").await;
+    put(&client, "wiki:one", "").await;
+    put(&client, "other", "other v2").await;
+    put(&client, "listed", "listed v2").await;
+    by_prefix.await.unwrap().unwrap();
+    by_list.await.unwrap().unwrap();
+    let prefixed = mirrored(&tmp.join("wiki"));
+    assert_eq!(
+        prefixed,
+        BTreeMap::from([
+            ("wiki:three".to_owned(), "three".to_owned()),
+            ("wiki:two".to_owned(), "two".to_owned())
+        ])
+    );
+    assert_eq!(
+        mirrored(&tmp.join("list")),
+        BTreeMap::from([("listed".to_owned(), "listed v2".to_owned())])
+    );
+
+    let texts = source().texts().unwrap().unwrap();
+    let m = Mirror::open(
+        texts,
+        tmp.join("wiki"),
+        MirrorConfig::default().metadata(true),
+    )
+    .unwrap();
+    let meta = m
+        .read_metadata("wiki:three")
+        .unwrap()
+        .expect("metadata kept");
+    let info = client.get_page_info("wiki:three", None).await.unwrap();
+    assert_eq!(meta["title"], "wiki:three");
+    assert_eq!(meta["version"], info.version.unwrap(), "{meta}");
+    assert_eq!(meta["author"], "editor");
+    assert_eq!(
+        meta["timestamp"].as_str().and_then(|t| t.parse().ok()),
+        info.last_modified,
+        "{meta}"
+    );
+
+    for (config, option) in [
+        (MirrorConfig::default().namespaces([0]), "namespaces"),
+        (MirrorConfig::default().category("Things"), "category"),
+    ] {
+        let texts = source().texts().unwrap().unwrap();
+        let err = recentchanges::mirror::run(
+            texts,
+            tmp.join("refused"),
+            source(),
+            config,
+            std::future::pending(),
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("`{option}`")) && text.contains("MediaWiki"),
+            "{text}"
+        );
+        assert!(!text.contains(&wiki.password));
+    }
 }

@@ -54,6 +54,7 @@ use futures::Stream;
 use recentchanges_core::{Filter, RecentChange};
 #[cfg(feature = "eventstreams")]
 use recentchanges_http::eventstreams::{Delivery, EventStreamsError};
+use recentchanges_http::mirror::TextSource;
 use recentchanges_http::Start;
 #[cfg(feature = "xmpp")]
 use recentchanges_xmpp::Tls;
@@ -272,6 +273,29 @@ impl Source {
     pub fn resume_from_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.resume_file = Some(path.into());
         self
+    }
+
+    /// Where a [mirror](crate::mirror) of this source's wiki can read page texts: the API
+    /// of a `mediawiki:` source, the WikiRPC endpoint of a `dokuwiki:` or `jspwiki:` one
+    /// (with the source's [`credentials`](Self::credentials) and
+    /// [`user_agent`](Self::user_agent)); `None` for sources that are not a wiki's own
+    /// (rooms, PubSub, EventStreams, WikiPing: give the mirror the wiki's API).
+    ///
+    /// ```
+    /// use recentchanges::source::Source;
+    /// let doku = Source::new("dokuwiki:http://127.0.0.1:8090/lib/exe/xmlrpc.php")?;
+    /// assert!(doku.texts()?.is_some());
+    /// assert!(Source::new("eventstreams:recentchange")?.texts()?.is_none());
+    /// # Ok::<(), recentchanges::source::SourceError>(())
+    /// ```
+    pub fn texts(&self) -> Result<Option<Box<dyn TextSource>>, SourceError> {
+        Ok(match &self.name {
+            SourceName::MediaWiki(url) => Some(Box::new(run::poll::api_client(self, url)?)),
+            SourceName::DokuWiki(url) | SourceName::JspWiki(url) => {
+                Some(Box::new(run::poll::rpc_client(self, url)?))
+            }
+            _ => None,
+        })
     }
 
     /// Starts following the source (in a tokio task: call it inside a runtime). Fails on

@@ -15,7 +15,7 @@ use super::{Change, Message, Source, SourceError, SourceName, SourceStatus, Stat
 
 #[cfg(feature = "eventstreams")]
 mod eventstreams;
-mod poll;
+pub(super) mod poll;
 #[cfg(feature = "wikiping")]
 mod wikiping;
 #[cfg(feature = "xmpp")]

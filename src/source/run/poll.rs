@@ -15,11 +15,7 @@ pub(super) fn mediawiki(
     position: Option<Value>,
     feed: Feed,
 ) -> Result<JoinHandle<()>, SourceError> {
-    let mut api = Api::builder(&url);
-    if let Some(ua) = &source.user_agent {
-        api = api.user_agent(ua.clone());
-    }
-    let api = api.build().map_err(config)?;
+    let api = api_client(&source, &url)?;
     let wiki = source.wiki.clone().unwrap_or_else(|| host_of(&url));
     let poller = Poller::new(api, poller_config(&source, wiki))
         .resume(from_value::<recentchanges_http::Position>(position)?);
@@ -33,17 +29,7 @@ pub(super) fn wikirpc(
     position: Option<Value>,
     feed: Feed,
 ) -> Result<JoinHandle<()>, SourceError> {
-    let dialect = match source.name {
-        SourceName::JspWiki(_) => Dialect::JspWiki,
-        _ => Dialect::DokuWiki,
-    };
-    let mut client = rpc::Client::builder(&url, dialect);
-    if let Some(ua) = &source.user_agent {
-        client = client.user_agent(ua.clone());
-    }
-    if let Some((user, password)) = &source.credentials {
-        client = client.credentials(Credentials::new(user, password));
-    }
+    let client = rpc_client(&source, &url)?;
     let wiki = source.wiki.clone().unwrap_or_else(|| host_of(&url));
     let mut cfg = rpc::PollerConfig::new(wiki)
         .start(source.start)
@@ -51,9 +37,33 @@ pub(super) fn wikirpc(
     if let Some(every) = source.interval {
         cfg = cfg.interval(every);
     }
-    let poller = rpc::Poller::new(client.build().map_err(config)?, cfg)
-        .resume(from_value::<rpc::Position>(position)?);
+    let poller = rpc::Poller::new(client, cfg).resume(from_value::<rpc::Position>(position)?);
     Ok(tokio::spawn(follow_wikirpc(poller, url, feed)))
+}
+
+/// The API client of a `mediawiki:` source.
+pub(crate) fn api_client(source: &Source, url: &str) -> Result<Api, SourceError> {
+    let mut api = Api::builder(url);
+    if let Some(ua) = &source.user_agent {
+        api = api.user_agent(ua.clone());
+    }
+    api.build().map_err(config)
+}
+
+/// The WikiRPC client of a `dokuwiki:` or `jspwiki:` source.
+pub(crate) fn rpc_client(source: &Source, url: &str) -> Result<rpc::Client, SourceError> {
+    let dialect = match source.name {
+        SourceName::JspWiki(_) => Dialect::JspWiki,
+        _ => Dialect::DokuWiki,
+    };
+    let mut client = rpc::Client::builder(url, dialect);
+    if let Some(ua) = &source.user_agent {
+        client = client.user_agent(ua.clone());
+    }
+    if let Some((user, password)) = &source.credentials {
+        client = client.credentials(Credentials::new(user, password));
+    }
+    client.build().map_err(config)
 }
 
 pub(super) fn poller_config(source: &Source, wiki: String) -> PollerConfig {
