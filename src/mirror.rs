@@ -41,6 +41,7 @@
 use std::future::Future;
 use std::path::PathBuf;
 
+use futures::{FutureExt as _, StreamExt as _};
 use recentchanges_core::RecentChange;
 use recentchanges_http::mirror::{ChangeFeed, Mirror, MirrorConfig, MirrorStats, TextSource};
 use recentchanges_http::Error;
@@ -56,10 +57,12 @@ use crate::source::{Change, Changes, Source, SourceError, State};
 /// for good; the counters at the end.
 ///
 /// The source resumes from the mirror's saved position; without one (a new directory),
-/// it is started first and, once it is live, the directory gets a full sync, so nothing
-/// changed during the sync is missed. The position is saved after each applied batch: a
-/// run stopped before its source delivered any change has none to save, and the next run
-/// syncs fully again.
+/// it is started first and, once it is live, the directory gets a full sync. The position
+/// the source had reached *before* the sync is saved with it (polling sources have one
+/// as soon as they answered; rooms and streams once a change arrived), so nothing changed
+/// during the sync is missed, and a run stopped before any change resumes from there
+/// instead of syncing fully again. After that, the position is saved after each applied
+/// batch.
 pub async fn run(
     texts: impl TextSource + 'static,
     dir: impl Into<PathBuf>,
@@ -87,12 +90,39 @@ pub async fn run(
             }
             _ = &mut shutdown => return Ok(stats(&mirror)),
         }
-        tracing::info!(dir = %mirror.dir().display(), "full sync");
-        mirror.full_sync(ChangeFeed::position(&changes)).await?;
+        // What the source read before the sync (changes, or where a quiet poll left it):
+        // the sync covers it, so its position is the one to save with the sync.
+        let skipped = read_queued(&mut changes)?;
+        let position = ChangeFeed::position(&changes);
+        tracing::info!(
+            dir = %mirror.dir().display(),
+            skipped,
+            position = position.is_some(),
+            "full sync"
+        );
+        mirror.full_sync(position).await?;
     }
     let result = mirror.follow(&mut changes, shutdown).await;
     changes.close();
     result.map(|()| stats(&mirror))
+}
+
+/// Reads what the source has queued, without waiting: changes made before the full sync
+/// that follows (which covers them); their count.
+fn read_queued(changes: &mut Changes) -> Result<usize, Error> {
+    let mut skipped = 0;
+    for _ in 0..1_000_000 {
+        match changes.next().now_or_never() {
+            None => break,
+            Some(None) => return Err(Error::Source("the change stream ended".into())),
+            Some(Some(item)) => {
+                if <Changes as ChangeFeed>::classify(item)?.is_some() {
+                    skipped += 1;
+                }
+            }
+        }
+    }
+    Ok(skipped)
 }
 
 fn stats(mirror: &Mirror) -> MirrorStats {

@@ -606,7 +606,111 @@ async fn a_scoped_mirror_holds_exactly_its_scope_with_metadata() {
     assert!(meta["timestamp"].is_string());
 }
 
+/// Waits until the mirror's state file says a full sync was made (and saved with it).
+fn synced(dir: &Path) {
+    wait_file(&dir.join(mirror::STATE_FILE), 60, "a full sync", |s| {
+        s.contains("synced_at")
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_stopped_before_any_change_resumes_without_walking_the_wiki_again() {
+    let wiki = MediaWiki::start(None, None);
+    let a = wiki.session("Admin", ADMIN_PASSWORD).await;
+    for i in 1..=6 {
+        edit(
+            &a,
+            &format!("Page {i}"),
+            &format!("Page {i} v1"),
+            "create",
+            &[],
+        )
+        .await;
+    }
+    let tmp = TempDir::new("rc-e2e-mirror-quiet");
+    let dir = tmp.join("pages");
+    let source = || {
+        recentchanges::source::Source::new(&format!("mediawiki:{}", wiki.api_url()))
+            .unwrap()
+            .wiki("wikidb")
+            .interval(Duration::from_millis(300))
+    };
+    let config =
+        || MirrorConfig::default().debounce(Duration::from_millis(300), Duration::from_secs(2));
+
+    // A fresh mirror, stopped once its full sync is saved, before any change arrives.
+    let state = dir.join(mirror::STATE_FILE);
+    let first = recentchanges::mirror::run(wiki.api(), &dir, source(), config(), async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !std::fs::read_to_string(&state).is_ok_and(|s| s.contains("synced_at")) {
+            assert!(Instant::now() < deadline, "no full sync saved");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!((first.full_syncs, first.changes), (1, 0), "{first:?}");
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        saved.contains("\"position\""),
+        "the position from before the sync is saved with it: {saved}"
+    );
+    assert_eq!(mirrored(&dir), all_texts(&wiki, &a).await);
+
+    // Edited while no mirror runs.
+    edit(&a, "Page 3", "Page 3 v2", "edit", &[]).await;
+    edit(&a, "Page 7", "Page 7 v1", "create", &[]).await;
+
+    let d = dir.clone();
+    let second = recentchanges::mirror::run(wiki.api(), &dir, source(), config(), async move {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let pages = mirrored(&d);
+            if pages.contains_key("Page 7")
+                && pages.get("Page 3").map(String::as_str) == Some("Page 3 v2")
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(mirrored(&dir), all_texts(&wiki, &a).await);
+    assert_eq!(
+        second.full_syncs, 0,
+        "no second walk of the wiki: {second:?}"
+    );
+    assert_eq!(
+        second.fetches_total, 2,
+        "only the two pages changed meanwhile were fetched: {:?}",
+        second.fetches
+    );
+    assert_eq!(second.written, 2, "{second:?}");
+}
+
 // ------------------------------------------------------------------------ DokuWiki
+
+/// The pages of the DokuWiki, read from its own data directory (`data/pages/NS/ID.txt`),
+/// not through the code under test: page id to text.
+fn doku_pages(wiki: &DokuWiki) -> BTreeMap<String, String> {
+    let root = wiki.state_dir.join("data").join("pages");
+    let mut out = BTreeMap::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "txt") {
+                let rel = path.strip_prefix(&root).unwrap().with_extension("");
+                let id = rel.to_str().unwrap().replace('/', ":");
+                out.insert(id, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    out
+}
 
 /// Saves a page through DokuWiki's own `wiki.putPage` (an empty text deletes it).
 async fn put(client: &recentchanges::http::wikirpc::Client, page: &str, text: &str) {
@@ -623,6 +727,116 @@ async fn put(client: &recentchanges::http::wikirpc::Client, page: &str, text: &s
         .await
         .unwrap();
     assert_eq!(ok, Value::Bool(true), "putPage {page}");
+}
+
+/// Waits until the mirror holds exactly the DokuWiki's pages, byte for byte.
+async fn doku_converged(wiki: &DokuWiki, dir: &Path, secs: u64) -> BTreeMap<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let want = doku_pages(wiki);
+        let got = mirrored(dir);
+        if got == want {
+            return want;
+        }
+        if Instant::now() > deadline {
+            panic!("the mirror did not converge:\nwiki   {want:?}\nmirror {got:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dokuwiki_mirror_holds_the_wikis_pages_through_edits_deletions_and_sigkills() {
+    use recentchanges::http::wikirpc::{Client, Credentials, Dialect};
+    let t0 = Instant::now();
+    let wiki = DokuWiki::start();
+    let client = Client::builder(&wiki.xmlrpc_url, Dialect::DokuWiki)
+        .credentials(Credentials::new(&wiki.user, &wiki.password))
+        .build()
+        .unwrap();
+    for (id, text) in [
+        ("start", "Welcome\n"),
+        ("alpha", "Alpha v1"),
+        ("beta", "Beta v1"),
+        ("ns:inner", "Inner page"),
+        ("ns:sub:deep_page", "Deep ✓ Grüße\nline two\n"),
+    ] {
+        put(&client, id, text).await;
+    }
+    let tmp = TempDir::new("rc-e2e-mirror-doku");
+    let dir = tmp.join("pages");
+    let cfg = serde_json::json!({
+        "api": wiki.xmlrpc_url,
+        "dir": dir,
+        "source": format!("dokuwiki:{}", wiki.xmlrpc_url),
+        "user": wiki.user,
+        "password": wiki.password,
+    });
+    let log = tmp.join("mirror.log");
+
+    // 1. A fresh mirror makes a full sync; killed before any change.
+    let mut first = MirrorProcess::spawn(&cfg, log.clone());
+    synced(&dir);
+    let pages = doku_converged(&wiki, &dir, 30).await;
+    assert_eq!(pages.len(), 5, "{pages:?}");
+    first.kill();
+    let first_log = first.log();
+
+    // 2. Changed while it is down: an edit, a new page, a deletion (an empty text).
+    put(&client, "alpha", "Alpha v2").await;
+    put(&client, "gamma", "Gamma v1").await;
+    put(&client, "beta", "").await;
+    let mut second = MirrorProcess::spawn(&cfg, log.clone());
+    let pages = doku_converged(&wiki, &dir, 60).await;
+    second.assert_alive();
+    assert!(!pages.contains_key("beta"), "deleted: {pages:?}");
+
+    // 3. Followed live, then killed in the middle of a burst.
+    put(&client, "ns:inner", "Inner v2").await;
+    put(&client, "ns:sub:deep_page", "").await;
+    put(&client, "delta", "Delta v1").await;
+    doku_converged(&wiki, &dir, 60).await;
+    put(&client, "gamma", "Gamma v2").await;
+    put(&client, "epsilon", "Epsilon v1").await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    second.kill();
+    put(&client, "delta", "").await;
+    put(&client, "start", "Welcome back\n").await;
+
+    // 4. A third run resumes and converges.
+    let mut third = MirrorProcess::spawn(&cfg, log.clone());
+    let pages = doku_converged(&wiki, &dir, 60).await;
+    third.assert_alive();
+    let all_log = third.log();
+    let later_log = &all_log[first_log.len().min(all_log.len())..];
+    assert_eq!(
+        first_log.matches("full sync done").count(),
+        1,
+        "{first_log}"
+    );
+    assert_eq!(
+        later_log.matches("full sync done").count(),
+        0,
+        "the restarted mirrors resumed from the position saved with the sync:\n{later_log}"
+    );
+    for (id, text) in [
+        ("alpha", Some("Alpha v2")),
+        ("beta", None),
+        ("gamma", Some("Gamma v2")),
+        ("delta", None),
+        ("epsilon", Some("Epsilon v1")),
+        ("ns:inner", Some("Inner v2")),
+        ("ns:sub:deep_page", None),
+        ("start", Some("Welcome back\n")),
+    ] {
+        assert_eq!(pages.get(id).map(String::as_str), text, "{id}");
+    }
+    third.kill();
+    eprintln!(
+        "DokuWiki mirror across two kills: {} pages, {:.1?}",
+        pages.len(),
+        t0.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

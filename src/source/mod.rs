@@ -472,8 +472,10 @@ pub enum State {
     Finished,
 }
 
+/// An item with the position after it, or (`item: None`) only a position: where a
+/// polling source stands after a request that brought nothing to hand out.
 struct Message {
-    item: Result<Change, SourceError>,
+    item: Option<Result<Change, SourceError>>,
     position: Option<Value>,
 }
 
@@ -505,8 +507,11 @@ impl Changes {
         &self.name
     }
 
-    /// The position after the last item yielded (`null` before any): give it to
-    /// [`Source::resume`] to continue there.
+    /// The position after the last item yielded: give it to [`Source::resume`] to continue
+    /// there. Polling sources (MediaWiki, WikiRPC) also move it after a request that
+    /// brought nothing new, once the stream is read past it, so a consumer stopped before
+    /// any change still has where it stood; other sources leave it `null` before their
+    /// first item.
     pub fn position(&self) -> &Value {
         &self.position
     }
@@ -544,22 +549,28 @@ impl Stream for Changes {
     type Item = Result<Change, SourceError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(Message { item, position })) => {
-                if let Some(p) = position {
-                    self.position = p;
-                    self.dirty = true;
-                    if self.last_save.elapsed() >= Duration::from_secs(1) {
-                        self.save();
+        loop {
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(Message { item, position })) => {
+                    if let Some(p) = position {
+                        if p != self.position {
+                            self.position = p;
+                            self.dirty = true;
+                        }
+                        if self.dirty && self.last_save.elapsed() >= Duration::from_secs(1) {
+                            self.save();
+                        }
+                    }
+                    if let Some(item) = item {
+                        return Poll::Ready(Some(item));
                     }
                 }
-                Poll::Ready(Some(item))
+                Poll::Ready(None) => {
+                    self.save();
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => return Poll::Pending,
             }
-            Poll::Ready(None) => {
-                self.save();
-                Poll::Ready(None)
-            }
-            Poll::Pending => Poll::Pending,
         }
     }
 }

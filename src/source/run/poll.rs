@@ -80,6 +80,7 @@ pub(super) fn poller_config(source: &Source, wiki: String) -> PollerConfig {
 }
 
 async fn follow_mediawiki(mut poller: Poller, url: String, feed: Feed) {
+    let mut told = None;
     loop {
         let item = match poller.step().await {
             Ok(None) if poller.is_finished() => {
@@ -87,13 +88,19 @@ async fn follow_mediawiki(mut poller: Poller, url: String, feed: Feed) {
                 return;
             }
             Ok(None) => {
-                feed.state(State::Live); // answered, nothing new
+                // Answered, nothing new: where the poller stands now (before the state
+                // says Live, so a consumer that waits for Live finds it queued).
+                if !tell_position(&feed, &mut told, to_value(poller.position())).await {
+                    return;
+                }
+                feed.state(State::Live);
                 continue;
             }
             Ok(Some(change)) => Ok(change),
             Err(e) => Err(e),
         };
         let position = to_value(poller.position());
+        told.clone_from(&position);
         let failed_request =
             matches!(&item, Err(e) if !matches!(e, recentchanges_http::Error::Parse { .. }));
         match &item {
@@ -121,6 +128,7 @@ async fn follow_mediawiki(mut poller: Poller, url: String, feed: Feed) {
 }
 
 async fn follow_wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
+    let mut told = None;
     loop {
         let item = match poller.step().await {
             Ok(None) if poller.is_finished() => {
@@ -128,6 +136,9 @@ async fn follow_wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
                 return;
             }
             Ok(None) => {
+                if !tell_position(&feed, &mut told, to_value(poller.position())).await {
+                    return;
+                }
                 feed.state(State::Live);
                 continue;
             }
@@ -135,6 +146,7 @@ async fn follow_wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
             Err(e) => Err(e),
         };
         let position = to_value(poller.position());
+        told.clone_from(&position);
         let failed_request = matches!(
             &item,
             Err(RpcError::Http(_) | RpcError::Fault { .. } | RpcError::Response { .. })
@@ -165,4 +177,14 @@ async fn follow_wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
             tokio::time::sleep(poller.config().interval).await;
         }
     }
+}
+
+/// Hands over the poller's position after a quiet poll, if it moved since last told;
+/// `false` once the consumer is gone.
+async fn tell_position(feed: &Feed, told: &mut Option<Value>, position: Option<Value>) -> bool {
+    if position.is_none() || position == *told {
+        return true;
+    }
+    told.clone_from(&position);
+    feed.position(position).await
 }
