@@ -60,8 +60,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[cfg(feature = "xmpp")]
-use crate::api::Api;
 use crate::error::Error;
 use crate::fsutil::{load_json, save_json, write_durable, TMP_PREFIX};
 pub use crate::names::{file_name, title_of, MAX_COMPONENT};
@@ -749,6 +747,7 @@ mod follow {
     use recentchanges_xmpp::{ChangeStream, ClientBuilder, ResumePosition, RoomState, StreamError};
 
     use super::*;
+    use crate::api::Api;
 
     /// What [`run`] needs.
     #[non_exhaustive]
