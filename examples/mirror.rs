@@ -1,11 +1,16 @@
 //! `mirror`: keeps a local directory of page texts in step with a wiki, following its
 //! changes from any source (the wiki's own API by default, EventStreams filtered to the
-//! wiki, or its XMPP room as the udp2xmpp bridge posts them) and fetching texts from its
-//! API. A thin command line over `recentchanges::mirror::run`.
+//! wiki, its XMPP room as the udp2xmpp bridge posts them, or a DokuWiki's or JSPWiki's
+//! WikiRPC endpoint) and fetching texts from its API (or, for a WikiRPC source, from the
+//! same endpoint). A thin command line over `recentchanges::mirror::run`.
 //!
 //! ```sh
 //! # No push feed needed: poll the API itself.
 //! cargo run --example mirror -- --api https://wiki.example/w/api.php --dir ./pages
+//! # A DokuWiki: changes and texts over WikiRPC (a page saved empty is deleted there, and
+//! # loses its file); only its `wiki:` namespace.
+//! MIRROR_WIKI_PASSWORD=secret cargo run --example mirror -- --dir ./pages \
+//!     --source dokuwiki:http://127.0.0.1:8090/lib/exe/xmlrpc.php --user editor --prefix wiki:
 //! # A Wikimedia wiki: EventStreams, filtered to the wiki.
 //! cargo run --example mirror -- --api https://en.wikipedia.org/w/api.php --dir ./pages \
 //!     --source eventstreams:recentchange --wiki enwiki --namespace 0 --prefix 'Rust'
@@ -18,8 +23,9 @@
 //! One file per page holding its current text, named by percent-encoding the title
 //! (`Talk:Café au lait` is `Talk%3ACaf%C3%A9_au_lait`; see `recentchanges_http::mirror::file_name`).
 //! Files are replaced atomically. An empty directory is filled by a full sync first; a
-//! restart continues from the position saved in `DIR/.mirror-state.json` (the room's
-//! archive replays what was missed). Stop it with Ctrl-C, or kill it: nothing is lost.
+//! restart continues from the position saved in `DIR/.mirror-state.json` (saved with the
+//! sync, then after each batch; the room's archive replays what was missed). Stop it with
+//! Ctrl-C, or kill it: nothing is lost.
 
 // The CLI options, logging and printing the examples share: examples/common/mod.rs.
 mod common;
@@ -28,7 +34,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::{Login, XmppLogin};
-use recentchanges::http::mirror::MirrorConfig;
+use recentchanges::http::mirror::{MirrorConfig, TextSource};
 use recentchanges::http::Api;
 use recentchanges::source::Source;
 use recentchanges::Filter;
@@ -40,12 +46,17 @@ use recentchanges::Filter;
 // The account's password has a variable of its own here.
 #[command(mut_arg("jid", |a| a.help("XMPP account, for xmpp: sources (password in MIRROR_XMPP_PASSWORD)")))]
 struct Args {
-    /// The wiki's api.php URL.
+    /// The wiki's api.php URL (not needed with a mediawiki:, dokuwiki: or jspwiki: source,
+    /// whose endpoint gives the texts too).
     #[arg(long)]
-    api: String,
+    api: Option<String>,
     /// Where its changes come from (default: mediawiki:API, polling the API itself).
     #[arg(long)]
     source: Option<String>,
+    /// WikiRPC sources: log in with HTTP basic auth as this user (password in
+    /// MIRROR_WIKI_PASSWORD).
+    #[arg(long)]
+    user: Option<String>,
     /// The wiki's id (database name, e.g. enwiki): with a shared source such as
     /// EventStreams, only its changes are applied.
     #[arg(long)]
@@ -56,10 +67,11 @@ struct Args {
     /// Only these pages (repeatable).
     #[arg(long)]
     page: Vec<String>,
-    /// Only the pages in this category.
+    /// Only the pages in this category. MediaWiki only.
     #[arg(long)]
     category: Option<String>,
-    /// Keep each page's revision id, timestamp and SHA-1 in .meta/.
+    /// Keep each page's metadata in .meta/ (MediaWiki: revision id, timestamp, SHA-1;
+    /// WikiRPC: version, timestamp, author).
     #[arg(long)]
     metadata: bool,
     /// Seconds between polls, for polling sources.
@@ -73,7 +85,7 @@ struct Args {
     /// Nick in the room.
     #[arg(long, default_value = "mirror")]
     nick: String,
-    /// Only these namespaces (repeatable; default: all).
+    /// Only these namespaces (repeatable; default: all). MediaWiki only.
     #[arg(long)]
     namespace: Vec<i32>,
     /// Apply a batch once no change came for this many milliseconds...
@@ -88,10 +100,11 @@ struct Args {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_logging("info");
     let args = Args::parse();
-    let name = args
-        .source
-        .clone()
-        .unwrap_or_else(|| format!("mediawiki:{}", args.api));
+    let name = match (&args.source, &args.api) {
+        (Some(source), _) => source.clone(),
+        (None, Some(api)) => format!("mediawiki:{api}"),
+        (None, None) => return Err("give --api URL, or a --source".into()),
+    };
     let mut source = Source::new(&name)?
         .nick(&args.nick)
         .interval(Duration::from_secs_f64(args.interval.clamp(0.1, 86_400.0)));
@@ -104,6 +117,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             source = source.server(server);
         }
         source = source.tls(args.xmpp.connect.tls.clone());
+    }
+    if let Some(user) = &args.user {
+        source = source.credentials(user, common::password("MIRROR_WIKI_PASSWORD")?);
     }
     if let Some(wiki) = &args.wiki {
         source = source.wiki(wiki).filter(Filter::new().wiki(wiki.clone()));
@@ -125,14 +141,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config = config.category(category.clone());
     }
     config = config.metadata(args.metadata);
-    let stats = recentchanges::mirror::run(
-        Api::new(&args.api)?,
-        &args.dir,
-        source,
-        config,
-        common::shutdown(),
-    )
-    .await?;
+    // The texts: the API given, else the source's own endpoint (MediaWiki, WikiRPC).
+    let texts: Box<dyn TextSource> = match &args.api {
+        Some(api) => Box::new(Api::new(api)?),
+        None => source
+            .texts()?
+            .ok_or_else(|| format!("the source {name} gives no page texts: give --api URL"))?,
+    };
+    let stats =
+        recentchanges::mirror::run(texts, &args.dir, source, config, common::shutdown()).await?;
     eprintln!(
         "{} changes applied, {} files written, {} removed",
         stats.changes, stats.written, stats.removed

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::bridge;
 use rc_testkit::{
-    act, edit, quick_reconnect, room_jid, wait_file, MediaWiki, Prosody, TempDir, ADMIN_PASSWORD,
+    act, edit, quick_reconnect, room_jid, wait_file, DokuWiki, MediaWiki, Prosody, TempDir,
+    ADMIN_PASSWORD,
 };
 use recentchanges::http::mirror::{self, Mirror, MirrorConfig, MirrorOptions};
 use recentchanges::http::Api;
@@ -41,15 +42,20 @@ fn mirror_child() {
     rt.block_on(async move {
         let api = Api::new(cfg["api"].as_str().unwrap()).unwrap();
         if let Some(source) = cfg["source"].as_str() {
-            // Any source by name: here the wiki's own API, polled (no XMPP at all).
-            let source = recentchanges::source::Source::new(source)
+            // Any source by name: here the wiki's own API or WikiRPC endpoint, polled (no
+            // XMPP at all), the texts read from the same place.
+            let mut source = recentchanges::source::Source::new(source)
                 .unwrap()
                 .wiki("wikidb")
                 .interval(Duration::from_millis(300));
+            if let (Some(user), Some(password)) = (cfg["user"].as_str(), cfg["password"].as_str()) {
+                source = source.credentials(user, password);
+            }
+            let texts = source.texts().unwrap().expect("a wiki's own source");
             let config = MirrorConfig::default()
                 .debounce(Duration::from_millis(300), Duration::from_secs(2));
             recentchanges::mirror::run(
-                api,
+                texts,
                 cfg["dir"].as_str().unwrap(),
                 source,
                 config,
@@ -525,12 +531,15 @@ async fn a_scoped_mirror_holds_exactly_its_scope_with_metadata() {
             .wiki("wikidb")
             .interval(Duration::from_millis(300))
     };
+    // The three mirrors run until they hold what is expected (or 60 s passed).
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let run = |dir: PathBuf, config: MirrorConfig| {
         let api = wiki.api();
         let source = source();
+        let mut stopped = stopped.clone();
         tokio::spawn(async move {
-            recentchanges::mirror::run(api, dir, source, config, async {
-                tokio::time::sleep(Duration::from_secs(4)).await;
+            recentchanges::mirror::run(api, dir, source, config, async move {
+                let _ = stopped.wait_for(|s| *s).await;
             })
             .await
         })
@@ -553,6 +562,22 @@ async fn a_scoped_mirror_holds_exactly_its_scope_with_metadata() {
     edit(&a, "Help:Three", "three", "create", &[]).await;
     edit(&a, "Other", "other v2", "edit", &[]).await;
     edit(&a, "Listed", "listed v2", "edit", &[]).await;
+    let expected = || {
+        if !["list", "cat", "help"].iter().all(|d| tmp.join(d).is_dir()) {
+            return false;
+        }
+        let listed = mirrored(&tmp.join("list"));
+        mirrored(&tmp.join("cat"))
+            .keys()
+            .eq(["Cat A", "Cat C"].iter())
+            && mirrored(&tmp.join("help")).contains_key("Help:Three")
+            && listed.get("Listed").map(String::as_str) == Some("listed v2")
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !expected() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.send(true).unwrap();
     by_prefix.await.unwrap().unwrap();
     by_list.await.unwrap().unwrap();
     by_category.await.unwrap().unwrap();
@@ -598,4 +623,342 @@ async fn a_scoped_mirror_holds_exactly_its_scope_with_metadata() {
     assert_eq!(meta["rev_id"], rev["revid"], "{meta}");
     assert_eq!(meta["sha1"], rev["sha1"]);
     assert!(meta["timestamp"].is_string());
+}
+
+/// Waits until the mirror's state file says a full sync was made (and saved with it).
+fn synced(dir: &Path) {
+    wait_file(&dir.join(mirror::STATE_FILE), 60, "a full sync", |s| {
+        s.contains("synced_at")
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_stopped_before_any_change_resumes_without_walking_the_wiki_again() {
+    let wiki = MediaWiki::start(None, None);
+    let a = wiki.session("Admin", ADMIN_PASSWORD).await;
+    for i in 1..=6 {
+        edit(
+            &a,
+            &format!("Page {i}"),
+            &format!("Page {i} v1"),
+            "create",
+            &[],
+        )
+        .await;
+    }
+    let tmp = TempDir::new("rc-e2e-mirror-quiet");
+    let dir = tmp.join("pages");
+    let source = || {
+        recentchanges::source::Source::new(&format!("mediawiki:{}", wiki.api_url()))
+            .unwrap()
+            .wiki("wikidb")
+            .interval(Duration::from_millis(300))
+    };
+    let config =
+        || MirrorConfig::default().debounce(Duration::from_millis(300), Duration::from_secs(2));
+
+    // A fresh mirror, stopped once its full sync is saved, before any change arrives.
+    let state = dir.join(mirror::STATE_FILE);
+    let first = recentchanges::mirror::run(wiki.api(), &dir, source(), config(), async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !std::fs::read_to_string(&state).is_ok_and(|s| s.contains("synced_at")) {
+            assert!(Instant::now() < deadline, "no full sync saved");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!((first.full_syncs, first.changes), (1, 0), "{first:?}");
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        saved.contains("\"position\""),
+        "the position from before the sync is saved with it: {saved}"
+    );
+    assert_eq!(mirrored(&dir), all_texts(&wiki, &a).await);
+
+    // Edited while no mirror runs.
+    edit(&a, "Page 3", "Page 3 v2", "edit", &[]).await;
+    edit(&a, "Page 7", "Page 7 v1", "create", &[]).await;
+
+    let d = dir.clone();
+    let second = recentchanges::mirror::run(wiki.api(), &dir, source(), config(), async move {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let pages = mirrored(&d);
+            if pages.contains_key("Page 7")
+                && pages.get("Page 3").map(String::as_str) == Some("Page 3 v2")
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(mirrored(&dir), all_texts(&wiki, &a).await);
+    assert_eq!(
+        second.full_syncs, 0,
+        "no second walk of the wiki: {second:?}"
+    );
+    assert_eq!(
+        second.fetches_total, 2,
+        "only the two pages changed meanwhile were fetched: {:?}",
+        second.fetches
+    );
+    assert_eq!(second.written, 2, "{second:?}");
+}
+
+// ------------------------------------------------------------------------ DokuWiki
+
+/// The pages of the DokuWiki, read from its own data directory (`data/pages/NS/ID.txt`),
+/// not through the code under test: page id to text.
+fn doku_pages(wiki: &DokuWiki) -> BTreeMap<String, String> {
+    let root = wiki.state_dir.join("data").join("pages");
+    let mut out = BTreeMap::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "txt") {
+                let rel = path.strip_prefix(&root).unwrap().with_extension("");
+                let id = rel.to_str().unwrap().replace('/', ":");
+                out.insert(id, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Saves a page through DokuWiki's own `wiki.putPage` (an empty text deletes it).
+async fn put(client: &recentchanges::http::wikirpc::Client, page: &str, text: &str) {
+    use recentchanges::http::wikirpc::Value;
+    let ok = client
+        .call(
+            "wiki.putPage",
+            vec![
+                page.into(),
+                text.into(),
+                Value::Struct(vec![("sum".into(), "test edit".into())]),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok, Value::Bool(true), "putPage {page}");
+}
+
+/// Waits until the mirror holds exactly the DokuWiki's pages, byte for byte.
+async fn doku_converged(wiki: &DokuWiki, dir: &Path, secs: u64) -> BTreeMap<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let want = doku_pages(wiki);
+        let got = mirrored(dir);
+        if got == want {
+            return want;
+        }
+        if Instant::now() > deadline {
+            panic!("the mirror did not converge:\nwiki   {want:?}\nmirror {got:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dokuwiki_mirror_holds_the_wikis_pages_through_edits_deletions_and_sigkills() {
+    use recentchanges::http::wikirpc::{Client, Credentials, Dialect};
+    let t0 = Instant::now();
+    let wiki = DokuWiki::start();
+    let client = Client::builder(&wiki.xmlrpc_url, Dialect::DokuWiki)
+        .credentials(Credentials::new(&wiki.user, &wiki.password))
+        .build()
+        .unwrap();
+    for (id, text) in [
+        ("start", "Welcome\n"),
+        ("alpha", "Alpha v1"),
+        ("beta", "Beta v1"),
+        ("ns:inner", "Inner page"),
+        ("ns:sub:deep_page", "Deep ✓ Grüße\nline two\n"),
+    ] {
+        put(&client, id, text).await;
+    }
+    let tmp = TempDir::new("rc-e2e-mirror-doku");
+    let dir = tmp.join("pages");
+    let cfg = serde_json::json!({
+        "api": wiki.xmlrpc_url,
+        "dir": dir,
+        "source": format!("dokuwiki:{}", wiki.xmlrpc_url),
+        "user": wiki.user,
+        "password": wiki.password,
+    });
+    let log = tmp.join("mirror.log");
+
+    // 1. A fresh mirror makes a full sync; killed before any change.
+    let mut first = MirrorProcess::spawn(&cfg, log.clone());
+    synced(&dir);
+    let pages = doku_converged(&wiki, &dir, 30).await;
+    assert_eq!(pages.len(), 5, "{pages:?}");
+    first.kill();
+    let first_log = first.log();
+
+    // 2. Changed while it is down: an edit, a new page, a deletion (an empty text).
+    put(&client, "alpha", "Alpha v2").await;
+    put(&client, "gamma", "Gamma v1").await;
+    put(&client, "beta", "").await;
+    let mut second = MirrorProcess::spawn(&cfg, log.clone());
+    let pages = doku_converged(&wiki, &dir, 60).await;
+    second.assert_alive();
+    assert!(!pages.contains_key("beta"), "deleted: {pages:?}");
+
+    // 3. Followed live, then killed in the middle of a burst.
+    put(&client, "ns:inner", "Inner v2").await;
+    put(&client, "ns:sub:deep_page", "").await;
+    put(&client, "delta", "Delta v1").await;
+    doku_converged(&wiki, &dir, 60).await;
+    put(&client, "gamma", "Gamma v2").await;
+    put(&client, "epsilon", "Epsilon v1").await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    second.kill();
+    put(&client, "delta", "").await;
+    put(&client, "start", "Welcome back\n").await;
+
+    // 4. A third run resumes and converges.
+    let mut third = MirrorProcess::spawn(&cfg, log.clone());
+    let pages = doku_converged(&wiki, &dir, 60).await;
+    third.assert_alive();
+    let all_log = third.log();
+    let later_log = &all_log[first_log.len().min(all_log.len())..];
+    assert_eq!(
+        first_log.matches("full sync done").count(),
+        1,
+        "{first_log}"
+    );
+    assert_eq!(
+        later_log.matches("full sync done").count(),
+        0,
+        "the restarted mirrors resumed from the position saved with the sync:\n{later_log}"
+    );
+    for (id, text) in [
+        ("alpha", Some("Alpha v2")),
+        ("beta", None),
+        ("gamma", Some("Gamma v2")),
+        ("delta", None),
+        ("epsilon", Some("Epsilon v1")),
+        ("ns:inner", Some("Inner v2")),
+        ("ns:sub:deep_page", None),
+        ("start", Some("Welcome back\n")),
+    ] {
+        assert_eq!(pages.get(id).map(String::as_str), text, "{id}");
+    }
+    third.kill();
+    eprintln!(
+        "DokuWiki mirror across two kills: {} pages, {:.1?}",
+        pages.len(),
+        t0.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dokuwiki_mirror_takes_a_prefix_or_a_page_list_keeps_metadata_and_refuses_namespaces() {
+    use recentchanges::http::wikirpc::{Client, Credentials, Dialect};
+    let wiki = DokuWiki::start();
+    let client = Client::builder(&wiki.xmlrpc_url, Dialect::DokuWiki)
+        .credentials(Credentials::new(&wiki.user, &wiki.password))
+        .build()
+        .unwrap();
+    for (id, text) in [
+        ("wiki:one", "one"),
+        ("wiki:two", "two"),
+        ("other", "other"),
+        ("listed", "listed"),
+    ] {
+        put(&client, id, text).await;
+    }
+    let source = || {
+        recentchanges::source::Source::new(&format!("dokuwiki:{}", wiki.xmlrpc_url))
+            .unwrap()
+            .credentials(&wiki.user, wiki.password.clone())
+            .interval(Duration::from_millis(300))
+    };
+    let tmp = TempDir::new("rc-e2e-mirror-doku-scope");
+    let run = |dir: PathBuf, config: MirrorConfig| {
+        let source = source();
+        tokio::spawn(async move {
+            let texts = source.texts().unwrap().unwrap();
+            recentchanges::mirror::run(texts, dir, source, config, async {
+                tokio::time::sleep(Duration::from_secs(4)).await;
+            })
+            .await
+        })
+    };
+    let by_prefix = run(
+        tmp.join("wiki"),
+        MirrorConfig::default().prefix("wiki:").metadata(true),
+    );
+    let by_list = run(
+        tmp.join("list"),
+        MirrorConfig::default().pages(["listed", "missing"]),
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    put(&client, "wiki:three", "three").await;
+    put(&client, "wiki:one", "").await;
+    put(&client, "other", "other v2").await;
+    put(&client, "listed", "listed v2").await;
+    by_prefix.await.unwrap().unwrap();
+    by_list.await.unwrap().unwrap();
+    let prefixed = mirrored(&tmp.join("wiki"));
+    assert_eq!(
+        prefixed,
+        BTreeMap::from([
+            ("wiki:three".to_owned(), "three".to_owned()),
+            ("wiki:two".to_owned(), "two".to_owned())
+        ])
+    );
+    assert_eq!(
+        mirrored(&tmp.join("list")),
+        BTreeMap::from([("listed".to_owned(), "listed v2".to_owned())])
+    );
+
+    let texts = source().texts().unwrap().unwrap();
+    let m = Mirror::open(
+        texts,
+        tmp.join("wiki"),
+        MirrorConfig::default().metadata(true),
+    )
+    .unwrap();
+    let meta = m
+        .read_metadata("wiki:three")
+        .unwrap()
+        .expect("metadata kept");
+    let info = client.get_page_info("wiki:three", None).await.unwrap();
+    assert_eq!(meta["title"], "wiki:three");
+    assert_eq!(meta["version"], info.version.unwrap(), "{meta}");
+    assert_eq!(meta["author"], "editor");
+    assert_eq!(
+        meta["timestamp"].as_str().and_then(|t| t.parse().ok()),
+        info.last_modified,
+        "{meta}"
+    );
+
+    for (config, option) in [
+        (MirrorConfig::default().namespaces([0]), "namespaces"),
+        (MirrorConfig::default().category("Things"), "category"),
+    ] {
+        let texts = source().texts().unwrap().unwrap();
+        let err = recentchanges::mirror::run(
+            texts,
+            tmp.join("refused"),
+            source(),
+            config,
+            std::future::pending(),
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("`{option}`")) && text.contains("MediaWiki"),
+            "{text}"
+        );
+        assert!(!text.contains(&wiki.password));
+    }
 }

@@ -151,6 +151,41 @@ async fn mediawiki_by_name_yields_every_change_once_across_a_restart() {
     assert_eq!(quiet.status().borrow().changes, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_source_stopped_before_any_change_resumes_where_it_stood() {
+    let wiki = MediaWiki::start(None, None);
+    let cast = Cast::new(&wiki).await;
+    edit(&cast.admin, "Before", "old", "before the source", &[]).await;
+    let dir = TempDir::new("rc-e2e-sources-quiet");
+    let pos = dir.join("mw.pos");
+    let open = || {
+        Source::new(&format!("mediawiki:{}", wiki.api_url()))
+            .unwrap()
+            .wiki("wikidb")
+            .interval(Duration::from_millis(200))
+            .resume_from_file(&pos)
+            .open()
+            .unwrap()
+    };
+    // Started now, live, read while nothing happens, stopped.
+    let mut changes = open();
+    live(&changes, 10, "live").await;
+    let quiet = tokio::time::timeout(Duration::from_millis(600), changes.next()).await;
+    assert!(quiet.is_err(), "nothing new: {quiet:?}");
+    assert!(
+        !changes.position().is_null(),
+        "where the quiet poll left it"
+    );
+    drop(changes); // saves the position
+    assert!(pos.exists(), "the position file was written");
+
+    // Edited while stopped: the restart yields it (not "now" again), and nothing older.
+    edit(&cast.admin, "While stopped", "new", "while stopped", &[]).await;
+    let mut changes = open();
+    let c = next_change(&mut changes).await;
+    assert_eq!(c.title.as_deref(), Some("While stopped"));
+}
+
 #[tokio::test]
 async fn misconfigured_sources_say_what_is_missing() {
     let err = Source::new("xmpp:room@conference.localhost")

@@ -82,6 +82,10 @@ pub enum Error {
     /// A configuration value is not usable.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A WikiRPC call (DokuWiki, JSPWiki) failed: a fault, refused credentials, an
+    /// answer of the wrong shape.
+    #[error(transparent)]
+    Rpc(Box<crate::wikirpc::RpcError>),
     /// The change source (the XMPP room) failed for good.
     #[error("the change source failed: {0}")]
     Source(String),

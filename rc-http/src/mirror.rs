@@ -1,5 +1,10 @@
 //! A local directory of page texts kept in step with a wiki, for content reusers.
 //!
+//! The texts come from a [`TextSource`]: MediaWiki's [`Api`](crate::Api), or the WikiRPC
+//! [`Client`](crate::wikirpc::Client) of a DokuWiki or JSPWiki (`getAllPages`, `getPage`,
+//! `getPageInfo`; see that impl for what a deleted page is there: DokuWiki deletes a page
+//! by saving it empty, so an empty text is a page that is gone and loses its file).
+//!
 //! One file per page, holding exactly the page's current text, named by the scheme of
 //! [`file_name`] (percent-encoding; decode with [`title_of`]). The directory also holds the
 //! mirror's state, [`STATE_FILE`], and briefly temporary files: every name starting with a
@@ -8,14 +13,16 @@
 //! How it stays in step:
 //!
 //! - **Full sync** ([`Mirror::full_sync`]): every page of every mirrored namespace
-//!   (`generator=allpages` with the texts, 50 pages a request) is written, and every file
-//!   of a page that no longer exists is removed. Done when the mirror starts without a
-//!   usable position (an empty directory, or no change received since the last sync).
+//!   (MediaWiki: `generator=allpages` with the texts, 50 pages a request; WikiRPC:
+//!   `getAllPages`, then each page's text) is written, and every file of a page that no
+//!   longer exists is removed. Done when the mirror starts without a usable position (an
+//!   empty directory, or a sync saved without the source's position).
 //! - **Changes** ([`Mirror::apply`]): [`plan`] turns a batch of changes into one action
 //!   per title (the last one wins): an edit or new page fetches the page, a move fetches
 //!   both its old title (now a redirect, or gone) and its target (the API writes
 //!   `target_title`, the feeds `target`), a deletion removes the file, an undeletion,
-//!   import, upload or merge fetches again. The texts are fetched 50 titles a request;
+//!   import, upload or merge fetches again. The texts are fetched 50 titles a request
+//!   (WikiRPC: one by one);
 //!   a title that no longer exists loses its file. So a burst of edits to one page within
 //!   a batch costs one fetch, and the outcome never depends on the order of the fetches.
 //! - **Atomic, durable files**: each file is written to a temporary file, synced to the
@@ -29,13 +36,17 @@
 //! [`Mirror::follow`] applies the changes of any [`ChangeFeed`] in debounced batches. With
 //! the `xmpp` feature, `run` follows a wiki's XMPP room (rc-xmpp); the `recentchanges`
 //! crate's `mirror::run` follows any source by name (the API itself, EventStreams, a
-//! room), and `examples/mirror.rs` is its command line.
+//! room, a DokuWiki's or JSPWiki's `getRecentChanges`), and `examples/mirror.rs` is its
+//! command line.
 //!
 //! - **Scope**: namespaces, a title prefix, an explicit page list, or a category
 //!   ([`MirrorConfig`]); a page that leaves the scope (moved out, edited out of the
-//!   category) loses its file.
-//! - **Metadata** (optional): each page's title, ids, revision timestamp and SHA-1 in
-//!   `.meta/FILE.json`, to check a page against the wiki.
+//!   category) loses its file. WikiRPC wikis take a page list or a prefix (a DokuWiki
+//!   namespace is a prefix: `wiki:`); namespaces and categories are MediaWiki's, and
+//!   [`Mirror::open`] refuses them there with an [`Error::Config`] naming the option.
+//! - **Metadata** (optional): in `.meta/FILE.json`, to check a page against the wiki:
+//!   MediaWiki's title, ids, revision timestamp and SHA-1; WikiRPC's title, version,
+//!   last-modified time and author ([`Page::metadata`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -49,10 +60,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::{Api, PageText};
 use crate::error::Error;
 use crate::fsutil::{load_json, save_json, write_durable, TMP_PREFIX};
 pub use crate::names::{file_name, title_of, MAX_COMPONENT};
+
+mod texts;
+pub use texts::{Page, TextSource};
 
 /// The mirror's state file, in the mirror directory.
 pub const STATE_FILE: &str = ".mirror-state.json";
@@ -153,8 +166,10 @@ impl MirrorConfig {
         self
     }
 
-    fn covers(&self, ns: i32) -> bool {
-        ns >= 0 && self.namespaces.as_ref().is_none_or(|s| s.contains(&ns))
+    /// Whether a page of this namespace is mirrored (`None`: a wiki without numbered
+    /// namespaces, whose pages all are).
+    fn covers(&self, ns: Option<i32>) -> bool {
+        ns.is_none_or(|ns| ns >= 0 && self.namespaces.as_ref().is_none_or(|s| s.contains(&ns)))
     }
 }
 
@@ -360,7 +375,7 @@ impl MirrorStats {
 /// ```
 #[derive(Debug)]
 pub struct Mirror {
-    api: Api,
+    texts: Box<dyn TextSource>,
     dir: PathBuf,
     cfg: MirrorConfig,
     state: MirrorState,
@@ -369,14 +384,23 @@ pub struct Mirror {
 
 impl Mirror {
     /// Opens (creating it if needed) the mirror directory, reads its state and removes
-    /// temporary files a killed mirror left.
-    pub fn open(api: Api, dir: impl Into<PathBuf>, cfg: MirrorConfig) -> Result<Mirror, Error> {
+    /// temporary files a killed mirror left. The texts come from `texts`: MediaWiki's
+    /// [`Api`](crate::Api), or a [`wikirpc::Client`](crate::wikirpc::Client) of a DokuWiki
+    /// or JSPWiki. A scope the wiki cannot express (namespaces or a category on WikiRPC) is
+    /// an [`Error::Config`] naming the option.
+    pub fn open(
+        texts: impl TextSource + 'static,
+        dir: impl Into<PathBuf>,
+        cfg: MirrorConfig,
+    ) -> Result<Mirror, Error> {
+        texts.check(&cfg)?;
+        let texts: Box<dyn TextSource> = Box::new(texts);
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let state_path = dir.join(STATE_FILE);
         let state: MirrorState = load_json(&state_path)?;
         let mirror = Mirror {
-            api,
+            texts,
             dir,
             cfg,
             state,
@@ -405,9 +429,9 @@ impl Mirror {
         &self.cfg
     }
 
-    /// The API client.
-    pub fn api(&self) -> &Api {
-        &self.api
+    /// Where the texts come from.
+    pub fn texts(&self) -> &dyn TextSource {
+        self.texts.as_ref()
     }
 
     /// The change source's saved position, read as `T` (`None` if there is none or it
@@ -427,55 +451,31 @@ impl Mirror {
         self.stats.clone()
     }
 
-    /// Makes the directory hold exactly the wiki's pages (of the mirrored namespaces), then
-    /// saves the state with `position`. Start the change source *before*, so that nothing
-    /// made during the sync is missed.
+    /// Makes the directory hold exactly the wiki's pages (of the mirrored scope), then
+    /// saves the state with `position`: the change source's position taken *before* the
+    /// sync started (so that nothing made during the sync is missed), or `None` if it has
+    /// none yet (the next start syncs fully again).
     pub async fn full_sync(&mut self, position: Option<Value>) -> Result<SyncReport, Error> {
         let started = Utc::now();
         let mut report = SyncReport::default();
         let mut wanted: BTreeSet<PathBuf> = BTreeSet::new();
-        let mut keep = |mirror: &Self, page: &PageText| -> Result<(), Error> {
-            if !(mirror.cfg.covers(page.namespace) && mirror.cfg.wants(&page.title)) {
-                return Ok(());
-            }
-            report.pages += 1;
-            wanted.insert(file_name(&page.title));
-            if mirror.write_page(page)? {
-                report.written += 1;
-            }
-            Ok(())
-        };
-        if let Some(titles) = &self.cfg.pages {
-            let titles: Vec<&String> = titles.iter().collect();
-            for page in self.api.fetch_pages(&titles).await?.into_values().flatten() {
-                keep(self, &page)?;
-            }
-        } else if let Some(category) = &self.cfg.category {
-            let mut pages = self.api.category_pages(category);
-            for _ in 0..10_000_000 {
-                let Some(batch) = pages.next_batch().await? else {
-                    break;
-                };
-                for page in &batch {
-                    keep(self, page)?;
-                }
-            }
-        } else {
-            for (ns, _) in self.api.namespaces().await? {
-                if !self.cfg.covers(ns) {
+        let mut listing = self.texts.all_pages(&self.cfg);
+        for _ in 0..100_000_000u64 {
+            let Some(batch) = listing.next().await.transpose()? else {
+                break;
+            };
+            for page in &batch {
+                if !(self.cfg.covers(page.namespace) && self.cfg.wants(&page.title)) {
                     continue;
                 }
-                let mut pages = self.api.all_pages(ns);
-                for _ in 0..10_000_000 {
-                    let Some(batch) = pages.next_batch().await? else {
-                        break;
-                    };
-                    for page in &batch {
-                        keep(self, page)?;
-                    }
+                report.pages += 1;
+                wanted.insert(file_name(&page.title));
+                if self.write_page(page)? {
+                    report.written += 1;
                 }
             }
         }
+        drop(listing);
         let mut extra = Vec::new();
         self.walk(&mut |path, _| {
             if let Ok(rel) = path.strip_prefix(&self.dir) {
@@ -531,12 +531,12 @@ impl Mirror {
         let texts = if fetch.is_empty() {
             BTreeMap::new()
         } else {
-            self.api.fetch_pages(&fetch).await?
+            self.texts.fetch(&fetch, self.cfg.metadata).await?
         };
         // With a category scope, a fetched page that is not in it (any more) is removed.
         let members = match &self.cfg.category {
             Some(category) if !fetch.is_empty() => {
-                Some(self.api.in_category(&fetch, category).await?)
+                Some(self.texts.in_category(&fetch, category).await?)
             }
             _ => None,
         };
@@ -623,7 +623,7 @@ impl Mirror {
 
     /// Writes a page's file unless it already holds that text (and its metadata, if
     /// kept); `true` if the text was written.
-    fn write_page(&self, page: &PageText) -> Result<bool, Error> {
+    fn write_page(&self, page: &Page) -> Result<bool, Error> {
         if self.cfg.metadata {
             self.write_metadata(page)?;
         }
@@ -649,17 +649,9 @@ impl Mirror {
         self.dir.join(META_DIR).join(name)
     }
 
-    fn write_metadata(&self, page: &PageText) -> Result<(), Error> {
+    fn write_metadata(&self, page: &Page) -> Result<(), Error> {
         let path = self.metadata_path(&page.title);
-        let meta = serde_json::json!({
-            "title": page.title,
-            "namespace": page.namespace,
-            "page_id": page.page_id,
-            "rev_id": page.rev_id,
-            "timestamp": page.timestamp,
-            "sha1": page.sha1,
-        });
-        let bytes = serde_json::to_vec_pretty(&meta).expect("JSON of plain values");
+        let bytes = serde_json::to_vec_pretty(&page.metadata).expect("JSON of plain values");
         if std::fs::read(&path).is_ok_and(|old| old == bytes) {
             return Ok(());
         }
@@ -755,6 +747,7 @@ mod follow {
     use recentchanges_xmpp::{ChangeStream, ClientBuilder, ResumePosition, RoomState, StreamError};
 
     use super::*;
+    use crate::api::Api;
 
     /// What [`run`] needs.
     #[non_exhaustive]

@@ -424,6 +424,13 @@ impl dxr_server::Handler for Jsp {
                     ("version".into(), V::Integer(found.version)),
                 ])))
             }
+            "jspwiki.getAllPages" => {
+                let names: std::collections::BTreeSet<&str> =
+                    store.iter().map(|v| v.wire_name).collect();
+                Ok(V::Array(
+                    names.into_iter().map(|n| V::String(n.into())).collect(),
+                ))
+            }
             other => Err(fault(format!("no method {other}"))),
         }
     }
@@ -451,8 +458,16 @@ async fn start_jspwiki(store: Store) -> String {
         .add_method(
             "jspwiki.getPageInfo",
             Box::new(Jsp {
-                store,
+                store: store.clone(),
                 method: "jspwiki.getPageInfo",
+                bad_entry: false,
+            }),
+        )
+        .add_method(
+            "jspwiki.getAllPages",
+            Box::new(Jsp {
+                store,
+                method: "jspwiki.getAllPages",
                 bad_entry: false,
             }),
         )
@@ -573,4 +588,85 @@ async fn jspwiki_dialect_against_a_server_that_answers_as_the_interface_page_say
     assert_eq!(titles(&more), ["Main", "Other"]);
     assert_eq!(more[0].rev_id, Some(3));
     assert!(poller.poll().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jspwiki_mirror_holds_the_pages_texts_and_drops_a_page_that_is_gone() {
+    use recentchanges_http::mirror::{Mirror, MirrorConfig};
+    let store: Store = Arc::new(Mutex::new(vec![
+        Version {
+            wire_name: "Main",
+            version: 1,
+            modified: "20261123T09:00:00",
+            author: "Janne",
+            text: "first",
+        },
+        Version {
+            wire_name: "Main",
+            version: 2,
+            modified: "20261123T10:15:30",
+            author: "Mahlen",
+            text: "second",
+        },
+        Version {
+            wire_name: "P%C3%A4ge+Eins",
+            version: 1,
+            modified: "20261123T10:15:30",
+            author: "J%C3%BCrgen+M",
+            text: "Grüße €",
+        },
+    ]));
+    let url = start_jspwiki(store.clone()).await;
+    let client = Client::builder(&url, Dialect::JspWiki)
+        .retry(quick_retry())
+        .build()
+        .unwrap();
+    let dir = rc_testkit::TempDir::new("rc-http-jspwiki-mirror");
+    let mut mirror = Mirror::open(
+        client,
+        dir.join("pages"),
+        MirrorConfig::default().metadata(true),
+    )
+    .unwrap();
+    let report = mirror.full_sync(None).await.unwrap();
+    assert_eq!(report.pages, 2);
+    assert_eq!(mirror.read("Main").unwrap().as_deref(), Some("second"));
+    assert_eq!(
+        mirror.read("Päge Eins").unwrap().as_deref(),
+        Some("Grüße €"),
+        "names decoded, base64 texts read as UTF-8"
+    );
+    let meta = mirror.read_metadata("Päge Eins").unwrap().unwrap();
+    assert_eq!(
+        (&meta["author"], &meta["version"], &meta["timestamp"]),
+        (
+            &serde_json::json!("Jürgen M"),
+            &serde_json::json!(1),
+            &serde_json::json!("2026-11-23T10:15:30Z")
+        )
+    );
+
+    // A new version of Main, and Päge Eins gone (getPage answers fault 1 now).
+    {
+        let mut s = store.lock().unwrap();
+        s.retain(|v| v.wire_name != "P%C3%A4ge+Eins");
+        s.push(Version {
+            wire_name: "Main",
+            version: 3,
+            modified: "20261123T11:00:00",
+            author: "Erno",
+            text: "third",
+        });
+    }
+    let mut changes = Vec::new();
+    for title in ["Main", "Päge Eins"] {
+        let mut rc = RecentChange::new(Kind::Edit);
+        rc.title = Some(title.into());
+        changes.push(rc);
+    }
+    let applied = mirror.apply(&changes).await.unwrap();
+    assert_eq!((applied.written, applied.removed), (1, 1), "{applied:?}");
+    assert_eq!(mirror.read("Main").unwrap().as_deref(), Some("third"));
+    assert_eq!(mirror.read("Päge Eins").unwrap(), None);
+    assert_eq!(mirror.pages().unwrap().len(), 1);
 }

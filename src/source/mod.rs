@@ -55,6 +55,7 @@ use recentchanges_core::state::Committer;
 use recentchanges_core::{Filter, RecentChange};
 #[cfg(feature = "eventstreams")]
 use recentchanges_http::eventstreams::{Delivery, EventStreamsError};
+use recentchanges_http::mirror::TextSource;
 use recentchanges_http::Start;
 #[cfg(feature = "xmpp")]
 use recentchanges_xmpp::Tls;
@@ -279,6 +280,29 @@ impl Source {
         self
     }
 
+    /// Where a [mirror](crate::mirror) of this source's wiki can read page texts: the API
+    /// of a `mediawiki:` source, the WikiRPC endpoint of a `dokuwiki:` or `jspwiki:` one
+    /// (with the source's [`credentials`](Self::credentials) and
+    /// [`user_agent`](Self::user_agent)); `None` for sources that are not a wiki's own
+    /// (rooms, PubSub, EventStreams, WikiPing: give the mirror the wiki's API).
+    ///
+    /// ```
+    /// use recentchanges::source::Source;
+    /// let doku = Source::new("dokuwiki:http://127.0.0.1:8090/lib/exe/xmlrpc.php")?;
+    /// assert!(doku.texts()?.is_some());
+    /// assert!(Source::new("eventstreams:recentchange")?.texts()?.is_none());
+    /// # Ok::<(), recentchanges::source::SourceError>(())
+    /// ```
+    pub fn texts(&self) -> Result<Option<Box<dyn TextSource>>, SourceError> {
+        Ok(match &self.name {
+            SourceName::MediaWiki(url) => Some(Box::new(run::poll::api_client(self, url)?)),
+            SourceName::DokuWiki(url) | SourceName::JspWiki(url) => {
+                Some(Box::new(run::poll::rpc_client(self, url)?))
+            }
+            _ => None,
+        })
+    }
+
     /// Starts following the source (in a tokio task: call it inside a runtime). Fails on
     /// a configuration error (a missing login, a bad URL, an unreadable position file);
     /// everything after that arrives on the stream.
@@ -452,8 +476,10 @@ pub enum State {
     Finished,
 }
 
+/// An item with the position after it, or (`item: None`) only a position: where a
+/// polling source stands after a request that brought nothing to hand out.
 struct Message {
-    item: Result<Change, SourceError>,
+    item: Option<Result<Change, SourceError>>,
     position: Option<Value>,
 }
 
@@ -485,8 +511,11 @@ impl Changes {
         &self.name
     }
 
-    /// The position after the last item yielded (`null` before any): give it to
-    /// [`Source::resume`] to continue there.
+    /// The position after the last item yielded: give it to [`Source::resume`] to continue
+    /// there. Polling sources (MediaWiki, WikiRPC) also move it after a request that
+    /// brought nothing new, once the stream is read past it, so a consumer stopped before
+    /// any change still has where it stood; other sources leave it `null` before their
+    /// first item.
     pub fn position(&self) -> &Value {
         &self.position
     }
@@ -543,19 +572,28 @@ impl Stream for Changes {
     /// it was handling.
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.commit();
-        match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(Message { item, position })) => {
-                if let Some(p) = position {
-                    self.position = p;
-                    self.dirty = true;
+        loop {
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(Message { item, position })) => {
+                    if let Some(p) = position {
+                        if p != self.position {
+                            self.position = p;
+                            self.dirty = true;
+                        }
+                    }
+                    match item {
+                        Some(item) => return Poll::Ready(Some(item)),
+                        // Only a position (a poll that brought nothing): nothing is being
+                        // handled, so it is committed at once.
+                        None => self.commit(),
+                    }
                 }
-                Poll::Ready(Some(item))
+                Poll::Ready(None) => {
+                    self.save();
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => return Poll::Pending,
             }
-            Poll::Ready(None) => {
-                self.save();
-                Poll::Ready(None)
-            }
-            Poll::Pending => Poll::Pending,
         }
     }
 }

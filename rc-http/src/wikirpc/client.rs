@@ -513,6 +513,76 @@ impl Client {
         })
     }
 
+    /// What the wiki says about a page's current version, `None` when the page does not
+    /// exist (DokuWiki answers an empty struct for a missing or deleted page; JSPWiki a
+    /// fault 1, `ERR_NOPAGE`).
+    pub async fn page_info_if_exists(&self, name: &str) -> Result<Option<PageInfo>, RpcError> {
+        let d = self.dialect();
+        let method = d.method("getPageInfo");
+        match self
+            .read(&method, &[Value::String(d.encode_name(name))])
+            .await
+        {
+            Ok(Value::Struct(m)) if m.is_empty() => Ok(None),
+            Ok(v) => PageInfo::from_value(d, &v)
+                .map(Some)
+                .map_err(|reason| RpcError::Response {
+                    url: self.url().to_owned(),
+                    method,
+                    reason,
+                }),
+            Err(RpcError::Fault { code: 1, .. }) if d == Dialect::JspWiki => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The names of every page of the wiki (`getAllPages`), decoded: DokuWiki's page ids
+    /// (`wiki:start`), JSPWiki's page names.
+    ///
+    /// ```no_run
+    /// # async fn run(wiki: recentchanges_http::wikirpc::Client) -> Result<(), recentchanges_http::wikirpc::RpcError> {
+    /// for name in wiki.all_page_names().await? {
+    ///     println!("{name}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn all_page_names(&self) -> Result<Vec<String>, RpcError> {
+        let d = self.dialect();
+        let method = d.method("getAllPages");
+        let bad = |reason: String| RpcError::Response {
+            url: self.url().to_owned(),
+            method: method.clone(),
+            reason,
+        };
+        let items = match self.read(&method, &[]).await? {
+            Value::Array(items) => items,
+            Value::Struct(m) if m.is_empty() => Vec::new(),
+            other => {
+                return Err(bad(format!(
+                    "a {} instead of an array of pages",
+                    other.type_name()
+                )))
+            }
+        };
+        let mut names = Vec::with_capacity(items.len());
+        for item in &items {
+            // JSPWiki: the names; DokuWiki: structs with the page's `id`.
+            let name = match item {
+                Value::String(s) => Some(s),
+                Value::Struct(members) => members.iter().find_map(|(k, v)| match (k.as_str(), v) {
+                    ("id" | "name", Value::String(s)) => Some(s),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            match name {
+                Some(n) if !n.is_empty() => names.push(d.decode_name(n)),
+                _ => return Err(bad(format!("a page without a name: {item:?}"))),
+            }
+        }
+        Ok(names)
+    }
+
     /// `getRecentChanges(since)`: the answer's entries, `Ok(vec![])` when there are none.
     ///
     /// DokuWiki answers "no changes" with fault 321 ("There are no changes in the

@@ -2,7 +2,9 @@
 //! JSPWiki.
 //!
 //! - [`Client`]: one endpoint in a [`Dialect`], with optional basic-auth
-//!   [`Credentials`]; [`Client::get_page`] and [`Client::get_page_info`] for texts.
+//!   [`Credentials`]; [`Client::get_page`] and [`Client::get_page_info`] for texts,
+//!   [`Client::all_page_names`] for the list of pages; it is the
+//!   [`TextSource`](crate::mirror::TextSource) of a DokuWiki or JSPWiki mirror.
 //! - [`Poller`]: `getRecentChanges` on an interval, each change a typed
 //!   [`RecentChange`](recentchanges_core::RecentChange), resumable from a saved [`Position`], never
 //!   the same change twice, with rc-core's [`Filter`](recentchanges_core::Filter) and the retry

@@ -490,7 +490,7 @@ class Waiter:
 
 def mirror(
     dir: _StrPath,
-    api: str,
+    api: Optional[str] = None,
     *,
     source: Optional[str] = None,
     wiki: Optional[str] = None,
@@ -502,19 +502,26 @@ def mirror(
     interval: Optional[float] = None,
     user_agent: Optional[str] = None,
     duration: Optional[float] = None,
+    credentials: Optional[Tuple[str, str]] = None,
 ) -> MirrorStats:
-    """Keeps the directory ``dir`` holding the current text of every page of the wiki whose
-    ``api.php`` is ``api``, one file per page, following ``source`` (default:
-    ``mediawiki:API``, the API itself polled every ``interval`` seconds; or e.g.
-    ``eventstreams:recentchange`` with ``wiki="enwiki"``), until ``duration`` seconds
-    passed or Ctrl-C (which is raised after the batch in hand is saved); returns the
-    counters.
+    """Keeps the directory ``dir`` holding the current text of every page of a wiki, one file
+    per page, following ``source`` until ``duration`` seconds passed or Ctrl-C (which is raised
+    after the batch in hand is saved); returns the counters.
 
-    A new directory gets a full sync first; then changes are applied in batches and the
-    source's position is saved after each, so a killed mirror loses nothing and a later
-    call continues where this one stopped. Scope: ``namespaces``, a title ``prefix``, an
-    explicit list of ``pages``, a ``category``; ``metadata=True`` keeps each page's revision id, timestamp
-    and SHA-1 in ``DIR/.meta/``."""
+    The texts come from ``api`` (the wiki's ``api.php``) or, without it, from the source
+    itself when it is a wiki's own: ``mediawiki:API``, ``dokuwiki:URL`` or ``jspwiki:URL``
+    (WikiRPC: ``getAllPages``, ``getPage``; ``credentials=(user, password)`` for HTTP basic
+    auth). ``source`` defaults to ``mediawiki:API``, the API itself polled every
+    ``interval`` seconds; or e.g. ``eventstreams:recentchange`` with ``wiki="enwiki"`` and
+    ``api``. On DokuWiki a page saved empty is deleted, and loses its file.
+
+    A new directory gets a full sync first, saved with the position the source had before
+    it; then changes are applied in batches and the position is saved after each, so a
+    killed or stopped mirror loses nothing and a later call continues where this one
+    stopped. Scope: ``namespaces``, a title ``prefix``, an explicit list of ``pages``, a
+    ``category`` (namespaces and category on MediaWiki only: a ``ConfigError`` on WikiRPC);
+    ``metadata=True`` keeps each page's metadata in ``DIR/.meta/`` (MediaWiki: revision id,
+    timestamp, SHA-1; WikiRPC: version, timestamp, author)."""
 
 def open(
     source: str,

@@ -15,7 +15,7 @@ use super::{Change, Message, Source, SourceError, SourceName, SourceStatus, Stat
 
 #[cfg(feature = "eventstreams")]
 mod eventstreams;
-mod poll;
+pub(super) mod poll;
 #[cfg(feature = "wikiping")]
 mod wikiping;
 #[cfg(feature = "xmpp")]
@@ -39,7 +39,25 @@ impl Feed {
         if matches!(&item, Err(e) if e.is_fatal()) {
             self.said_why.store(true, Ordering::Relaxed);
         }
-        self.tx.send(Message { item, position }).await.is_ok()
+        self.tx
+            .send(Message {
+                item: Some(item),
+                position,
+            })
+            .await
+            .is_ok()
+    }
+
+    /// Hands over only a position (a poll that brought nothing new); `false` once the
+    /// consumer is gone.
+    async fn position(&self, position: Option<Value>) -> bool {
+        self.tx
+            .send(Message {
+                item: None,
+                position,
+            })
+            .await
+            .is_ok()
     }
 
     fn state(&self, state: State) {
@@ -117,7 +135,7 @@ async fn supervise(
     });
     let _ = tx
         .send(Message {
-            item: Err(SourceError::Stopped(why)),
+            item: Some(Err(SourceError::Stopped(why))),
             position: None,
         })
         .await;
@@ -206,7 +224,7 @@ mod tests {
     #[tokio::test]
     async fn a_task_that_panics_ends_the_stream_with_a_fatal_error_saying_so() {
         let msg = supervised(async { panic!("lag is NaN") }).await;
-        let err = msg.item.unwrap_err();
+        let err = msg.item.unwrap().unwrap_err();
         assert!(err.is_fatal());
         assert_eq!(err.to_string(), "the source's task panicked: lag is NaN");
     }
@@ -216,6 +234,7 @@ mod tests {
         let msg = supervised(async {}).await;
         assert!(msg
             .item
+            .unwrap()
             .unwrap_err()
             .to_string()
             .contains("without saying why"));

@@ -15,11 +15,7 @@ pub(super) fn mediawiki(
     position: Option<Value>,
     feed: Feed,
 ) -> Result<JoinHandle<()>, SourceError> {
-    let mut api = Api::builder(&url);
-    if let Some(ua) = &source.user_agent {
-        api = api.user_agent(ua.clone());
-    }
-    let api = api.build().map_err(config)?;
+    let api = api_client(&source, &url)?;
     let wiki = source.wiki.clone().unwrap_or_else(|| host_of(&url));
     let poller = Poller::new(api, poller_config(&source, wiki))
         .resume(from_value::<recentchanges_http::Position>(position)?);
@@ -33,17 +29,7 @@ pub(super) fn wikirpc(
     position: Option<Value>,
     feed: Feed,
 ) -> Result<JoinHandle<()>, SourceError> {
-    let dialect = match source.name {
-        SourceName::JspWiki(_) => Dialect::JspWiki,
-        _ => Dialect::DokuWiki,
-    };
-    let mut client = rpc::Client::builder(&url, dialect);
-    if let Some(ua) = &source.user_agent {
-        client = client.user_agent(ua.clone());
-    }
-    if let Some((user, password)) = &source.credentials {
-        client = client.credentials(Credentials::new(user, password));
-    }
+    let client = rpc_client(&source, &url)?;
     let wiki = source.wiki.clone().unwrap_or_else(|| host_of(&url));
     let mut cfg = rpc::PollerConfig::new(wiki)
         .start(source.start)
@@ -51,9 +37,33 @@ pub(super) fn wikirpc(
     if let Some(every) = source.interval {
         cfg = cfg.interval(every);
     }
-    let poller = rpc::Poller::new(client.build().map_err(config)?, cfg)
-        .resume(from_value::<rpc::Position>(position)?);
+    let poller = rpc::Poller::new(client, cfg).resume(from_value::<rpc::Position>(position)?);
     Ok(tokio::spawn(follow_wikirpc(poller, url, feed)))
+}
+
+/// The API client of a `mediawiki:` source.
+pub(crate) fn api_client(source: &Source, url: &str) -> Result<Api, SourceError> {
+    let mut api = Api::builder(url);
+    if let Some(ua) = &source.user_agent {
+        api = api.user_agent(ua.clone());
+    }
+    api.build().map_err(config)
+}
+
+/// The WikiRPC client of a `dokuwiki:` or `jspwiki:` source.
+pub(crate) fn rpc_client(source: &Source, url: &str) -> Result<rpc::Client, SourceError> {
+    let dialect = match source.name {
+        SourceName::JspWiki(_) => Dialect::JspWiki,
+        _ => Dialect::DokuWiki,
+    };
+    let mut client = rpc::Client::builder(url, dialect);
+    if let Some(ua) = &source.user_agent {
+        client = client.user_agent(ua.clone());
+    }
+    if let Some((user, password)) = &source.credentials {
+        client = client.credentials(Credentials::new(user, password));
+    }
+    client.build().map_err(config)
 }
 
 pub(super) fn poller_config(source: &Source, wiki: String) -> PollerConfig {
@@ -70,6 +80,7 @@ pub(super) fn poller_config(source: &Source, wiki: String) -> PollerConfig {
 }
 
 async fn follow_mediawiki(mut poller: Poller, url: String, feed: Feed) {
+    let mut told = None;
     loop {
         let item = match poller.step().await {
             Ok(None) if poller.is_finished() => {
@@ -77,13 +88,19 @@ async fn follow_mediawiki(mut poller: Poller, url: String, feed: Feed) {
                 return;
             }
             Ok(None) => {
-                feed.state(State::Live); // answered, nothing new
+                // Answered, nothing new: where the poller stands now (before the state
+                // says Live, so a consumer that waits for Live finds it queued).
+                if !tell_position(&feed, &mut told, to_value(poller.position())).await {
+                    return;
+                }
+                feed.state(State::Live);
                 continue;
             }
             Ok(Some(change)) => Ok(change),
             Err(e) => Err(e),
         };
         let position = to_value(poller.position());
+        told.clone_from(&position);
         let failed_request =
             matches!(&item, Err(e) if !matches!(e, recentchanges_http::Error::Parse { .. }));
         match &item {
@@ -111,6 +128,7 @@ async fn follow_mediawiki(mut poller: Poller, url: String, feed: Feed) {
 }
 
 async fn follow_wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
+    let mut told = None;
     loop {
         let item = match poller.step().await {
             Ok(None) if poller.is_finished() => {
@@ -118,6 +136,9 @@ async fn follow_wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
                 return;
             }
             Ok(None) => {
+                if !tell_position(&feed, &mut told, to_value(poller.position())).await {
+                    return;
+                }
                 feed.state(State::Live);
                 continue;
             }
@@ -125,6 +146,7 @@ async fn follow_wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
             Err(e) => Err(e),
         };
         let position = to_value(poller.position());
+        told.clone_from(&position);
         let failed_request = matches!(
             &item,
             Err(RpcError::Http(_) | RpcError::Fault { .. } | RpcError::Response { .. })
@@ -155,4 +177,14 @@ async fn follow_wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
             tokio::time::sleep(poller.config().interval).await;
         }
     }
+}
+
+/// Hands over the poller's position after a quiet poll, if it moved since last told;
+/// `false` once the consumer is gone.
+async fn tell_position(feed: &Feed, told: &mut Option<Value>, position: Option<Value>) -> bool {
+    if position.is_none() || position == *told {
+        return true;
+    }
+    told.clone_from(&position);
+    feed.position(position).await
 }
