@@ -41,10 +41,11 @@
 use std::future::Future;
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
 use futures::{FutureExt as _, StreamExt as _};
 use recentchanges_core::RecentChange;
 use recentchanges_http::mirror::{ChangeFeed, Mirror, MirrorConfig, MirrorStats, TextSource};
-use recentchanges_http::Error;
+use recentchanges_http::{Error, Start};
 use serde_json::Value;
 
 use crate::source::{Change, Changes, Source, SourceError, State};
@@ -61,8 +62,9 @@ use crate::source::{Change, Changes, Source, SourceError, State};
 /// the source had reached *before* the sync is saved with it (polling sources have one
 /// as soon as they answered; rooms and streams once a change arrived), so nothing changed
 /// during the sync is missed, and a run stopped before any change resumes from there
-/// instead of syncing fully again. After that, the position is saved after each applied
-/// batch.
+/// instead of syncing fully again; a room or a stream stopped before its first change
+/// follows from 5 minutes before the sync ([`Source::start`] at that time), if the sync
+/// is less than a day old. After that, the position is saved after each applied batch.
 pub async fn run(
     texts: impl TextSource + 'static,
     dir: impl Into<PathBuf>,
@@ -72,13 +74,23 @@ pub async fn run(
 ) -> Result<MirrorStats, Error> {
     tokio::pin!(shutdown);
     let mut mirror = Mirror::open(texts, dir, config)?;
-    if let Some(position) = mirror.source_position::<Value>() {
-        source = source.resume(position);
+    let mut full_sync = mirror.needs_full_sync();
+    match (mirror.source_position::<Value>(), mirror.state().synced_at) {
+        (Some(position), _) => source = source.resume(position),
+        // Synced lately, stopped before the source gave a position (a room or a stream
+        // before its first change): the changes since a little before that sync.
+        (None, Some(synced)) if source.can_start_at_a_time() && recent(synced) => {
+            let from = synced - RESUME_MARGIN;
+            tracing::info!(%synced, %from, "no position saved since the full sync: following from before it");
+            source = source.start(Start::At(from));
+            full_sync = false;
+        }
+        (None, _) => {}
     }
     let mut changes = source
         .open()
         .map_err(|e| Error::Config(format!("the change source: {e}")))?;
-    if mirror.needs_full_sync() {
+    if full_sync {
         let mut status = changes.status();
         tokio::select! {
             live = status.wait_for(|s| matches!(s.state, State::Live | State::Failed { .. })) => {
@@ -105,6 +117,19 @@ pub async fn run(
     let result = mirror.follow(&mut changes, shutdown).await;
     changes.close();
     result.map(|()| stats(&mirror))
+}
+
+/// How far before its last full sync a mirror without a saved source position follows a
+/// source that can start at a time: room for the difference between this machine's clock
+/// and the wiki's. A change applied twice costs a fetch, nothing else.
+const RESUME_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// How old a full sync may be for [`RESUME_MARGIN`]'s way: well within what EventStreams
+/// (7 days) and room archives (Prosody: 1 week by default) keep; older, a full sync again.
+const RESUME_WITHIN: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+fn recent(synced: DateTime<Utc>) -> bool {
+    Utc::now() - synced < RESUME_WITHIN
 }
 
 /// Reads what the source has queued, without waiting: changes made before the full sync

@@ -368,3 +368,57 @@ async fn a_pubsub_node_by_name_yields_atom_entries_and_resumes_from_its_file() {
     assert!(a.replayed && b.replayed);
     assert_quiet(&mut changes, Duration::from_millis(1500), "nothing more").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_started_at_a_time_catches_up_from_its_archive_since_then() {
+    let prosody = Prosody::start();
+    let room = room_jid("since");
+    let room_bare = room_bare("since");
+    let mut publisher = prosody.publisher(&["since"]);
+    for id in 1..=3 {
+        publisher
+            .publish(&room_bare, &change(id, 0, &format!("T{id}")))
+            .await
+            .unwrap();
+    }
+    assert!(publisher.flush(Duration::from_secs(10)).await);
+    // The archive's times are the server's, in whole seconds on the wire: a clear second
+    // on each side of the start.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let start = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    for id in 4..=6 {
+        publisher
+            .publish(&room_bare, &change(id, 0, &format!("T{id}")))
+            .await
+            .unwrap();
+    }
+    assert!(publisher.flush(Duration::from_secs(10)).await);
+
+    // No saved position: the room's changes since `start`, from its archive.
+    let mut changes = Source::new(&format!("xmpp:{room}"))
+        .unwrap()
+        .anonymous("anon.localhost")
+        .server(&prosody.addr())
+        .tls(Tls::PlaintextLoopback)
+        .nick("late")
+        .start(Start::At(start))
+        .open()
+        .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(next_change(&mut changes).await);
+    }
+    assert_eq!(
+        got.iter().map(|c| c.rcid.unwrap()).collect::<Vec<_>>(),
+        [4, 5, 6],
+        "exactly the changes since the start"
+    );
+    assert!(got.iter().all(|c| c.replayed), "{got:?}");
+    assert_quiet(
+        &mut changes,
+        Duration::from_millis(1500),
+        "nothing before the start",
+    )
+    .await;
+}

@@ -32,7 +32,7 @@
 //! | [`backfill`](Source::backfill) | | yes | | | | |
 //! | [`wiki`](Source::wiki) | | with backfill | default for entries without one | yes | yes | |
 //! | [`credentials`](Source::credentials) | | | | | yes | |
-//! | [`start`](Source::start) | yes (`since`) | | | yes | yes | |
+//! | [`start`](Source::start) | yes (`since`) | a time (from the archive) | | yes | yes | |
 //! | [`interval`](Source::interval), [`end`](Source::end) | | | | yes | yes | |
 //! | [`user_agent`](Source::user_agent) | yes | | | yes | yes | |
 //! | [`stall_timeout`](Source::stall_timeout) | yes | | | | | |
@@ -228,10 +228,24 @@ impl Source {
     }
 
     /// Where to start without a saved position (default: now): polling sources ask for
-    /// changes from then on, EventStreams sends it as `since`.
+    /// changes from then on, EventStreams sends it as `since`, rooms catch up from their
+    /// archive (or history) since a time ([`Start::At`]; without backfill).
     pub fn start(mut self, start: Start) -> Self {
         self.start = start;
         self
+    }
+
+    /// Whether [`start`](Self::start) at a time reaches back for changes already made
+    /// (EventStreams within its retention, rooms within their archive's, polling sources).
+    pub fn can_start_at_a_time(&self) -> bool {
+        match &self.name {
+            SourceName::EventStreams(_)
+            | SourceName::MediaWiki(_)
+            | SourceName::DokuWiki(_)
+            | SourceName::JspWiki(_) => true,
+            SourceName::Room(_) => self.backfill.is_none(),
+            SourceName::PubSub { .. } | SourceName::WikiPing(_) => false,
+        }
     }
 
     /// Polling sources (MediaWiki, WikiRPC): the newest change wanted (inclusive); the

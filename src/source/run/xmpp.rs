@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use recentchanges_http::backfill::{BackfillConfig, BackfillPosition, Backfilled, Merged};
-use recentchanges_http::Api;
+use recentchanges_http::{Api, Start};
 use recentchanges_xmpp::pubsub::{NodeChange, NodeStream, PubSubPosition, Subscriber};
 use recentchanges_xmpp::{
     ChangeStream, Client, ClientBuilder, Connection, ResumePosition, RoomChange,
@@ -31,9 +31,16 @@ pub(super) fn rooms(
     }
     match &source.backfill {
         None => {
+            let mut resume = from_value::<ResumePosition>(position)?;
+            if let (true, Start::At(t)) = (resume.rooms.is_empty(), source.start) {
+                // No saved position: every room catches up from that time.
+                for room in std::iter::once(&room).chain(&source.rooms) {
+                    resume.record(room, None, Some(t));
+                }
+            }
             let stream = client
                 .filter(source.filter.clone())
-                .resume(from_value::<ResumePosition>(position)?)
+                .resume(resume)
                 .try_connect()
                 .map_err(config)?;
             Ok(tokio::spawn(follow_rooms(stream, feed)))
