@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::http::{self, retry_after, Attempt, RetryPolicy};
+use crate::options::{http_option_setters, HttpOptions};
 
 /// How many titles one `prop=revisions` request asks for (the API's limit for content
 /// without `apihighlimits`).
@@ -75,46 +76,22 @@ impl std::fmt::Debug for Inner {
 #[must_use]
 pub struct ApiBuilder {
     url: String,
-    user_agent: String,
     maxlag: Option<u32>,
-    retry: RetryPolicy,
-    timeout: Duration,
-    max_body: usize,
-    allow_plaintext_credentials: bool,
+    http: HttpOptions,
 }
 
 impl std::fmt::Debug for ApiBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiBuilder")
             .field("url", &http::redact_str(&self.url))
-            .field("user_agent", &self.user_agent)
             .field("maxlag", &self.maxlag)
-            .field("retry", &self.retry)
-            .field("timeout", &self.timeout)
-            .field("max_body", &self.max_body)
-            .field(
-                "allow_plaintext_credentials",
-                &self.allow_plaintext_credentials,
-            )
+            .field("http", &self.http)
             .finish()
     }
 }
 
 impl ApiBuilder {
-    /// Lets [`Api::login`] (and a user name and password inside the URL) send credentials
-    /// over plain `http://` to a host that is not loopback. Off by default: they would
-    /// cross the network readable by anyone on the way; loopback (`127.0.0.1`, `::1`,
-    /// `localhost`) is always allowed.
-    pub fn allow_plaintext_credentials(mut self, allow: bool) -> Self {
-        self.allow_plaintext_credentials = allow;
-        self
-    }
-
-    /// The `User-Agent` header. Wikimedia asks for a name and a way to contact you.
-    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
-        self.user_agent = ua.into();
-        self
-    }
+    http_option_setters!();
 
     /// The `maxlag` parameter sent with every request (`None`: not sent). With it, a
     /// replicated wiki under load answers "try again later" instead of serving you.
@@ -123,51 +100,20 @@ impl ApiBuilder {
         self
     }
 
-    /// How failed requests are retried.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Time limit of one request.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The largest answer body read, in bytes (default
-    /// [`DEFAULT_MAX_BODY`](crate::DEFAULT_MAX_BODY), 64 MiB): a larger answer is
-    /// [`Error::TooLarge`].
-    pub fn max_body(mut self, bytes: usize) -> Self {
-        self.max_body = bytes;
-        self
-    }
-
-    /// Builds the client.
+    /// Builds the client. [`Api::login`] sends a password: over plain `http://` to a host
+    /// that is not loopback only with
+    /// [`allow_plaintext_credentials`](Self::allow_plaintext_credentials).
     pub fn build(self) -> Result<Api, Error> {
-        let (url, http) = http::client(
-            "API URL",
-            &self.url,
-            &self.user_agent,
-            Some(self.timeout),
-            true,
-        )?;
-        let has_userinfo = !url.username().is_empty() || url.password().is_some();
-        if has_userinfo && http::plaintext_to_remote(&url) && !self.allow_plaintext_credentials {
-            return Err(http::plaintext_refused(
-                "the user name and password of the URL",
-                &url,
-            ));
-        }
+        let (url, client) = self.http.client("API URL", &self.url, true, None)?;
         Ok(Api {
             inner: Arc::new(Inner {
-                http,
+                http: client,
                 shown: http::without_userinfo(&url).to_string(),
-                allow_plaintext_credentials: self.allow_plaintext_credentials,
+                allow_plaintext_credentials: self.http.allow_plaintext_credentials,
                 url,
                 maxlag: self.maxlag,
-                retry: self.retry,
-                max_body: self.max_body,
+                retry: self.http.retry,
+                max_body: self.http.max_body,
             }),
         })
     }
@@ -206,12 +152,8 @@ impl Api {
     pub fn builder(api_url: &str) -> ApiBuilder {
         ApiBuilder {
             url: api_url.to_owned(),
-            user_agent: http::USER_AGENT.to_owned(),
             maxlag: Some(5),
-            retry: RetryPolicy::default(),
-            timeout: http::TIMEOUT,
-            max_body: http::DEFAULT_MAX_BODY,
-            allow_plaintext_credentials: false,
+            http: HttpOptions::default(),
         }
     }
 

@@ -50,6 +50,7 @@ mod fsutil;
 mod http;
 pub mod mirror;
 mod names;
+mod options;
 mod poller;
 mod polling;
 mod rc_list;

@@ -1,7 +1,6 @@
 //! The WikiRPC client: one wiki's XML-RPC endpoint in one of two dialects.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -13,6 +12,7 @@ use super::error::RpcError;
 use super::xmlrpc::{self, Response, Value};
 use crate::error::Error;
 use crate::http::{self, RetryPolicy};
+use crate::options::{http_option_setters, HttpOptions};
 
 /// Which wiki engine's flavour of the WikiRPC interface an endpoint speaks.
 ///
@@ -195,11 +195,7 @@ pub struct ClientBuilder {
     url: String,
     dialect: Dialect,
     credentials: Option<Credentials>,
-    user_agent: String,
-    retry: RetryPolicy,
-    timeout: Duration,
-    max_body: usize,
-    allow_plaintext_credentials: bool,
+    http: HttpOptions,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -208,28 +204,13 @@ impl std::fmt::Debug for ClientBuilder {
             .field("url", &http::redact_str(&self.url))
             .field("dialect", &self.dialect)
             .field("credentials", &self.credentials)
-            .field("user_agent", &self.user_agent)
-            .field("retry", &self.retry)
-            .field("timeout", &self.timeout)
-            .field("max_body", &self.max_body)
-            .field(
-                "allow_plaintext_credentials",
-                &self.allow_plaintext_credentials,
-            )
+            .field("http", &self.http)
             .finish()
     }
 }
 
 impl ClientBuilder {
-    /// Lets the [credentials](Self::credentials) (or a user name and password inside the
-    /// URL) be sent over plain `http://` to a host that is not loopback. Off by default:
-    /// basic auth would cross the network readable by anyone on the way, so
-    /// [`build`](Self::build) refuses it; loopback (`127.0.0.1`, `::1`, `localhost`) is
-    /// always allowed.
-    pub fn allow_plaintext_credentials(mut self, allow: bool) -> Self {
-        self.allow_plaintext_credentials = allow;
-        self
-    }
+    http_option_setters!();
 
     /// HTTP basic-auth credentials sent with every request.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
@@ -237,57 +218,25 @@ impl ClientBuilder {
         self
     }
 
-    /// The `User-Agent` header.
-    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
-        self.user_agent = ua.into();
-        self
-    }
-
-    /// How failed requests are retried.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Time limit of one request.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The largest answer body read, in bytes (default
-    /// [`DEFAULT_MAX_BODY`](crate::DEFAULT_MAX_BODY), 64 MiB): a larger answer is
-    /// [`Error::TooLarge`](crate::Error::TooLarge).
-    pub fn max_body(mut self, bytes: usize) -> Self {
-        self.max_body = bytes;
-        self
-    }
-
-    /// Builds the client.
+    /// Builds the client. Credentials over plain `http://` to a host that is not loopback
+    /// only with [`allow_plaintext_credentials`](Self::allow_plaintext_credentials).
     pub fn build(self) -> Result<Client, RpcError> {
-        let (url, http) = http::client(
-            "XML-RPC URL",
-            &self.url,
-            &self.user_agent,
-            Some(self.timeout),
-            false,
-        )?;
-        let has_userinfo = !url.username().is_empty() || url.password().is_some();
-        if (self.credentials.is_some() || has_userinfo)
-            && http::plaintext_to_remote(&url)
-            && !self.allow_plaintext_credentials
-        {
-            return Err(http::plaintext_refused("the basic-auth credentials", &url).into());
-        }
+        let basic_auth = self
+            .credentials
+            .as_ref()
+            .map(|_| "the basic-auth credentials");
+        let (url, client) = self
+            .http
+            .client("XML-RPC URL", &self.url, false, basic_auth)?;
         Ok(Client {
             inner: Arc::new(Inner {
-                http,
+                http: client,
                 shown: http::without_userinfo(&url).to_string(),
                 url,
                 dialect: self.dialect,
                 credentials: self.credentials,
-                retry: self.retry,
-                max_body: self.max_body,
+                retry: self.http.retry,
+                max_body: self.http.max_body,
             }),
         })
     }
@@ -306,11 +255,7 @@ impl Client {
             url: url.to_owned(),
             dialect,
             credentials: None,
-            user_agent: http::USER_AGENT.to_owned(),
-            retry: RetryPolicy::default(),
-            timeout: http::TIMEOUT,
-            max_body: http::DEFAULT_MAX_BODY,
-            allow_plaintext_credentials: false,
+            http: HttpOptions::default(),
         }
     }
 
