@@ -16,12 +16,13 @@ use tokio_xmpp::xmlstream::StreamElementError;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::muc::user::Status as MucStatus;
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use super::config::{Config, History, RoomConfig};
 use super::dedup::Window;
 use super::resume::ResumePosition;
-use super::stanzas::{self, HistoryRequest, MucUser, Page};
+use super::stanzas::{self, HistoryRequest, MucUser, Page, RoomMessage};
 use super::RoomChange;
 use crate::error::{Fatal, RoomError, StreamError};
 use crate::session::connect::{self, send, Incoming, Response, Session};
@@ -274,7 +275,7 @@ impl Serve for Driver {
                 Incoming::Lost(reason) => return Ended::Lost(reason),
             };
             let result = match stanza {
-                Stanza::Message(m) => self.on_message(&mut stream, &mut rooms, &jid, m).await,
+                Stanza::Message(m) => self.on_message(&mut rooms, m).await,
                 Stanza::Presence(p) => self.on_presence(&mut stream, &mut rooms, p).await,
                 Stanza::Iq(iq) => self.on_iq(&mut stream, &mut rooms, &jid, iq).await,
             };
@@ -382,7 +383,7 @@ impl Driver {
                     tracing::debug!(room = %room.cfg.jid, ?payload, "archive baseline");
                     room.baseline = None;
                     let name = room.cfg.jid.to_string();
-                    if let (_, Some(newest)) = stanzas::mam_fin(payload.as_ref()) {
+                    if let (_, Some(newest)) = stanzas::mam_fin(payload) {
                         if self
                             .out
                             .received()
@@ -402,13 +403,13 @@ impl Driver {
                 }
                 match &room.phase {
                     Phase::Disco { id: d } if *d == id => {
-                        let archive = common::has_feature(payload.as_ref(), stanzas::ns::MAM);
+                        let archive = common::has_feature(payload.as_ref(), xmpp_parsers::ns::MAM);
                         self.join(stream, room, archive)
                             .await
                             .map_err(Ended::Lost)?;
                     }
                     Phase::CatchingUp { query, .. } if *query == id => {
-                        let (complete, last) = stanzas::mam_fin(payload.as_ref());
+                        let (complete, last) = stanzas::mam_fin(payload);
                         match (complete, last) {
                             (false, Some(last)) => {
                                 let query = self.ids.next("mam");
@@ -476,7 +477,7 @@ impl Driver {
             return Ok(());
         };
         let muc = MucUser::of(&p.payloads);
-        let is_self = muc.has(110)
+        let is_self = muc.has(MucStatus::SelfPresence)
             || from.resource().map(|r| r.as_str()) == Some(room.occupant.resource().as_str());
         match p.type_ {
             PresenceType::Error if matches!(room.phase, Phase::Joining { .. }) => {
@@ -569,13 +570,13 @@ impl Driver {
                         .room_failed(room, RoomError::Destroyed { reason })
                         .await;
                 }
-                if muc.has(301) {
+                if muc.has(MucStatus::Banned) {
                     return self.room_failed(room, RoomError::Banned).await;
                 }
-                if muc.has(303) {
+                if muc.has(MucStatus::NewNick) {
                     return Ok(()); // our nick changed
                 }
-                let reason = if muc.has(307) {
+                let reason = if muc.has(MucStatus::Kicked) {
                     "kicked"
                 } else {
                     "removed from the room"
@@ -720,24 +721,15 @@ impl Driver {
             _ => Vec::new(),
         };
         for m in held {
-            let payloads = m.payloads.clone();
-            let body = m.bodies.values().next().cloned();
-            self.accept(&room.cfg.jid, &payloads, &payloads, body, false, None)
-                .await?;
+            let read = RoomMessage::live(m, &room.cfg.jid);
+            self.accept(&room.cfg.jid, read, false).await?;
         }
         self.status.send_modify(|s| s.recovered += room.recovered);
         self.joined(room);
         Ok(())
     }
 
-    async fn on_message(
-        &mut self,
-        stream: &mut connect::Stream,
-        rooms: &mut [Room],
-        me: &FullJid,
-        m: Message,
-    ) -> Result<(), Ended> {
-        let _ = stream;
+    async fn on_message(&mut self, rooms: &mut [Room], mut m: Message) -> Result<(), Ended> {
         let Some(from) = m.from.clone() else {
             return Ok(());
         };
@@ -748,19 +740,8 @@ impl Driver {
         // A page of the room archive: from the room itself (an occupant's address has a
         // resource), for the query id only the room was told.
         if let (Phase::CatchingUp { queryid, .. }, None) = (&room.phase, from.resource()) {
-            if let Some(archived) = stanzas::mam_result(&m.payloads, queryid) {
-                let children: Vec<Element> = archived.message.children().cloned().collect();
-                let body = archived
-                    .message
-                    .children()
-                    .find(|c| c.name() == "body")
-                    .map(|b| b.text());
-                let id = archived.id.clone();
-                let delay = archived.delay;
-                if self
-                    .accept(&room.cfg.jid, &children, &[], body, true, Some((id, delay)))
-                    .await?
-                {
+            if let Some(archived) = stanzas::mam_result(&mut m, queryid) {
+                if self.accept(&room.cfg.jid, archived, true).await? {
                     room.recovered += 1;
                 }
                 return Ok(());
@@ -769,55 +750,48 @@ impl Driver {
         if m.type_ != MessageType::Groupchat || from.resource().is_none() {
             return Ok(()); // room notices, errors, private messages
         }
-        let body = m.bodies.values().next().cloned();
-        if body.is_none() && stanzas::change_payload(&m.payloads).is_none() {
+        if m.bodies.is_empty() && !stanzas::has_change(&m) {
             return Ok(()); // subject changes and chat states
         }
-        let _ = me;
         if let Phase::CatchingUp { held, .. } = &mut room.phase {
             held.push(m);
             return Ok(());
         }
-        let replayed = stanzas::delay(&m.payloads).is_some();
+        let replayed = stanzas::is_delayed(&m);
         let jid = room.cfg.jid.clone();
-        if self
-            .accept(&jid, &m.payloads, &m.payloads, body, replayed, None)
-            .await?
-            && replayed
-        {
+        let read = RoomMessage::live(m, &jid);
+        if self.accept(&jid, read, replayed).await? && replayed {
             room.recovered += 1;
             self.status.send_modify(|s| s.recovered += 1);
         }
         Ok(())
     }
 
-    /// Turns one message into an item: parses its payload, drops duplicates, filters,
-    /// delivers. `archived` carries the archive id and delay of a replayed message.
-    /// Returns whether a change was delivered.
+    /// Turns one message, read once, into an item: parses its payload, drops
+    /// duplicates, filters, delivers. Returns whether a change was delivered.
     async fn accept(
         &mut self,
         room: &BareJid,
-        children: &[Element],
-        meta: &[Element],
-        body: Option<String>,
+        message: RoomMessage,
         replayed: bool,
-        archived: Option<(String, Option<DateTime<Utc>>)>,
     ) -> Result<bool, Ended> {
-        let (stanza_id, sent_at) = match archived {
-            Some((id, delay)) => (Some(id), delay),
-            None => (stanzas::stanza_id(meta, room), stanzas::delay(meta)),
-        };
+        let RoomMessage {
+            stanza_id,
+            sent_at,
+            payload,
+            body,
+        } = message;
         let mark = Mark {
             room: room.to_string(),
             stanza_id: stanza_id.clone(),
             time: sent_at.or_else(|| Some(self.server_now())),
         };
-        let item = match stanzas::change_payload(children) {
+        let item = match payload {
             None => Err(StreamError::NoPayload {
                 room: room.clone(),
                 body: body.as_deref().map(stanzas::body_snippet),
             }),
-            Some(payload) => match recentchanges_core::from_element(payload) {
+            Some(payload) => match recentchanges_core::from_element(&payload) {
                 Err(error) => Err(StreamError::BadPayload {
                     room: room.clone(),
                     stanza_id: stanza_id.clone(),

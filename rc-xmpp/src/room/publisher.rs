@@ -17,6 +17,7 @@ use tokio_xmpp::jid::{BareJid, FullJid, ResourcePart};
 use tokio_xmpp::xmlstream::StreamElementError;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::message::{Id, MessageType};
+use xmpp_parsers::muc::user::Status as MucStatus;
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use super::config::RoomConfig;
@@ -105,9 +106,11 @@ impl Publisher {
     pub async fn publish(&mut self, room: &BareJid, rc: &RecentChange) -> Result<(), PublishError> {
         // Inside the stanza the element lives in the client namespace, like any
         // unqualified child of a message.
-        let xml =
-            rc.to_rc_xml()
-                .replacen("<rc", &format!(r#"<rc xmlns="{}""#, stanzas::ns::CLIENT), 1);
+        let xml = rc.to_rc_xml().replacen(
+            "<rc",
+            &format!(r#"<rc xmlns="{}""#, xmpp_parsers::ns::DEFAULT_NS),
+            1,
+        );
         let payload: Element = xml
             .parse()
             .map_err(|e| PublishError(format!("cannot build the <rc> payload: {e}")))?;
@@ -184,7 +187,7 @@ impl Worker {
         let nick = from.resource().map(|r| r.as_str());
         for (room, occupant, joined) in occupants.iter_mut() {
             if from.to_bare() != *room
-                || !(muc.has(110) || nick == Some(occupant.resource().as_str()))
+                || !(muc.has(MucStatus::SelfPresence) || nick == Some(occupant.resource().as_str()))
             {
                 continue;
             }

@@ -256,21 +256,7 @@ async fn bind(stream: &mut Stream, resource: &str) -> Result<FullJid, ConnectErr
             match iq {
                 Iq::Result {
                     id: rid, payload, ..
-                } if rid == id => {
-                    let jid = payload
-                        .as_ref()
-                        .and_then(|b: &Element| b.children().find(|c| c.name() == "jid"))
-                        .map(|j| j.text())
-                        .ok_or_else(|| {
-                            ConnectError::Retry("resource binding returned no JID".into())
-                        })?;
-                    let jid: Jid = jid
-                        .parse()
-                        .map_err(|e| ConnectError::Retry(format!("bound JID {jid:?}: {e}")))?;
-                    return jid.try_into_full().map_err(|j| {
-                        ConnectError::Retry(format!("bound JID {j} has no resource"))
-                    });
-                }
+                } if rid == id => return stanzas::bound(payload).map_err(ConnectError::Retry),
                 Iq::Error { id: rid, error, .. } if rid == id => {
                     return Err(ConnectError::Retry(format!(
                         "resource binding refused: {:?}",
@@ -423,7 +409,7 @@ pub(crate) async fn answer_requests(
     let reply = match iq {
         Iq::Get {
             from, id, payload, ..
-        } if payload.is("ping", stanzas::ns::PING) => stanzas::pong(from, &id),
+        } if stanzas::is_ping(&payload) => stanzas::pong(from, &id),
         Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => stanzas::unsupported(from, &id),
         Iq::Result {
             id, from, payload, ..
