@@ -270,7 +270,9 @@ impl Driver {
             |node: &Node| iq.is_from(&tokio_xmpp::jid::Jid::from(node.target.service.clone()), me);
         let ours: Vec<bool> = nodes.iter().map(from_service).collect();
         match iq {
-            Response::Result { id, payload, .. } => {
+            Response::Result {
+                id, mut payload, ..
+            } => {
                 for (node, _) in nodes.iter_mut().zip(ours).filter(|(_, ours)| *ours) {
                     match &node.phase {
                         Phase::Subscribing { id: s } if *s == id => {
@@ -288,7 +290,7 @@ impl Driver {
                             self.fetch(stream, node, asked, baseline).await?;
                         }
                         Phase::Fetching { id: f, .. } if *f == id => {
-                            let items = ps::retrieved(payload.as_ref());
+                            let items = ps::retrieved(payload.take());
                             self.on_items(stream, node, items).await?;
                         }
                         _ => {}
