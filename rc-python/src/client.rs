@@ -397,7 +397,7 @@ impl PyClient {
         let rt = new_runtime(py, "rcclient-client")?;
         let stream = {
             let _guard = rt.enter();
-            b.try_connect().map_err(cfg)?
+            b.connect().map_err(cfg)?
         };
         let status = stream.status();
         Ok(PyClient {

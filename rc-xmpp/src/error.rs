@@ -32,6 +32,9 @@ pub enum ConfigError {
         /// What was given.
         addr: String,
     },
+    /// Not called within a tokio runtime: the client's task has nowhere to run.
+    #[error("no tokio runtime: start the client from within one (e.g. in #[tokio::main])")]
+    NoRuntime,
     /// The resume file exists but cannot be read.
     #[error("cannot read the resume position from {path}: {reason}")]
     ResumeFile {

@@ -64,7 +64,7 @@ impl NodePublisherBuilder {
             posts,
             status,
             ids: Ids::default(),
-        });
+        })?;
         Ok(NodePublisher { outbox })
     }
 }

@@ -82,7 +82,7 @@ impl PublisherBuilder {
             posts,
             status,
             ids: Ids::default(),
-        });
+        })?;
         Ok(Publisher { outbox })
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::error::Fatal;
+use crate::error::{ConfigError, Fatal};
 use crate::session::connect::{Next, Session, Sessions};
 use crate::session::options::Transport;
 use crate::status::{Connection, Status};
@@ -84,19 +84,20 @@ pub(crate) struct Handle {
 
 impl Handle {
     /// Starts `task` in the background ([`run`]): its sessions are opened with
-    /// `transport`, the connection's state goes to `status`. Must be called within a tokio
-    /// runtime.
+    /// `transport`, the connection's state goes to `status`. Outside a tokio runtime,
+    /// [`ConfigError::NoRuntime`].
     pub fn spawn(
         transport: Transport,
         status: watch::Sender<Status>,
         task: impl Serve + Send + 'static,
-    ) -> Handle {
+    ) -> Result<Handle, ConfigError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
         let (stop, shutdown) = oneshot::channel();
-        let task = tokio::spawn(run(transport, status, task, shutdown));
-        Handle {
+        let task = runtime.spawn(run(transport, status, task, shutdown));
+        Ok(Handle {
             stop: Some(stop),
             task: Some(task),
-        }
+        })
     }
 
     /// Tells the task to stop, and waits until it has said goodbye (5 s at the most).

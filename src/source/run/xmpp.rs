@@ -33,7 +33,7 @@ pub(super) fn rooms(
         None => {
             let stream = client
                 .resume(from_value::<ResumePosition>(position)?)
-                .try_connect()
+                .connect()
                 .map_err(config)?;
             Ok(tokio::spawn(follow_rooms(stream, feed)))
         }
@@ -79,7 +79,7 @@ pub(super) fn pubsub(
         .tls(source.tls.clone())
         .filter(source.filter.clone())
         .resume(from_value::<PubSubPosition>(position)?)
-        .try_connect()
+        .connect()
         .map_err(config)?;
     Ok(tokio::spawn(follow_pubsub(
         stream,
