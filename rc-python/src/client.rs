@@ -138,7 +138,7 @@ fn status_to_py<'py>(py: Python<'py>, s: &Status) -> PyResult<Bound<'py, PyDict>
         }
         Connection::Disconnected { reason } => {
             d.set_item("connection", "disconnected")?;
-            d.set_item("reason", reason)?;
+            d.set_item("reason", reason.to_string())?;
         }
         Connection::Reconnecting { attempt, delay } => {
             d.set_item("connection", "reconnecting")?;

@@ -41,7 +41,7 @@ mod status;
 
 pub use tokio_xmpp::jid::BareJid;
 
-pub use error::{ConfigError, Fatal, PublishError, RoomError, StreamError};
+pub use error::{ConfigError, Disconnect, Fatal, PublishError, RoomError, StreamError};
 pub use room::config::{History, RoomConfig};
 pub use room::publisher::{Publisher, PublisherBuilder};
 pub use room::resume::{ResumePosition, RoomPosition};

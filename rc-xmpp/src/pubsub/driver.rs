@@ -19,7 +19,7 @@ use super::error::{NodeError, NodeStreamError};
 use super::position::PubSubPosition;
 use super::stanzas::{self as ps, Event, NodeItem};
 use super::{NodeChange, NodeTarget, SubConfig};
-use crate::error::Fatal;
+use crate::error::{Disconnect, Fatal};
 use crate::session::connect::{self, send, Incoming, Response, Session};
 use crate::session::feed::Feeder;
 use crate::session::position::Position;
@@ -223,7 +223,7 @@ impl Driver {
         stream: &mut connect::Stream,
         jid: &FullJid,
         node: &mut Node,
-    ) -> Result<(), String> {
+    ) -> Result<(), Disconnect> {
         let id = self.ids.next("sub");
         node.phase = Phase::Subscribing { id: id.clone() };
         node.held.clear();

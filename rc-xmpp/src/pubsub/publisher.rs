@@ -19,7 +19,7 @@ use xmpp_parsers::iq::Iq;
 use super::atom::AtomEntry;
 use super::node_uri;
 use super::stanzas as ps;
-use crate::error::{ConfigError, PublishError};
+use crate::error::{ConfigError, Disconnect, PublishError};
 use crate::session::account::Account;
 use crate::session::connect::{self, send, Incoming, Response, Session};
 use crate::session::options::{self, Transport};
@@ -278,7 +278,7 @@ impl Worker {
         creating: &mut HashMap<String, String>,
         me: &FullJid,
         iq: Iq,
-    ) -> Result<(), String> {
+    ) -> Result<(), Disconnect> {
         let Some(iq) = connect::answer_requests(stream, iq).await? else {
             return Ok(());
         };

@@ -24,7 +24,7 @@ use super::dedup::Window;
 use super::resume::ResumePosition;
 use super::stanzas::{self, HistoryRequest, MucUser, Page, RoomMessage};
 use super::RoomChange;
-use crate::error::{Fatal, RoomError, StreamError};
+use crate::error::{Disconnect, Fatal, RoomError, StreamError};
 use crate::session::connect::{self, send, Incoming, Response, Session};
 use crate::session::feed::Feeder;
 use crate::session::position::Position;
@@ -315,7 +315,7 @@ impl Driver {
         stream: &mut connect::Stream,
         room: &mut Room,
         archive: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), Disconnect> {
         let position = self.out.received().room(room.cfg.jid.as_str()).cloned();
         let history = match (&position, archive) {
             // The archive replays what was missed, by id or by time.

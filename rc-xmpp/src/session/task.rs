@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::error::{ConfigError, Fatal};
+use crate::error::{ConfigError, Disconnect, Fatal};
 use crate::session::connect::{Next, Session, Sessions};
 use crate::session::options::Transport;
 use crate::status::{Connection, Status};
@@ -20,7 +20,7 @@ pub(crate) enum Ended {
     /// The consumer is gone (its stream or publisher was dropped): nobody is left to tell.
     ConsumerGone,
     /// The connection was lost, for this reason: the next session follows.
-    Lost(String),
+    Lost(Disconnect),
 }
 
 /// A task's own work, session by session: the room client, the PubSub subscriber and the

@@ -143,7 +143,7 @@ fn watch_xmpp(
                 },
                 Connection::Connecting if s.connections == 0 => State::Starting,
                 Connection::Disconnected { reason } => State::Retrying {
-                    reason: reason.clone(),
+                    reason: reason.to_string(),
                 },
                 Connection::Closed => State::Failed {
                     reason: "closed".into(),
