@@ -4,10 +4,8 @@
 
 use std::io;
 use std::path::Path;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use minidom::Element;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
@@ -25,11 +23,11 @@ use super::resume::ResumePosition;
 use super::stanzas::{self, HistoryRequest, MucUser, Page, RoomMessage};
 use super::RoomChange;
 use crate::error::{Disconnect, Fatal, RoomError, StreamError};
-use crate::session::connect::{self, send, Incoming, Response, Session};
+use crate::session::connect::{self, send, Response, Session};
 use crate::session::feed::Feeder;
 use crate::session::position::Position;
 use crate::session::stanzas::{self as common, Ids};
-use crate::session::task::{Ended, Serve};
+use crate::session::task::{serve_session, Ended, InSession, Serve};
 use crate::status::{RoomState, Status};
 
 /// What a room client's stream yields.
@@ -182,18 +180,32 @@ impl Serve for Driver {
 
     /// Runs one session until it ends.
     async fn serve(&mut self, session: Session, shutdown: &mut oneshot::Receiver<()>) -> Ended {
-        let Session { mut stream, jid } = session;
+        serve_session(self, session, shutdown).await
+    }
+}
+
+/// The rooms in one session, and when they are next self-pinged.
+pub(crate) struct Rooms {
+    rooms: Vec<Room>,
+    next_self_ping: Instant,
+}
+
+impl InSession for Driver {
+    type State = Rooms;
+
+    /// Asks the server its time, and each room what it supports (the join follows).
+    async fn start(&mut self, stream: &mut connect::Stream, jid: &FullJid) -> Result<Rooms, Ended> {
         let mut rooms: Vec<Room> = Vec::with_capacity(self.cfg.rooms.len());
         let id = self.ids.next("time");
         self.time_query = Some(id.clone());
         let server = Jid::from(BareJid::from_parts(None, jid.domain()));
         let query = Iq::from_get(id, xmpp_parsers::time::TimeQuery).with_to(server);
-        if let Err(e) = send(&mut stream, Stanza::Iq(query)).await {
-            return Ended::Lost(e);
-        }
+        send(stream, Stanza::Iq(query)).await.map_err(Ended::Lost)?;
         for cfg in self.cfg.rooms.clone() {
             let occupant = occupant(&cfg.jid, &cfg.nick);
             let id = self.ids.next("disco");
+            self.set_room(&cfg.jid, RoomState::Joining);
+            let disco = common::disco_info(&cfg.jid, &id);
             rooms.push(Room {
                 cfg,
                 archive: false,
@@ -202,87 +214,93 @@ impl Serve for Driver {
                 nicks_tried: 1,
                 join_retries: 0,
                 occupant,
-                phase: Phase::Disco { id: id.clone() },
+                phase: Phase::Disco { id },
                 recovered: 0,
             });
-            let room = rooms.last().expect("just pushed");
-            self.set_room(&room.cfg.jid, RoomState::Joining);
-            if let Err(e) = send(
-                &mut stream,
-                Stanza::Iq(common::disco_info(&room.cfg.jid, &id)),
-            )
-            .await
+            send(stream, Stanza::Iq(disco)).await.map_err(Ended::Lost)?;
+        }
+        Ok(Rooms {
+            rooms,
+            next_self_ping: Instant::now() + self.cfg.self_ping_interval,
+        })
+    }
+
+    /// Rejoins what is due, and self-pings the joined rooms when it is time.
+    async fn tick(
+        &mut self,
+        state: &mut Rooms,
+        stream: &mut connect::Stream,
+        _jid: &FullJid,
+        now: Instant,
+    ) -> Result<(), Ended> {
+        for room in state.rooms.iter_mut() {
+            if matches!(room.phase, Phase::RejoinAt(at) if at <= now) {
+                // Without an archive known, ask again: the room (or the service) may
+                // not have answered before.
+                if room.archive {
+                    self.join(stream, room, true).await
+                } else {
+                    let id = self.ids.next("disco");
+                    let disco = common::disco_info(&room.cfg.jid, &id);
+                    room.phase = Phase::Disco { id };
+                    send(stream, Stanza::Iq(disco)).await
+                }
+                .map_err(Ended::Lost)?;
+            }
+        }
+        if now >= state.next_self_ping {
+            state.next_self_ping = now + self.cfg.self_ping_interval;
+            for room in state
+                .rooms
+                .iter_mut()
+                .filter(|r| matches!(r.phase, Phase::Joined))
             {
-                return Ended::Lost(e);
+                let id = self.ids.next("selfping");
+                let ping = common::ping(Some(Jid::from(room.occupant.clone())), &id);
+                room.self_ping = Some(id);
+                send(stream, Stanza::Iq(ping)).await.map_err(Ended::Lost)?;
             }
         }
-        let mut ticker = tokio::time::interval(Duration::from_millis(250));
-        let mut next_self_ping = Instant::now() + self.cfg.self_ping_interval;
-        loop {
-            let element = tokio::select! {
-                el = stream.next() => el,
-                _ = ticker.tick() => {
-                    if self.out.is_closed() {
-                        return Ended::ConsumerGone;
-                    }
-                    let now = Instant::now();
-                    for room in rooms.iter_mut() {
-                        if matches!(room.phase, Phase::RejoinAt(at) if at <= now) {
-                            // Without an archive known, ask again: the room (or the
-                            // service) may not have answered before.
-                            let sent = if room.archive {
-                                self.join(&mut stream, room, true).await
-                            } else {
-                                let id = self.ids.next("disco");
-                                room.phase = Phase::Disco { id: id.clone() };
-                                send(&mut stream, Stanza::Iq(common::disco_info(&room.cfg.jid, &id))).await
-                            };
-                            if let Err(e) = sent {
-                                return Ended::Lost(e);
-                            }
-                        }
-                    }
-                    if now >= next_self_ping {
-                        next_self_ping = now + self.cfg.self_ping_interval;
-                        for room in rooms.iter_mut().filter(|r| matches!(r.phase, Phase::Joined)) {
-                            let id = self.ids.next("selfping");
-                            room.self_ping = Some(id.clone());
-                            let ping = common::ping(Some(Jid::from(room.occupant.clone())), &id);
-                            if let Err(e) = send(&mut stream, Stanza::Iq(ping)).await {
-                                return Ended::Lost(e);
-                            }
-                        }
-                    }
-                    continue;
-                }
-                _ = &mut *shutdown => {
-                    for room in &rooms {
-                        let _ = send(&mut stream, Stanza::Presence(stanzas::leave(&room.occupant))).await;
-                    }
-                    connect::close(&mut stream).await;
-                    return Ended::Shutdown;
-                }
-            };
-            let stanza = match connect::incoming(&mut stream, element, &mut self.ids).await {
-                Incoming::Stanza(s) => s,
-                Incoming::Invalid { from, error } => {
-                    if let Err(end) = self.on_invalid(&rooms, from, error).await {
-                        return end;
-                    }
-                    continue;
-                }
-                Incoming::Skip => continue,
-                Incoming::Lost(reason) => return Ended::Lost(reason),
-            };
-            let result = match stanza {
-                Stanza::Message(m) => self.on_message(&mut rooms, m).await,
-                Stanza::Presence(p) => self.on_presence(&mut stream, &mut rooms, p).await,
-                Stanza::Iq(iq) => self.on_iq(&mut stream, &mut rooms, &jid, iq).await,
-            };
-            if let Err(end) = result {
-                return end;
-            }
+        Ok(())
+    }
+
+    async fn stanza(
+        &mut self,
+        state: &mut Rooms,
+        stream: &mut connect::Stream,
+        jid: &FullJid,
+        stanza: Stanza,
+    ) -> Result<(), Ended> {
+        let rooms = &mut state.rooms;
+        match stanza {
+            Stanza::Message(m) => self.on_message(rooms, m).await,
+            Stanza::Presence(p) => self.on_presence(stream, rooms, p).await,
+            Stanza::Iq(iq) => self.on_iq(stream, rooms, jid, iq).await,
         }
+    }
+
+    async fn invalid(
+        &mut self,
+        state: &Rooms,
+        from: Option<BareJid>,
+        error: StreamElementError,
+    ) -> Result<(), Ended> {
+        self.on_invalid(&state.rooms, from, error).await
+    }
+
+    /// Leaves every room.
+    async fn goodbye(&mut self, state: &Rooms, stream: &mut connect::Stream, _jid: &FullJid) {
+        for room in &state.rooms {
+            let _ = send(stream, Stanza::Presence(stanzas::leave(&room.occupant))).await;
+        }
+    }
+
+    fn consumer_gone(&self) -> bool {
+        self.out.is_closed()
+    }
+
+    fn ids(&mut self) -> &mut Ids {
+        &mut self.ids
     }
 }
 

@@ -1,15 +1,25 @@
 //! The background task behind every stream and publisher: one session after another
 //! ([`Sessions`]) around the task's own work in each ([`Serve::serve`]), until the
 //! consumer closes it or it fails for good; and the [`Handle`] that stops it.
+//!
+//! Within one session, the room client and the PubSub subscriber share one loop
+//! ([`serve_session`]): read the server's stream, keep time, say goodbye when told to;
+//! what differs between them is their [`InSession`].
 
 use std::future::Future;
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_xmpp::jid::{BareJid, FullJid};
+use tokio_xmpp::xmlstream::StreamElementError;
+use tokio_xmpp::Stanza;
 
+use super::stanzas::Ids;
 use crate::error::{ConfigError, Disconnect, Fatal};
-use crate::session::connect::{Next, Session, Sessions};
+use crate::session::connect::{self, Incoming, Next, Session, Sessions, Stream};
 use crate::session::options::Transport;
 use crate::status::{Connection, Status};
 
@@ -38,6 +48,107 @@ pub(crate) trait Serve {
     fn failed(&mut self, fatal: Fatal) -> impl Future<Output = ()> + Send {
         let _ = fatal;
         async {}
+    }
+}
+
+/// How often a session's clock ticks ([`InSession::tick`]).
+const TICK: Duration = Duration::from_millis(250);
+
+/// What a stream's task does within one session, driven by [`serve_session`]: the room
+/// client joins rooms, the subscriber subscribes to nodes; the loop around them is the
+/// same. `Self::State` is what the task keeps for one session (its rooms, its nodes).
+pub(crate) trait InSession: Send {
+    /// What lives as long as one session.
+    type State: Send;
+
+    /// The session has begun: send the first requests.
+    fn start(
+        &mut self,
+        stream: &mut Stream,
+        jid: &FullJid,
+    ) -> impl Future<Output = Result<Self::State, Ended>> + Send;
+
+    /// The clock ticked: whatever is due (rejoins, retries, self-pings).
+    fn tick(
+        &mut self,
+        state: &mut Self::State,
+        stream: &mut Stream,
+        jid: &FullJid,
+        now: Instant,
+    ) -> impl Future<Output = Result<(), Ended>> + Send;
+
+    /// A stanza from the server.
+    fn stanza(
+        &mut self,
+        state: &mut Self::State,
+        stream: &mut Stream,
+        jid: &FullJid,
+        stanza: Stanza,
+    ) -> impl Future<Output = Result<(), Ended>> + Send;
+
+    /// A stanza the XMPP parser refused, with its sender when its header names one.
+    fn invalid(
+        &mut self,
+        state: &Self::State,
+        from: Option<BareJid>,
+        error: StreamElementError,
+    ) -> impl Future<Output = Result<(), Ended>> + Send;
+
+    /// The consumer closes the stream: leave politely (the stream footer follows).
+    fn goodbye(
+        &mut self,
+        state: &Self::State,
+        stream: &mut Stream,
+        jid: &FullJid,
+    ) -> impl Future<Output = ()> + Send;
+
+    /// Whether the consumer is gone.
+    fn consumer_gone(&self) -> bool;
+
+    /// The ids for this task's requests (the keepalive ping takes one).
+    fn ids(&mut self) -> &mut Ids;
+}
+
+/// One session of a stream's task, until it ends: the loop the room client and the
+/// PubSub subscriber share.
+pub(crate) async fn serve_session<T: InSession>(
+    task: &mut T,
+    session: Session,
+    shutdown: &mut oneshot::Receiver<()>,
+) -> Ended {
+    let Session { mut stream, jid } = session;
+    let mut state = match task.start(&mut stream, &jid).await {
+        Ok(state) => state,
+        Err(end) => return end,
+    };
+    let mut ticker = tokio::time::interval(TICK);
+    loop {
+        let element = tokio::select! {
+            el = stream.next() => el,
+            _ = ticker.tick() => {
+                if task.consumer_gone() {
+                    return Ended::ConsumerGone;
+                }
+                if let Err(end) = task.tick(&mut state, &mut stream, &jid, Instant::now()).await {
+                    return end;
+                }
+                continue;
+            }
+            _ = &mut *shutdown => {
+                task.goodbye(&state, &mut stream, &jid).await;
+                connect::close(&mut stream).await;
+                return Ended::Shutdown;
+            }
+        };
+        let result = match connect::incoming(&mut stream, element, task.ids()).await {
+            Incoming::Stanza(s) => task.stanza(&mut state, &mut stream, &jid, s).await,
+            Incoming::Invalid { from, error } => task.invalid(&state, from, error).await,
+            Incoming::Skip => Ok(()),
+            Incoming::Lost(reason) => return Ended::Lost(reason),
+        };
+        if let Err(end) = result {
+            return end;
+        }
     }
 }
 
