@@ -138,6 +138,7 @@ impl Serve for Driver {
 impl InSession for Driver {
     /// The nodes of one session.
     type State = Vec<Node>;
+    type Work = std::convert::Infallible;
 
     /// Subscribes to every node, and ends the previous session's subscriptions.
     async fn start(
@@ -204,7 +205,7 @@ impl InSession for Driver {
     /// anyone else: not ours, logged.
     async fn invalid(
         &mut self,
-        nodes: &Vec<Node>,
+        nodes: &mut Vec<Node>,
         from: Option<BareJid>,
         error: StreamElementError,
     ) -> Result<(), Ended> {

@@ -192,6 +192,7 @@ pub(crate) struct Rooms {
 
 impl InSession for Driver {
     type State = Rooms;
+    type Work = std::convert::Infallible;
 
     /// Asks the server its time, and each room what it supports (the join follows).
     async fn start(&mut self, stream: &mut connect::Stream, jid: &FullJid) -> Result<Rooms, Ended> {
@@ -281,7 +282,7 @@ impl InSession for Driver {
 
     async fn invalid(
         &mut self,
-        state: &Rooms,
+        state: &mut Rooms,
         from: Option<BareJid>,
         error: StreamElementError,
     ) -> Result<(), Ended> {

@@ -14,7 +14,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_xmpp::jid::{BareJid, FullJid};
-use tokio_xmpp::xmlstream::StreamElementError;
+use tokio_xmpp::xmlstream::{FallibleStreamElement, ReadError, StreamElementError};
 use tokio_xmpp::Stanza;
 
 use super::stanzas::Ids;
@@ -54,12 +54,17 @@ pub(crate) trait Serve {
 /// How often a session's clock ticks ([`InSession::tick`]).
 const TICK: Duration = Duration::from_millis(250);
 
-/// What a stream's task does within one session, driven by [`serve_session`]: the room
-/// client joins rooms, the subscriber subscribes to nodes; the loop around them is the
-/// same. `Self::State` is what the task keeps for one session (its rooms, its nodes).
+/// What a task does within one session, driven by [`serve_session`]: the room client
+/// joins rooms, the subscriber subscribes to nodes, the publishers post what the
+/// application hands them; the loop around them is the same. `Self::State` is what the
+/// task keeps for one session (its rooms, its nodes, what it sent).
 pub(crate) trait InSession: Send {
     /// What lives as long as one session.
     type State: Send;
+
+    /// Work the application hands the task besides the server's stanzas (a publisher's
+    /// posts); `Infallible` for the streams.
+    type Work: Send;
 
     /// The session has begun: send the first requests.
     fn start(
@@ -89,7 +94,7 @@ pub(crate) trait InSession: Send {
     /// A stanza the XMPP parser refused, with its sender when its header names one.
     fn invalid(
         &mut self,
-        state: &Self::State,
+        state: &mut Self::State,
         from: Option<BareJid>,
         error: StreamElementError,
     ) -> impl Future<Output = Result<(), Ended>> + Send;
@@ -102,15 +107,51 @@ pub(crate) trait InSession: Send {
         jid: &FullJid,
     ) -> impl Future<Output = ()> + Send;
 
-    /// Whether the consumer is gone.
+    /// Whether the consumer is gone (checked as the clock ticks).
     fn consumer_gone(&self) -> bool;
+
+    /// The next piece of work from the application, when there is room for it; `None`
+    /// when the application is gone. Never, by default.
+    fn next_work(&mut self) -> impl Future<Output = Option<Self::Work>> + Send {
+        std::future::pending()
+    }
+
+    /// Takes a piece of work from [`next_work`](Self::next_work).
+    fn work(
+        &mut self,
+        state: &mut Self::State,
+        work: Self::Work,
+    ) -> impl Future<Output = Result<(), Ended>> + Send {
+        let _ = (state, work);
+        async { Ok(()) }
+    }
+
+    /// Before each wait: sends what is ready to go (a publisher's outbox). Nothing, by
+    /// default.
+    fn flush(
+        &mut self,
+        state: &mut Self::State,
+        stream: &mut Stream,
+    ) -> impl Future<Output = Result<(), Ended>> + Send {
+        let _ = (state, stream);
+        async { Ok(()) }
+    }
 
     /// The ids for this task's requests (the keepalive ping takes one).
     fn ids(&mut self) -> &mut Ids;
 }
 
-/// One session of a stream's task, until it ends: the loop the room client and the
-/// PubSub subscriber share.
+/// What woke a session up. (Matched at once: boxing the read would cost an allocation
+/// per stanza.)
+#[allow(clippy::large_enum_variant)]
+enum Wake<W> {
+    Read(Option<Result<FallibleStreamElement, ReadError>>),
+    Tick,
+    Shutdown,
+    Work(Option<W>),
+}
+
+/// One session of a task, until it ends: the loop every client shares.
 pub(crate) async fn serve_session<T: InSession>(
     task: &mut T,
     session: Session,
@@ -123,28 +164,41 @@ pub(crate) async fn serve_session<T: InSession>(
     };
     let mut ticker = tokio::time::interval(TICK);
     loop {
-        let element = tokio::select! {
-            el = stream.next() => el,
-            _ = ticker.tick() => {
-                if task.consumer_gone() {
-                    return Ended::ConsumerGone;
+        if let Err(end) = task.flush(&mut state, &mut stream).await {
+            return end;
+        }
+        let wake = tokio::select! {
+            el = stream.next() => Wake::Read(el),
+            _ = ticker.tick() => Wake::Tick,
+            _ = &mut *shutdown => Wake::Shutdown,
+            work = task.next_work() => Wake::Work(work),
+        };
+        let result = match wake {
+            Wake::Read(element) => {
+                match connect::incoming(&mut stream, element, task.ids()).await {
+                    Incoming::Stanza(s) => task.stanza(&mut state, &mut stream, &jid, s).await,
+                    Incoming::Invalid { from, error } => {
+                        task.invalid(&mut state, from, error).await
+                    }
+                    Incoming::Skip => Ok(()),
+                    Incoming::Lost(reason) => Err(Ended::Lost(reason)),
                 }
-                if let Err(end) = task.tick(&mut state, &mut stream, &jid, Instant::now()).await {
-                    return end;
-                }
-                continue;
             }
-            _ = &mut *shutdown => {
+            Wake::Tick if task.consumer_gone() => Err(Ended::ConsumerGone),
+            Wake::Tick => {
+                task.tick(&mut state, &mut stream, &jid, Instant::now())
+                    .await
+            }
+            Wake::Shutdown => {
                 task.goodbye(&state, &mut stream, &jid).await;
                 connect::close(&mut stream).await;
-                return Ended::Shutdown;
+                Err(Ended::Shutdown)
             }
-        };
-        let result = match connect::incoming(&mut stream, element, task.ids()).await {
-            Incoming::Stanza(s) => task.stanza(&mut state, &mut stream, &jid, s).await,
-            Incoming::Invalid { from, error } => task.invalid(&state, from, error).await,
-            Incoming::Skip => Ok(()),
-            Incoming::Lost(reason) => return Ended::Lost(reason),
+            Wake::Work(Some(work)) => task.work(&mut state, work).await,
+            Wake::Work(None) => {
+                connect::close(&mut stream).await;
+                Err(Ended::ConsumerGone)
+            }
         };
         if let Err(end) = result {
             return end;
