@@ -123,7 +123,7 @@ fn is_change(e: &Element) -> bool {
     matches!(e.name(), "rc" | "recentchange")
 }
 
-/// One room message, read once: what [`accept`](super::driver) needs of it.
+/// One room message, read once: what the room driver turns into an item.
 #[derive(Debug, Default)]
 pub(crate) struct RoomMessage {
     /// The room's stanza id (XEP-0359; for an archived message, its archive id).
