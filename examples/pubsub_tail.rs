@@ -57,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.position {
         builder = builder.resume_from_file(path)?;
     }
-    let mut changes = builder.last_items(args.last).try_connect()?;
+    let mut changes = builder.last_items(args.last).connect()?;
     let mut status = changes.status();
     tokio::spawn(async move {
         let mut gaps = 0;

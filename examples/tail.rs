@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.resume {
         builder = builder.resume_from_file(path)?;
     }
-    let mut changes = builder.filter(args.filter.filter()).connect();
+    let mut changes = builder.filter(args.filter.filter()).connect()?;
     let mut status = changes.status();
     tokio::spawn(async move {
         while status.changed().await.is_ok() {

@@ -411,7 +411,8 @@ async fn pipeline_latency_and_edit_rate() {
             .tls(recentchanges::xmpp::Tls::PlaintextLoopback)
             .room(&room, "bench-rs")
             .unwrap()
-            .connect();
+            .connect()
+            .unwrap();
         joined(&stream, 30).await;
         let cb = s.callback.clone();
         rust_task = Some(tokio::spawn(async move {

@@ -134,8 +134,8 @@ async fn consume(args: ConsumerArgs) -> i32 {
     let builder = Client::builder(&args.jid, args.password.clone())
         .and_then(|b| b.server(&args.server))
         .and_then(|b| b.room(&args.room, &args.nick));
-    let mut stream = match builder {
-        Ok(b) => b.tls(tls).connect(),
+    let mut stream = match builder.and_then(|b| b.tls(tls).connect()) {
+        Ok(stream) => stream,
         Err(e) => {
             say(&format!("failed {e}"));
             return 1;

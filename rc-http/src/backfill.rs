@@ -227,7 +227,7 @@ impl Backfilled {
         // the filter drops.
         let live = client
             .resume(position.room.clone())
-            .try_connect()
+            .connect()
             .map_err(|e| Error::Config(e.to_string()))?;
         let status = live.status();
         let (tx, rx) = mpsc::channel(256);

@@ -817,7 +817,7 @@ mod follow {
             client = client.resume(pos);
         }
         let mut stream = client
-            .try_connect()
+            .connect()
             .map_err(|e| Error::Config(e.to_string()))?;
         tokio::select! {
             joined = wait_joined(&stream) => joined?,

@@ -135,7 +135,7 @@ fn status_to_py<'py>(py: Python<'py>, s: &Status) -> PyResult<Bound<'py, PyDict>
         }
         Connection::Disconnected { reason } => {
             d.set_item("connection", "disconnected")?;
-            d.set_item("reason", reason)?;
+            d.set_item("reason", reason.to_string())?;
         }
         Connection::Reconnecting { attempt, delay } => {
             d.set_item("connection", "reconnecting")?;
@@ -391,7 +391,7 @@ impl PyClient {
         let rt = new_runtime(py, "rcclient-client")?;
         let stream = {
             let _guard = rt.enter();
-            b.try_connect().map_err(cfg)?
+            b.connect().map_err(cfg)?
         };
         let status = stream.status();
         Ok(PyClient {

@@ -76,7 +76,7 @@ impl Prosody {
 
     /// A connected [`room_client`](Self::room_client) that joined (within [`JOIN_SECS`]).
     pub async fn consumer(&self, user: &str, name: &str) -> ChangeStream {
-        let stream = self.room_client(user, name).connect();
+        let stream = self.room_client(user, name).connect().unwrap();
         joined(&stream, JOIN_SECS).await;
         stream
     }
@@ -301,7 +301,7 @@ pub trait XmppServer: Sync {
     /// A connected [`room_client`](Self::room_client) that joined (within [`JOIN_SECS`]).
     #[allow(async_fn_in_trait)] // tests await it in place
     async fn consumer(&self, user: &str, name: &str) -> ChangeStream {
-        let stream = self.room_client(user, name).connect();
+        let stream = self.room_client(user, name).connect().unwrap();
         joined(&stream, JOIN_SECS).await;
         stream
     }

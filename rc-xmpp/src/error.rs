@@ -32,6 +32,9 @@ pub enum ConfigError {
         /// What was given.
         addr: String,
     },
+    /// Not called within a tokio runtime: the client's task has nowhere to run.
+    #[error("no tokio runtime: start the client from within one (e.g. in #[tokio::main])")]
+    NoRuntime,
     /// The resume file exists but cannot be read.
     #[error("cannot read the resume position from {path}: {reason}")]
     ResumeFile {
@@ -162,6 +165,89 @@ pub enum Fatal {
         /// How many.
         attempts: u32,
         /// The last error.
-        last: String,
+        last: Disconnect,
     },
+}
+
+/// Why a connection was lost, or an attempt to connect failed: the client reconnects
+/// with backoff (see [`Connection::Disconnected`](crate::Connection::Disconnected)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Disconnect {
+    /// The network or the TLS layer failed (refused, reset, unreachable, handshake...).
+    #[error("connection error: {0}")]
+    Io(String),
+    /// The server ended the stream with a stream error (RFC 6120 §4.9).
+    #[error("stream error from the server: {condition}{}", text.as_deref().map(|t| format!(" ({t})")).unwrap_or_default())]
+    StreamError {
+        /// The defined condition, e.g. `system-shutdown`, `conflict`.
+        condition: String,
+        /// The server's text, if it gave one.
+        text: Option<String>,
+    },
+    /// The server closed the stream.
+    #[error("the server closed the stream")]
+    ServerClosed,
+    /// The server was silent for the keepalive time and did not answer the ping in
+    /// time: the link is dead.
+    #[error("the server did not answer the keepalive ping in time")]
+    PingTimeout,
+    /// A connection attempt gave no session within this time.
+    #[error("no session within {0:?}")]
+    ConnectTimeout(std::time::Duration),
+    /// The server's answers while connecting made no session (stream features,
+    /// resource binding, an element that does not parse...).
+    #[error("{0}")]
+    Protocol(String),
+    /// The TLS setup could not be used (an unreadable CA file, a domain that is no TLS
+    /// server name).
+    #[error("{0}")]
+    Tls(String),
+}
+
+impl From<std::io::Error> for Disconnect {
+    /// A read that timed out after the keepalive ping is [`Disconnect::PingTimeout`];
+    /// any other I/O error is [`Disconnect::Io`].
+    fn from(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::TimedOut => Disconnect::PingTimeout,
+            _ => Disconnect::Io(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_that_timed_out_after_the_ping_is_a_ping_timeout() {
+        let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, "read timeout");
+        assert_eq!(Disconnect::from(timed_out), Disconnect::PingTimeout);
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(matches!(Disconnect::from(reset), Disconnect::Io(m) if m.contains("reset")));
+    }
+
+    #[test]
+    fn disconnect_reasons_read_as_before() {
+        let stream = Disconnect::StreamError {
+            condition: "system-shutdown".into(),
+            text: Some("bye".into()),
+        };
+        assert_eq!(
+            stream.to_string(),
+            "stream error from the server: system-shutdown (bye)"
+        );
+        assert_eq!(
+            Disconnect::ServerClosed.to_string(),
+            "the server closed the stream"
+        );
+        let fatal = Fatal::RetriesExhausted {
+            attempts: 3,
+            last: Disconnect::PingTimeout,
+        };
+        assert!(fatal
+            .to_string()
+            .ends_with("the server did not answer the keepalive ping in time"));
+    }
 }

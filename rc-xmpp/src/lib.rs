@@ -20,7 +20,7 @@
 //!     .room("enwiki@conference.example.org", "mybot")?
 //!     .filter(Filter::new().namespace(0).not_bot())
 //!     .resume_from_file("enwiki.pos")?
-//!     .connect();
+//!     .connect()?; // a bad configuration is an error, not a panic
 //! while let Some(item) = changes.next().await {
 //!     match item {
 //!         Ok(c) if c.kind == Kind::Edit => println!("{} edited {}", c.user_or("?"), c.title_or("?")),
@@ -41,7 +41,7 @@ mod status;
 
 pub use tokio_xmpp::jid::BareJid;
 
-pub use error::{ConfigError, Fatal, PublishError, RoomError, StreamError};
+pub use error::{ConfigError, Disconnect, Fatal, PublishError, RoomError, StreamError};
 pub use room::config::{History, RoomConfig};
 pub use room::publisher::{Publisher, PublisherBuilder};
 pub use room::resume::{ResumePosition, RoomPosition};
@@ -60,6 +60,34 @@ mod tests {
         send_sync_unpin::<crate::pubsub::NodeStream>();
         send_sync_unpin::<crate::Publisher>();
         send_sync_unpin::<crate::pubsub::NodePublisher>();
+    }
+
+    #[test]
+    fn a_bad_configuration_or_no_runtime_is_an_error_not_a_panic() {
+        use crate::{Client, ConfigError};
+        let no_room = Client::anonymous("example.org").unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let err = runtime.block_on(async { no_room.connect().err() });
+        assert_eq!(err, Some(ConfigError::NoRooms));
+        let builder = || {
+            Client::anonymous("example.org")
+                .unwrap()
+                .room("wiki@conference.example.org", "bot")
+                .unwrap()
+        };
+        assert_eq!(builder().connect().err(), Some(ConfigError::NoRuntime));
+        let subscriber = crate::pubsub::Subscriber::anonymous("example.org")
+            .unwrap()
+            .node("pubsub.example.org", "wiki")
+            .unwrap();
+        assert_eq!(subscriber.connect().err(), Some(ConfigError::NoRuntime));
+        let publisher = crate::Publisher::builder("bot@example.org", "pw")
+            .unwrap()
+            .room("wiki@conference.example.org", "bot")
+            .unwrap();
+        assert_eq!(publisher.start().err(), Some(ConfigError::NoRuntime));
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub enum Connection {
     /// The connection was lost.
     Disconnected {
         /// Why.
-        reason: String,
+        reason: crate::Disconnect,
     },
     /// Waiting before the next attempt.
     Reconnecting {

@@ -47,7 +47,7 @@ fn packets() -> Vec<(u64, Vec<u8>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_packets_in_typed_changes_out_across_a_server_restart() {
     let mut prosody = Prosody::start();
-    let mut stream = prosody.room_client("alice", "wikidb").connect();
+    let mut stream = prosody.room_client("alice", "wikidb").connect().unwrap();
     joined(&stream, 10).await;
 
     let publisher = prosody.publisher(&["wikidb"]);

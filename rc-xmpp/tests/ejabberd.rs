@@ -28,6 +28,7 @@ fn resuming(server: &Ejabberd, name: &str, file: &std::path::Path) -> ChangeStre
         .resume_from_file(file)
         .unwrap()
         .connect()
+        .unwrap()
 }
 
 /// The tail of the server's log, for a failure message.
@@ -72,7 +73,8 @@ async fn a_client_logs_in_over_starttls_verifying_the_fixture_certificate() {
         .tls(Tls::RequiredWithRoots(vec![ejabberd.ca_cert()]))
         .room(&rc_testkit::room_jid("enwiki"), "bob")
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     joined(&stream, 15).await;
     let mut publisher = ejabberd.publisher(&["enwiki"]);
     publish(&mut publisher, "enwiki", 1..=1).await;

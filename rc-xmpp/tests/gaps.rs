@@ -19,6 +19,7 @@ fn resuming(prosody: &Prosody, file: &std::path::Path) -> ChangeStream {
         .resume_from_file(file)
         .unwrap()
         .connect()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,7 +54,7 @@ async fn assert_exactly_once(stream: &mut recentchanges_xmpp::ChangeStream, tota
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_killed_and_restarted_mid_burst() {
     let mut prosody = Prosody::start();
-    let mut stream = prosody.room_client("alice", "enwiki").connect();
+    let mut stream = prosody.room_client("alice", "enwiki").connect().unwrap();
     joined(&stream, 10).await;
     let midway = Arc::new(Notify::new());
     let burst = publish_burst(&prosody, "enwiki", 150, 50, midway.clone());
@@ -76,7 +76,8 @@ async fn connection_cut_mid_burst() {
         .room_client("alice", "enwiki")
         .server(&proxy.addr)
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     joined(&stream, 10).await;
     let midway = Arc::new(Notify::new());
     let burst = publish_burst(&prosody, "enwiki", 150, 60, midway.clone());
@@ -100,6 +101,7 @@ fn resuming(prosody: &Prosody, file: &std::path::Path) -> recentchanges_xmpp::Ch
         .resume_from_file(file)
         .unwrap()
         .connect()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,7 +156,8 @@ async fn a_silently_dead_connection_is_detected_by_ping_and_replaced() {
         .server(&proxy.addr)
         .unwrap()
         .keepalive(Duration::from_secs(1), Duration::from_secs(1))
-        .connect();
+        .connect()
+        .unwrap();
     joined(&stream, 10).await;
     proxy.freeze();
     let mut publisher = prosody.publisher(&["enwiki"]);
@@ -173,7 +176,8 @@ async fn a_slow_consumer_with_drop_oldest_keeps_the_newest_and_counts_the_rest()
     let mut stream = prosody
         .room_client("alice", "enwiki")
         .buffer(5, recentchanges_xmpp::Backpressure::DropOldest)
-        .connect();
+        .connect()
+        .unwrap();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);
     publish(&mut publisher, "enwiki", 1..=50).await;

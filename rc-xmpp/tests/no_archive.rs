@@ -72,7 +72,8 @@ async fn a_fast_client_clock_loses_and_repeats_nothing_across_a_reconnect_withou
         .unwrap()
         .keepalive(Duration::from_secs(1), Duration::from_secs(1))
         .local_clock_offset(chrono::TimeDelta::seconds(60))
-        .connect();
+        .connect()
+        .unwrap();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);
     publish(&mut publisher, "enwiki", 1..=2).await;

@@ -94,7 +94,7 @@ async fn with_node(node: &str) -> (Prosody, NodePublisher) {
 
 /// A stream of `subscriber` following `node`, subscribed.
 async fn follow(subscriber: SubscriberBuilder, node: &str) -> NodeStream {
-    let stream = subscriber.node(SERVICE, node).unwrap().connect();
+    let stream = subscriber.node(SERVICE, node).unwrap().connect().unwrap();
     subscribed(&stream, 10).await;
     stream
 }
@@ -159,7 +159,8 @@ async fn several_nodes_on_one_stream() {
         .unwrap()
         .node(SERVICE, "wiki-b")
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     subscribed(&stream, 10).await;
     for n in 1..=6 {
         let node = if n % 2 == 0 { "wiki-b" } else { "wiki-a" };
@@ -248,6 +249,7 @@ async fn restarted_process_gets_only_new_items() {
             .resume_from_file(&file)
             .unwrap()
             .connect()
+            .unwrap()
     };
 
     // First run: reads 1..=5, then stops.
@@ -305,7 +307,8 @@ async fn evicted_position_yields_what_is_left_flagged() {
         .node(SERVICE, "small")
         .unwrap()
         .resume(position)
-        .connect();
+        .connect()
+        .unwrap();
     let got = collect_n(&mut second, 5, 10).await;
     assert_eq!(
         got.iter().map(number).collect::<Vec<_>>(),
@@ -379,7 +382,8 @@ async fn a_missing_node_is_an_error_item_and_is_followed_once_created() {
         .node(SERVICE, "later")
         .unwrap()
         .node_retry(Duration::from_millis(500))
-        .connect();
+        .connect()
+        .unwrap();
     match next_within(&mut stream, 10).await {
         Err(NodeStreamError::Node {
             service,
@@ -501,7 +505,8 @@ async fn a_forbidden_node_is_an_error_item_and_is_followed_once_allowed() {
         .node(SERVICE, "secret")
         .unwrap()
         .node_retry(Duration::from_millis(500))
-        .connect();
+        .connect()
+        .unwrap();
     match next_within(&mut stream, 10).await {
         Err(NodeStreamError::Node { node, error, .. }) => {
             assert_eq!(node, "secret");

@@ -28,7 +28,8 @@ async fn kicked_rejoins_after_a_delay_and_misses_nothing() {
     let mut stream = prosody
         .room_client("alice", "enwiki")
         .rejoin_delay(Duration::from_millis(500))
-        .connect();
+        .connect()
+        .unwrap();
     joined(&stream, 10).await;
     let got = publish_and_receive(&mut publisher, &mut stream, "enwiki", 1).await;
     assert_eq!(got.rcid, Some(1));
@@ -63,7 +64,8 @@ async fn banned_room_beside_a_healthy_one() {
         .room_client("alice", "enwiki")
         .room(&room_jid("dewiki"), "alice")
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     joined(&stream, 10).await;
     prosody.lua(&format!(
         "{}:set_affiliation(true, 'alice@localhost', 'outcast', 'spam')",
@@ -110,7 +112,8 @@ async fn members_only_password_protected_and_destroyed_rooms_say_why() {
         .unwrap()
         .room(&room_jid("doomed"), "alice")
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     let mut errors = Vec::new();
     for _ in 0..2 {
         match next_within(&mut stream, 10).await {
@@ -149,7 +152,8 @@ async fn members_only_password_protected_and_destroyed_rooms_say_why() {
         .client("bob")
         .room_with_password(&room_jid("secret"), "bob", "opensesame")
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     joined(&with_password, 10).await;
 }
 
@@ -160,7 +164,8 @@ async fn silently_lost_membership_is_found_by_self_ping_and_repaired() {
     let mut stream = prosody
         .room_client("alice", "enwiki")
         .self_ping_interval(Duration::from_secs(1))
-        .connect();
+        .connect()
+        .unwrap();
     joined(&stream, 10).await;
     let got = publish_and_receive(&mut publisher, &mut stream, "enwiki", 1).await;
     assert_eq!(got.rcid, Some(1));
@@ -190,7 +195,8 @@ async fn a_join_refused_while_the_muc_service_is_down_is_retried() {
     let mut stream = prosody
         .room_client("alice", "enwiki")
         .rejoin_delay(Duration::from_millis(300))
-        .connect();
+        .connect()
+        .unwrap();
     wait_room(
         &stream,
         "enwiki",

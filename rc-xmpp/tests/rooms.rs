@@ -12,7 +12,7 @@ use recentchanges_xmpp::{Client, Connection, Fatal, RoomState, StreamError, Tls}
 #[tokio::test]
 async fn one_room_typed_changes_in_order() {
     let prosody = Prosody::start();
-    let mut stream = prosody.room_client("alice", "enwiki").connect();
+    let mut stream = prosody.room_client("alice", "enwiki").connect().unwrap();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);
     let room = room_bare("enwiki");
@@ -47,7 +47,8 @@ async fn several_rooms_each_with_its_own_changes() {
         .room_client("alice", "enwiki")
         .room(&room_jid("dewiki"), "alice")
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki", "dewiki"]);
     let (en, de) = (room_bare("enwiki"), room_bare("dewiki"));
@@ -73,7 +74,7 @@ async fn several_rooms_each_with_its_own_changes() {
 #[tokio::test]
 async fn malformed_and_foreign_messages_are_error_items_and_the_stream_goes_on() {
     let prosody = Prosody::start();
-    let mut stream = prosody.room_client("alice", "enwiki").connect();
+    let mut stream = prosody.room_client("alice", "enwiki").connect().unwrap();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);
     let room = room_bare("enwiki");
@@ -130,7 +131,8 @@ async fn wrong_password_is_a_terminal_error_not_a_retry_loop() {
         .tls(Tls::PlaintextLoopback)
         .room(&room_jid("enwiki"), "alice")
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     match next_within(&mut stream, 10).await {
         Err(StreamError::Fatal(Fatal::Auth { account, condition })) => {
             assert_eq!(account, "alice@localhost");
@@ -165,13 +167,15 @@ async fn nick_conflict_retries_with_a_derived_nick() {
         .client("alice")
         .room(&room_jid("enwiki"), "watcher")
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     joined(&first, 10).await;
     let mut second = prosody
         .client("bob")
         .room(&room_jid("enwiki"), "watcher")
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     joined(&second, 10).await;
     let nick = match &second.status().borrow().rooms[&room_jid("enwiki")] {
         RoomState::Joined { nick, .. } => nick.clone(),
@@ -193,7 +197,8 @@ async fn starttls_with_verified_certificate_and_anonymous_login() {
         .tls(Tls::RequiredWithRoots(vec![prosody.ca_cert()]))
         .room(&room_jid("enwiki"), "anon-reader")
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);
     let got = publish_and_receive(&mut publisher, &mut stream, "enwiki", 3).await;
@@ -215,7 +220,7 @@ async fn plaintext_to_a_non_loopback_server_is_refused() {
         .tls(Tls::PlaintextLoopback)
         .room("enwiki@conference.example.org", "a")
         .unwrap()
-        .try_connect()
+        .connect()
         .err()
         .expect("refused");
     assert_eq!(err, recentchanges_xmpp::ConfigError::PlaintextNotLoopback);
@@ -224,7 +229,7 @@ async fn plaintext_to_a_non_loopback_server_is_refused() {
 #[tokio::test]
 async fn an_invalid_stanza_from_the_room_is_an_error_item() {
     let prosody = Prosody::start();
-    let mut stream = prosody.room_client("alice", "enwiki").connect();
+    let mut stream = prosody.room_client("alice", "enwiki").connect().unwrap();
     joined(&stream, 10).await;
     let mut publisher = prosody.publisher(&["enwiki"]);
     let room = room_bare("enwiki");

@@ -36,7 +36,8 @@ async fn consumer_child() {
         .unwrap()
         .resume_from_file(cfg["position"].as_str().unwrap())
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     let mut log = std::fs::OpenOptions::new()
         .append(true)
         .create(true)

@@ -36,7 +36,8 @@ async fn catching_up(prosody: &Prosody, dir: &TempDir, total: u64) -> ChangeStre
         .room_client("alice", "enwiki")
         .resume_from_file(&file)
         .unwrap()
-        .connect();
+        .connect()
+        .unwrap();
     joined(&first, 10).await;
     publish(&mut publisher, "enwiki", 1..=1).await;
     collect_n(&mut first, 1, 10).await;
@@ -49,6 +50,7 @@ async fn catching_up(prosody: &Prosody, dir: &TempDir, total: u64) -> ChangeStre
         .unwrap()
         .buffer(1, recentchanges_xmpp::Backpressure::Wait)
         .connect()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,12 +5,11 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::Path;
-use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
-use tokio_xmpp::jid::FullJid;
+use tokio_xmpp::jid::{BareJid, FullJid};
+use tokio_xmpp::xmlstream::StreamElementError;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::Message;
@@ -19,12 +18,12 @@ use super::error::{NodeError, NodeStreamError};
 use super::position::PubSubPosition;
 use super::stanzas::{self as ps, Event, NodeItem};
 use super::{NodeChange, NodeTarget, SubConfig};
-use crate::error::Fatal;
-use crate::session::connect::{self, send, Incoming, Response, Session};
+use crate::error::{Disconnect, Fatal};
+use crate::session::connect::{self, send, Response, Session};
 use crate::session::feed::Feeder;
 use crate::session::position::Position;
 use crate::session::stanzas::{condition, Ids};
-use crate::session::task::{Ended, Serve};
+use crate::session::task::{serve_session, Ended, InSession, Serve};
 use crate::status::{NodeState, Status};
 use recentchanges_core::dedup::Recent;
 
@@ -73,7 +72,7 @@ pub(crate) struct Driver {
 }
 
 /// One node in one session.
-struct Node {
+pub(crate) struct Node {
     target: NodeTarget,
     phase: Phase,
     /// Live items that arrived before the catch-up ended, in arrival order.
@@ -128,7 +127,21 @@ impl Serve for Driver {
 
     /// Runs one session until it ends.
     async fn serve(&mut self, session: Session, shutdown: &mut oneshot::Receiver<()>) -> Ended {
-        let Session { mut stream, jid } = session;
+        serve_session(self, session, shutdown).await
+    }
+}
+
+impl InSession for Driver {
+    /// The nodes of one session.
+    type State = Vec<Node>;
+    type Work = std::convert::Infallible;
+
+    /// Subscribes to every node, and ends the previous session's subscriptions.
+    async fn start(
+        &mut self,
+        stream: &mut connect::Stream,
+        jid: &FullJid,
+    ) -> Result<Vec<Node>, Ended> {
         let mut nodes: Vec<Node> = Vec::with_capacity(self.cfg.nodes.len());
         for target in self.cfg.nodes.clone() {
             let mut node = Node {
@@ -136,80 +149,95 @@ impl Serve for Driver {
                 phase: Phase::Live,
                 held: Vec::new(),
             };
-            if let Err(e) = self.subscribe(&mut stream, &jid, &mut node).await {
-                return Ended::Lost(e);
-            }
+            self.subscribe(stream, jid, &mut node)
+                .await
+                .map_err(Ended::Lost)?;
             nodes.push(node);
         }
         // The previous session's subscriptions would only collect events nobody reads.
-        if let Some(old) = self.previous.replace(jid.clone()).filter(|o| *o != jid) {
+        if let Some(old) = self.previous.replace(jid.clone()).filter(|o| o != jid) {
             for node in &nodes {
                 let id = self.ids.next("unsub-old");
                 let iq = ps::unsubscribe(&node.target.service, &node.target.node, &old, &id);
-                if let Err(e) = send(&mut stream, Stanza::Iq(iq)).await {
-                    return Ended::Lost(e);
-                }
+                send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost)?;
             }
         }
-        let mut ticker = tokio::time::interval(Duration::from_millis(250));
-        loop {
-            let element = tokio::select! {
-                el = stream.next() => el,
-                _ = ticker.tick() => {
-                    if self.out.is_closed() {
-                        return Ended::ConsumerGone;
-                    }
-                    let now = Instant::now();
-                    for node in nodes.iter_mut() {
-                        if matches!(node.phase, Phase::RetryAt(at) if at <= now) {
-                            if let Err(e) = self.subscribe(&mut stream, &jid, node).await {
-                                return Ended::Lost(e);
-                            }
-                        }
-                    }
-                    continue;
-                }
-                _ = &mut *shutdown => {
-                    for node in nodes.iter().filter(|n| !matches!(n.phase, Phase::RetryAt(_))) {
-                        let id = self.ids.next("unsub");
-                        let iq = ps::unsubscribe(&node.target.service, &node.target.node, &jid, &id);
-                        let _ = send(&mut stream, Stanza::Iq(iq)).await;
-                    }
-                    connect::close(&mut stream).await;
-                    return Ended::Shutdown;
-                }
-            };
-            let stanza = match connect::incoming(&mut stream, element, &mut self.ids).await {
-                Incoming::Stanza(s) => s,
-                Incoming::Invalid { from, error } => {
-                    // From a service we follow: an error item (it may have carried an
-                    // item); from anyone else: not ours, logged.
-                    match from.filter(|f| nodes.iter().any(|n| n.target.service == *f)) {
-                        Some(service) => {
-                            let item = Err(NodeStreamError::InvalidStanza {
-                                service,
-                                reason: error.to_string(),
-                            });
-                            if let Err(end) = self.out.deliver(item, None).await {
-                                return end;
-                            }
-                        }
-                        None => tracing::warn!("skipping a stanza that is not valid XMPP: {error}"),
-                    }
-                    continue;
-                }
-                Incoming::Skip => continue,
-                Incoming::Lost(reason) => return Ended::Lost(reason),
-            };
-            let result = match stanza {
-                Stanza::Message(m) => self.on_message(&mut nodes, m).await,
-                Stanza::Iq(iq) => self.on_iq(&mut stream, &mut nodes, &jid, iq).await,
-                Stanza::Presence(_) => Ok(()),
-            };
-            if let Err(end) = result {
-                return end;
+        Ok(nodes)
+    }
+
+    /// Subscribes again to the nodes whose retry is due.
+    async fn tick(
+        &mut self,
+        nodes: &mut Vec<Node>,
+        stream: &mut connect::Stream,
+        jid: &FullJid,
+        now: Instant,
+    ) -> Result<(), Ended> {
+        for node in nodes.iter_mut() {
+            if matches!(node.phase, Phase::RetryAt(at) if at <= now) {
+                self.subscribe(stream, jid, node)
+                    .await
+                    .map_err(Ended::Lost)?;
             }
         }
+        Ok(())
+    }
+
+    async fn stanza(
+        &mut self,
+        nodes: &mut Vec<Node>,
+        stream: &mut connect::Stream,
+        jid: &FullJid,
+        stanza: Stanza,
+    ) -> Result<(), Ended> {
+        match stanza {
+            Stanza::Message(m) => self.on_message(nodes, m).await,
+            Stanza::Iq(iq) => self.on_iq(stream, nodes, jid, iq).await,
+            Stanza::Presence(_) => Ok(()),
+        }
+    }
+
+    /// From a service we follow: an error item (it may have carried an item); from
+    /// anyone else: not ours, logged.
+    async fn invalid(
+        &mut self,
+        nodes: &mut Vec<Node>,
+        from: Option<BareJid>,
+        error: StreamElementError,
+    ) -> Result<(), Ended> {
+        match from.filter(|f| nodes.iter().any(|n| n.target.service == *f)) {
+            Some(service) => {
+                let item = Err(NodeStreamError::InvalidStanza {
+                    service,
+                    reason: error.to_string(),
+                });
+                self.out.deliver(item, None).await
+            }
+            None => {
+                tracing::warn!("skipping a stanza that is not valid XMPP: {error}");
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the subscriptions.
+    async fn goodbye(&mut self, nodes: &Vec<Node>, stream: &mut connect::Stream, jid: &FullJid) {
+        for node in nodes
+            .iter()
+            .filter(|n| !matches!(n.phase, Phase::RetryAt(_)))
+        {
+            let id = self.ids.next("unsub");
+            let iq = ps::unsubscribe(&node.target.service, &node.target.node, jid, &id);
+            let _ = send(stream, Stanza::Iq(iq)).await;
+        }
+    }
+
+    fn consumer_gone(&self) -> bool {
+        self.out.is_closed()
+    }
+
+    fn ids(&mut self) -> &mut Ids {
+        &mut self.ids
     }
 }
 
@@ -219,7 +247,7 @@ impl Driver {
         stream: &mut connect::Stream,
         jid: &FullJid,
         node: &mut Node,
-    ) -> Result<(), String> {
+    ) -> Result<(), Disconnect> {
         let id = self.ids.next("sub");
         node.phase = Phase::Subscribing { id: id.clone() };
         node.held.clear();
@@ -266,7 +294,9 @@ impl Driver {
             |node: &Node| iq.is_from(&tokio_xmpp::jid::Jid::from(node.target.service.clone()), me);
         let ours: Vec<bool> = nodes.iter().map(from_service).collect();
         match iq {
-            Response::Result { id, payload, .. } => {
+            Response::Result {
+                id, mut payload, ..
+            } => {
                 for (node, _) in nodes.iter_mut().zip(ours).filter(|(_, ours)| *ours) {
                     match &node.phase {
                         Phase::Subscribing { id: s } if *s == id => {
@@ -284,7 +314,7 @@ impl Driver {
                             self.fetch(stream, node, asked, baseline).await?;
                         }
                         Phase::Fetching { id: f, .. } if *f == id => {
-                            let items = ps::retrieved(payload.as_ref());
+                            let items = ps::retrieved(payload.take());
                             self.on_items(stream, node, items).await?;
                         }
                         _ => {}

@@ -17,7 +17,7 @@
 //! let mut changes = Subscriber::builder("bot@example.org", "secret")?
 //!     .node("pubsub.example.org", "wiki")?
 //!     .resume_from_file("wiki.pos")?   // continue where the last run stopped
-//!     .connect();
+//!     .connect()?;
 //! while let Some(item) = changes.next().await {
 //!     match item {
 //!         Ok(c) => println!("{} edited {} ({})", c.user_or("?"), c.title_or("?"), c.item_id.as_deref().unwrap_or("")),
@@ -263,16 +263,9 @@ impl SubscriberBuilder {
     }
 
     /// Starts the subscriber and returns its stream at once; the connection is made in the
-    /// background. Must be called within a tokio runtime. Panics on a configuration error
-    /// ([`try_connect`](Self::try_connect) returns it instead).
-    pub fn connect(self) -> NodeStream {
-        self.try_connect()
-            .expect("invalid subscriber configuration")
-    }
-
-    /// Like [`connect`](Self::connect), but returns configuration errors instead of
-    /// panicking on them.
-    pub fn try_connect(self) -> Result<NodeStream, ConfigError> {
+    /// background. Fails on a configuration that cannot work (no node, plaintext to a
+    /// remote server...) or outside a tokio runtime; never panics.
+    pub fn connect(self) -> Result<NodeStream, ConfigError> {
         let cfg = self.cfg;
         cfg.check()?;
         let mut initial = Status::default();
@@ -282,7 +275,7 @@ impl SubscriberBuilder {
                 .insert(node.uri.clone(), NodeState::Subscribing);
         }
         Ok(NodeStream {
-            feed: Feed::start(cfg, initial, Driver::new),
+            feed: Feed::start(cfg, initial, Driver::new)?,
         })
     }
 }

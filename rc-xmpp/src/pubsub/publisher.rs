@@ -9,7 +9,6 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use futures::StreamExt;
 use minidom::Element;
 use tokio::sync::{oneshot, watch};
 use tokio_xmpp::jid::{BareJid, FullJid, Jid};
@@ -19,13 +18,13 @@ use xmpp_parsers::iq::Iq;
 use super::atom::AtomEntry;
 use super::node_uri;
 use super::stanzas as ps;
-use crate::error::{ConfigError, PublishError};
+use crate::error::{ConfigError, Disconnect, PublishError};
 use crate::session::account::Account;
-use crate::session::connect::{self, send, Incoming, Response, Session};
+use crate::session::connect::{self, send, Response, Session};
 use crate::session::options::{self, Transport};
 use crate::session::outbox::{Outbox, Posts};
 use crate::session::stanzas::Ids;
-use crate::session::task::{Ended, Serve};
+use crate::session::task::{serve_session, Ended, InSession, Serve};
 use crate::status::{NodeState, Status};
 
 /// Configures a [`NodePublisher`]: the same account, server and TLS options as the client.
@@ -64,7 +63,7 @@ impl NodePublisherBuilder {
             posts,
             status,
             ids: Ids::default(),
-        });
+        })?;
         Ok(NodePublisher { outbox })
     }
 }
@@ -220,54 +219,115 @@ impl Worker {
 impl Serve for Worker {
     /// Sends what waits in the outbox, and settles it as the service confirms it.
     async fn serve(&mut self, session: Session, stop: &mut oneshot::Receiver<()>) -> Ended {
-        let Session { mut stream, jid } = session;
+        serve_session(self, session, stop).await
+    }
+}
+
+/// Node creations in flight in one session: node URI -> iq id.
+type Creating = HashMap<String, String>;
+
+impl InSession for Worker {
+    type State = Creating;
+    type Work = Post;
+
+    /// Everything in the outbox is sent again on this connection.
+    async fn start(
+        &mut self,
+        _stream: &mut connect::Stream,
+        _jid: &FullJid,
+    ) -> Result<Creating, Ended> {
         for entry in self.outbox.iter_mut() {
             entry.0 = None;
         }
-        // Node creations in flight: node URI -> iq id.
-        let mut creating: HashMap<String, String> = HashMap::new();
-        loop {
-            // Publish what waits, in order, except for nodes being created.
-            for i in 0..self.outbox.len() {
-                let (sent, post) = &self.outbox[i];
-                if sent.is_some()
-                    || creating.contains_key(&node_uri(post.service.as_str(), &post.node))
-                {
-                    continue;
-                }
-                let post = post.clone();
-                let id = self.ids.next("pub");
-                let iq = ps::publish(&post.service, &post.node, &post.item_id, post.payload, &id);
-                if let Err(e) = send(&mut stream, Stanza::Iq(iq)).await {
-                    return Ended::Lost(e);
-                }
-                self.outbox[i].0 = Some(id);
+        Ok(HashMap::new())
+    }
+
+    /// Publishes what waits, in order, except for nodes being created.
+    async fn flush(
+        &mut self,
+        creating: &mut Creating,
+        stream: &mut connect::Stream,
+    ) -> Result<(), Ended> {
+        for i in 0..self.outbox.len() {
+            let (sent, post) = &self.outbox[i];
+            if sent.is_some() || creating.contains_key(&node_uri(post.service.as_str(), &post.node))
+            {
+                continue;
             }
-            let room_for_more = self.posts.room_for_more(self.outbox.len());
-            tokio::select! {
-                post = self.posts.recv(), if room_for_more => match post {
-                    Some(post) => self.outbox.push_back((None, post)),
-                    None => {
-                        connect::close(&mut stream).await;
-                        return Ended::ConsumerGone;
-                    }
-                },
-                _ = &mut *stop => {
-                    connect::close(&mut stream).await;
-                    return Ended::Shutdown;
-                }
-                el = stream.next() => {
-                    let iq = match connect::incoming(&mut stream, el, &mut self.ids).await {
-                        Incoming::Stanza(Stanza::Iq(iq)) => iq,
-                        Incoming::Stanza(_) | Incoming::Invalid { .. } | Incoming::Skip => continue,
-                        Incoming::Lost(reason) => return Ended::Lost(reason),
-                    };
-                    if let Err(e) = self.on_iq(&mut stream, &mut creating, &jid, iq).await {
-                        return Ended::Lost(e);
-                    }
-                }
-            }
+            let post = post.clone();
+            let id = self.ids.next("pub");
+            let iq = ps::publish(&post.service, &post.node, &post.item_id, post.payload, &id);
+            send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost)?;
+            self.outbox[i].0 = Some(id);
         }
+        Ok(())
+    }
+
+    /// The next post, while the outbox has room.
+    async fn next_work(&mut self) -> Option<Post> {
+        if !self.posts.room_for_more(self.outbox.len()) {
+            std::future::pending::<()>().await;
+        }
+        self.posts.recv().await
+    }
+
+    async fn work(&mut self, _creating: &mut Creating, post: Post) -> Result<(), Ended> {
+        self.outbox.push_back((None, post));
+        Ok(())
+    }
+
+    async fn tick(
+        &mut self,
+        _creating: &mut Creating,
+        _stream: &mut connect::Stream,
+        _jid: &FullJid,
+        _now: tokio::time::Instant,
+    ) -> Result<(), Ended> {
+        Ok(())
+    }
+
+    /// The service's answers; anything else is not for a publisher.
+    async fn stanza(
+        &mut self,
+        creating: &mut Creating,
+        stream: &mut connect::Stream,
+        jid: &FullJid,
+        stanza: Stanza,
+    ) -> Result<(), Ended> {
+        match stanza {
+            Stanza::Iq(iq) => self
+                .on_iq(stream, creating, jid, iq)
+                .await
+                .map_err(Ended::Lost),
+            Stanza::Message(_) | Stanza::Presence(_) => Ok(()),
+        }
+    }
+
+    async fn invalid(
+        &mut self,
+        _creating: &mut Creating,
+        _from: Option<BareJid>,
+        _error: tokio_xmpp::xmlstream::StreamElementError,
+    ) -> Result<(), Ended> {
+        Ok(())
+    }
+
+    /// Nothing to leave: the stream footer follows.
+    async fn goodbye(
+        &mut self,
+        _creating: &Creating,
+        _stream: &mut connect::Stream,
+        _jid: &FullJid,
+    ) {
+    }
+
+    /// The application going away ends [`next_work`](Self::next_work) instead.
+    fn consumer_gone(&self) -> bool {
+        false
+    }
+
+    fn ids(&mut self) -> &mut Ids {
+        &mut self.ids
     }
 }
 
@@ -278,7 +338,7 @@ impl Worker {
         creating: &mut HashMap<String, String>,
         me: &FullJid,
         iq: Iq,
-    ) -> Result<(), String> {
+    ) -> Result<(), Disconnect> {
         let Some(iq) = connect::answer_requests(stream, iq).await? else {
             return Ok(());
         };

@@ -4,10 +4,8 @@
 
 use std::io;
 use std::path::Path;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use minidom::Element;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
@@ -16,19 +14,20 @@ use tokio_xmpp::xmlstream::StreamElementError;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::muc::user::Status as MucStatus;
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use super::config::{Config, History, RoomConfig};
 use super::dedup::Window;
 use super::resume::ResumePosition;
-use super::stanzas::{self, HistoryRequest, MucUser, Page};
+use super::stanzas::{self, HistoryRequest, MucUser, Page, RoomMessage};
 use super::RoomChange;
-use crate::error::{Fatal, RoomError, StreamError};
-use crate::session::connect::{self, send, Incoming, Response, Session};
+use crate::error::{Disconnect, Fatal, RoomError, StreamError};
+use crate::session::connect::{self, send, Response, Session};
 use crate::session::feed::Feeder;
 use crate::session::position::Position;
 use crate::session::stanzas::{self as common, Ids};
-use crate::session::task::{Ended, Serve};
+use crate::session::task::{serve_session, Ended, InSession, Serve};
 use crate::status::{RoomState, Status};
 
 /// What a room client's stream yields.
@@ -177,18 +176,33 @@ impl Serve for Driver {
 
     /// Runs one session until it ends.
     async fn serve(&mut self, session: Session, shutdown: &mut oneshot::Receiver<()>) -> Ended {
-        let Session { mut stream, jid } = session;
+        serve_session(self, session, shutdown).await
+    }
+}
+
+/// The rooms in one session, and when they are next self-pinged.
+pub(crate) struct Rooms {
+    rooms: Vec<Room>,
+    next_self_ping: Instant,
+}
+
+impl InSession for Driver {
+    type State = Rooms;
+    type Work = std::convert::Infallible;
+
+    /// Asks the server its time, and each room what it supports (the join follows).
+    async fn start(&mut self, stream: &mut connect::Stream, jid: &FullJid) -> Result<Rooms, Ended> {
         let mut rooms: Vec<Room> = Vec::with_capacity(self.cfg.rooms.len());
         let id = self.ids.next("time");
         self.time_query = Some(id.clone());
         let server = Jid::from(BareJid::from_parts(None, jid.domain()));
         let query = Iq::from_get(id, xmpp_parsers::time::TimeQuery).with_to(server);
-        if let Err(e) = send(&mut stream, Stanza::Iq(query)).await {
-            return Ended::Lost(e);
-        }
+        send(stream, Stanza::Iq(query)).await.map_err(Ended::Lost)?;
         for cfg in self.cfg.rooms.clone() {
             let occupant = occupant(&cfg.jid, &cfg.nick);
             let id = self.ids.next("disco");
+            self.set_room(&cfg.jid, RoomState::Joining);
+            let disco = common::disco_info(&cfg.jid, &id);
             rooms.push(Room {
                 cfg,
                 archive: false,
@@ -197,87 +211,93 @@ impl Serve for Driver {
                 nicks_tried: 1,
                 join_retries: 0,
                 occupant,
-                phase: Phase::Disco { id: id.clone() },
+                phase: Phase::Disco { id },
                 recovered: 0,
             });
-            let room = rooms.last().expect("just pushed");
-            self.set_room(&room.cfg.jid, RoomState::Joining);
-            if let Err(e) = send(
-                &mut stream,
-                Stanza::Iq(common::disco_info(&room.cfg.jid, &id)),
-            )
-            .await
+            send(stream, Stanza::Iq(disco)).await.map_err(Ended::Lost)?;
+        }
+        Ok(Rooms {
+            rooms,
+            next_self_ping: Instant::now() + self.cfg.self_ping_interval,
+        })
+    }
+
+    /// Rejoins what is due, and self-pings the joined rooms when it is time.
+    async fn tick(
+        &mut self,
+        state: &mut Rooms,
+        stream: &mut connect::Stream,
+        _jid: &FullJid,
+        now: Instant,
+    ) -> Result<(), Ended> {
+        for room in state.rooms.iter_mut() {
+            if matches!(room.phase, Phase::RejoinAt(at) if at <= now) {
+                // Without an archive known, ask again: the room (or the service) may
+                // not have answered before.
+                if room.archive {
+                    self.join(stream, room, true).await
+                } else {
+                    let id = self.ids.next("disco");
+                    let disco = common::disco_info(&room.cfg.jid, &id);
+                    room.phase = Phase::Disco { id };
+                    send(stream, Stanza::Iq(disco)).await
+                }
+                .map_err(Ended::Lost)?;
+            }
+        }
+        if now >= state.next_self_ping {
+            state.next_self_ping = now + self.cfg.self_ping_interval;
+            for room in state
+                .rooms
+                .iter_mut()
+                .filter(|r| matches!(r.phase, Phase::Joined))
             {
-                return Ended::Lost(e);
+                let id = self.ids.next("selfping");
+                let ping = common::ping(Some(Jid::from(room.occupant.clone())), &id);
+                room.self_ping = Some(id);
+                send(stream, Stanza::Iq(ping)).await.map_err(Ended::Lost)?;
             }
         }
-        let mut ticker = tokio::time::interval(Duration::from_millis(250));
-        let mut next_self_ping = Instant::now() + self.cfg.self_ping_interval;
-        loop {
-            let element = tokio::select! {
-                el = stream.next() => el,
-                _ = ticker.tick() => {
-                    if self.out.is_closed() {
-                        return Ended::ConsumerGone;
-                    }
-                    let now = Instant::now();
-                    for room in rooms.iter_mut() {
-                        if matches!(room.phase, Phase::RejoinAt(at) if at <= now) {
-                            // Without an archive known, ask again: the room (or the
-                            // service) may not have answered before.
-                            let sent = if room.archive {
-                                self.join(&mut stream, room, true).await
-                            } else {
-                                let id = self.ids.next("disco");
-                                room.phase = Phase::Disco { id: id.clone() };
-                                send(&mut stream, Stanza::Iq(common::disco_info(&room.cfg.jid, &id))).await
-                            };
-                            if let Err(e) = sent {
-                                return Ended::Lost(e);
-                            }
-                        }
-                    }
-                    if now >= next_self_ping {
-                        next_self_ping = now + self.cfg.self_ping_interval;
-                        for room in rooms.iter_mut().filter(|r| matches!(r.phase, Phase::Joined)) {
-                            let id = self.ids.next("selfping");
-                            room.self_ping = Some(id.clone());
-                            let ping = common::ping(Some(Jid::from(room.occupant.clone())), &id);
-                            if let Err(e) = send(&mut stream, Stanza::Iq(ping)).await {
-                                return Ended::Lost(e);
-                            }
-                        }
-                    }
-                    continue;
-                }
-                _ = &mut *shutdown => {
-                    for room in &rooms {
-                        let _ = send(&mut stream, Stanza::Presence(stanzas::leave(&room.occupant))).await;
-                    }
-                    connect::close(&mut stream).await;
-                    return Ended::Shutdown;
-                }
-            };
-            let stanza = match connect::incoming(&mut stream, element, &mut self.ids).await {
-                Incoming::Stanza(s) => s,
-                Incoming::Invalid { from, error } => {
-                    if let Err(end) = self.on_invalid(&rooms, from, error).await {
-                        return end;
-                    }
-                    continue;
-                }
-                Incoming::Skip => continue,
-                Incoming::Lost(reason) => return Ended::Lost(reason),
-            };
-            let result = match stanza {
-                Stanza::Message(m) => self.on_message(&mut stream, &mut rooms, &jid, m).await,
-                Stanza::Presence(p) => self.on_presence(&mut stream, &mut rooms, p).await,
-                Stanza::Iq(iq) => self.on_iq(&mut stream, &mut rooms, &jid, iq).await,
-            };
-            if let Err(end) = result {
-                return end;
-            }
+        Ok(())
+    }
+
+    async fn stanza(
+        &mut self,
+        state: &mut Rooms,
+        stream: &mut connect::Stream,
+        jid: &FullJid,
+        stanza: Stanza,
+    ) -> Result<(), Ended> {
+        let rooms = &mut state.rooms;
+        match stanza {
+            Stanza::Message(m) => self.on_message(rooms, m).await,
+            Stanza::Presence(p) => self.on_presence(stream, rooms, p).await,
+            Stanza::Iq(iq) => self.on_iq(stream, rooms, jid, iq).await,
         }
+    }
+
+    async fn invalid(
+        &mut self,
+        state: &mut Rooms,
+        from: Option<BareJid>,
+        error: StreamElementError,
+    ) -> Result<(), Ended> {
+        self.on_invalid(&state.rooms, from, error).await
+    }
+
+    /// Leaves every room.
+    async fn goodbye(&mut self, state: &Rooms, stream: &mut connect::Stream, _jid: &FullJid) {
+        for room in &state.rooms {
+            let _ = send(stream, Stanza::Presence(stanzas::leave(&room.occupant))).await;
+        }
+    }
+
+    fn consumer_gone(&self) -> bool {
+        self.out.is_closed()
+    }
+
+    fn ids(&mut self) -> &mut Ids {
+        &mut self.ids
     }
 }
 
@@ -310,7 +330,7 @@ impl Driver {
         stream: &mut connect::Stream,
         room: &mut Room,
         archive: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), Disconnect> {
         let position = self.out.received().room(room.cfg.jid.as_str()).cloned();
         let history = match (&position, archive) {
             // The archive replays what was missed, by id or by time.
@@ -378,7 +398,7 @@ impl Driver {
                     tracing::debug!(room = %room.cfg.jid, ?payload, "archive baseline");
                     room.baseline = None;
                     let name = room.cfg.jid.to_string();
-                    if let (_, Some(newest)) = stanzas::mam_fin(payload.as_ref()) {
+                    if let (_, Some(newest)) = stanzas::mam_fin(payload) {
                         if self
                             .out
                             .received()
@@ -398,13 +418,13 @@ impl Driver {
                 }
                 match &room.phase {
                     Phase::Disco { id: d } if *d == id => {
-                        let archive = common::has_feature(payload.as_ref(), stanzas::ns::MAM);
+                        let archive = common::has_feature(payload.as_ref(), xmpp_parsers::ns::MAM);
                         self.join(stream, room, archive)
                             .await
                             .map_err(Ended::Lost)?;
                     }
                     Phase::CatchingUp { query, .. } if *query == id => {
-                        let (complete, last) = stanzas::mam_fin(payload.as_ref());
+                        let (complete, last) = stanzas::mam_fin(payload);
                         match (complete, last) {
                             (false, Some(last)) => {
                                 let query = self.ids.next("mam");
@@ -472,7 +492,7 @@ impl Driver {
             return Ok(());
         };
         let muc = MucUser::of(&p.payloads);
-        let is_self = muc.has(110)
+        let is_self = muc.has(MucStatus::SelfPresence)
             || from.resource().map(|r| r.as_str()) == Some(room.occupant.resource().as_str());
         match p.type_ {
             PresenceType::Error if matches!(room.phase, Phase::Joining { .. }) => {
@@ -565,13 +585,13 @@ impl Driver {
                         .room_failed(room, RoomError::Destroyed { reason })
                         .await;
                 }
-                if muc.has(301) {
+                if muc.has(MucStatus::Banned) {
                     return self.room_failed(room, RoomError::Banned).await;
                 }
-                if muc.has(303) {
+                if muc.has(MucStatus::NewNick) {
                     return Ok(()); // our nick changed
                 }
-                let reason = if muc.has(307) {
+                let reason = if muc.has(MucStatus::Kicked) {
                     "kicked"
                 } else {
                     "removed from the room"
@@ -716,24 +736,15 @@ impl Driver {
             _ => Vec::new(),
         };
         for m in held {
-            let payloads = m.payloads.clone();
-            let body = m.bodies.values().next().cloned();
-            self.accept(&room.cfg.jid, &payloads, &payloads, body, false, None)
-                .await?;
+            let read = RoomMessage::live(m, &room.cfg.jid);
+            self.accept(&room.cfg.jid, read, false).await?;
         }
         self.status.send_modify(|s| s.recovered += room.recovered);
         self.joined(room);
         Ok(())
     }
 
-    async fn on_message(
-        &mut self,
-        stream: &mut connect::Stream,
-        rooms: &mut [Room],
-        me: &FullJid,
-        m: Message,
-    ) -> Result<(), Ended> {
-        let _ = stream;
+    async fn on_message(&mut self, rooms: &mut [Room], mut m: Message) -> Result<(), Ended> {
         let Some(from) = m.from.clone() else {
             return Ok(());
         };
@@ -744,19 +755,8 @@ impl Driver {
         // A page of the room archive: from the room itself (an occupant's address has a
         // resource), for the query id only the room was told.
         if let (Phase::CatchingUp { queryid, .. }, None) = (&room.phase, from.resource()) {
-            if let Some(archived) = stanzas::mam_result(&m.payloads, queryid) {
-                let children: Vec<Element> = archived.message.children().cloned().collect();
-                let body = archived
-                    .message
-                    .children()
-                    .find(|c| c.name() == "body")
-                    .map(|b| b.text());
-                let id = archived.id.clone();
-                let delay = archived.delay;
-                if self
-                    .accept(&room.cfg.jid, &children, &[], body, true, Some((id, delay)))
-                    .await?
-                {
+            if let Some(archived) = stanzas::mam_result(&mut m, queryid) {
+                if self.accept(&room.cfg.jid, archived, true).await? {
                     room.recovered += 1;
                 }
                 return Ok(());
@@ -765,55 +765,48 @@ impl Driver {
         if m.type_ != MessageType::Groupchat || from.resource().is_none() {
             return Ok(()); // room notices, errors, private messages
         }
-        let body = m.bodies.values().next().cloned();
-        if body.is_none() && stanzas::change_payload(&m.payloads).is_none() {
+        if m.bodies.is_empty() && !stanzas::has_change(&m) {
             return Ok(()); // subject changes and chat states
         }
-        let _ = me;
         if let Phase::CatchingUp { held, .. } = &mut room.phase {
             held.push(m);
             return Ok(());
         }
-        let replayed = stanzas::delay(&m.payloads).is_some();
+        let replayed = stanzas::is_delayed(&m);
         let jid = room.cfg.jid.clone();
-        if self
-            .accept(&jid, &m.payloads, &m.payloads, body, replayed, None)
-            .await?
-            && replayed
-        {
+        let read = RoomMessage::live(m, &jid);
+        if self.accept(&jid, read, replayed).await? && replayed {
             room.recovered += 1;
             self.status.send_modify(|s| s.recovered += 1);
         }
         Ok(())
     }
 
-    /// Turns one message into an item: parses its payload, drops duplicates, filters,
-    /// delivers. `archived` carries the archive id and delay of a replayed message.
-    /// Returns whether a change was delivered.
+    /// Turns one message, read once, into an item: parses its payload, drops
+    /// duplicates, filters, delivers. Returns whether a change was delivered.
     async fn accept(
         &mut self,
         room: &BareJid,
-        children: &[Element],
-        meta: &[Element],
-        body: Option<String>,
+        message: RoomMessage,
         replayed: bool,
-        archived: Option<(String, Option<DateTime<Utc>>)>,
     ) -> Result<bool, Ended> {
-        let (stanza_id, sent_at) = match archived {
-            Some((id, delay)) => (Some(id), delay),
-            None => (stanzas::stanza_id(meta, room), stanzas::delay(meta)),
-        };
+        let RoomMessage {
+            stanza_id,
+            sent_at,
+            payload,
+            body,
+        } = message;
         let mark = Mark {
             room: room.to_string(),
             stanza_id: stanza_id.clone(),
             time: sent_at.or_else(|| Some(self.server_now())),
         };
-        let item = match stanzas::change_payload(children) {
+        let item = match payload {
             None => Err(StreamError::NoPayload {
                 room: room.clone(),
                 body: body.as_deref().map(stanzas::body_snippet),
             }),
-            Some(payload) => match recentchanges_core::from_element(payload) {
+            Some(payload) => match recentchanges_core::from_element(&payload) {
                 Err(error) => Err(StreamError::BadPayload {
                     room: room.clone(),
                     stanza_id: stanza_id.clone(),

@@ -128,14 +128,9 @@ impl ClientBuilder {
     }
 
     /// Starts the client and returns its stream at once; the connection is made in the
-    /// background. Must be called within a tokio runtime.
-    pub fn connect(self) -> ChangeStream {
-        self.try_connect().expect("invalid client configuration")
-    }
-
-    /// Like [`connect`](Self::connect), but returns configuration errors instead of
-    /// panicking on them.
-    pub fn try_connect(self) -> Result<ChangeStream, ConfigError> {
+    /// background. Fails on a configuration that cannot work (no room, plaintext to a
+    /// remote server...) or outside a tokio runtime; never panics.
+    pub fn connect(self) -> Result<ChangeStream, ConfigError> {
         self.cfg.check()?;
         let mut initial = Status::default();
         for room in &self.cfg.rooms {
@@ -144,7 +139,7 @@ impl ClientBuilder {
                 .insert(room.jid.to_string(), RoomState::Joining);
         }
         Ok(ChangeStream {
-            feed: Feed::start(self.cfg, initial, Driver::new),
+            feed: Feed::start(self.cfg, initial, Driver::new)?,
         })
     }
 }

@@ -9,7 +9,6 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use futures::StreamExt;
 use minidom::Element;
 use recentchanges_core::RecentChange;
 use tokio::sync::{oneshot, watch};
@@ -17,17 +16,18 @@ use tokio_xmpp::jid::{BareJid, FullJid, ResourcePart};
 use tokio_xmpp::xmlstream::StreamElementError;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::message::{Id, MessageType};
+use xmpp_parsers::muc::user::Status as MucStatus;
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use super::config::RoomConfig;
 use super::stanzas::{self, HistoryRequest, MucUser};
 use crate::error::{ConfigError, PublishError};
 use crate::session::account::Account;
-use crate::session::connect::{self, send, Incoming, Session};
+use crate::session::connect::{self, send, Session};
 use crate::session::options::{self, Transport};
 use crate::session::outbox::{Outbox, Posts};
 use crate::session::stanzas::Ids;
-use crate::session::task::{Ended, Serve};
+use crate::session::task::{serve_session, Ended, InSession, Serve};
 use crate::status::{RoomState, Status};
 
 /// Configures a [`Publisher`]: the same account, server and TLS options as the client.
@@ -81,7 +81,7 @@ impl PublisherBuilder {
             posts,
             status,
             ids: Ids::default(),
-        });
+        })?;
         Ok(Publisher { outbox })
     }
 }
@@ -105,9 +105,11 @@ impl Publisher {
     pub async fn publish(&mut self, room: &BareJid, rc: &RecentChange) -> Result<(), PublishError> {
         // Inside the stanza the element lives in the client namespace, like any
         // unqualified child of a message.
-        let xml =
-            rc.to_rc_xml()
-                .replacen("<rc", &format!(r#"<rc xmlns="{}""#, stanzas::ns::CLIENT), 1);
+        let xml = rc.to_rc_xml().replacen(
+            "<rc",
+            &format!(r#"<rc xmlns="{}""#, xmpp_parsers::ns::DEFAULT_NS),
+            1,
+        );
         let payload: Element = xml
             .parse()
             .map_err(|e| PublishError(format!("cannot build the <rc> payload: {e}")))?;
@@ -184,7 +186,7 @@ impl Worker {
         let nick = from.resource().map(|r| r.as_str());
         for (room, occupant, joined) in occupants.iter_mut() {
             if from.to_bare() != *room
-                || !(muc.has(110) || nick == Some(occupant.resource().as_str()))
+                || !(muc.has(MucStatus::SelfPresence) || nick == Some(occupant.resource().as_str()))
             {
                 continue;
             }
@@ -219,7 +221,27 @@ type Occupant = (BareJid, FullJid, bool);
 impl Serve for Worker {
     /// Sends what waits in the outbox, and settles it as the rooms reflect it.
     async fn serve(&mut self, session: Session, stop: &mut oneshot::Receiver<()>) -> Ended {
-        let Session { mut stream, .. } = session;
+        serve_session(self, session, stop).await
+    }
+}
+
+/// The publisher's rooms in one session, and how much of the outbox went out on it.
+pub(crate) struct Joined {
+    occupants: Vec<Occupant>,
+    /// Outbox entries sent on this connection.
+    sent_upto: usize,
+}
+
+impl InSession for Worker {
+    type State = Joined;
+    type Work = Post;
+
+    /// Joins every room, asking for no history.
+    async fn start(
+        &mut self,
+        stream: &mut connect::Stream,
+        _jid: &FullJid,
+    ) -> Result<Joined, Ended> {
         let mut occupants: Vec<Occupant> = Vec::new();
         for room in &self.rooms {
             let nick = ResourcePart::new(&room.nick)
@@ -230,79 +252,124 @@ impl Serve for Worker {
                 HistoryRequest::Nothing,
                 room.password.as_ref().map(|p| p.expose()),
             );
-            if let Err(e) = send(&mut stream, Stanza::Presence(join)).await {
-                return Ended::Lost(e);
-            }
+            send(stream, Stanza::Presence(join))
+                .await
+                .map_err(Ended::Lost)?;
             occupants.push((room.jid.clone(), occupant, false));
             self.status.send_modify(|s| {
                 s.rooms.insert(room.jid.to_string(), RoomState::Joining);
             });
         }
-        let mut sent_upto = 0usize; // outbox entries sent on this connection
-        loop {
-            // Send what waits, once its room is joined.
-            while sent_upto < self.outbox.len() {
-                let (id, post) = &self.outbox[sent_upto];
-                if !occupants
-                    .iter()
-                    .any(|(r, _, joined)| *joined && *r == post.room)
-                {
-                    break;
-                }
-                let mut m = stanzas::groupchat(&post.room, &post.body, post.payloads.clone());
-                m.id = Some(Id(id.clone()));
-                if let Err(e) = send(&mut stream, Stanza::Message(m)).await {
-                    return Ended::Lost(e);
-                }
-                sent_upto += 1;
+        Ok(Joined {
+            occupants,
+            sent_upto: 0,
+        })
+    }
+
+    /// Sends what waits, once its room is joined.
+    async fn flush(
+        &mut self,
+        state: &mut Joined,
+        stream: &mut connect::Stream,
+    ) -> Result<(), Ended> {
+        while state.sent_upto < self.outbox.len() {
+            let (id, post) = &self.outbox[state.sent_upto];
+            if !state
+                .occupants
+                .iter()
+                .any(|(r, _, joined)| *joined && *r == post.room)
+            {
+                break;
             }
-            let room_for_more = self.posts.room_for_more(self.outbox.len());
-            let element = tokio::select! {
-                post = self.posts.recv(), if room_for_more => match post {
-                    Some(post) => {
-                        let id = self.ids.next(format_args!("rcpub-{:08x}", rand::random::<u32>()));
-                        self.outbox.push_back((id, post));
-                        continue;
-                    }
-                    None => {
-                        connect::close(&mut stream).await;
-                        return Ended::ConsumerGone;
-                    }
-                },
-                _ = &mut *stop => {
-                    for (_, occupant, _) in &occupants {
-                        let _ = send(&mut stream, Stanza::Presence(stanzas::leave(occupant))).await;
-                    }
-                    connect::close(&mut stream).await;
-                    return Ended::Shutdown;
+            let mut m = stanzas::groupchat(&post.room, &post.body, post.payloads.clone());
+            m.id = Some(Id(id.clone()));
+            send(stream, Stanza::Message(m))
+                .await
+                .map_err(Ended::Lost)?;
+            state.sent_upto += 1;
+        }
+        Ok(())
+    }
+
+    /// The next post, while the outbox has room.
+    async fn next_work(&mut self) -> Option<Post> {
+        if !self.posts.room_for_more(self.outbox.len()) {
+            std::future::pending::<()>().await;
+        }
+        self.posts.recv().await
+    }
+
+    async fn work(&mut self, _state: &mut Joined, post: Post) -> Result<(), Ended> {
+        let id = self
+            .ids
+            .next(format_args!("rcpub-{:08x}", rand::random::<u32>()));
+        self.outbox.push_back((id, post));
+        Ok(())
+    }
+
+    async fn tick(
+        &mut self,
+        _state: &mut Joined,
+        _stream: &mut connect::Stream,
+        _jid: &FullJid,
+        _now: tokio::time::Instant,
+    ) -> Result<(), Ended> {
+        Ok(())
+    }
+
+    /// A reflection confirms a message; presences say whether a room is joined.
+    async fn stanza(
+        &mut self,
+        state: &mut Joined,
+        stream: &mut connect::Stream,
+        _jid: &FullJid,
+        stanza: Stanza,
+    ) -> Result<(), Ended> {
+        match stanza {
+            Stanza::Message(m) => {
+                if let (MessageType::Groupchat, Some(Id(id))) = (&m.type_, &m.id) {
+                    self.confirm(id, &mut state.sent_upto);
                 }
-                el = stream.next() => el,
-            };
-            match connect::incoming(&mut stream, element, &mut self.ids).await {
-                Incoming::Stanza(Stanza::Message(m)) => {
-                    if let (MessageType::Groupchat, Some(Id(id))) = (&m.type_, &m.id) {
-                        self.confirm(id, &mut sent_upto);
-                    }
-                }
-                // A reflection our parser refuses (we posted something odd): its id still
-                // confirms it.
-                Incoming::Invalid {
-                    error: StreamElementError::InvalidStanza { header, .. },
-                    ..
-                } => {
-                    if let Some(id) = header.id.as_deref() {
-                        self.confirm(id, &mut sent_upto);
-                    }
-                }
-                Incoming::Stanza(Stanza::Presence(p)) => self.on_presence(&mut occupants, p),
-                Incoming::Stanza(Stanza::Iq(iq)) => {
-                    if let Err(e) = connect::answer_requests(&mut stream, iq).await {
-                        return Ended::Lost(e);
-                    }
-                }
-                Incoming::Invalid { .. } | Incoming::Skip => {}
-                Incoming::Lost(reason) => return Ended::Lost(reason),
+            }
+            Stanza::Presence(p) => self.on_presence(&mut state.occupants, p),
+            Stanza::Iq(iq) => {
+                connect::answer_requests(stream, iq)
+                    .await
+                    .map_err(Ended::Lost)?;
             }
         }
+        Ok(())
+    }
+
+    /// A reflection our parser refuses (we posted something odd): its id still confirms
+    /// it.
+    async fn invalid(
+        &mut self,
+        state: &mut Joined,
+        _from: Option<BareJid>,
+        error: StreamElementError,
+    ) -> Result<(), Ended> {
+        if let StreamElementError::InvalidStanza { header, .. } = error {
+            if let Some(id) = header.id.as_deref() {
+                self.confirm(id, &mut state.sent_upto);
+            }
+        }
+        Ok(())
+    }
+
+    /// Leaves every room.
+    async fn goodbye(&mut self, state: &Joined, stream: &mut connect::Stream, _jid: &FullJid) {
+        for (_, occupant, _) in &state.occupants {
+            let _ = send(stream, Stanza::Presence(stanzas::leave(occupant))).await;
+        }
+    }
+
+    /// The application going away ends [`next_work`](Self::next_work) instead.
+    fn consumer_gone(&self) -> bool {
+        false
+    }
+
+    fn ids(&mut self) -> &mut Ids {
+        &mut self.ids
     }
 }

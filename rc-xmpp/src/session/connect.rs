@@ -26,7 +26,7 @@ use xmpp_parsers::iq::Iq;
 use xmpp_parsers::stanza_error::StanzaError;
 
 use super::depth::DepthGuard;
-use crate::error::Fatal;
+use crate::error::{Disconnect, Fatal};
 use crate::session::account::Account;
 use crate::session::options::Tls;
 use crate::session::options::Transport;
@@ -45,24 +45,33 @@ pub(crate) struct Session {
 #[derive(Debug)]
 pub(crate) enum ConnectError {
     Fatal(Fatal),
-    Retry(String),
+    Retry(Disconnect),
 }
 
 impl From<tokio_xmpp::Error> for ConnectError {
     fn from(e: tokio_xmpp::Error) -> Self {
-        ConnectError::Retry(e.to_string())
+        ConnectError::Retry(match e {
+            tokio_xmpp::Error::Io(e) => Disconnect::Io(e.to_string()),
+            other => Disconnect::Protocol(other.to_string()),
+        })
     }
 }
 
 impl From<tokio_xmpp::xmlstream::RecvFeaturesError> for ConnectError {
     fn from(e: tokio_xmpp::xmlstream::RecvFeaturesError) -> Self {
-        ConnectError::Retry(e.to_string())
+        ConnectError::Retry(Disconnect::Protocol(e.to_string()))
     }
 }
 
 impl From<io::Error> for ConnectError {
     fn from(e: io::Error) -> Self {
-        ConnectError::Retry(e.to_string())
+        ConnectError::Retry(Disconnect::Io(e.to_string()))
+    }
+}
+
+impl From<Disconnect> for ConnectError {
+    fn from(e: Disconnect) -> Self {
+        ConnectError::Retry(e)
     }
 }
 
@@ -76,8 +85,8 @@ pub(crate) async fn open(cfg: &Transport) -> Result<Session, ConnectError> {
     tokio::time::timeout(ATTEMPT_TIMEOUT, open_inner(cfg))
         .await
         .unwrap_or_else(|_| {
-            Err(ConnectError::Retry(format!(
-                "no session within {ATTEMPT_TIMEOUT:?}"
+            Err(ConnectError::Retry(Disconnect::ConnectTimeout(
+                ATTEMPT_TIMEOUT,
             )))
         })
 }
@@ -130,7 +139,9 @@ async fn open_inner(cfg: &Transport) -> Result<Session, ConnectError> {
             let tcp = plain.into_inner().into_inner();
             let tls = tls_config(&cfg.tls)?;
             let name = ServerName::try_from(domain.clone()).map_err(|e| {
-                ConnectError::Retry(format!("{domain} is not a TLS server name: {e}"))
+                ConnectError::Retry(Disconnect::Tls(format!(
+                    "{domain} is not a TLS server name: {e}"
+                )))
             })?;
             let stream = TlsConnector::from(tls).connect(name, tcp).await?;
             let io: Box<dyn AsyncReadAndWrite + Send> =
@@ -155,7 +166,10 @@ fn tls_config(tls: &Tls) -> Result<Arc<ClientConfig>, ConnectError> {
             let certs = CertificateDer::pem_file_iter(file)
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
                 .map_err(|e| {
-                    ConnectError::Retry(format!("cannot read the CA file {}: {e}", file.display()))
+                    ConnectError::Retry(Disconnect::Tls(format!(
+                        "cannot read the CA file {}: {e}",
+                        file.display()
+                    )))
                 })?;
             roots.add_parsable_certificates(certs);
         }
@@ -179,9 +193,11 @@ where
             }
             Some(Err(ReadError::SoftTimeout)) => {}
             Some(Err(ReadError::HardError(e))) => return Err(e.into()),
-            Some(Err(ReadError::ParseError(e))) => return Err(ConnectError::Retry(e.to_string())),
+            Some(Err(ReadError::ParseError(e))) => {
+                return Err(ConnectError::Retry(Disconnect::Protocol(e.to_string())))
+            }
             Some(Err(ReadError::StreamFooterReceived)) | None => {
-                return Err(ConnectError::Retry("the server closed the stream".into()))
+                return Err(ConnectError::Retry(Disconnect::ServerClosed))
             }
         }
     }
@@ -257,25 +273,14 @@ async fn bind(stream: &mut Stream, resource: &str) -> Result<FullJid, ConnectErr
                 Iq::Result {
                     id: rid, payload, ..
                 } if rid == id => {
-                    let jid = payload
-                        .as_ref()
-                        .and_then(|b: &Element| b.children().find(|c| c.name() == "jid"))
-                        .map(|j| j.text())
-                        .ok_or_else(|| {
-                            ConnectError::Retry("resource binding returned no JID".into())
-                        })?;
-                    let jid: Jid = jid
-                        .parse()
-                        .map_err(|e| ConnectError::Retry(format!("bound JID {jid:?}: {e}")))?;
-                    return jid.try_into_full().map_err(|j| {
-                        ConnectError::Retry(format!("bound JID {j} has no resource"))
-                    });
+                    return stanzas::bound(payload)
+                        .map_err(|e| ConnectError::Retry(Disconnect::Protocol(e)))
                 }
                 Iq::Error { id: rid, error, .. } if rid == id => {
-                    return Err(ConnectError::Retry(format!(
-                        "resource binding refused: {:?}",
-                        error.defined_condition
-                    )))
+                    return Err(ConnectError::Retry(Disconnect::Protocol(format!(
+                        "resource binding refused: {}",
+                        stanzas::condition(&error)
+                    ))))
                 }
                 _ => {}
             }
@@ -312,7 +317,7 @@ impl Sessions {
         &mut self,
         cfg: &Transport,
         status: &tokio::sync::watch::Sender<crate::Status>,
-        lost: Option<String>,
+        lost: Option<Disconnect>,
         stop: &mut tokio::sync::oneshot::Receiver<()>,
     ) -> Next {
         use crate::status::Connection;
@@ -371,11 +376,11 @@ impl Sessions {
 }
 
 /// Sends one stanza.
-pub(crate) async fn send(stream: &mut Stream, stanza: Stanza) -> Result<(), String> {
+pub(crate) async fn send(stream: &mut Stream, stanza: Stanza) -> Result<(), Disconnect> {
     stream
         .send(&XmppStreamElement::Stanza(stanza))
         .await
-        .map_err(|e| format!("cannot send: {e}"))
+        .map_err(Disconnect::from)
 }
 
 /// The answer to one of this client's own requests, with its sender: match both the id
@@ -419,11 +424,11 @@ impl Response {
 pub(crate) async fn answer_requests(
     stream: &mut Stream,
     iq: Iq,
-) -> Result<Option<Response>, String> {
+) -> Result<Option<Response>, Disconnect> {
     let reply = match iq {
         Iq::Get {
             from, id, payload, ..
-        } if payload.is("ping", stanzas::ns::PING) => stanzas::pong(from, &id),
+        } if stanzas::is_ping(&payload) => stanzas::pong(from, &id),
         Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => stanzas::unsupported(from, &id),
         Iq::Result {
             id, from, payload, ..
@@ -450,7 +455,7 @@ pub(crate) enum Incoming {
     /// logged, or a quiet server, which was pinged).
     Skip,
     /// The connection is gone.
-    Lost(String),
+    Lost(Disconnect),
 }
 
 /// Sorts one read from the server's stream. A server that was quiet for the keepalive
@@ -464,7 +469,10 @@ pub(crate) async fn incoming(
     match read {
         Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(s)))) => Incoming::Stanza(s),
         Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
-            Incoming::Lost(format!("stream error from the server: {e:?}"))
+            Incoming::Lost(Disconnect::StreamError {
+                condition: e.0.condition.to_string(),
+                text: e.0.get_best_text(vec!["en"]).map(|(_, t)| t.clone()),
+            })
         }
         Some(Ok(FallibleStreamElement::Ok(_))) => Incoming::Skip,
         Some(Ok(FallibleStreamElement::Err(error))) => {
@@ -485,13 +493,13 @@ pub(crate) async fn incoming(
                 Err(reason) => Incoming::Lost(reason),
             }
         }
-        Some(Err(ReadError::HardError(e))) => Incoming::Lost(format!("connection error: {e}")),
+        Some(Err(ReadError::HardError(e))) => Incoming::Lost(Disconnect::from(e)),
         Some(Err(ReadError::ParseError(e))) => {
             tracing::warn!("skipping a stanza that does not parse: {e}");
             Incoming::Skip
         }
         Some(Err(ReadError::StreamFooterReceived)) | None => {
-            Incoming::Lost("the server closed the stream".into())
+            Incoming::Lost(Disconnect::ServerClosed)
         }
     }
 }

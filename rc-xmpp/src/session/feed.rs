@@ -14,6 +14,7 @@ use super::position::{Position, Resume};
 use super::options::StreamOptions;
 use super::queue;
 use super::task::{Ended, Handle, Serve};
+use crate::error::ConfigError;
 use crate::status::Status;
 
 /// What travels to the consumer: an item, and the place it moves the position to. An
@@ -100,12 +101,13 @@ pub(crate) struct Feed<P: Position, T> {
 impl<P: Position, T> Feed<P, T> {
     /// Starts the task that `start` makes of the configuration (with its stream options),
     /// the task's end of the feed and a status sender; returns the stream's end. `status`
-    /// is the state before the task starts.
+    /// is the state before the task starts. Outside a tokio runtime,
+    /// [`ConfigError::NoRuntime`].
     pub fn start<C, S>(
         cfg: C,
         status: Status,
         start: impl FnOnce(C, Feeder<P, T>, watch::Sender<Status>) -> S,
-    ) -> Self
+    ) -> Result<Self, ConfigError>
     where
         C: AsRef<StreamOptions<P>>,
         S: Serve + Send + 'static,
@@ -124,14 +126,15 @@ impl<P: Position, T> Feed<P, T> {
             status: status_tx.clone(),
             received: position.clone(),
         };
-        Feed {
+        let task = Handle::spawn(transport, status_tx.clone(), start(cfg, out, status_tx))?;
+        Ok(Feed {
             rx,
             status: status_rx,
             position,
             file: file.map(Committer::new),
             dirty: false,
-            task: Handle::spawn(transport, status_tx.clone(), start(cfg, out, status_tx)),
-        }
+            task,
+        })
     }
 
     /// The next item: commits the position (the item before is handled), then moves it

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::error::PublishError;
+use crate::error::{ConfigError, PublishError};
 use crate::session::options::Transport;
 use crate::session::task::{Handle, Serve};
 use crate::status::{Connection, Status};
@@ -39,7 +39,7 @@ impl<P> Outbox<P> {
         transport: Transport,
         capacity: usize,
         start: impl FnOnce(Posts<P>, watch::Sender<Status>) -> S,
-    ) -> Self
+    ) -> Result<Self, ConfigError>
     where
         S: Serve + Send + 'static,
     {
@@ -51,15 +51,15 @@ impl<P> Outbox<P> {
             capacity,
             settled: settled_tx,
         };
-        let task = Handle::spawn(transport, status_tx.clone(), start(posts, status_tx));
-        Outbox {
+        let task = Handle::spawn(transport, status_tx.clone(), start(posts, status_tx))?;
+        Ok(Outbox {
             tx,
             status: status_rx,
             settled: settled_rx,
             posted: 0,
             rejected_seen: 0,
             task,
-        }
+        })
     }
 
     /// Queues a post; waits while the outbox is full. Fails once the task has stopped,

@@ -4,15 +4,12 @@
 
 use minidom::rxml::NcName;
 use minidom::Element;
-use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::jid::{BareJid, FullJid, Jid};
+use xmpp_parsers::bind::{BindQuery, BindResponse};
+use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult};
 use xmpp_parsers::iq::Iq;
-
-/// Namespaces used here.
-pub(crate) mod ns {
-    pub const PING: &str = "urn:xmpp:ping";
-    pub const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
-    pub const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
-}
+use xmpp_parsers::ns;
+use xmpp_parsers::ping::Ping;
 
 /// An element with attributes and children.
 pub(crate) fn element(
@@ -57,22 +54,19 @@ impl Ids {
 
 /// A ping (XEP-0199) to `to`, or to the server when `None`.
 pub(crate) fn ping(to: Option<Jid>, id: &str) -> Iq {
-    Iq::Get {
-        from: None,
-        to,
-        id: id.to_owned(),
-        payload: element("ping", ns::PING, &[], vec![]),
-    }
+    let mut iq = Iq::from_get(id, Ping);
+    *iq.to_mut() = to;
+    iq
+}
+
+/// Whether a request is a ping.
+pub(crate) fn is_ping(payload: &Element) -> bool {
+    payload.is("ping", ns::PING)
 }
 
 /// A disco#info query.
 pub(crate) fn disco_info(to: &BareJid, id: &str) -> Iq {
-    Iq::Get {
-        from: None,
-        to: Some(Jid::from(to.clone())),
-        id: id.to_owned(),
-        payload: element("query", ns::DISCO_INFO, &[], vec![]),
-    }
+    Iq::from_get(id, DiscoInfoQuery { node: None }).with_to(Jid::from(to.clone()))
 }
 
 /// The empty result answering an iq get (pings from the server).
@@ -104,29 +98,73 @@ pub(crate) fn unsupported(to: Option<Jid>, id: &str) -> Iq {
 
 /// A resource-binding request.
 pub(crate) fn bind(id: &str, resource: &str) -> Iq {
-    Iq::Set {
-        from: None,
-        to: None,
-        id: id.to_owned(),
-        payload: element(
-            "bind",
-            ns::BIND,
-            &[],
-            vec![text_element("resource", ns::BIND, resource)],
-        ),
-    }
+    Iq::from_set(id, BindQuery::new(Some(resource.to_owned())))
+}
+
+/// The full JID a resource-binding result gives.
+pub(crate) fn bound(payload: Option<Element>) -> Result<FullJid, String> {
+    let payload = payload.ok_or("resource binding returned no JID")?;
+    BindResponse::try_from(payload)
+        .map(FullJid::from)
+        .map_err(|e| format!("resource binding returned no full JID: {e}"))
 }
 
 /// Whether a disco#info result lists a feature.
 pub(crate) fn has_feature(payload: Option<&Element>, feature: &str) -> bool {
-    payload.is_some_and(|q| {
-        q.children()
-            .any(|c| c.name() == "feature" && c.attr("var") == Some(feature))
-    })
+    let Some(payload) = payload else {
+        return false;
+    };
+    match DiscoInfoResult::try_from(payload.clone()) {
+        Ok(info) => info.features.contains(feature),
+        // xmpp-parsers refuses the whole result for one form it finds wrong (a field
+        // without `var`, two FORM_TYPEs...): the features are still there to read.
+        Err(e) => {
+            tracing::debug!("reading the disco#info features as they are: {e}");
+            payload
+                .children()
+                .any(|c| c.is("feature", ns::DISCO_INFO) && c.attr("var") == Some(feature))
+        }
+    }
 }
 
 /// The defined condition of an iq error, as its XML name (`item-not-found`).
 pub(crate) fn condition(error: &xmpp_parsers::stanza_error::StanzaError) -> String {
     let el: Element = error.defined_condition.clone().into();
     el.name().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_are_read_from_a_disco_result_xmpp_parsers_refuses() {
+        // A form field without `var` that is not `fixed`: xmpp-parsers refuses the form,
+        // and with it the whole result.
+        let info: Element = r#"<query xmlns="http://jabber.org/protocol/disco#info">
+            <identity category="conference" type="text"/>
+            <feature var="urn:xmpp:mam:2"/>
+            <x xmlns="jabber:x:data" type="result"><field type="text-single"><value>1</value></field></x>
+            </query>"#
+            .parse()
+            .unwrap();
+        assert!(DiscoInfoResult::try_from(info.clone()).is_err());
+        assert!(has_feature(Some(&info), "urn:xmpp:mam:2"));
+        assert!(!has_feature(Some(&info), "urn:xmpp:ping"));
+        assert!(!has_feature(None, "urn:xmpp:mam:2"));
+    }
+
+    #[test]
+    fn a_bind_result_gives_the_full_jid() {
+        let ok: Element = r#"<bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><jid>bot@example.org/r1</jid></bind>"#
+            .parse()
+            .unwrap();
+        assert_eq!(bound(Some(ok)).unwrap().to_string(), "bot@example.org/r1");
+        let bare: Element =
+            r#"<bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><jid>bot@example.org</jid></bind>"#
+                .parse()
+                .unwrap();
+        assert!(bound(Some(bare)).is_err());
+        assert!(bound(None).is_err());
+    }
 }

@@ -41,7 +41,7 @@ pub(super) fn rooms(
             let stream = client
                 .filter(source.filter.clone())
                 .resume(resume)
-                .try_connect()
+                .connect()
                 .map_err(config)?;
             Ok(tokio::spawn(follow_rooms(stream, feed)))
         }
@@ -89,7 +89,7 @@ pub(super) fn pubsub(
         .tls(source.tls.clone())
         .filter(source.filter.clone())
         .resume(from_value::<PubSubPosition>(position)?)
-        .try_connect()
+        .connect()
         .map_err(config)?;
     Ok(tokio::spawn(follow_pubsub(
         stream,
@@ -153,7 +153,7 @@ fn watch_xmpp(
                 },
                 Connection::Connecting if s.connections == 0 => State::Starting,
                 Connection::Disconnected { reason } => State::Retrying {
-                    reason: reason.clone(),
+                    reason: reason.to_string(),
                 },
                 Connection::Closed => State::Failed {
                     reason: "closed".into(),
