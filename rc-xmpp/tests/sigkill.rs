@@ -38,6 +38,8 @@ async fn consumer_child() {
         .unwrap()
         .connect()
         .unwrap();
+    rc_testkit::joined(&stream, 20).await;
+    std::fs::write(format!("{}.joined", cfg["log"].as_str().unwrap()), b"").unwrap();
     let mut log = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -117,7 +119,12 @@ async fn killed_twice_mid_burst(server: &impl XmppServer) {
     let total = 600u64;
     let mut publisher = server.publisher(&["enwiki"]);
     let mut consumer = Consumer::spawn(server, &position, &log);
-    // Joined once the first change arrives.
+    rc_testkit::wait_file(
+        &dir.join("rcids.log.joined"),
+        30,
+        "the consumer joined",
+        |_| true,
+    );
     publish(&mut publisher, "enwiki", 1..=1).await;
     wait_logged(&log, 1, 20).await;
     // 200 changes a second, killed twice mid-burst and restarted at once.
