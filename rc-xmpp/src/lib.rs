@@ -47,7 +47,9 @@ pub use room::publisher::{Publisher, PublisherBuilder};
 pub use room::resume::{ResumePosition, RoomPosition};
 pub use room::{ChangeStream, Client, ClientBuilder, RoomChange};
 pub use session::account::{Account, Secret};
-pub use session::options::{Backpressure, ReconnectPolicy, Tls};
+pub use session::options::{
+    Backpressure, ReconnectPolicy, Tls, DEFAULT_PING_AFTER, DEFAULT_PING_TIMEOUT,
+};
 pub use status::{Connection, NodeState, RoomState, Status};
 
 #[cfg(test)]

@@ -233,3 +233,37 @@ async fn a_process_stopped_before_its_first_change_still_resumes() {
         "what was posted while away, not what came before"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_default_keepalive_a_dead_link_is_replaced_within_the_stated_bound() {
+    let prosody = Prosody::start();
+    let proxy = Proxy::start(prosody.addr()).await;
+    let mut stream = prosody
+        .room_client("alice", "enwiki")
+        .server(&proxy.addr)
+        .unwrap()
+        .connect()
+        .unwrap();
+    joined(&stream, 10).await;
+    let frozen = std::time::Instant::now();
+    proxy.freeze();
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    publish(&mut publisher, "enwiki", 1..=3).await;
+    let bound = recentchanges_xmpp::DEFAULT_PING_AFTER + recentchanges_xmpp::DEFAULT_PING_TIMEOUT;
+    // The bound, plus the first reconnect attempt and the join.
+    wait_status(stream.status(), 45, "a second connection", |s| {
+        s.connections >= 2
+    })
+    .await;
+    let replaced = frozen.elapsed();
+    assert!(
+        replaced <= bound + Duration::from_secs(10),
+        "replaced after {replaced:?}; the stated bound is {bound:?}"
+    );
+    let got = collect_n(&mut stream, 3, 15).await;
+    assert_eq!(
+        rcids(&got),
+        [1, 2, 3],
+        "what was sent meanwhile, from the archive"
+    );
+}

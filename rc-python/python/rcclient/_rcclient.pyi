@@ -403,6 +403,8 @@ class Client:
     ``resume=`` a file path keeps the position there, committed each time you ask for
     the next change: a process killed while handling a change sees again at most that
     one (or the ``take`` batch it was handling).
+    ``keepalive=(idle, timeout)`` in seconds (default ``(15, 10)``): a ping after ``idle``
+    of silence, the connection replaced if it is not answered within ``timeout``.
     """
 
     def __new__(

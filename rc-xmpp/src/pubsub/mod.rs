@@ -209,7 +209,7 @@ impl Subscriber {
 
 /// Configures a [`NodeStream`]. Defaults as [`ClientBuilder`](crate::ClientBuilder)'s
 /// (STARTTLS required, backoff from 0.5 s to 60 s, a buffer of 10,000 items that waits
-/// when full, pings after 60 s of silence), no old items on a first subscription, refused
+/// when full, pings after 15 s of silence with 10 s to answer), no old items on a first subscription, refused
 /// nodes retried every 30 s.
 #[derive(Debug)]
 #[must_use]

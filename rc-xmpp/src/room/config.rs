@@ -68,7 +68,7 @@ impl Config {
             stream: StreamOptions::new(account),
             rooms: Vec::new(),
             history: History::None,
-            self_ping_interval: Duration::from_secs(300),
+            self_ping_interval: Duration::from_secs(60),
             rejoin_delay: Duration::from_secs(5),
             local_clock_offset: chrono::TimeDelta::zero(),
         }

@@ -98,17 +98,26 @@ pub(crate) struct Transport {
     pub ping_timeout: Duration,
 }
 
+/// Silence after which the server is pinged, by default. A busy room is never silent
+/// that long; a quiet one costs one ping per 15 s.
+pub const DEFAULT_PING_AFTER: Duration = Duration::from_secs(15);
+
+/// How long a ping may wait for its answer, by default. With [`DEFAULT_PING_AFTER`], a
+/// connection that died without a word (a dropped link, a frozen server) is noticed
+/// within 25 s and replaced.
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Transport {
-    /// The defaults: STARTTLS required, DNS, the default backoff, pings after 60 s of
-    /// silence with 20 s to answer.
+    /// The defaults: STARTTLS required, DNS, the default backoff, pings after 15 s of
+    /// silence with 10 s to answer (a silently dead connection is replaced within 25 s).
     pub fn new(account: Account) -> Self {
         Transport {
             account,
             server: None,
             tls: Tls::Required,
             reconnect: ReconnectPolicy::default(),
-            ping_interval: Duration::from_secs(60),
-            ping_timeout: Duration::from_secs(20),
+            ping_interval: DEFAULT_PING_AFTER,
+            ping_timeout: DEFAULT_PING_TIMEOUT,
         }
     }
 
@@ -217,7 +226,10 @@ macro_rules! transport_options {
             }
 
             /// Ping the server after `idle` of silence; the connection is dead if it does
-            /// not answer within `timeout`.
+            /// not answer within `timeout`: a connection that died without a word is
+            /// noticed within `idle + timeout` (default 15 s + 10 s:
+            /// [`DEFAULT_PING_AFTER`](crate::DEFAULT_PING_AFTER),
+            /// [`DEFAULT_PING_TIMEOUT`](crate::DEFAULT_PING_TIMEOUT)) and replaced.
             pub fn keepalive(mut self, idle: ::std::time::Duration, timeout: ::std::time::Duration) -> Self {
                 self.$($field).+.ping_interval = idle;
                 self.$($field).+.ping_timeout = timeout;
