@@ -267,3 +267,50 @@ async fn with_the_default_keepalive_a_dead_link_is_replaced_within_the_stated_bo
         "what was sent meanwhile, from the archive"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_changes_beyond_the_buffer_during_a_catch_up_come_from_the_archive_once_each() {
+    let prosody = Prosody::start();
+    let dir = TempDir::new("rc-xmpp-held");
+    let file = dir.join("enwiki.pos");
+    let mut publisher = prosody.publisher(&["enwiki"]);
+    let mut first = resuming(&prosody, &file);
+    joined(&first, 10).await;
+    publish(&mut publisher, "enwiki", 1..=1).await;
+    collect_n(&mut first, 1, 10).await;
+    first.close().await;
+
+    // Away: 600 changes in the archive. Back with a buffer of 4 (the bound of what is held
+    // during the catch-up), while 200 more are posted live as it catches up.
+    publish(&mut publisher, "enwiki", 2..=600).await;
+    assert!(publisher.flush(Duration::from_secs(30)).await);
+    let midway = Arc::new(Notify::new());
+    let burst = {
+        let mut live = prosody.publisher(&["enwiki"]);
+        let midway = midway.clone();
+        tokio::spawn(async move {
+            midway.notified().await;
+            publish(&mut live, "enwiki", 601..=800).await;
+            assert!(live.flush(Duration::from_secs(30)).await);
+            live.close().await;
+        })
+    };
+    let mut second = prosody
+        .room_client("alice", "enwiki")
+        .buffer(4, recentchanges_xmpp::Backpressure::Wait)
+        .resume_from_file(&file)
+        .unwrap()
+        .connect()
+        .unwrap();
+    let early = collect_n(&mut second, 50, 30).await;
+    midway.notify_one();
+    let rest = collect_n(&mut second, 749, 60).await;
+    burst.await.unwrap();
+    let got: Vec<u64> = rcids(&early).into_iter().chain(rcids(&rest)).collect();
+    assert_eq!(
+        got,
+        (2..=800).collect::<Vec<_>>(),
+        "every change once, in order"
+    );
+    assert_quiet(&mut second, Duration::from_millis(1500), "nothing twice").await;
+}

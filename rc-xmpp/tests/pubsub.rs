@@ -537,3 +537,53 @@ async fn a_forbidden_node_is_an_error_item_and_is_followed_once_allowed() {
     assert_is_entry(&collect_n(&mut stream, 1, 10).await[0], 1, "secret");
     quiet(&mut stream).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_items_beyond_the_buffer_during_a_catch_up_are_fetched_again_once_each() {
+    let prosody = Prosody::start();
+    let dir = TempDir::new("rc-pubsub-held");
+    let file = dir.join("wiki.pos");
+    // A node that keeps everything this test publishes (Prosody keeps 20 by default).
+    let mut publisher = prosody.node_publisher().max_items(1000).start().unwrap();
+    create_node(&mut publisher, "wiki").await;
+    let resuming = |buffer: usize| {
+        prosody
+            .subscriber("alice")
+            .node(SERVICE, "wiki")
+            .unwrap()
+            .buffer(buffer, recentchanges_xmpp::Backpressure::Wait)
+            .resume_from_file(&file)
+            .unwrap()
+            .connect()
+            .unwrap()
+    };
+    let mut first = resuming(100);
+    subscribed(&first, 10).await;
+    publish(&mut publisher, "wiki", 1..=1).await;
+    collect_n(&mut first, 1, 10).await;
+    first.close().await;
+
+    // Away: 110 items in the node. Back with a buffer of 2 (the bound of what is held
+    // while the node is fetched), while 60 more are published as it fetches.
+    publish(&mut publisher, "wiki", 2..=110).await;
+    let mut second = resuming(2);
+    wait_status(second.status(), 10, "online", |s| {
+        matches!(s.connection, recentchanges_xmpp::Connection::Online { .. })
+    })
+    .await;
+    for n in 111..=170 {
+        publisher
+            .publish(&service(), "wiki", &entry(n))
+            .await
+            .unwrap();
+    }
+    let got = collect_n(&mut second, 169, 60).await;
+    assert!(publisher.flush(Duration::from_secs(20)).await);
+    assert_eq!(
+        got.iter().map(number).collect::<Vec<_>>(),
+        (2..=170).collect::<Vec<_>>(),
+        "every item once, in order"
+    );
+    quiet(&mut second).await;
+    assert_eq!(second.status().borrow().gaps, 0);
+}

@@ -75,8 +75,12 @@ pub(crate) struct Driver {
 pub(crate) struct Node {
     target: NodeTarget,
     phase: Phase,
-    /// Live items that arrived before the catch-up ended, in arrival order.
+    /// Live items that arrived before the catch-up ended, in arrival order; at most the
+    /// stream's buffer size (see [`Driver::hold`]).
     held: Vec<NodeItem>,
+    /// `held` outgrew its bound and was let go: the node is fetched again after the
+    /// current fetch, from the last item received.
+    refetch: bool,
 }
 
 enum Phase {
@@ -148,6 +152,7 @@ impl InSession for Driver {
                 target,
                 phase: Phase::Live,
                 held: Vec::new(),
+                refetch: false,
             };
             self.subscribe(stream, jid, &mut node)
                 .await
@@ -355,6 +360,21 @@ impl Driver {
         Ok(())
     }
 
+    /// Keeps live items until the catch-up is over, at most the stream's buffer size of
+    /// them: beyond it they are let go and the node is fetched again once the current
+    /// fetch is handled (the node stores them; if it no longer holds the last item
+    /// received, that fetch reports the gap). Memory stays bounded, nothing is dropped
+    /// without a word.
+    fn hold(&mut self, node: &mut Node, items: Vec<NodeItem>) {
+        let limit = self.cfg.stream.delivery.buffer.max(1);
+        if node.held.len() + items.len() > limit {
+            tracing::debug!(node = %node.target.uri, limit, "live items held during the catch-up let go: the node is fetched again");
+            node.held.clear();
+            node.refetch = true;
+        }
+        node.held.extend(items);
+    }
+
     /// The node's stored items arrived (oldest first, as Prosody lists them): deliver
     /// those after the last item received, then the live items held meanwhile.
     async fn on_items(
@@ -432,6 +452,18 @@ impl Driver {
                 flag = false;
             }
         }
+        if std::mem::take(&mut node.refetch) {
+            // Live items were let go: the node has them after what was just delivered.
+            // (`held` is what came after that; the next fetch has it too.) A first
+            // subscription cannot tell the items published since it from older ones
+            // among those: a gap, reported.
+            if baseline {
+                tracing::warn!(node = %uri, "more live items than the buffer during a first subscription: some may be missing");
+                self.status.send_modify(|s| s.gaps += 1);
+            }
+            self.status.send_modify(|s| s.recovered += recovered);
+            return self.fetch(stream, node, Some(FIRST_PAGE), false).await;
+        }
         for item in held {
             if !baseline && item.id.as_ref().is_some_and(|id| fetched.contains(id)) {
                 continue; // stored too: delivered above, or older than the position
@@ -468,7 +500,7 @@ impl Driver {
             };
             match event {
                 Event::Items { items, .. } => match node.phase {
-                    Phase::Subscribing { .. } | Phase::Fetching { .. } => node.held.extend(items),
+                    Phase::Subscribing { .. } | Phase::Fetching { .. } => self.hold(node, items),
                     Phase::Live => {
                         for item in items {
                             self.accept(&node.target, item, false, false).await?;

@@ -106,11 +106,14 @@ enum Phase {
     /// `query` is the id of the page's request, `queryid` the secret that marks its
     /// results (the same for every page).
     /// `by_time`: the replay started from the position's time, not its stanza id.
+    /// `overflowed`: `held` outgrew the stream's buffer size and was let go; the archive
+    /// has those messages too, so the replay goes on past its end (see [`Driver::hold`]).
     CatchingUp {
         query: String,
         queryid: String,
         held: Vec<Message>,
         by_time: bool,
+        overflowed: bool,
     },
     Joined,
     /// Kicked or dropped; join again at this time.
@@ -443,7 +446,7 @@ impl Driver {
                                 }
                                 send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost)?;
                             }
-                            _ => self.caught_up(room).await?,
+                            _ => self.archive_end(stream, room).await?,
                         }
                     }
                     _ => {}
@@ -567,6 +570,7 @@ impl Driver {
                                 queryid,
                                 held: Vec::new(),
                                 by_time: matches!(page, Page::Since(_)),
+                                overflowed: false,
                             };
                             send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost)?;
                         }
@@ -729,6 +733,58 @@ impl Driver {
         self.caught_up(room).await
     }
 
+    /// Keeps a live message until the archive replay is over, at most the stream's buffer
+    /// size of them: the room archived every one of them, so when there are more, they
+    /// are let go and the replay continues past the end it had (until it ends with
+    /// nothing held beyond the bound). Memory stays bounded, nothing is lost, and the
+    /// order stays the archive's.
+    fn hold(&mut self, room: &mut Room, m: Message) {
+        let limit = self.cfg.stream.delivery.buffer.max(1);
+        if let Phase::CatchingUp {
+            held, overflowed, ..
+        } = &mut room.phase
+        {
+            if held.len() >= limit {
+                tracing::debug!(room = %room.cfg.jid, limit, "live messages held during the catch-up let go: the archive replays them");
+                held.clear();
+                *overflowed = true;
+            }
+            held.push(m);
+        }
+    }
+
+    /// The archive answered its last page: the replay is over, or, when live messages
+    /// were let go meanwhile ([`hold`](Self::hold)), it goes on after the last change
+    /// received (they are in the archive, after it).
+    async fn archive_end(
+        &mut self,
+        stream: &mut connect::Stream,
+        room: &mut Room,
+    ) -> Result<(), Ended> {
+        let Phase::CatchingUp {
+            query,
+            queryid,
+            held,
+            overflowed: overflowed @ true,
+            ..
+        } = &mut room.phase
+        else {
+            return self.caught_up(room).await;
+        };
+        let position = self.out.received().room(room.cfg.jid.as_str());
+        let page = match position.map(|p| (p.stanza_id.as_deref(), p.time)) {
+            Some((Some(id), _)) => Page::After(id),
+            Some((None, Some(t))) => Page::Since(t),
+            _ => return self.caught_up(room).await,
+        };
+        // Held from here on: what arrives after the replay's next end.
+        held.clear();
+        *overflowed = false;
+        *query = self.ids.next("mam");
+        let iq = stanzas::mam_query(&room.cfg.jid, query, queryid, page, MAM_PAGE);
+        send(stream, Stanza::Iq(iq)).await.map_err(Ended::Lost)
+    }
+
     /// The archive replay is over: release the live messages held meanwhile.
     async fn caught_up(&mut self, room: &mut Room) -> Result<(), Ended> {
         let held = match std::mem::replace(&mut room.phase, Phase::Joined) {
@@ -768,8 +824,8 @@ impl Driver {
         if m.bodies.is_empty() && !stanzas::has_change(&m) {
             return Ok(()); // subject changes and chat states
         }
-        if let Phase::CatchingUp { held, .. } = &mut room.phase {
-            held.push(m);
+        if let Phase::CatchingUp { .. } = room.phase {
+            self.hold(room, m);
             return Ok(());
         }
         let replayed = stanzas::is_delayed(&m);
