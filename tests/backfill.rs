@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::{bridge, bridge_at, Cast};
-use rc_testkit::{collect_until, edit, MediaWiki, Prosody, TempDir};
+use rc_testkit::{collect_until, edit, MediaWiki, Prosody, TempDir, XmppServer};
 use recentchanges::http::backfill::{BackfillConfig, BackfillPosition, Backfilled, Merged};
 use recentchanges::http::{Api, Poller, PollerConfig, Start};
 

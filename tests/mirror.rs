@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::bridge;
 use rc_testkit::{
     act, edit, quick_reconnect, room_jid, wait_file, DokuWiki, MediaWiki, Prosody, TempDir,
-    ADMIN_PASSWORD,
+    XmppServer, ADMIN_PASSWORD,
 };
 use recentchanges::http::mirror::{self, Mirror, MirrorConfig, MirrorOptions};
 use recentchanges::http::Api;

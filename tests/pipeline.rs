@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::{bridge, Cast};
-use rc_testkit::{act, collect_until, edit, MediaWiki, Prosody, TempDir, ADMIN_PASSWORD};
+use rc_testkit::{
+    act, collect_until, edit, MediaWiki, Prosody, TempDir, XmppServer, ADMIN_PASSWORD,
+};
 use recentchanges::http::relay::Relay;
 use recentchanges::http::{Poller, PollerConfig, Start};
 use recentchanges::xmpp::{ChangeStream, RoomChange};

@@ -11,6 +11,7 @@ use common::Cast;
 use futures::StreamExt;
 use rc_testkit::{
     assert_quiet, edit, free_port, room_bare, room_jid, wait_status, MediaWiki, Prosody, TempDir,
+    XmppServer,
 };
 use recentchanges::http::Start;
 use recentchanges::source::{Change, Changes, Source, SourceError, SourceStatus, State};

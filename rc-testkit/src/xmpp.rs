@@ -47,84 +47,6 @@ pub async fn joined(stream: &ChangeStream, secs: u64) {
     wait_status(stream.status(), secs, "rooms joined", all_joined).await;
 }
 
-/// `$builder` (a `Result` of a builder) for this server over plaintext loopback, quick to
-/// reconnect: the builders share these methods by name, not by a trait.
-macro_rules! loopback {
-    ($prosody:expr, $builder:expr) => {
-        $builder
-            .unwrap()
-            .server(&$prosody.addr())
-            .unwrap()
-            .tls(Tls::PlaintextLoopback)
-            .reconnect(quick_reconnect())
-    };
-}
-
-impl Prosody {
-    /// A client for account `user`.
-    pub fn client(&self, user: &str) -> ClientBuilder {
-        loopback!(
-            self,
-            Client::builder(&format!("{user}@localhost"), password(user))
-        )
-    }
-
-    /// A client for account `user` in room `name`, with the account's name as its nick.
-    pub fn room_client(&self, user: &str, name: &str) -> ClientBuilder {
-        self.client(user).room(&room_jid(name), user).unwrap()
-    }
-
-    /// A connected [`room_client`](Self::room_client) that joined (within [`JOIN_SECS`]).
-    pub async fn consumer(&self, user: &str, name: &str) -> ChangeStream {
-        let stream = self.room_client(user, name).connect().unwrap();
-        joined(&stream, JOIN_SECS).await;
-        stream
-    }
-
-    /// A publisher for account `user`, in no room yet.
-    pub fn publisher_builder(&self, user: &str) -> PublisherBuilder {
-        loopback!(
-            self,
-            Publisher::builder(&format!("{user}@localhost"), password(user))
-        )
-    }
-
-    /// Account `publisher` posting into `rooms` (nick `xmlrc`).
-    pub fn publisher(&self, rooms: &[&str]) -> Publisher {
-        self.publisher_as("publisher", rooms)
-    }
-
-    /// Account `user` posting into `rooms` (nick `xmlrc`).
-    pub fn publisher_as(&self, user: &str, rooms: &[&str]) -> Publisher {
-        let mut b = self.publisher_builder(user);
-        for name in rooms {
-            b = b.room(&room_jid(name), "xmlrc").unwrap();
-        }
-        b.start().unwrap()
-    }
-
-    /// A PubSub publisher for account `publisher` (the service's administrator).
-    pub fn node_publisher(&self) -> NodePublisherBuilder {
-        loopback!(
-            self,
-            NodePublisher::builder("publisher@localhost", password("publisher"))
-        )
-    }
-
-    /// A PubSub subscriber for account `user`.
-    pub fn subscriber(&self, user: &str) -> SubscriberBuilder {
-        loopback!(
-            self,
-            Subscriber::builder(&format!("{user}@localhost"), password(user))
-        )
-    }
-
-    /// A PubSub subscriber logging in anonymously on `anon.localhost`.
-    pub fn anonymous_subscriber(&self) -> SubscriberBuilder {
-        loopback!(self, Subscriber::anonymous("anon.localhost"))
-    }
-}
-
 impl Prosody {
     /// Makes room `name` (created, persistent, if it does not exist) a room without an
     /// archive, through mod_muc_mam's own per-room setting (`muc#roomconfig_enablearchiving`,
@@ -330,9 +252,39 @@ pub trait XmppServer: Sync {
         b.start().unwrap()
     }
 
+    /// Account `user` in room `name`, resuming from (and saving to) `file`: a consumer
+    /// process that stops and starts again.
+    fn resuming(&self, user: &str, name: &str, file: &std::path::Path) -> ChangeStream {
+        self.room_client(user, name)
+            .resume_from_file(file)
+            .unwrap()
+            .connect()
+            .unwrap()
+    }
+
     /// A PubSub subscriber for account `user`.
     fn subscriber(&self, user: &str) -> SubscriberBuilder {
         Subscriber::builder(&format!("{user}@localhost"), password(user))
+            .unwrap()
+            .server(&self.c2s_addr())
+            .unwrap()
+            .tls(Tls::PlaintextLoopback)
+            .reconnect(quick_reconnect())
+    }
+
+    /// A PubSub subscriber logging in anonymously on `anon.localhost`.
+    fn anonymous_subscriber(&self) -> SubscriberBuilder {
+        Subscriber::anonymous("anon.localhost")
+            .unwrap()
+            .server(&self.c2s_addr())
+            .unwrap()
+            .tls(Tls::PlaintextLoopback)
+            .reconnect(quick_reconnect())
+    }
+
+    /// A PubSub publisher for account `publisher` (the service's administrator).
+    fn node_publisher(&self) -> NodePublisherBuilder {
+        NodePublisher::builder("publisher@localhost", password("publisher"))
             .unwrap()
             .server(&self.c2s_addr())
             .unwrap()

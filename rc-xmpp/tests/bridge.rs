@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::rcids;
-use rc_testkit::{assert_quiet, collect_n, joined, room_bare, Prosody};
+use rc_testkit::{assert_quiet, collect_n, joined, room_bare, Prosody, XmppServer};
 use recentchanges_xmpp::bridge::{Bridge, Routes};
 
 /// The changes recorded from a real MediaWiki, as (rcid, packet) in rcid order, cycling

@@ -18,18 +18,8 @@ use rc_testkit::{
     XmppServer,
 };
 use recentchanges_core::Kind;
-use recentchanges_xmpp::{ChangeStream, Connection, ResumePosition, Tls};
+use recentchanges_xmpp::{Connection, ResumePosition, Tls};
 use tokio::sync::Notify;
-
-/// Alice in room `name`, resuming from (and saving to) `file`.
-fn resuming(server: &Ejabberd, name: &str, file: &std::path::Path) -> ChangeStream {
-    server
-        .room_client("alice", name)
-        .resume_from_file(file)
-        .unwrap()
-        .connect()
-        .unwrap()
-}
 
 /// The tail of the server's log, for a failure message.
 fn log_tail(server: &Ejabberd) -> String {
@@ -133,7 +123,7 @@ async fn a_consumer_restarted_from_its_position_gets_what_was_published_meanwhil
     let file = dir.join("enwiki.pos");
     let room = room_bare("enwiki");
     let mut publisher = ejabberd.publisher(&["enwiki"]);
-    let mut first = resuming(&ejabberd, "enwiki", &file);
+    let mut first = ejabberd.resuming("alice", "enwiki", &file);
     joined(&first, 15).await;
     publish(&mut publisher, "enwiki", 1..=5).await;
     assert_eq!(
@@ -148,7 +138,7 @@ async fn a_consumer_restarted_from_its_position_gets_what_was_published_meanwhil
     // Away: more than the 20 a join's history holds.
     publish(&mut publisher, "enwiki", 6..=60).await;
     assert!(publisher.flush(Duration::from_secs(15)).await);
-    let mut second = resuming(&ejabberd, "enwiki", &file);
+    let mut second = ejabberd.resuming("alice", "enwiki", &file);
     let got = collect_n(&mut second, 55, 15).await;
     assert_eq!(
         rcids(&got),
@@ -178,7 +168,7 @@ async fn a_consumer_that_joined_an_empty_archive_gets_all_50_changes_not_the_las
         rc_testkit::all_joined,
     )
     .await;
-    let mut first = resuming(&ejabberd, "newwiki", &file);
+    let mut first = ejabberd.resuming("alice", "newwiki", &file);
     joined(&first, 15).await;
     // Nothing arrives; reading moves the position to the join.
     for _ in 0..20 {
@@ -199,7 +189,7 @@ async fn a_consumer_that_joined_an_empty_archive_gets_all_50_changes_not_the_las
 
     publish(&mut publisher, "newwiki", 1..=50).await;
     assert!(publisher.flush(Duration::from_secs(15)).await);
-    let mut second = resuming(&ejabberd, "newwiki", &file);
+    let mut second = ejabberd.resuming("alice", "newwiki", &file);
     let got = rc_testkit::collect_until(
         &mut second,
         &(1..=50).collect(),

@@ -9,18 +9,9 @@ use common::{publish, rcids};
 use futures::StreamExt;
 use rc_testkit::{
     assert_quiet, collect_n, joined, next_within, room_bare, wait_status, Prosody, TempDir,
+    XmppServer,
 };
-use recentchanges_xmpp::{ChangeStream, ResumePosition, StreamError};
-
-/// Alice in room `enwiki`, resuming from (and saving to) `file`.
-fn resuming(prosody: &Prosody, file: &std::path::Path) -> ChangeStream {
-    prosody
-        .room_client("alice", "enwiki")
-        .resume_from_file(file)
-        .unwrap()
-        .connect()
-        .unwrap()
-}
+use recentchanges_xmpp::{ResumePosition, StreamError};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_that_joined_an_empty_archive_catches_up_from_it_by_time() {
@@ -37,7 +28,7 @@ async fn a_consumer_that_joined_an_empty_archive_catches_up_from_it_by_time() {
         rc_testkit::all_joined,
     )
     .await;
-    let mut first = resuming(&prosody, &file);
+    let mut first = prosody.resuming("alice", "enwiki", &file);
     joined(&first, 10).await;
     // Nothing arrives; reading moves the position to the join.
     for _ in 0..20 {
@@ -59,7 +50,7 @@ async fn a_consumer_that_joined_an_empty_archive_catches_up_from_it_by_time() {
     // Meanwhile, far more than the room's history keeps (20).
     publish(&mut publisher, "enwiki", 1..=300).await;
     assert!(publisher.flush(Duration::from_secs(30)).await);
-    let mut second = resuming(&prosody, &file);
+    let mut second = prosody.resuming("alice", "enwiki", &file);
     let got = collect_n(&mut second, 300, 10).await;
     assert_eq!(rcids(&got), (1..=300).collect::<Vec<_>>(), "all of them");
     assert!(got.iter().all(|c| c.replayed), "from the archive");
@@ -75,7 +66,7 @@ async fn a_refused_archive_catch_up_falls_back_to_time_and_reports_the_gap() {
     let file = dir.join("enwiki.pos");
     let room = room_bare("enwiki");
     let mut publisher = prosody.publisher(&["enwiki"]);
-    let mut first = resuming(&prosody, &file);
+    let mut first = prosody.resuming("alice", "enwiki", &file);
     joined(&first, 10).await;
     publish(&mut publisher, "enwiki", 1..=2).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -93,7 +84,7 @@ async fn a_refused_archive_catch_up_falls_back_to_time_and_reports_the_gap() {
 
     publish(&mut publisher, "enwiki", 4..=40).await;
     assert!(publisher.flush(Duration::from_secs(10)).await);
-    let mut second = resuming(&prosody, &file);
+    let mut second = prosody.resuming("alice", "enwiki", &file);
     match next_within(&mut second, 10).await {
         Err(e @ StreamError::Gap { .. }) => {
             assert!(e.to_string().contains(room.as_str()), "names the room: {e}");

@@ -10,6 +10,7 @@ use common::{publish, rcids};
 use futures::StreamExt;
 use rc_testkit::{
     assert_quiet, collect_n, joined, next_within, room_bare, wait_status, Prosody, Proxy, TempDir,
+    XmppServer,
 };
 use recentchanges_xmpp::{Connection, ResumePosition};
 use tokio::sync::Notify;
@@ -94,16 +95,6 @@ async fn connection_cut_mid_burst() {
     );
 }
 
-/// Alice in room `enwiki`, resuming from (and saving to) `file`.
-fn resuming(prosody: &Prosody, file: &std::path::Path) -> recentchanges_xmpp::ChangeStream {
-    prosody
-        .room_client("alice", "enwiki")
-        .resume_from_file(file)
-        .unwrap()
-        .connect()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarted_process_gets_exactly_what_it_missed() {
     let prosody = Prosody::start();
@@ -112,7 +103,7 @@ async fn restarted_process_gets_exactly_what_it_missed() {
     let room = room_bare("enwiki");
     let mut publisher = prosody.publisher(&["enwiki"]);
     // First run: reads 1..=10, then stops.
-    let mut first = resuming(&prosody, &file);
+    let mut first = prosody.resuming("alice", "enwiki", &file);
     joined(&first, 10).await;
     publish(&mut publisher, "enwiki", 1..=10).await;
     let got = collect_n(&mut first, 10, 10).await;
@@ -130,7 +121,7 @@ async fn restarted_process_gets_exactly_what_it_missed() {
     assert!(publisher.flush(Duration::from_secs(10)).await);
 
     // Second run, from the file.
-    let mut second = resuming(&prosody, &file);
+    let mut second = prosody.resuming("alice", "enwiki", &file);
     let missed = collect_n(&mut second, 15, 10).await;
     assert_eq!(rcids(&missed), (11..=25).collect::<Vec<_>>());
     assert!(
@@ -197,7 +188,7 @@ async fn a_process_stopped_before_its_first_change_still_resumes() {
     let mut publisher = prosody.publisher(&["enwiki"]);
     publish(&mut publisher, "enwiki", 1..=1).await; // before the first run
     assert!(publisher.flush(Duration::from_secs(10)).await);
-    let mut first = resuming(&prosody, &file);
+    let mut first = prosody.resuming("alice", "enwiki", &file);
     joined(&first, 10).await;
     // The baseline (the archive's newest id) reaches the consumer's position as it reads,
     // without an item.
@@ -225,7 +216,7 @@ async fn a_process_stopped_before_its_first_change_still_resumes() {
 
     publish(&mut publisher, "enwiki", 2..=4).await;
     assert!(publisher.flush(Duration::from_secs(10)).await);
-    let mut second = resuming(&prosody, &file);
+    let mut second = prosody.resuming("alice", "enwiki", &file);
     let got = collect_n(&mut second, 3, 10).await;
     assert_eq!(
         rcids(&got),
@@ -274,7 +265,7 @@ async fn live_changes_beyond_the_buffer_during_a_catch_up_come_from_the_archive_
     let dir = TempDir::new("rc-xmpp-held");
     let file = dir.join("enwiki.pos");
     let mut publisher = prosody.publisher(&["enwiki"]);
-    let mut first = resuming(&prosody, &file);
+    let mut first = prosody.resuming("alice", "enwiki", &file);
     joined(&first, 10).await;
     publish(&mut publisher, "enwiki", 1..=1).await;
     collect_n(&mut first, 1, 10).await;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{publish, rcids};
-use rc_testkit::{collect_n, next_within, room_jid, Prosody};
+use rc_testkit::{collect_n, next_within, room_jid, Prosody, XmppServer};
 use recentchanges_xmpp::StreamError;
 
 /// Another occupant (a second real account, raw XML) posts a change whose `<rc>` holds

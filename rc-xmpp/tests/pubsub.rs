@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rc_testkit::{assert_quiet, collect_n, next_within, wait_status, Prosody, TempDir};
+use rc_testkit::{assert_quiet, collect_n, next_within, wait_status, Prosody, TempDir, XmppServer};
 use recentchanges_xmpp::pubsub::{
     node_uri, AtomEntry, NodeChange, NodeError, NodePublisher, NodeStream, NodeStreamError,
     PubSubPosition, SubscriberBuilder,

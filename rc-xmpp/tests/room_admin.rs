@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::{publish, publish_and_receive, rcids};
-use rc_testkit::{all_joined, collect_n, joined, next_within, room_jid, wait_status, Prosody};
+use rc_testkit::{
+    all_joined, collect_n, joined, next_within, room_jid, wait_status, Prosody, XmppServer,
+};
 use recentchanges_xmpp::{RoomError, RoomState, StreamError};
 
 async fn wait_room(

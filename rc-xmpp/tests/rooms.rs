@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{change, publish, publish_and_receive};
-use rc_testkit::{collect_n, joined, next_within, room_bare, room_jid, Prosody};
+use rc_testkit::{collect_n, joined, next_within, room_bare, room_jid, Prosody, XmppServer};
 use recentchanges_core::Kind;
 use recentchanges_xmpp::{Client, Connection, Fatal, RoomState, StreamError, Tls};
 

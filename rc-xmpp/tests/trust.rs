@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{publish, rcids};
-use rc_testkit::{collect_n, joined, room_jid, Prosody, TempDir};
+use rc_testkit::{collect_n, joined, room_jid, Prosody, TempDir, XmppServer};
 use recentchanges_xmpp::{ChangeStream, Connection};
 
 /// An archive result for query id `queryid` carrying change `rcid` of `evilwiki`.

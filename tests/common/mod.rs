@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use rc_testkit::{room_bare, MediaWiki, Prosody, ADMIN_PASSWORD};
+use rc_testkit::{room_bare, MediaWiki, Prosody, XmppServer, ADMIN_PASSWORD};
 use recentchanges::http::Api;
 use recentchanges::xmpp::bridge::{Bridge, Routes};
 
