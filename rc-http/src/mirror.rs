@@ -816,9 +816,7 @@ mod follow {
         if let Some(pos) = mirror.source_position::<ResumePosition>() {
             client = client.resume(pos);
         }
-        let mut stream = client
-            .connect()
-            .map_err(|e| Error::Config(e.to_string()))?;
+        let mut stream = client.connect().map_err(|e| Error::Config(e.to_string()))?;
         tokio::select! {
             joined = wait_joined(&stream) => joined?,
             _ = &mut shutdown => {
