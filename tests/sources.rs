@@ -423,3 +423,59 @@ async fn a_room_started_at_a_time_catches_up_from_its_archive_since_then() {
     )
     .await;
 }
+
+/// Saves a page through DokuWiki's own `wiki.putPage`.
+async fn put(client: &recentchanges::http::wikirpc::Client, page: &str, text: &str) {
+    use recentchanges::http::wikirpc::Value;
+    let ok = client
+        .call(
+            "wiki.putPage",
+            vec![
+                page.into(),
+                text.into(),
+                Value::Struct(vec![("sum".into(), "test edit".into())]),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok, Value::Bool(true), "putPage {page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dokuwiki_source_with_an_end_yields_the_range_and_finishes() {
+    use recentchanges::http::wikirpc::{Client, Credentials, Dialect};
+    let wiki = rc_testkit::DokuWiki::start();
+    let client = Client::builder(&wiki.xmlrpc_url, Dialect::DokuWiki)
+        .credentials(Credentials::new(&wiki.user, &wiki.password))
+        .build()
+        .unwrap();
+    put(&client, "alpha", "Alpha").await;
+    put(&client, "beta", "Beta").await;
+    // DokuWiki's times are whole seconds: a clear second on each side of the end.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let end = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    put(&client, "gamma", "Gamma").await;
+
+    let mut changes = Source::new(&format!("dokuwiki:{}", wiki.xmlrpc_url))
+        .unwrap()
+        .credentials(&wiki.user, &wiki.password)
+        .interval(Duration::from_millis(300))
+        .start(Start::Beginning)
+        .end(end)
+        .open()
+        .unwrap();
+    let mut titles = Vec::new();
+    while let Some(item) = tokio::time::timeout(Duration::from_secs(30), changes.next())
+        .await
+        .expect("the stream ends at the end")
+    {
+        titles.push(item.unwrap().title.clone().unwrap());
+    }
+    assert_eq!(
+        titles,
+        ["alpha", "beta"],
+        "the range, not what came after it"
+    );
+    assert_eq!(changes.status().borrow().state, State::Finished);
+}

@@ -1,5 +1,8 @@
 //! Polling sources: MediaWiki's API and WikiRPC (DokuWiki, JSPWiki).
 
+use std::time::Duration;
+
+use recentchanges_core::RecentChange;
 use recentchanges_http::wikirpc::{self as rpc, Credentials, Dialect, RpcError};
 use recentchanges_http::{Api, Poller, PollerConfig};
 use serde_json::Value;
@@ -19,7 +22,7 @@ pub(super) fn mediawiki(
     let wiki = source.wiki.clone().unwrap_or_else(|| host_of(&url));
     let poller = Poller::new(api, poller_config(&source, wiki))
         .resume(from_value::<recentchanges_http::Position>(position)?);
-    Ok(tokio::spawn(follow_mediawiki(poller, url, feed)))
+    Ok(tokio::spawn(follow(poller, url, feed)))
 }
 
 /// WikiRPC `getRecentChanges`.
@@ -34,11 +37,14 @@ pub(super) fn wikirpc(
     let mut cfg = rpc::PollerConfig::new(wiki)
         .start(source.start)
         .filter(source.filter.clone());
+    if let Some(end) = source.end {
+        cfg = cfg.end(end);
+    }
     if let Some(every) = source.interval {
         cfg = cfg.interval(every);
     }
     let poller = rpc::Poller::new(client, cfg).resume(from_value::<rpc::Position>(position)?);
-    Ok(tokio::spawn(follow_wikirpc(poller, url, feed)))
+    Ok(tokio::spawn(follow(poller, url, feed)))
 }
 
 /// The API client of a `mediawiki:` source.
@@ -79,7 +85,81 @@ pub(super) fn poller_config(source: &Source, wiki: String) -> PollerConfig {
     cfg
 }
 
-async fn follow_mediawiki(mut poller: Poller, url: String, feed: Feed) {
+/// What a failed step means for the source.
+enum Failure {
+    /// One row that did not parse: an error item, and the poller goes on.
+    Row,
+    /// A request that failed after its retries: an error item, state retrying, and the
+    /// same request again after the interval.
+    Request,
+    /// The wiki refused us for good (WikiRPC authentication): an error item, state
+    /// failed, and the source ends.
+    Fatal(&'static str),
+}
+
+/// What [`follow`] needs of a poller (the MediaWiki API's, WikiRPC's).
+trait Polled: Send {
+    type Error: Into<SourceError> + std::fmt::Display + Send;
+
+    async fn step(&mut self) -> Result<Option<RecentChange>, Self::Error>;
+    fn is_finished(&self) -> bool;
+    fn position(&self) -> Option<Value>;
+    fn interval(&self) -> Duration;
+    fn failure(e: &Self::Error) -> Failure;
+}
+
+impl Polled for Poller {
+    type Error = recentchanges_http::Error;
+
+    async fn step(&mut self) -> Result<Option<RecentChange>, Self::Error> {
+        Poller::step(self).await
+    }
+    fn is_finished(&self) -> bool {
+        Poller::is_finished(self)
+    }
+    fn position(&self) -> Option<Value> {
+        to_value(Poller::position(self))
+    }
+    fn interval(&self) -> Duration {
+        self.config().interval
+    }
+    fn failure(e: &Self::Error) -> Failure {
+        match e {
+            recentchanges_http::Error::Parse { .. } => Failure::Row,
+            _ => Failure::Request,
+        }
+    }
+}
+
+impl Polled for rpc::Poller {
+    type Error = RpcError;
+
+    async fn step(&mut self) -> Result<Option<RecentChange>, Self::Error> {
+        rpc::Poller::step(self).await
+    }
+    fn is_finished(&self) -> bool {
+        rpc::Poller::is_finished(self)
+    }
+    fn position(&self) -> Option<Value> {
+        to_value(rpc::Poller::position(self))
+    }
+    fn interval(&self) -> Duration {
+        self.config().interval
+    }
+    fn failure(e: &Self::Error) -> Failure {
+        match e {
+            RpcError::Auth { .. } => Failure::Fatal("authentication refused"),
+            RpcError::Http(_) | RpcError::Fault { .. } | RpcError::Response { .. } => {
+                Failure::Request
+            }
+            _ => Failure::Row,
+        }
+    }
+}
+
+/// Polls until the end (if any) or until the consumer is gone: every change with the
+/// position after it, the position alone after a quiet poll, and the state.
+async fn follow<P: Polled>(mut poller: P, url: String, feed: Feed) {
     let mut told = None;
     loop {
         let item = match poller.step().await {
@@ -90,7 +170,7 @@ async fn follow_mediawiki(mut poller: Poller, url: String, feed: Feed) {
             Ok(None) => {
                 // Answered, nothing new: where the poller stands now (before the state
                 // says Live, so a consumer that waits for Live finds it queued).
-                if !tell_position(&feed, &mut told, to_value(poller.position())).await {
+                if !tell_position(&feed, &mut told, poller.position()).await {
                     return;
                 }
                 feed.state(State::Live);
@@ -99,18 +179,20 @@ async fn follow_mediawiki(mut poller: Poller, url: String, feed: Feed) {
             Ok(Some(change)) => Ok(change),
             Err(e) => Err(e),
         };
-        let position = to_value(poller.position());
+        let position = poller.position();
         told.clone_from(&position);
-        let failed_request =
-            matches!(&item, Err(e) if !matches!(e, recentchanges_http::Error::Parse { .. }));
-        match &item {
-            Ok(_) => feed.state(State::Live),
-            Err(e) if failed_request => feed.state(State::Retrying {
+        let failure = item.as_ref().err().map(P::failure);
+        match (&item, &failure) {
+            (Ok(_), _) => feed.state(State::Live),
+            (Err(e), Some(Failure::Request)) => feed.state(State::Retrying {
                 reason: e.to_string(),
             }),
-            Err(_) => {}
+            (Err(_), Some(Failure::Fatal(reason))) => feed.state(State::Failed {
+                reason: (*reason).into(),
+            }),
+            _ => {}
         }
-        let item = item.map_err(SourceError::from).map(|change| Change {
+        let item = item.map_err(Into::into).map(|change| Change {
             change,
             via: url.clone(),
             id: None,
@@ -118,63 +200,11 @@ async fn follow_mediawiki(mut poller: Poller, url: String, feed: Feed) {
             #[cfg(feature = "eventstreams")]
             delivery: None,
         });
-        if !feed.send(item, position).await {
+        if !feed.send(item, position).await || matches!(failure, Some(Failure::Fatal(_))) {
             return;
         }
-        if failed_request {
-            tokio::time::sleep(poller.config().interval).await;
-        }
-    }
-}
-
-async fn follow_wikirpc(mut poller: rpc::Poller, url: String, feed: Feed) {
-    let mut told = None;
-    loop {
-        let item = match poller.step().await {
-            Ok(None) if poller.is_finished() => {
-                feed.state(State::Finished);
-                return;
-            }
-            Ok(None) => {
-                if !tell_position(&feed, &mut told, to_value(poller.position())).await {
-                    return;
-                }
-                feed.state(State::Live);
-                continue;
-            }
-            Ok(Some(change)) => Ok(change),
-            Err(e) => Err(e),
-        };
-        let position = to_value(poller.position());
-        told.clone_from(&position);
-        let failed_request = matches!(
-            &item,
-            Err(RpcError::Http(_) | RpcError::Fault { .. } | RpcError::Response { .. })
-        );
-        match &item {
-            Ok(_) => feed.state(State::Live),
-            Err(RpcError::Auth { .. }) => feed.state(State::Failed {
-                reason: "authentication refused".into(),
-            }),
-            Err(e) if failed_request => feed.state(State::Retrying {
-                reason: e.to_string(),
-            }),
-            Err(_) => {}
-        }
-        let fatal = matches!(&item, Err(RpcError::Auth { .. }));
-        let item = item.map_err(SourceError::from).map(|change| Change {
-            change,
-            via: url.clone(),
-            id: None,
-            replayed: false,
-            #[cfg(feature = "eventstreams")]
-            delivery: None,
-        });
-        if !feed.send(item, position).await || fatal {
-            return;
-        }
-        if failed_request {
-            tokio::time::sleep(poller.config().interval).await;
+        if matches!(failure, Some(Failure::Request)) {
+            tokio::time::sleep(poller.interval()).await;
         }
     }
 }
