@@ -159,6 +159,15 @@ pub enum Fatal {
     /// The server does not offer TLS while TLS is required.
     #[error("the server does not offer STARTTLS, and TLS is required")]
     NoTls,
+    /// The server's certificate failed verification: not retried (it will not pass on the
+    /// next attempt either, and a client that retries forever hides the problem).
+    #[error("the TLS certificate of {server} was refused: {reason} (fix the server's certificate, or trust its CA with Tls::RequiredWithRoots)")]
+    Certificate {
+        /// The domain the certificate was checked for.
+        server: String,
+        /// What verification said, e.g. `UnknownIssuer`.
+        reason: String,
+    },
     /// Reconnection was given up after the policy's attempts.
     #[error("gave up after {attempts} failed connection attempts; last error: {last}")]
     RetriesExhausted {
@@ -203,6 +212,17 @@ pub enum Disconnect {
     /// server name).
     #[error("{0}")]
     Tls(String),
+    /// The server kept the connection up (it answered pings) but did not answer a
+    /// request in time: a room's disco#info, its join, an archive page, a PubSub
+    /// subscription or fetch. The connection is replaced, and the rooms and nodes
+    /// rejoined from their positions.
+    #[error("no answer to {what} within {after:?}")]
+    RequestTimeout {
+        /// The request, e.g. `the join of enwiki@conference.example.org`.
+        what: String,
+        /// How long it waited.
+        after: std::time::Duration,
+    },
 }
 
 impl From<std::io::Error> for Disconnect {

@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{change, publish, publish_and_receive};
+use futures::StreamExt;
 use rc_testkit::{collect_n, joined, next_within, room_bare, room_jid, Prosody, XmppServer};
 use recentchanges_core::Kind;
 use recentchanges_xmpp::{Client, Connection, Fatal, RoomState, StreamError, Tls};
@@ -259,4 +260,76 @@ async fn an_invalid_stanza_from_the_room_is_an_error_item() {
         publisher.flush(Duration::from_secs(5)).await,
         "the publisher saw both reflected"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_that_fails_verification_is_fatal_not_retried() {
+    let prosody = Prosody::start();
+    // The server's certificate is signed by the test CA, which is not among the system's
+    // roots: verification fails, and would fail on every attempt.
+    let mut stream = Client::anonymous("anon.localhost")
+        .unwrap()
+        .server(&prosody.addr())
+        .unwrap()
+        .tls(Tls::Required)
+        .room(&room_jid("enwiki"), "anon-reader")
+        .unwrap()
+        .connect()
+        .unwrap();
+    let item = next_within(&mut stream, 15).await;
+    match item {
+        Err(StreamError::Fatal(Fatal::Certificate { server, reason })) => {
+            assert_eq!(server, "anon.localhost");
+            assert!(reason.contains("UnknownIssuer"), "{reason}");
+        }
+        other => panic!("expected a fatal certificate error, got {other:?}"),
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("the stream ends")
+            .is_none(),
+        "nothing after the fatal error"
+    );
+    let status = stream.status().borrow().clone();
+    assert!(
+        matches!(status.connection, Connection::Failed { .. }),
+        "{status:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_the_server_never_answers_gets_a_new_connection_and_the_room_once_it_answers() {
+    let prosody = Prosody::start();
+    // The MUC service swallows joins to room `silent` (a handler that ends the event
+    // before Prosody answers), while the connection stays up and answers pings.
+    let hook = "prosody.hosts['conference.localhost'].events.add_handler('muc-occupant-pre-join', \
+                rawget(_G, 'rc_swallow_joins'), 1000)";
+    prosody.lua(
+        "rawset(_G, 'rc_swallow_joins', function(e) if tostring(e.room.jid):match('^silent@') then return true end end)",
+    );
+    prosody.lua(hook);
+    let mut stream = prosody
+        .room_client("alice", "silent")
+        .request_timeout(Duration::from_secs(2))
+        .connect()
+        .unwrap();
+    rc_testkit::wait_status(
+        stream.status(),
+        20,
+        "a new connection after the unanswered join",
+        |s| s.connections >= 2,
+    )
+    .await;
+    assert!(
+        !rc_testkit::all_joined(&stream.status().borrow()),
+        "the join was never answered"
+    );
+    prosody.lua(
+        "prosody.hosts['conference.localhost'].events.remove_handler('muc-occupant-pre-join', rawget(_G, 'rc_swallow_joins'))",
+    );
+    joined(&stream, 20).await;
+    let mut publisher = prosody.publisher(&["silent"]);
+    let got = publish_and_receive(&mut publisher, &mut stream, "silent", 1).await;
+    assert_eq!(got.rcid, Some(1));
 }

@@ -24,6 +24,7 @@ use crate::session::feed::Feeder;
 use crate::session::position::Position;
 use crate::session::stanzas::{condition, Ids};
 use crate::session::task::{serve_session, Ended, InSession, Serve};
+use crate::session::waiting::Waiting;
 use crate::status::{NodeState, Status};
 use recentchanges_core::dedup::Recent;
 
@@ -81,6 +82,8 @@ pub(crate) struct Node {
     /// `held` outgrew its bound and was let go: the node is fetched again after the
     /// current fetch, from the last item received.
     refetch: bool,
+    /// The subscription or fetch the node waits for.
+    waiting: Waiting,
 }
 
 enum Phase {
@@ -153,6 +156,7 @@ impl InSession for Driver {
                 phase: Phase::Live,
                 held: Vec::new(),
                 refetch: false,
+                waiting: Waiting::default(),
             };
             self.subscribe(stream, jid, &mut node)
                 .await
@@ -179,6 +183,15 @@ impl InSession for Driver {
         now: Instant,
     ) -> Result<(), Ended> {
         for node in nodes.iter_mut() {
+            let uri = &node.target.uri;
+            let request = match &node.phase {
+                Phase::Subscribing { id } => Some(format!("the subscription {id} to {uri}")),
+                Phase::Fetching { id, .. } => Some(format!("the items request {id} of {uri}")),
+                _ => None,
+            };
+            node.waiting
+                .check(request, now, self.cfg.stream.transport.request_timeout)
+                .map_err(Ended::Lost)?;
             if matches!(node.phase, Phase::RetryAt(at) if at <= now) {
                 self.subscribe(stream, jid, node)
                     .await

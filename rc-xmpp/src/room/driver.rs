@@ -28,6 +28,7 @@ use crate::session::feed::Feeder;
 use crate::session::position::Position;
 use crate::session::stanzas::{self as common, Ids};
 use crate::session::task::{serve_session, Ended, InSession, Serve};
+use crate::session::waiting::Waiting;
 use crate::status::{RoomState, Status};
 
 /// What a room client's stream yields.
@@ -91,6 +92,8 @@ struct Room {
     occupant: FullJid,
     phase: Phase,
     recovered: u64,
+    /// The disco#info, join or archive page the room waits for.
+    waiting: Waiting,
 }
 
 enum Phase {
@@ -216,6 +219,7 @@ impl InSession for Driver {
                 occupant,
                 phase: Phase::Disco { id },
                 recovered: 0,
+                waiting: Waiting::default(),
             });
             send(stream, Stanza::Iq(disco)).await.map_err(Ended::Lost)?;
         }
@@ -234,6 +238,18 @@ impl InSession for Driver {
         now: Instant,
     ) -> Result<(), Ended> {
         for room in state.rooms.iter_mut() {
+            let jid = &room.cfg.jid;
+            let request = match &room.phase {
+                Phase::Disco { id } => Some(format!("the disco#info request {id} of {jid}")),
+                Phase::Joining { .. } => Some(format!("the join of {jid}")),
+                Phase::CatchingUp { query, .. } => {
+                    Some(format!("the archive page {query} of {jid}"))
+                }
+                _ => None,
+            };
+            room.waiting
+                .check(request, now, self.cfg.stream.transport.request_timeout)
+                .map_err(Ended::Lost)?;
             if matches!(room.phase, Phase::RejoinAt(at) if at <= now) {
                 // Without an archive known, ask again: the room (or the service) may
                 // not have answered before.

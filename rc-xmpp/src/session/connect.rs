@@ -143,7 +143,10 @@ async fn open_inner(cfg: &Transport) -> Result<Session, ConnectError> {
                     "{domain} is not a TLS server name: {e}"
                 )))
             })?;
-            let stream = TlsConnector::from(tls).connect(name, tcp).await?;
+            let stream = TlsConnector::from(tls)
+                .connect(name, tcp)
+                .await
+                .map_err(|e| handshake_failure(&domain, e))?;
             let io: Box<dyn AsyncReadAndWrite + Send> =
                 Box::new(BufStream::new(DepthGuard::new(stream)));
             initiate_stream(io, NS_CLIENT, header(), timeouts).await?
@@ -155,6 +158,25 @@ async fn open_inner(cfg: &Transport) -> Result<Session, ConnectError> {
     let resource = format!("rc-xmpp-{:08x}", rand::random::<u32>());
     let jid = bind(&mut stream, &resource).await?;
     Ok(Session { stream, jid })
+}
+
+/// A failed TLS handshake: a refused certificate is fatal ([`Fatal::Certificate`]),
+/// anything else (a reset, a timeout) is retried.
+fn handshake_failure(domain: &str, e: io::Error) -> ConnectError {
+    let refused = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<tokio_rustls::rustls::Error>())
+        .and_then(|tls| match tls {
+            tokio_rustls::rustls::Error::InvalidCertificate(why) => Some(format!("{why:?}")),
+            _ => None,
+        });
+    match refused {
+        Some(reason) => ConnectError::Fatal(Fatal::Certificate {
+            server: domain.to_owned(),
+            reason,
+        }),
+        None => ConnectError::Retry(Disconnect::from(e)),
+    }
 }
 
 /// Roots: the system's, plus the policy's extra PEM files.

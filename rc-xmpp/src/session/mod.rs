@@ -12,3 +12,4 @@ pub(crate) mod position;
 pub(crate) mod queue;
 pub(crate) mod stanzas;
 pub(crate) mod task;
+pub(crate) mod waiting;

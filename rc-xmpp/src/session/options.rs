@@ -96,6 +96,9 @@ pub(crate) struct Transport {
     pub ping_interval: Duration,
     /// How long a ping may wait for its answer before the connection counts as dead.
     pub ping_timeout: Duration,
+    /// How long a room's join, an archive page or a PubSub request may wait for its
+    /// answer before the connection is replaced.
+    pub request_timeout: Duration,
 }
 
 /// Silence after which the server is pinged, by default. A busy room is never silent
@@ -118,6 +121,7 @@ impl Transport {
             reconnect: ReconnectPolicy::default(),
             ping_interval: DEFAULT_PING_AFTER,
             ping_timeout: DEFAULT_PING_TIMEOUT,
+            request_timeout: crate::session::waiting::REQUEST_TIMEOUT,
         }
     }
 
@@ -233,6 +237,16 @@ macro_rules! transport_options {
             pub fn keepalive(mut self, idle: ::std::time::Duration, timeout: ::std::time::Duration) -> Self {
                 self.$($field).+.ping_interval = idle;
                 self.$($field).+.ping_timeout = timeout;
+                self
+            }
+
+            /// How long a request may wait for its answer (a room's disco#info and join,
+            /// each archive page, a PubSub subscription or fetch; default 30 s): a server
+            /// that keeps the connection up but lets a request drop gets a new connection
+            /// ([`Disconnect::RequestTimeout`](crate::Disconnect::RequestTimeout)), and
+            /// the rooms and nodes are rejoined from their positions.
+            pub fn request_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+                self.$($field).+.request_timeout = timeout;
                 self
             }
         }
