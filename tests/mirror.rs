@@ -731,23 +731,6 @@ fn doku_pages(wiki: &DokuWiki) -> BTreeMap<String, String> {
     out
 }
 
-/// Saves a page through DokuWiki's own `wiki.putPage` (an empty text deletes it).
-async fn put(client: &recentchanges::http::wikirpc::Client, page: &str, text: &str) {
-    use recentchanges::http::wikirpc::Value;
-    let ok = client
-        .call(
-            "wiki.putPage",
-            vec![
-                page.into(),
-                text.into(),
-                Value::Struct(vec![("sum".into(), "test edit".into())]),
-            ],
-        )
-        .await
-        .unwrap();
-    assert_eq!(ok, Value::Bool(true), "putPage {page}");
-}
-
 /// Waits until the mirror holds exactly the DokuWiki's pages, byte for byte.
 async fn doku_converged(wiki: &DokuWiki, dir: &Path, secs: u64) -> BTreeMap<String, String> {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -780,7 +763,7 @@ async fn a_dokuwiki_mirror_holds_the_wikis_pages_through_edits_deletions_and_sig
         ("ns:inner", "Inner page"),
         ("ns:sub:deep_page", "Deep ✓ Grüße\nline two\n"),
     ] {
-        put(&client, id, text).await;
+        rc_testkit::put_page(&client, id, text).await;
     }
     let tmp = TempDir::new("rc-e2e-mirror-doku");
     let dir = tmp.join("pages");
@@ -802,25 +785,25 @@ async fn a_dokuwiki_mirror_holds_the_wikis_pages_through_edits_deletions_and_sig
     let first_log = first.log();
 
     // 2. Changed while it is down: an edit, a new page, a deletion (an empty text).
-    put(&client, "alpha", "Alpha v2").await;
-    put(&client, "gamma", "Gamma v1").await;
-    put(&client, "beta", "").await;
+    rc_testkit::put_page(&client, "alpha", "Alpha v2").await;
+    rc_testkit::put_page(&client, "gamma", "Gamma v1").await;
+    rc_testkit::put_page(&client, "beta", "").await;
     let mut second = MirrorProcess::spawn(&cfg, log.clone());
     let pages = doku_converged(&wiki, &dir, 60).await;
     second.assert_alive();
     assert!(!pages.contains_key("beta"), "deleted: {pages:?}");
 
     // 3. Followed live, then killed in the middle of a burst.
-    put(&client, "ns:inner", "Inner v2").await;
-    put(&client, "ns:sub:deep_page", "").await;
-    put(&client, "delta", "Delta v1").await;
+    rc_testkit::put_page(&client, "ns:inner", "Inner v2").await;
+    rc_testkit::put_page(&client, "ns:sub:deep_page", "").await;
+    rc_testkit::put_page(&client, "delta", "Delta v1").await;
     doku_converged(&wiki, &dir, 60).await;
-    put(&client, "gamma", "Gamma v2").await;
-    put(&client, "epsilon", "Epsilon v1").await;
+    rc_testkit::put_page(&client, "gamma", "Gamma v2").await;
+    rc_testkit::put_page(&client, "epsilon", "Epsilon v1").await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     second.kill();
-    put(&client, "delta", "").await;
-    put(&client, "start", "Welcome back\n").await;
+    rc_testkit::put_page(&client, "delta", "").await;
+    rc_testkit::put_page(&client, "start", "Welcome back\n").await;
 
     // 4. A third run resumes and converges.
     let mut third = MirrorProcess::spawn(&cfg, log.clone());
@@ -872,7 +855,7 @@ async fn a_dokuwiki_mirror_takes_a_prefix_or_a_page_list_keeps_metadata_and_refu
         ("other", "other"),
         ("listed", "listed"),
     ] {
-        put(&client, id, text).await;
+        rc_testkit::put_page(&client, id, text).await;
     }
     let source = || {
         recentchanges::source::Source::new(&format!("dokuwiki:{}", wiki.xmlrpc_url))
@@ -900,10 +883,10 @@ async fn a_dokuwiki_mirror_takes_a_prefix_or_a_page_list_keeps_metadata_and_refu
         MirrorConfig::default().pages(["listed", "missing"]),
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    put(&client, "wiki:three", "three").await;
-    put(&client, "wiki:one", "").await;
-    put(&client, "other", "other v2").await;
-    put(&client, "listed", "listed v2").await;
+    rc_testkit::put_page(&client, "wiki:three", "three").await;
+    rc_testkit::put_page(&client, "wiki:one", "").await;
+    rc_testkit::put_page(&client, "other", "other v2").await;
+    rc_testkit::put_page(&client, "listed", "listed v2").await;
     by_prefix.await.unwrap().unwrap();
     by_list.await.unwrap().unwrap();
     let prefixed = mirrored(&tmp.join("wiki"));

@@ -424,23 +424,6 @@ async fn a_room_started_at_a_time_catches_up_from_its_archive_since_then() {
     .await;
 }
 
-/// Saves a page through DokuWiki's own `wiki.putPage`.
-async fn put(client: &recentchanges::http::wikirpc::Client, page: &str, text: &str) {
-    use recentchanges::http::wikirpc::Value;
-    let ok = client
-        .call(
-            "wiki.putPage",
-            vec![
-                page.into(),
-                text.into(),
-                Value::Struct(vec![("sum".into(), "test edit".into())]),
-            ],
-        )
-        .await
-        .unwrap();
-    assert_eq!(ok, Value::Bool(true), "putPage {page}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dokuwiki_source_with_an_end_yields_the_range_and_finishes() {
     use recentchanges::http::wikirpc::{Client, Credentials, Dialect};
@@ -449,13 +432,13 @@ async fn a_dokuwiki_source_with_an_end_yields_the_range_and_finishes() {
         .credentials(Credentials::new(&wiki.user, &wiki.password))
         .build()
         .unwrap();
-    put(&client, "alpha", "Alpha").await;
-    put(&client, "beta", "Beta").await;
+    rc_testkit::put_page(&client, "alpha", "Alpha").await;
+    rc_testkit::put_page(&client, "beta", "Beta").await;
     // DokuWiki's times are whole seconds: a clear second on each side of the end.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let end = chrono::Utc::now();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    put(&client, "gamma", "Gamma").await;
+    rc_testkit::put_page(&client, "gamma", "Gamma").await;
 
     let mut changes = Source::new(&format!("dokuwiki:{}", wiki.xmlrpc_url))
         .unwrap()

@@ -58,22 +58,6 @@ impl Rpc for DokuWiki {
     }
 }
 
-/// Saves a page through DokuWiki's own `wiki.putPage`, as the editor.
-async fn put(client: &Client, page: &str, text: &str) {
-    let ok = client
-        .call(
-            "wiki.putPage",
-            vec![
-                page.into(),
-                text.into(),
-                Value::Struct(vec![("sum".into(), "test edit".into())]),
-            ],
-        )
-        .await
-        .unwrap();
-    assert_eq!(ok, Value::Bool(true), "putPage {page}");
-}
-
 /// Waits until the wall clock is early in a second no change has been saved in yet.
 async fn fresh_second_after(t: Option<DateTime<Utc>>) {
     for _ in 0..300 {
@@ -102,7 +86,7 @@ async fn dokuwiki_edits_arrive_typed_in_order_once_and_a_restart_yields_only_new
     let mut poller = wiki.poller();
     assert!(poller.poll().await.unwrap().is_empty(), "a fresh wiki");
 
-    put(&client, "alpha", "Hello wörld").await;
+    rc_testkit::put_page(&client, "alpha", "Hello wörld").await;
     let first = changes(poller.poll().await.unwrap());
     assert_eq!(titles(&first), ["alpha"]);
     let rc = &first[0];
@@ -126,10 +110,10 @@ async fn dokuwiki_edits_arrive_typed_in_order_once_and_a_restart_yields_only_new
 
     // Two more pages, then alpha again in a later second (DokuWiki keeps one revision
     // per page and second).
-    put(&client, "beta", "b").await;
-    put(&client, "gamma", "g").await;
+    rc_testkit::put_page(&client, "beta", "b").await;
+    rc_testkit::put_page(&client, "gamma", "g").await;
     fresh_second_after(rc.timestamp).await;
-    put(&client, "alpha", "Hello again").await;
+    rc_testkit::put_page(&client, "alpha", "Hello again").await;
     let next = changes(poller.poll().await.unwrap());
     assert_eq!(titles(&next), ["beta", "gamma", "alpha"]);
     assert!(next.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
@@ -140,7 +124,7 @@ async fn dokuwiki_edits_arrive_typed_in_order_once_and_a_restart_yields_only_new
     let file = wiki.state_dir.join("poller-position.json");
     poller.position().save(&file).unwrap();
     drop(poller);
-    put(&client, "delta", "d").await;
+    rc_testkit::put_page(&client, "delta", "d").await;
     let mut resumed = wiki.poller().resume(Position::load(&file).unwrap());
     let after = changes(resumed.poll().await.unwrap());
     assert_eq!(titles(&after), ["delta"]);
@@ -152,7 +136,7 @@ async fn dokuwiki_edits_arrive_typed_in_order_once_and_a_restart_yields_only_new
         PollerConfig::new("testwiki").interval(Duration::from_millis(50)),
     );
     assert!(now.poll().await.unwrap().is_empty());
-    put(&client, "epsilon", "e").await;
+    rc_testkit::put_page(&client, "epsilon", "e").await;
     let rc = tokio::time::timeout(Duration::from_secs(30), now.next())
         .await
         .unwrap()
@@ -171,9 +155,9 @@ async fn dokuwiki_changes_in_the_same_second_are_each_yielded_once() {
         // the first not again.
         fresh_second_after(last).await;
         let (a, b) = (format!("same{attempt}a"), format!("same{attempt}b"));
-        put(&client, &a, "one").await;
+        rc_testkit::put_page(&client, &a, "one").await;
         let first = changes(poller.poll().await.unwrap());
-        put(&client, &b, "two").await;
+        rc_testkit::put_page(&client, &b, "two").await;
         let second = changes(poller.poll().await.unwrap());
         let third = changes(poller.poll().await.unwrap());
         assert_eq!(titles(&first), [a.as_str()]);
@@ -195,12 +179,12 @@ async fn dokuwiki_changes_in_the_same_second_are_each_yielded_once() {
 async fn dokuwiki_page_texts_and_versions() {
     let wiki = DokuWiki::start();
     let client = wiki.client();
-    put(&client, "text page", "Grüße ✓\nline two\n").await;
+    rc_testkit::put_page(&client, "text page", "Grüße ✓\nline two\n").await;
     let v1 = client.get_page_info("text_page", None).await.unwrap();
     assert_eq!(v1.name, "text_page", "DokuWiki's page id");
     assert_eq!(v1.author.as_deref(), Some("editor"));
     fresh_second_after(v1.last_modified).await;
-    put(&client, "text_page", "second text").await;
+    rc_testkit::put_page(&client, "text_page", "second text").await;
 
     assert_eq!(
         client.get_page("text_page", None).await.unwrap(),

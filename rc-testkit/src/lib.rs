@@ -46,7 +46,7 @@ pub use wait::{
     assert_quiet, collect_n, collect_until, next_within, try_wait_status, wait_file, wait_status,
 };
 #[cfg(feature = "http")]
-pub use wiki::{act, edit};
+pub use wiki::{act, edit, put_page};
 pub use wiki::{DokuWiki, MediaWiki, ADMIN_PASSWORD};
 #[cfg(feature = "xmpp")]
 pub use xmpp::{all_joined, joined, quick_reconnect, room_bare, XmppServer, JOIN_SECS};

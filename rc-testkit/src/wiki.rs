@@ -149,6 +149,25 @@ mod api {
 #[cfg(feature = "http")]
 pub use api::{act, edit};
 
+/// Saves DokuWiki page `page` through its own `wiki.putPage` (an empty text deletes the
+/// page), with `client`'s credentials; panics unless DokuWiki says it saved it.
+#[cfg(feature = "http")]
+pub async fn put_page(client: &recentchanges_http::wikirpc::Client, page: &str, text: &str) {
+    use recentchanges_http::wikirpc::Value;
+    let ok = client
+        .call(
+            "wiki.putPage",
+            vec![
+                page.into(),
+                text.into(),
+                Value::Struct(vec![("sum".into(), "test edit".into())]),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok, Value::Bool(true), "putPage {page}");
+}
+
 /// A running DokuWiki (the Debian package's code) with its XML-RPC API on and one
 /// editor account; fields of the [`ScriptedServer`] it derefs to. Stopped when dropped.
 pub struct DokuWiki {
