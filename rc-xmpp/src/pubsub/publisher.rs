@@ -276,16 +276,6 @@ impl InSession for Worker {
         Ok(())
     }
 
-    async fn tick(
-        &mut self,
-        _creating: &mut Creating,
-        _stream: &mut connect::Stream,
-        _jid: &FullJid,
-        _now: tokio::time::Instant,
-    ) -> Result<(), Ended> {
-        Ok(())
-    }
-
     /// The service's answers; anything else is not for a publisher.
     async fn stanza(
         &mut self,

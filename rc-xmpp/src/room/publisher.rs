@@ -307,16 +307,6 @@ impl InSession for Worker {
         Ok(())
     }
 
-    async fn tick(
-        &mut self,
-        _state: &mut Joined,
-        _stream: &mut connect::Stream,
-        _jid: &FullJid,
-        _now: tokio::time::Instant,
-    ) -> Result<(), Ended> {
-        Ok(())
-    }
-
     /// A reflection confirms a message; presences say whether a room is joined.
     async fn stanza(
         &mut self,

@@ -73,14 +73,18 @@ pub(crate) trait InSession: Send {
         jid: &FullJid,
     ) -> impl Future<Output = Result<Self::State, Ended>> + Send;
 
-    /// The clock ticked: whatever is due (rejoins, retries, self-pings).
+    /// The clock ticked: whatever is due (rejoins, retries, self-pings, requests waiting
+    /// too long). Nothing, by default.
     fn tick(
         &mut self,
         state: &mut Self::State,
         stream: &mut Stream,
         jid: &FullJid,
         now: Instant,
-    ) -> impl Future<Output = Result<(), Ended>> + Send;
+    ) -> impl Future<Output = Result<(), Ended>> + Send {
+        let _ = (state, stream, jid, now);
+        async { Ok(()) }
+    }
 
     /// A stanza from the server.
     fn stanza(
