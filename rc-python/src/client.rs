@@ -272,7 +272,7 @@ impl PyClient {
     #[pyo3(signature = (jid = None, password = None, rooms = None, *, nick = None, anonymous = None,
         server = None, tls = None, history = None, resume = None, filter = None, errors = "skip",
         buffer = 10_000, backpressure = "wait", reconnect = None, keepalive = None,
-        dedup_window = None, rejoin_delay = None))]
+        dedup_window = None, rejoin_delay = None, request_timeout = None))]
     #[allow(clippy::too_many_arguments)]
     fn py_new(
         py: Python<'_>,
@@ -293,6 +293,7 @@ impl PyClient {
         keepalive: Option<(f64, f64)>,
         dedup_window: Option<usize>,
         rejoin_delay: Option<f64>,
+        request_timeout: Option<f64>,
     ) -> PyResult<Self> {
         let cfg = |e: recentchanges_xmpp::ConfigError| config_error(py, e.to_string());
         let errors = Errors::parse(py, errors)?;
@@ -358,6 +359,9 @@ impl PyClient {
         }
         if let Some(n) = dedup_window {
             b = b.dedup_window(n);
+        }
+        if let Some(t) = request_timeout {
+            b = b.request_timeout(crate::runtime::seconds_arg("request_timeout", t)?);
         }
         if let Some(d) = rejoin_delay {
             b = b.rejoin_delay(crate::runtime::seconds_arg("rejoin_delay", d)?);

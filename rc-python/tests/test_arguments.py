@@ -50,6 +50,12 @@ def test_rejoin_delay_out_of_range_raises_value_error_naming_it(value):
 
 
 @pytest.mark.parametrize("value", BAD_SECONDS)
+def test_request_timeout_out_of_range_raises_value_error_naming_it(value):
+    with pytest.raises(ValueError, match="request_timeout"):
+        client(request_timeout=value)
+
+
+@pytest.mark.parametrize("value", BAD_SECONDS)
 def test_take_and_receive_timeouts_out_of_range_raise_value_error(value):
     with client() as c:
         with pytest.raises(ValueError, match="timeout"):

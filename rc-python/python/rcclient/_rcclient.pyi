@@ -404,7 +404,9 @@ class Client:
     the next change: a process killed while handling a change sees again at most that
     one (or the ``take`` batch it was handling).
     ``keepalive=(idle, timeout)`` in seconds (default ``(15, 10)``): a ping after ``idle``
-    of silence, the connection replaced if it is not answered within ``timeout``.
+    of silence, the connection replaced if it is not answered within ``timeout``;
+    ``request_timeout`` (default 30): a room's join or archive page unanswered that long
+    gets a new connection.
     """
 
     def __new__(
@@ -427,6 +429,7 @@ class Client:
         keepalive: Optional[Tuple[float, float]] = None,
         dedup_window: Optional[int] = None,
         rejoin_delay: Optional[float] = None,
+        request_timeout: Optional[float] = None,
     ) -> Client:
         """Starts following ``rooms`` as ``jid`` (see the README for every option); returns
         at once, the connection is made in the background."""
