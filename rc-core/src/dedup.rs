@@ -15,6 +15,9 @@
 use std::collections::{HashSet, VecDeque};
 use std::hash::Hash;
 
+/// Keys a window reserves room for before it grows.
+const INITIAL: usize = 256;
+
 /// The most recent `capacity` keys (capacity 0: remembers nothing, everything is new).
 #[derive(Debug, Clone)]
 pub struct Recent<K> {
@@ -24,11 +27,14 @@ pub struct Recent<K> {
 }
 
 impl<K: Hash + Eq + Clone> Recent<K> {
-    /// An empty window of `capacity` keys.
+    /// An empty window of `capacity` keys. It grows as keys come, up to `capacity`:
+    /// reserving a large window at once (the default room window is 100,000 keys, 6 MB)
+    /// costs a page fault on most of the first thousands of keys, each landing on a page
+    /// of the hash table not touched yet.
     pub fn new(capacity: usize) -> Self {
         Recent {
-            seen: HashSet::with_capacity(capacity.min(1 << 16)),
-            order: VecDeque::with_capacity(capacity.min(1 << 16)),
+            seen: HashSet::with_capacity(capacity.min(INITIAL)),
+            order: VecDeque::with_capacity(capacity.min(INITIAL)),
             capacity,
         }
     }
