@@ -869,7 +869,7 @@ impl Driver {
             body,
         } = message;
         let mark = Mark {
-            room: room.to_string(),
+            room: room.as_str().to_owned(),
             stanza_id: stanza_id.clone(),
             time: sent_at.or_else(|| Some(self.server_now())),
         };

@@ -41,9 +41,20 @@ pub struct RoomPosition {
 impl ResumePosition {
     /// Records a delivered message.
     pub fn record(&mut self, room: &str, stanza_id: Option<&str>, time: Option<DateTime<Utc>>) {
-        let pos = self.rooms.entry(room.to_owned()).or_default();
+        // Once per delivered change: no allocation once the room is known and its
+        // stanza ids keep their length.
+        let pos = match self.rooms.get_mut(room) {
+            Some(pos) => pos,
+            None => self.rooms.entry(room.to_owned()).or_default(),
+        };
         if let Some(id) = stanza_id {
-            pos.stanza_id = Some(id.to_owned());
+            match &mut pos.stanza_id {
+                Some(old) => {
+                    old.clear();
+                    old.push_str(id);
+                }
+                None => pos.stanza_id = Some(id.to_owned()),
+            }
         }
         if time.is_some() {
             pos.time = time;

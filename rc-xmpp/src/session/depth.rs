@@ -184,12 +184,15 @@ impl Lexer {
     fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
         let mut i = 0;
         while i < input.len() {
-            // Fast path: text up to the next `<`, kept or cut as a whole.
-            if self.state == State::Text {
-                let end = input[i..]
-                    .iter()
-                    .position(|&b| b == b'<')
-                    .map_or(input.len(), |p| i + p);
+            // Fast paths: text up to the next `<`, and an attribute value up to its
+            // closing quote (most of a change's bytes), kept or cut as a whole.
+            let until = match self.state {
+                State::Text => Some(b'<'),
+                State::Tag { quote: Some(q), .. } => Some(q),
+                _ => None,
+            };
+            if let Some(stop) = until {
+                let end = memchr::memchr(stop, &input[i..]).map_or(input.len(), |p| i + p);
                 if self.cutting.is_none() {
                     out.extend_from_slice(&input[i..end]);
                 }
