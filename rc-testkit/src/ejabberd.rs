@@ -1,7 +1,5 @@
 //! ejabberd (Debian's package), run by `scripts/ejabberd/`.
 
-use std::path::PathBuf;
-
 use crate::process::{derefs_to_server, init_tracing, ScriptedServer};
 use crate::prosody::password;
 
@@ -66,47 +64,13 @@ impl Ejabberd {
     /// Stops cleanly and starts again (same port, node and data), so that everything
     /// written so far is on disk. Mnesia, ejabberd's store, holds the last 2-3 s of writes
     /// in write caches (dets, disk_log) that a SIGKILL loses: accounts registered just
-    /// before a [`kill`](Self::kill) are gone after it, and so are the newest archived
+    /// before a [`kill`](crate::ScriptedServer::kill) are gone after it, and so are the newest archived
     /// messages. Call it before a test kills the server.
     pub fn settle(&mut self) {
         self.server
             .run("stop.sh", &|_| {})
             .unwrap_or_else(|e| panic!("{e}"));
         self.restart();
-    }
-
-    /// SIGKILL, like a crash (see [`settle`](Self::settle) for what it loses).
-    pub fn kill(&self) {
-        self.server
-            .run("kill.sh", &|_| {})
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    /// Starts again after [`kill`](Self::kill), keeping accounts, rooms and archives (and
-    /// the node's name and distribution port).
-    pub fn restart(&mut self) {
-        self.server
-            .rerun_start(&|c| {
-                c.env("EJABBERD_FRESH", "0");
-            })
-            .unwrap_or_else(|e| panic!("ejabberd restart failed: {e}"));
-    }
-
-    /// `127.0.0.1:port` of client connections.
-    pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// The CA certificate the server's certificate is signed with (for STARTTLS).
-    pub fn ca_cert(&self) -> PathBuf {
-        PathBuf::from(self.export("EJABBERD_CA_CERT"))
-    }
-
-    /// The Erlang VM's process id, when `start.sh` said it.
-    pub fn pid(&self) -> Option<u32> {
-        self.exports
-            .get("EJABBERD_PID")
-            .and_then(|p| p.parse().ok())
     }
 
     /// The server's main log (`logs/ejabberd.log` in the state directory), for a failing

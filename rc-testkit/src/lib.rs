@@ -1,11 +1,11 @@
 //! What the workspace's tests and benchmarks share: the project's real servers, started by
 //! its own scripts on 127.0.0.1, and the helpers that wait for them.
 //!
-//! - [`Prosody`] (`scripts/prosody/`): start, [`kill`](Prosody::kill) like a crash,
-//!   [`restart`](Prosody::restart), accounts, Lua in the admin shell; with the `xmpp`
+//! - [`Prosody`] (`scripts/prosody/`): start, [`kill`](ScriptedServer::kill) like a crash,
+//!   [`restart`](ScriptedServer::restart), accounts, Lua in the admin shell; with the `xmpp`
 //!   feature, rc-xmpp clients, publishers and subscribers for its accounts.
 //! - [`Ejabberd`] (`scripts/ejabberd/`, Debian's package): the same accounts, rooms and
-//!   archives on a second XMPP server, [`kill`](Ejabberd::kill), [`restart`](Ejabberd::restart),
+//!   archives on a second XMPP server, [`kill`](ScriptedServer::kill), [`restart`](ScriptedServer::restart),
 //!   `ejabberdctl`; with the `xmpp` feature, [`XmppServer`] gives both servers the same
 //!   rc-xmpp clients and publishers.
 //! - [`MediaWiki`] (`scripts/mediawiki/`) and [`DokuWiki`] (`scripts/dokuwiki/`), both

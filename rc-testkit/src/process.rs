@@ -60,6 +60,11 @@ macro_rules! derefs_to_server {
                 &self.server
             }
         }
+        impl std::ops::DerefMut for $fixture {
+            fn deref_mut(&mut self) -> &mut $crate::ScriptedServer {
+                &mut self.server
+            }
+        }
     };
 }
 pub(crate) use derefs_to_server;
@@ -140,6 +145,45 @@ impl ScriptedServer {
         let stdout = self.run("start.sh", configure)?;
         self.exports = exports(&stdout);
         Ok(())
+    }
+
+    /// `127.0.0.1:port`, the address the server listens on.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL (`kill.sh`), like a crash.
+    pub fn kill(&self) {
+        self.run("kill.sh", &|_| {})
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Starts again after [`kill`](Self::kill) (same port and directory), keeping the
+    /// data: `start.sh` with `{PREFIX}_FRESH=0`.
+    pub fn restart(&mut self) {
+        let fresh = format!("{}_FRESH", self.prefix());
+        self.rerun_start(&|c| {
+            c.env(&fresh, "0");
+        })
+        .unwrap_or_else(|e| panic!("{} restart failed: {e}", self.name));
+    }
+
+    /// The CA certificate the server's certificate is signed with (for STARTTLS), as
+    /// `start.sh` exported it (`{PREFIX}_CA_CERT`).
+    pub fn ca_cert(&self) -> PathBuf {
+        PathBuf::from(self.export(&format!("{}_CA_CERT", self.prefix())))
+    }
+
+    /// The server's process id, when `start.sh` said it (`{PREFIX}_PID`).
+    pub fn pid(&self) -> Option<u32> {
+        self.exports
+            .get(&format!("{}_PID", self.prefix()))
+            .and_then(|p| p.parse().ok())
+    }
+
+    /// The scripts' variable prefix, e.g. `PROSODY` of `PROSODY_C2S_PORT`.
+    fn prefix(&self) -> &str {
+        self.port_var.split('_').next().unwrap_or(self.port_var)
     }
 
     /// One of the exports; panics when `start.sh` did not print it.

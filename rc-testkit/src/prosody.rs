@@ -1,6 +1,5 @@
 //! Prosody, run by `scripts/prosody/`.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::process::{derefs_to_server, init_tracing, ScriptedServer};
@@ -74,37 +73,6 @@ impl Prosody {
         } else {
             Err(failed.join("\n"))
         }
-    }
-
-    /// SIGKILL, like a crash.
-    pub fn kill(&self) {
-        self.server
-            .run("kill.sh", &|_| {})
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    /// Starts again after [`kill`](Self::kill), keeping accounts, rooms and archives.
-    pub fn restart(&mut self) {
-        self.server
-            .rerun_start(&|c| {
-                c.env("PROSODY_FRESH", "0");
-            })
-            .unwrap_or_else(|e| panic!("prosody restart failed: {e}"));
-    }
-
-    /// `127.0.0.1:port` of client connections.
-    pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// The CA certificate the server's certificate is signed with (for STARTTLS).
-    pub fn ca_cert(&self) -> PathBuf {
-        PathBuf::from(self.export("PROSODY_CA_CERT"))
-    }
-
-    /// The server's process id, when `start.sh` said it.
-    pub fn pid(&self) -> Option<u32> {
-        self.exports.get("PROSODY_PID").and_then(|p| p.parse().ok())
     }
 
     /// Runs Lua in the server through its admin shell, as an administrator would; what it
