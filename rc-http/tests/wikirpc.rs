@@ -466,8 +466,9 @@ fn utc(s: &str) -> Option<DateTime<Utc>> {
     Some(s.parse().unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jspwiki_dialect_against_a_server_that_answers_as_the_interface_page_says() {
+/// The JSPWiki stand-in holding `Main` (two versions) and `Päge Eins` (wire names
+/// URL-encoded, as JSPWiki sends them), its URL and a client of it.
+async fn jspwiki_with_three_versions() -> (Store, String, Client) {
     let store: Store = Arc::new(Mutex::new(vec![
         Version {
             wire_name: "Main",
@@ -496,6 +497,12 @@ async fn jspwiki_dialect_against_a_server_that_answers_as_the_interface_page_say
         .retry(quick_retry())
         .build()
         .unwrap();
+    (store, url, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jspwiki_dialect_against_a_server_that_answers_as_the_interface_page_says() {
+    let (store, url, client) = jspwiki_with_three_versions().await;
     let mut poller = Poller::new(
         client.clone(),
         PollerConfig::new("jsp").start(Start::At("2026-11-23T10:00:00Z".parse().unwrap())),
@@ -577,34 +584,7 @@ async fn jspwiki_dialect_against_a_server_that_answers_as_the_interface_page_say
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jspwiki_mirror_holds_the_pages_texts_and_drops_a_page_that_is_gone() {
     use recentchanges_http::mirror::{Mirror, MirrorConfig};
-    let store: Store = Arc::new(Mutex::new(vec![
-        Version {
-            wire_name: "Main",
-            version: 1,
-            modified: "20261123T09:00:00",
-            author: "Janne",
-            text: "first",
-        },
-        Version {
-            wire_name: "Main",
-            version: 2,
-            modified: "20261123T10:15:30",
-            author: "Mahlen",
-            text: "second",
-        },
-        Version {
-            wire_name: "P%C3%A4ge+Eins",
-            version: 1,
-            modified: "20261123T10:15:30",
-            author: "J%C3%BCrgen+M",
-            text: "Grüße €",
-        },
-    ]));
-    let url = start_jspwiki(store.clone()).await;
-    let client = Client::builder(&url, Dialect::JspWiki)
-        .retry(quick_retry())
-        .build()
-        .unwrap();
+    let (store, _, client) = jspwiki_with_three_versions().await;
     let dir = rc_testkit::TempDir::new("rc-http-jspwiki-mirror");
     let mut mirror = Mirror::open(
         client,
