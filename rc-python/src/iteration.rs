@@ -157,6 +157,9 @@ impl<S: Stream + Unpin + Positioned> Iteration<S> {
     /// Commits the position Python received to the position file (Python asks for more:
     /// what it received is handled).
     fn commit(&self) {
+        if self.file.is_none() {
+            return; // no file: no position to copy on every call
+        }
         if let Some(position) = self.handed_out_position() {
             self.write(&position, false);
         }
@@ -181,7 +184,7 @@ impl<S: Stream + Unpin + Positioned> Drop for Iteration<S> {
     /// A stream dropped without `close()` (the object collected, the interpreter exiting)
     /// keeps what Python received, as `close()` does.
     fn drop(&mut self) {
-        if !self.closed.load(Ordering::SeqCst) {
+        if self.file.is_some() && !self.closed.load(Ordering::SeqCst) {
             if let Some(position) = self.handed_out_position() {
                 self.write(&position, true);
             }
