@@ -15,9 +15,16 @@ use recentchanges::http::{Api, Poller, PollerConfig, Start};
 
 /// Every rcid the wiki lists now.
 async fn all_rcids(wiki: &MediaWiki) -> BTreeSet<u64> {
+    listed_rcids(wiki, recentchanges::Filter::new()).await
+}
+
+/// The rcids of the changes the wiki lists now that `filter` keeps.
+async fn listed_rcids(wiki: &MediaWiki, filter: recentchanges::Filter) -> BTreeSet<u64> {
     let mut poller = Poller::new(
         wiki.api(),
-        PollerConfig::new("wikidb").start(Start::Beginning),
+        PollerConfig::new("wikidb")
+            .start(Start::Beginning)
+            .filter(filter),
     );
     let mut ids = BTreeSet::new();
     loop {
@@ -284,7 +291,7 @@ async fn a_filter_is_not_taken_for_a_gap_and_applies_to_the_filled_changes() {
     )
     .unwrap();
     edit(&cast.admin, "Main", "text", "main 0", &[]).await;
-    let main0 = main_rcids(&wiki).await;
+    let main0 = listed_rcids(&wiki, recentchanges::Filter::new().namespace(0)).await;
     collect(&mut stream, &main0).await;
     let fills = stream.stats().gap_fills;
     // Talk pages and main pages in turn: the talk pages' rcids are filtered out, not
@@ -299,7 +306,7 @@ async fn a_filter_is_not_taken_for_a_gap_and_applies_to_the_filled_changes() {
     edit(&cast.admin, "Main", "main lost", "main lost", &[]).await;
     let _bridge = bridge_at(&prosody, "publisher", "wikidb", feed_addr).await;
     edit(&cast.admin, "Main", "main back", "main back", &[]).await;
-    let main: BTreeSet<u64> = main_rcids(&wiki)
+    let main: BTreeSet<u64> = listed_rcids(&wiki, recentchanges::Filter::new().namespace(0))
         .await
         .difference(&main0)
         .copied()
@@ -317,23 +324,4 @@ async fn a_filter_is_not_taken_for_a_gap_and_applies_to_the_filled_changes() {
         "only the outage was a gap: {:?}",
         stream.stats()
     );
-}
-
-/// The rcids of the main namespace's changes.
-async fn main_rcids(wiki: &MediaWiki) -> BTreeSet<u64> {
-    let mut poller = Poller::new(
-        wiki.api(),
-        PollerConfig::new("wikidb")
-            .start(Start::Beginning)
-            .filter(recentchanges::Filter::new().namespace(0)),
-    );
-    let mut ids = BTreeSet::new();
-    loop {
-        for item in poller.poll().await.expect("list=recentchanges") {
-            ids.insert(item.expect("parses").rcid.expect("an rcid"));
-        }
-        if poller.caught_up() {
-            return ids;
-        }
-    }
 }
