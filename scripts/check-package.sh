@@ -36,6 +36,37 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | /usr/bin/python3 -c \
 out="$target_dir/package"
 rm -f "$out"/*.crate
 
+# Cargo unpacks each .crate of the overlay into $CARGO_HOME/registry/src/-<hash of the
+# overlay's path>/<name>-<version>/ and, finding that directory on a later run (same
+# checkout path, same version), builds the old unpacked files instead of the new .crate.
+# A CI that checks out to a fixed path would then verify one crate against another's stale
+# sources (E0432 on an item added since). Our crates' unpacked copies from earlier runs are
+# removed first; a local registry's directory name starts with "-", crates.io's does not.
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+mapfile -t publishable < <(cargo metadata --format-version 1 --no-deps | /usr/bin/python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+for p in m["packages"]:
+    if p["publish"] != []:
+        print(p["name"] + "-" + p["version"])
+')
+stale=0
+for name in "${publishable[@]}"; do
+  for dir in "$cargo_home"/registry/src/-*/"$name"; do
+    [ -d "$dir" ] || continue
+    rm -rf "$dir"
+    stale=$((stale + 1))
+  done
+done
+echo "check-package: removed $stale unpacked copies of our crates left by earlier runs"
+# Cargo takes a registry package's build as fresh while its version is unchanged, so a
+# warm target dir would also link the verification against our crates as an earlier run
+# compiled them: their dev artifacts (path and overlay alike) are cleaned. On CI's fresh
+# checkout there are none; locally, our four crates compile again (~30 s).
+clean_args=()
+for name in "${publishable[@]}"; do clean_args+=(-p "${name%-*}"); done
+cargo clean --quiet "${clean_args[@]}"
+
 # `cargo package --workspace` alone would package the publish = false members too (and fail
 # on rc-python's versionless path dependency): they are excluded by name, read from
 # `cargo metadata` (publish = false shows as "publish": []), so a new private member needs
@@ -56,13 +87,6 @@ if ! cargo package --workspace "${exclude[@]}" --locked --allow-dirty $verify_fl
 fi
 echo "check-package: cargo package --workspace ${verify_flag:-(verified)} took $(($(date +%s) - start)) s"
 
-mapfile -t publishable < <(cargo metadata --format-version 1 --no-deps | /usr/bin/python3 -c '
-import json, sys
-m = json.load(sys.stdin)
-for p in m["packages"]:
-    if p["publish"] != []:
-        print(p["name"] + "-" + p["version"])
-')
 failed=0
 for name in "${publishable[@]}"; do
   crate="$out/$name.crate"

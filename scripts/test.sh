@@ -14,6 +14,7 @@ echo "== MSRV: the declared rust-version against the locked dependencies"
 scripts/check-msrv.sh
 echo "== cargo package: the publishable crates as crates.io would get them"
 scripts/check-package.sh
+scripts/check-package-stale.sh
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 echo "== cargo test (committed fixtures)"
