@@ -100,11 +100,18 @@ pub(crate) trait Attr: Copy {
     fn set(self, d: &mut Draft, value: Cow<'_, str>) -> Result<(), Bad>;
 }
 
+/// Whether an attribute name declares a namespace (`xmlns`, `xmlns:p`): markup, not a
+/// field of the change (an element built by an XML library does not list it either).
+pub(crate) fn is_namespace_declaration(name: &str) -> bool {
+    name == "xmlns" || name.starts_with("xmlns:")
+}
+
 /// Applies one attribute of a root element whose attributes are `K`: a known one by its
-/// key, any other into `extra`.
+/// key, a namespace declaration nowhere, any other into `extra`.
 pub(crate) fn apply<K: Attr>(d: &mut Draft, name: &str, value: Cow<'_, str>) -> Result<(), Bad> {
     match K::find(name, word(name.as_bytes())) {
         Some(key) => key.set(d, value),
+        None if is_namespace_declaration(name) => Ok(()),
         None => {
             d.extra(name, Value::String(value.into_owned()));
             Ok(())

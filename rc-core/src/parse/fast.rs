@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::change::RecentChange;
 use crate::error::Form;
 
-use super::attrs::{word_at, Attr};
+use super::attrs::{self, word_at, Attr};
 use super::draft::Draft;
 use super::node::{Node, XmlNode};
 use super::xml::{apply_child, MAX_DEPTH};
@@ -96,6 +96,7 @@ fn read<R: Root>(input: &str, i: usize) -> Option<RecentChange> {
                     }
                 }
             }
+            None if attrs::is_namespace_declaration(name) => true,
             None => {
                 let extra = &mut draft.rc.extra;
                 if extra.contains_key(name) || !name.bytes().all(|c| NAME[c as usize]) {
@@ -610,6 +611,19 @@ mod tests {
             assert_eq!(parse(input, None), None, "{input}");
         }
         assert_eq!(parse(r#"<rc type="edit"/>"#, Some(Form::FeedXml)), None);
+    }
+
+    #[cfg(feature = "minidom")]
+    #[test]
+    fn a_namespace_declaration_is_no_field_of_the_change_either_way() {
+        // As an XML library reads it (from_element), the declaration is markup.
+        let input =
+            r#"<rc xmlns="jabber:client" xmlns:p="urn:p" type="edit" rcid="7" wiki="enwiki"/>"#;
+        let element: minidom::Element = input.parse().unwrap();
+        let by_element = crate::from_element(&element).unwrap();
+        let by_string = crate::parse_rc(input).unwrap();
+        assert_eq!(by_string, by_element);
+        assert_eq!(by_string.extra.keys().collect::<Vec<_>>(), ["wiki"]);
     }
 
     fn attribute() -> impl proptest::strategy::Strategy<Value = String> {

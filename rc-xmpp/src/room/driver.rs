@@ -4,6 +4,7 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use minidom::Element;
@@ -26,6 +27,7 @@ use crate::error::{Disconnect, Fatal, RoomError, StreamError};
 use crate::session::connect::{self, send, Response, Session};
 use crate::session::feed::Feeder;
 use crate::session::position::Position;
+use crate::session::shortcut::Shortcut;
 use crate::session::stanzas::{self as common, Ids};
 use crate::session::task::{serve_session, Ended, InSession, Serve};
 use crate::session::waiting::Waiting;
@@ -75,6 +77,8 @@ pub(crate) struct Driver {
     server_offset: chrono::TimeDelta,
     /// The id of the pending server time request.
     time_query: Option<String>,
+    /// The session's short way for groupchat changes.
+    shortcut: Option<Arc<Shortcut>>,
 }
 
 /// One room in one session.
@@ -114,7 +118,7 @@ enum Phase {
     CatchingUp {
         query: String,
         queryid: String,
-        held: Vec<Message>,
+        held: Vec<RoomMessage>,
         by_time: bool,
         overflowed: bool,
     },
@@ -139,6 +143,7 @@ impl Driver {
             ids: Ids::default(),
             server_offset: chrono::TimeDelta::zero(),
             time_query: None,
+            shortcut: None,
         }
     }
 
@@ -317,6 +322,12 @@ impl InSession for Driver {
 
     fn ids(&mut self) -> &mut Ids {
         &mut self.ids
+    }
+
+    /// Reads the rooms' groupchat changes the short way from now on.
+    fn shortcut(&mut self, shortcut: Arc<Shortcut>) {
+        shortcut.enable();
+        self.shortcut = Some(shortcut);
     }
 }
 
@@ -754,7 +765,7 @@ impl Driver {
     /// are let go and the replay continues past the end it had (until it ends with
     /// nothing held beyond the bound). Memory stays bounded, nothing is lost, and the
     /// order stays the archive's.
-    fn hold(&mut self, room: &mut Room, m: Message) {
+    fn hold(&mut self, room: &mut Room, m: RoomMessage) {
         let limit = self.cfg.stream.delivery.buffer.max(1);
         if let Phase::CatchingUp {
             held, overflowed, ..
@@ -807,8 +818,7 @@ impl Driver {
             Phase::CatchingUp { held, .. } => held,
             _ => Vec::new(),
         };
-        for m in held {
-            let read = RoomMessage::live(m, &room.cfg.jid);
+        for read in held {
             self.accept(&room.cfg.jid, read, false).await?;
         }
         self.status.send_modify(|s| s.recovered += room.recovered);
@@ -817,6 +827,8 @@ impl Driver {
     }
 
     async fn on_message(&mut self, rooms: &mut [Room], mut m: Message) -> Result<(), Ended> {
+        // A stand-in for a message read the short way: what was read, taken at once.
+        let short = self.shortcut.as_ref().and_then(|s| s.take(&m));
         let Some(from) = m.from.clone() else {
             return Ok(());
         };
@@ -837,16 +849,19 @@ impl Driver {
         if m.type_ != MessageType::Groupchat || from.resource().is_none() {
             return Ok(()); // room notices, errors, private messages
         }
-        if m.bodies.is_empty() && !stanzas::has_change(&m) {
-            return Ok(()); // subject changes and chat states
-        }
+        let read = match short {
+            Some(short) => RoomMessage::short(short, &room.cfg.jid),
+            None if m.bodies.is_empty() && !stanzas::has_change(&m) => {
+                return Ok(()); // subject changes and chat states
+            }
+            None => RoomMessage::live(m, &room.cfg.jid),
+        };
         if let Phase::CatchingUp { .. } = room.phase {
-            self.hold(room, m);
+            self.hold(room, read);
             return Ok(());
         }
-        let replayed = stanzas::is_delayed(&m);
+        let replayed = read.delayed;
         let jid = room.cfg.jid.clone();
-        let read = RoomMessage::live(m, &jid);
         if self.accept(&jid, read, replayed).await? && replayed {
             room.recovered += 1;
             self.status.send_modify(|s| s.recovered += 1);
@@ -867,6 +882,7 @@ impl Driver {
             sent_at,
             payload,
             body,
+            ..
         } = message;
         let mark = Mark {
             room: room.as_str().to_owned(),
@@ -878,7 +894,7 @@ impl Driver {
                 room: room.clone(),
                 body: body.as_deref().map(stanzas::body_snippet),
             }),
-            Some(payload) => match recentchanges_core::from_element(&payload) {
+            Some(payload) => match payload.parse() {
                 Err(error) => Err(StreamError::BadPayload {
                     room: room.clone(),
                     stanza_id: stanza_id.clone(),

@@ -24,7 +24,9 @@ use xmpp_parsers::rsm::SetQuery;
 use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::stanza_id::StanzaId;
 
+use crate::session::shortcut::Groupchat;
 use crate::session::stanzas::condition;
+use recentchanges_core::{ParseError, RecentChange};
 
 /// How much history to ask for when joining.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -123,6 +125,24 @@ fn is_change(e: &Element) -> bool {
     matches!(e.name(), "rc" | "recentchange")
 }
 
+/// A message's change payload: an element tokio-xmpp built, or the bytes of an `<rc>`
+/// read the [short way](crate::session::shortcut).
+#[derive(Debug)]
+pub(crate) enum Payload {
+    Element(Element),
+    Rc(String),
+}
+
+impl Payload {
+    /// The change it holds.
+    pub fn parse(&self) -> Result<RecentChange, ParseError> {
+        match self {
+            Payload::Element(e) => recentchanges_core::from_element(e),
+            Payload::Rc(text) => recentchanges_core::parse_rc(text),
+        }
+    }
+}
+
 /// One room message, read once: what the room driver turns into an item.
 #[derive(Debug, Default)]
 pub(crate) struct RoomMessage {
@@ -131,9 +151,11 @@ pub(crate) struct RoomMessage {
     /// When it was first sent, if a delay (XEP-0203) says so.
     pub sent_at: Option<DateTime<Utc>>,
     /// The change payload, if there is one.
-    pub payload: Option<Element>,
+    pub payload: Option<Payload>,
     /// The first body.
     pub body: Option<String>,
+    /// It carried a delay: the room replayed it from its history.
+    pub delayed: bool,
 }
 
 impl RoomMessage {
@@ -145,6 +167,9 @@ impl RoomMessage {
             ..RoomMessage::default()
         };
         for e in m.payloads {
+            if e.is("delay", ns::DELAY) {
+                read.delayed = true;
+            }
             if e.is("stanza-id", ns::SID) {
                 match StanzaId::try_from(e) {
                     Ok(sid) if sid.by.as_str().eq_ignore_ascii_case(room.as_str()) => {
@@ -160,10 +185,39 @@ impl RoomMessage {
                     read.sent_at = delay(e);
                 }
             } else if read.payload.is_none() && is_change(&e) {
-                read.payload = Some(e);
+                read.payload = Some(Payload::Element(e));
             }
         }
         read
+    }
+
+    /// A message as `room` sent it, read the short way: the same rules as
+    /// [`live`](Self::live) (the first stanza id `by` the room, the first delay that
+    /// parses), on the values as written.
+    pub fn short(g: Groupchat, room: &BareJid) -> RoomMessage {
+        let stanza_id = g.stanza_ids.into_iter().find_map(|(id, by)| {
+            let by = Jid::new(&by).ok()?;
+            by.as_str()
+                .eq_ignore_ascii_case(room.as_str())
+                .then_some(id)
+        });
+        let sent_at =
+            g.delays.iter().find_map(
+                |stamp| match stamp.parse::<xmpp_parsers::date::DateTime>() {
+                    Ok(t) => Some(t.0.to_utc()),
+                    Err(e) => {
+                        tracing::debug!("skipping a delay that does not parse: {e}");
+                        None
+                    }
+                },
+            );
+        RoomMessage {
+            stanza_id,
+            sent_at,
+            payload: Some(Payload::Rc(g.rc)),
+            body: None,
+            delayed: !g.delays.is_empty(),
+        }
     }
 
     /// A message replayed from the archive: its archive id and the archive's delay.
@@ -172,8 +226,9 @@ impl RoomMessage {
         RoomMessage {
             stanza_id: Some(r.id),
             sent_at: r.forwarded.delay.map(|d| d.stamp.0.to_utc()),
-            payload: m.payloads.into_iter().find(is_change),
+            payload: m.payloads.into_iter().find(is_change).map(Payload::Element),
             body: m.bodies.into_values().next(),
+            delayed: false,
         }
     }
 
@@ -188,11 +243,16 @@ impl RoomMessage {
             sent_at: forwarded
                 .get_child("delay", ns::DELAY)
                 .and_then(|d| delay(d.clone())),
-            payload: message.children().find(|c| is_change(c)).cloned(),
+            payload: message
+                .children()
+                .find(|c| is_change(c))
+                .cloned()
+                .map(Payload::Element),
             body: message
                 .children()
                 .find(|c| c.name() == "body")
                 .map(|b| b.text()),
+            delayed: false,
         })
     }
 }
@@ -206,11 +266,6 @@ fn delay(e: Element) -> Option<DateTime<Utc>> {
             None
         }
     }
-}
-
-/// Whether a message carries a delay (XEP-0203): it was replayed from the room history.
-pub(crate) fn is_delayed(m: &Message) -> bool {
-    m.payloads.iter().any(|e| e.is("delay", ns::DELAY))
 }
 
 /// Whether a message carries a change payload.
@@ -392,15 +447,96 @@ mod tests {
             </message>"#
         )))
         .unwrap();
-        assert!(is_delayed(&m) && has_change(&m));
+        assert!(has_change(&m));
         let read = RoomMessage::live(m, &room());
+        assert!(read.delayed);
         assert_eq!(read.stanza_id.as_deref(), Some("real"));
         assert_eq!(
             read.sent_at.map(|t| t.to_rfc3339()),
             Some("2026-01-02T03:04:05+00:00".into())
         );
         assert_eq!(read.body.as_deref(), Some("edit"));
-        assert_eq!(read.payload.map(|p| p.name().to_owned()), Some("rc".into()));
+        assert!(matches!(read.payload, Some(Payload::Element(e)) if e.name() == "rc"));
+    }
+
+    /// `stanza` read by tokio-xmpp's way (a minidom element, then [`RoomMessage::live`])
+    /// and the short way ([`scan::read`](crate::session::shortcut::scan::read), then
+    /// [`RoomMessage::short`]): the same stanza id, time, delay and change.
+    fn both_ways(stanza: &str) -> (RoomMessage, RoomMessage) {
+        // In a stream, a stanza without `xmlns` is in the stream's `jabber:client`.
+        let start_tag = &stanza[..stanza.find('>').unwrap()];
+        let element = match start_tag.contains("xmlns") {
+            true => el(stanza),
+            false => el(&stanza.replacen("<message ", "<message xmlns='jabber:client' ", 1)),
+        };
+        let long = RoomMessage::live(Message::try_from(element).unwrap(), &room());
+        let g = crate::session::shortcut::scan::read(stanza.as_bytes()).expect("the short way");
+        let short = RoomMessage::short(g, &room());
+        assert_eq!(
+            (&long.stanza_id, long.sent_at, long.delayed),
+            (&short.stanza_id, short.sent_at, short.delayed),
+            "{stanza}"
+        );
+        // The same change, or the same error (the string parser also says where).
+        let parsed = |m: &RoomMessage| {
+            m.payload.as_ref().map(|p| {
+                p.parse().map_err(|e| {
+                    let e = e.to_string();
+                    e.split(" (at byte ").next().unwrap_or_default().to_owned()
+                })
+            })
+        };
+        assert_eq!(parsed(&long), parsed(&short), "{stanza}");
+        (long, short)
+    }
+
+    #[test]
+    fn the_short_way_reads_a_message_as_tokio_xmpps_way_does() {
+        both_ways(&format!(
+            r#"<message xmlns="jabber:client" from="wiki@conference.example.org/bot" type="groupchat">
+                <body>edit</body>
+                <stanza-id xmlns="urn:xmpp:sid:0" by="someone@example.org" id="forged"/>
+                <stanza-id xmlns="urn:xmpp:sid:0" by="Wiki@conference.example.org" id="real"/>
+                <delay xmlns="urn:xmpp:delay" stamp="not a time"/>
+                <delay xmlns="urn:xmpp:delay" stamp="2026-01-02T03:04:05.250+01:00"/>
+                {RC}
+            </message>"#
+        ));
+        // A bad change is the same error both ways.
+        both_ways(
+            r#"<message xmlns="jabber:client" from="wiki@conference.example.org/bot" type="groupchat"><rc type="edit" rcid="x"/></message>"#,
+        );
+    }
+
+    #[test]
+    fn every_recorded_change_reads_the_same_both_ways_in_prosodys_and_ejabberds_shapes() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../rc-core/tests/fixtures/mediawiki-1.39"
+        );
+        let mut read = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path.to_string_lossy().ends_with(".rc.xml") {
+                continue;
+            }
+            let rc = std::fs::read_to_string(&path).unwrap();
+            // As rc-xmpp's publisher sends it (in the client namespace), and as written.
+            let rc_ns = rc.replacen("<rc ", r#"<rc xmlns="jabber:client" "#, 1);
+            for rc in [rc.trim(), rc_ns.trim()] {
+                // Prosody 0.12: the change, then the stanza id and the MUC user payload.
+                both_ways(&format!(
+                    "<message xmlns='jabber:client' from='wiki@conference.example.org/bridge' type='groupchat' id='abc' to='r@example.org/x'><body>a change</body>{rc}<stanza-id xmlns='urn:xmpp:sid:0' id='Xy1' by='wiki@conference.example.org'/><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant'/></x></message>"
+                ));
+                // ejabberd 23: the archive id first, double quotes, a replayed one delayed.
+                let (_, short) = both_ways(&format!(
+                    r#"<message xml:lang="en" to="r@example.org/x" from="wiki@conference.example.org/bridge" type="groupchat" id="1"><archived by="wiki@conference.example.org" xmlns="urn:xmpp:mam:tmp" id="17"/><stanza-id by="wiki@conference.example.org" xmlns="urn:xmpp:sid:0" id="17"/><delay xmlns="urn:xmpp:delay" from="wiki@conference.example.org" stamp="2026-12-06T10:00:00.123456Z"/><body>a change</body>{rc}</message>"#
+                ));
+                assert!(short.delayed && short.stanza_id.as_deref() == Some("17"));
+            }
+            read += 1;
+        }
+        assert!(read > 50, "only {read} recorded changes in {dir}");
     }
 
     fn archived(inner: &str, queryid: &str) -> Message {

@@ -26,6 +26,7 @@ use xmpp_parsers::iq::Iq;
 use xmpp_parsers::stanza_error::StanzaError;
 
 use super::depth::DepthGuard;
+use super::shortcut::Shortcut;
 use crate::error::{Disconnect, Fatal};
 use crate::session::account::Account;
 use crate::session::options::Tls;
@@ -39,6 +40,8 @@ pub(crate) type Stream = XmppStream<Box<dyn AsyncReadAndWrite + Send + 'static>>
 pub(crate) struct Session {
     pub stream: Stream,
     pub jid: FullJid,
+    /// The short way for a room's changes under this session's XML parser.
+    pub shortcut: Arc<Shortcut>,
 }
 
 /// Why a connection attempt failed: worth retrying, or not.
@@ -101,6 +104,7 @@ async fn open_inner(cfg: &Transport) -> Result<Session, ConnectError> {
         Some(addr) => DnsConfig::addr(&addr.to_string()),
         None => DnsConfig::srv_default_client(&domain),
     };
+    let shortcut = Arc::new(Shortcut::default());
     let tcp = dns.resolve().await?;
     tcp.set_nodelay(true)?;
     let header = || StreamHeader {
@@ -113,7 +117,7 @@ async fn open_inner(cfg: &Transport) -> Result<Session, ConnectError> {
         // reaches tokio-xmpp's recursive element building (see `depth`).
         Tls::PlaintextLoopback => {
             let io: Box<dyn AsyncReadAndWrite + Send> =
-                Box::new(BufStream::new(DepthGuard::new(tcp)));
+                Box::new(BufStream::new(DepthGuard::new(tcp, shortcut.clone())));
             initiate_stream(io, NS_CLIENT, header(), timeouts).await?
         }
         Tls::Required | Tls::RequiredWithRoots(_) => {
@@ -148,7 +152,7 @@ async fn open_inner(cfg: &Transport) -> Result<Session, ConnectError> {
                 .await
                 .map_err(|e| handshake_failure(&domain, e))?;
             let io: Box<dyn AsyncReadAndWrite + Send> =
-                Box::new(BufStream::new(DepthGuard::new(stream)));
+                Box::new(BufStream::new(DepthGuard::new(stream, shortcut.clone())));
             initiate_stream(io, NS_CLIENT, header(), timeouts).await?
         }
     };
@@ -157,7 +161,11 @@ async fn open_inner(cfg: &Transport) -> Result<Session, ConnectError> {
     let (_features, mut stream) = stream.send_header(header()).await?.recv_features().await?;
     let resource = format!("rc-xmpp-{:08x}", rand::random::<u32>());
     let jid = bind(&mut stream, &resource).await?;
-    Ok(Session { stream, jid })
+    Ok(Session {
+        stream,
+        jid,
+        shortcut,
+    })
 }
 
 /// A failed TLS handshake: a refused certificate is fatal ([`Fatal::Certificate`]),

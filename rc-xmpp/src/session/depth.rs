@@ -22,9 +22,12 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::shortcut::Shortcut;
 
 /// How many levels of elements a stanza may have (the stanza itself is level 1): deeper
 /// elements are cut out. Far more than any XMPP extension nests (a change is 3-5), and
@@ -39,8 +42,17 @@ const CHUNK: usize = 8 * 1024;
 /// The stream's root element.
 const STREAM_ROOT: &[u8] = b"stream:stream";
 
+/// The most bytes of one `<message>` held back for the [`Shortcut`]: a longer one goes
+/// on to tokio-xmpp as it comes. A change is a few KiB; a message tokio-xmpp sees
+/// nothing of for long would look like silence to its keepalive.
+const MAX_HELD: usize = 64 * 1024;
+
 /// An `AsyncRead + AsyncWrite` whose reads have elements nested deeper than
-/// `limit` levels inside a stanza removed; writes pass through.
+/// `limit` levels inside a stanza removed, and, once the [`Shortcut`] is enabled, a
+/// room's groupchat changes replaced by their stand-ins; writes pass through.
+///
+/// While a `<message>` is coming in, its bytes are held back (`lexer.held`) until its
+/// end tag says whether it goes the short way.
 pub(crate) struct DepthGuard<S> {
     inner: S,
     lexer: Lexer,
@@ -50,8 +62,10 @@ pub(crate) struct DepthGuard<S> {
 }
 
 impl<S> DepthGuard<S> {
-    pub fn new(inner: S) -> Self {
-        Self::with_limit(inner, MAX_STANZA_DEPTH)
+    pub fn new(inner: S, shortcut: Arc<Shortcut>) -> Self {
+        let mut guard = Self::with_limit(inner, MAX_STANZA_DEPTH);
+        guard.lexer.shortcut = Some(shortcut);
+        guard
     }
 
     pub fn with_limit(inner: S, limit: usize) -> Self {
@@ -73,19 +87,28 @@ impl<S: AsyncRead + Unpin> AsyncRead for DepthGuard<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
-            if this.out_pos < this.out.len() {
-                let n = buf.remaining().min(this.out.len() - this.out_pos);
+            let ready_to = this.lexer.held.unwrap_or(this.out.len());
+            if this.out_pos < ready_to {
+                let n = buf.remaining().min(ready_to - this.out_pos);
                 buf.put_slice(&this.out[this.out_pos..this.out_pos + n]);
                 this.out_pos += n;
                 return Poll::Ready(Ok(()));
             }
-            this.out.clear();
+            // All that is ready was read: keep what is held.
+            this.out.drain(..this.out_pos);
+            if let Some(held) = &mut this.lexer.held {
+                *held -= this.out_pos;
+            }
             this.out_pos = 0;
             let mut read = ReadBuf::new(&mut this.scratch);
             ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
             let n = read.filled().len();
             if n == 0 {
-                return Poll::Ready(Ok(())); // end of stream
+                if this.out.is_empty() {
+                    return Poll::Ready(Ok(())); // end of stream
+                }
+                this.lexer.held = None; // a message cut short: tokio-xmpp says so
+                continue;
             }
             let cut = this.lexer.cut;
             this.lexer.feed(&this.scratch[..n], &mut this.out);
@@ -95,8 +118,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for DepthGuard<S> {
                     "cut out elements nested too deep in a stanza from the server"
                 );
             }
-            // Everything read may have been cut: read again rather than return nothing,
-            // which would mean the end of the stream.
+            if this
+                .lexer
+                .held
+                .is_some_and(|h| this.out.len() - h > MAX_HELD)
+            {
+                this.lexer.held = None;
+            }
+            // Everything read may have been cut or held: read again rather than return
+            // nothing, which would mean the end of the stream.
         }
     }
 }
@@ -160,6 +190,12 @@ struct Lexer {
     name_len: usize,
     /// Subtrees cut out so far.
     cut: u64,
+    /// Where the `<message>` being held starts in the output, while one is.
+    held: Option<usize>,
+    /// Where held messages go, once enabled.
+    shortcut: Option<Arc<Shortcut>>,
+    /// A stand-in being written.
+    stand_in: Vec<u8>,
 }
 
 impl Lexer {
@@ -172,6 +208,9 @@ impl Lexer {
             name: [0; STREAM_ROOT.len()],
             name_len: 0,
             cut: 0,
+            held: None,
+            shortcut: None,
+            stand_in: Vec::new(),
         }
     }
 
@@ -232,6 +271,10 @@ impl Lexer {
                             self.cutting = Some(level);
                             self.cut += 1;
                         }
+                        // A stanza: held until its name says whether it is a message.
+                        if level == 2 && self.shortcut.as_ref().is_some_and(|s| s.enabled()) {
+                            self.held = Some(out.len());
+                        }
                         self.state = State::Name;
                         self.name_len = 0;
                         self.name_byte(b);
@@ -287,6 +330,11 @@ impl Lexer {
                     self.state = State::Text;
                     if self.cutting == Some(level) {
                         self.cutting = None;
+                    }
+                    if level == 2 {
+                        if let Some(start) = self.held.take() {
+                            self.divert(start, out);
+                        }
                     }
                     return;
                 }
@@ -358,10 +406,32 @@ impl Lexer {
         self.name_len += 1;
     }
 
+    /// A whole `<message>` held at `out[start..]`: its stand-in in its place, when the
+    /// shortcut reads it.
+    fn divert(&mut self, start: usize, out: &mut Vec<u8>) {
+        let Some(shortcut) = &self.shortcut else {
+            return;
+        };
+        if out.len() - start > MAX_HELD {
+            return; // released as it came (see `poll_read`), or held no longer
+        }
+        let mut stand_in = std::mem::take(&mut self.stand_in);
+        stand_in.clear();
+        if shortcut.divert(&out[start..], &mut stand_in) {
+            out.truncate(start);
+            out.extend_from_slice(&stand_in);
+        }
+        self.stand_in = stand_in;
+    }
+
     /// The `>` of a start tag; `empty` when it was `/>`.
     fn start_tag_end(&mut self, empty: bool) {
         self.state = State::Text;
         let level = self.depth + 1;
+        let message = self.name_len == 7 && self.name[..7] == *b"message";
+        if level == 2 && (empty || !message) {
+            self.held = None; // only a whole message may go the short way
+        }
         let stream_root = self.depth <= 1
             && self.name_len == STREAM_ROOT.len()
             && self.name == STREAM_ROOT
@@ -369,6 +439,7 @@ impl Lexer {
         if stream_root {
             // The stream's header, again after a restart on the same bytes.
             self.depth = 1;
+            self.held = None;
         } else if !empty {
             self.depth = level;
         } else if self.cutting == Some(level) {
@@ -471,6 +542,84 @@ mod tests {
         let mut got = String::new();
         guard.read_to_string(&mut got).await.unwrap();
         assert_eq!(got, format!("{HEADER}<m><a></a></m><m/>"));
+    }
+
+    /// What a guard with the shortcut enabled passes on for `input` read in pieces of
+    /// `piece` bytes, and what its shortcut read.
+    async fn through_shortcut(input: &str, piece: usize) -> (String, Arc<Shortcut>) {
+        use tokio::io::AsyncReadExt;
+        let shortcut = Arc::new(Shortcut::default());
+        shortcut.enable();
+        let chunks = input.as_bytes().chunks(piece).map(<[u8]>::to_vec).collect();
+        let mut guard = DepthGuard::new(tokio_test_reader(chunks), shortcut.clone());
+        let mut got = String::new();
+        guard.read_to_string(&mut got).await.unwrap();
+        (got, shortcut)
+    }
+
+    #[tokio::test]
+    async fn a_groupchat_change_becomes_its_stand_in_in_its_place_however_it_is_split() {
+        let change = "<message from='r@c/n' type='groupchat'><body>b</body><rc rcid='1'/><stanza-id xmlns='urn:xmpp:sid:0' id='s1' by='r@c'/></message>";
+        let others = [
+            "<presence from='r@c/n'><x xmlns='http://jabber.org/protocol/muc#user'/></presence>",
+            "<message from='r@c' type='groupchat'><subject/></message>",
+            "<iq type='result' id='q1'/>",
+            "<message from='r@c/n' type='groupchat'/>",
+        ];
+        let input = format!(
+            "{HEADER}{}{change}{}{}{change}{}",
+            others[0], others[1], others[2], others[3]
+        );
+        for piece in [1, 7, 64, input.len()] {
+            let (got, shortcut) = through_shortcut(&input, piece).await;
+            // Everything else as it came, each change replaced where it was.
+            let mut parts = got.split("<message type='groupchat' from='r@c/n'><shortcut ");
+            assert_eq!(
+                parts.next(),
+                Some(format!("{HEADER}{}", others[0]).as_str()),
+                "piece {piece}"
+            );
+            let second = parts.next().unwrap();
+            assert!(
+                second.ends_with(&format!("</message>{}{}", others[1], others[2])),
+                "{second}"
+            );
+            assert!(parts
+                .next()
+                .unwrap()
+                .ends_with(&format!("</message>{}", others[3])));
+            assert_eq!(parts.next(), None);
+            assert_eq!(shortcut.lock().len(), 2, "piece {piece}");
+            assert_eq!(shortcut.lock()[0].1.rc, "<rc rcid='1'/>");
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_is_held_or_replaced_before_the_shortcut_is_enabled_or_after_a_cut_end() {
+        use tokio::io::AsyncReadExt;
+        let change = "<message from='r@c/n' type='groupchat'><rc rcid='1'/></message>";
+        let input = format!("{HEADER}{change}");
+        let shortcut = Arc::new(Shortcut::default());
+        let mut guard = DepthGuard::new(
+            tokio_test_reader(vec![input.clone().into_bytes()]),
+            shortcut,
+        );
+        let mut got = String::new();
+        guard.read_to_string(&mut got).await.unwrap();
+        assert_eq!(got, input);
+        // A message longer than what is held goes on as it comes, whole.
+        let long = format!(
+            "{HEADER}<message from='r@c/n' type='groupchat'><rc rcid='1' comment='{}'/></message>",
+            "x".repeat(MAX_HELD)
+        );
+        let (got, shortcut) = through_shortcut(&long, 4096).await;
+        assert_eq!(got, long);
+        assert!(shortcut.lock().is_empty());
+        // A message the connection cut short is passed on as far as it came.
+        let cut = &input[..input.len() - 5];
+        let (got, shortcut) = through_shortcut(cut, 16).await;
+        assert_eq!(got, cut);
+        assert!(shortcut.lock().is_empty());
     }
 
     /// A reader that returns `chunks` one read each.

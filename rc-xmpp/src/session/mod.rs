@@ -10,6 +10,7 @@ pub(crate) mod options;
 pub(crate) mod outbox;
 pub(crate) mod position;
 pub(crate) mod queue;
+pub(crate) mod shortcut;
 pub(crate) mod stanzas;
 pub(crate) mod task;
 pub(crate) mod waiting;

@@ -7,6 +7,7 @@
 //! what differs between them is their [`InSession`].
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -17,6 +18,7 @@ use tokio_xmpp::jid::{BareJid, FullJid};
 use tokio_xmpp::xmlstream::{FallibleStreamElement, ReadError, StreamElementError};
 use tokio_xmpp::Stanza;
 
+use super::shortcut::Shortcut;
 use super::stanzas::Ids;
 use crate::error::{ConfigError, Disconnect, Fatal};
 use crate::session::connect::{self, Incoming, Next, Session, Sessions, Stream};
@@ -143,6 +145,12 @@ pub(crate) trait InSession: Send {
 
     /// The ids for this task's requests (the keepalive ping takes one).
     fn ids(&mut self) -> &mut Ids;
+
+    /// The session's [`Shortcut`], before [`start`](Self::start): a task that reads
+    /// groupchat changes enables it. Unused, by default.
+    fn shortcut(&mut self, shortcut: Arc<Shortcut>) {
+        let _ = shortcut;
+    }
 }
 
 /// What woke a session up. (Matched at once: boxing the read would cost an allocation
@@ -161,7 +169,12 @@ pub(crate) async fn serve_session<T: InSession>(
     session: Session,
     shutdown: &mut oneshot::Receiver<()>,
 ) -> Ended {
-    let Session { mut stream, jid } = session;
+    let Session {
+        mut stream,
+        jid,
+        shortcut,
+    } = session;
+    task.shortcut(shortcut);
     let mut state = match task.start(&mut stream, &jid).await {
         Ok(state) => state,
         Err(end) => return end,
