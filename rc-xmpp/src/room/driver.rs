@@ -27,7 +27,7 @@ use crate::error::{Disconnect, Fatal, RoomError, StreamError};
 use crate::session::connect::{self, send, Response, Session};
 use crate::session::feed::Feeder;
 use crate::session::position::Position;
-use crate::session::shortcut::Shortcut;
+use crate::session::shortcut::{Groupchat, Shortcut};
 use crate::session::stanzas::{self as common, Ids};
 use crate::session::task::{serve_session, Ended, InSession, Serve};
 use crate::session::waiting::Waiting;
@@ -328,6 +328,17 @@ impl InSession for Driver {
     fn shortcut(&mut self, shortcut: Arc<Shortcut>) {
         shortcut.enable();
         self.shortcut = Some(shortcut);
+    }
+
+    async fn short(&mut self, state: &mut Rooms, n: u32) -> Result<(), Ended> {
+        let Some(read) = self.shortcut.as_ref().and_then(|s| s.take(n)) else {
+            tracing::warn!(
+                n,
+                "skipping a stream management acknowledgement nobody asked for"
+            );
+            return Ok(());
+        };
+        self.on_groupchat(&mut state.rooms, read).await
     }
 }
 
@@ -827,8 +838,6 @@ impl Driver {
     }
 
     async fn on_message(&mut self, rooms: &mut [Room], mut m: Message) -> Result<(), Ended> {
-        // A stand-in for a message read the short way: what was read, taken at once.
-        let short = self.shortcut.as_ref().and_then(|s| s.take(&m));
         let Some(from) = m.from.clone() else {
             return Ok(());
         };
@@ -849,13 +858,33 @@ impl Driver {
         if m.type_ != MessageType::Groupchat || from.resource().is_none() {
             return Ok(()); // room notices, errors, private messages
         }
-        let read = match short {
-            Some(short) => RoomMessage::short(short, &room.cfg.jid),
-            None if m.bodies.is_empty() && !stanzas::has_change(&m) => {
-                return Ok(()); // subject changes and chat states
-            }
-            None => RoomMessage::live(m, &room.cfg.jid),
+        if m.bodies.is_empty() && !stanzas::has_change(&m) {
+            return Ok(()); // subject changes and chat states
+        }
+        let read = RoomMessage::live(m, &room.cfg.jid);
+        self.on_room_message(room, read).await
+    }
+
+    /// A groupchat change read the short way: from an occupant of one of our rooms (the
+    /// scan saw a nick), as [`on_message`](Self::on_message) takes it.
+    async fn on_groupchat(&mut self, rooms: &mut [Room], g: Groupchat) -> Result<(), Ended> {
+        let room = match rooms.iter_mut().position(|r| r.cfg.jid.as_str() == g.room) {
+            Some(at) => &mut rooms[at],
+            // Written otherwise than the room's normalized address (case, Unicode).
+            None => match BareJid::new(&g.room) {
+                Ok(bare) => match rooms.iter_mut().find(|r| r.cfg.jid == bare) {
+                    Some(room) => room,
+                    None => return Ok(()),
+                },
+                Err(_) => return Ok(()),
+            },
         };
+        let read = RoomMessage::short(g, &room.cfg.jid);
+        self.on_room_message(room, read).await
+    }
+
+    /// A live message of `room`, read: held during a catch-up, else accepted.
+    async fn on_room_message(&mut self, room: &mut Room, read: RoomMessage) -> Result<(), Ended> {
         if let Phase::CatchingUp { .. } = room.phase {
             self.hold(room, read);
             return Ok(());

@@ -463,15 +463,20 @@ mod tests {
     /// and the short way ([`scan::read`](crate::session::shortcut::scan::read), then
     /// [`RoomMessage::short`]): the same stanza id, time, delay and change.
     fn both_ways(stanza: &str) -> (RoomMessage, RoomMessage) {
+        both_ways_in(stanza, &room())
+    }
+
+    fn both_ways_in(stanza: &str, room: &BareJid) -> (RoomMessage, RoomMessage) {
         // In a stream, a stanza without `xmlns` is in the stream's `jabber:client`.
         let start_tag = &stanza[..stanza.find('>').unwrap()];
         let element = match start_tag.contains("xmlns") {
             true => el(stanza),
             false => el(&stanza.replacen("<message ", "<message xmlns='jabber:client' ", 1)),
         };
-        let long = RoomMessage::live(Message::try_from(element).unwrap(), &room());
+        let long = RoomMessage::live(Message::try_from(element).unwrap(), room);
         let g = crate::session::shortcut::scan::read(stanza.as_bytes()).expect("the short way");
-        let short = RoomMessage::short(g, &room());
+        assert_eq!(g.room, room.as_str());
+        let short = RoomMessage::short(g, room);
         assert_eq!(
             (&long.stanza_id, long.sent_at, long.delayed),
             (&short.stanza_id, short.sent_at, short.delayed),
@@ -505,6 +510,35 @@ mod tests {
         // A bad change is the same error both ways.
         both_ways(
             r#"<message xmlns="jabber:client" from="wiki@conference.example.org/bot" type="groupchat"><rc type="edit" rcid="x"/></message>"#,
+        );
+    }
+
+    /// A change as a real Prosody relays it to an occupant, taken from the bytes a raw
+    /// client received: read the same both ways, with the room's stanza id.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_as_prosody_relays_it_reads_the_same_both_ways() {
+        use rc_testkit::{room_bare, Prosody, XmppServer};
+        let prosody = Prosody::start();
+        let mut raw = prosody.raw_client("bob").await;
+        raw.join("enwiki", "raw").await;
+        raw.clear();
+        let mut publisher = prosody.publisher(&["enwiki"]);
+        let fixture = include_str!("../../../rc-core/tests/fixtures/mediawiki-1.39/0004.rc.xml");
+        let change = recentchanges_core::parse_rc(fixture).unwrap();
+        publisher
+            .publish(&room_bare("enwiki"), &change)
+            .await
+            .unwrap();
+        raw.wait_for("</rc>", 10).await;
+        let text = raw.wait_for("</message>", 10).await;
+        let rc_at = text.find("<rc ").unwrap();
+        let start = text[..rc_at].rfind("<message").unwrap();
+        let end = rc_at + text[rc_at..].find("</message>").unwrap() + "</message>".len();
+        let (long, short) = both_ways_in(&text[start..end], &room_bare("enwiki"));
+        assert!(short.stanza_id.is_some(), "{}", &text[start..end]);
+        assert_eq!(
+            long.payload.unwrap().parse().unwrap().title.as_deref(),
+            Some("User:Botty")
         );
     }
 

@@ -151,6 +151,17 @@ pub(crate) trait InSession: Send {
     fn shortcut(&mut self, shortcut: Arc<Shortcut>) {
         let _ = shortcut;
     }
+
+    /// The stand-in numbered `n` for a message read the short way, in its place among
+    /// the stanzas. Only a task that enabled its [`Shortcut`] sees one.
+    fn short(
+        &mut self,
+        state: &mut Self::State,
+        n: u32,
+    ) -> impl Future<Output = Result<(), Ended>> + Send {
+        let _ = (state, n);
+        async { Ok(()) }
+    }
 }
 
 /// What woke a session up. (Matched at once: boxing the read would cost an allocation
@@ -197,6 +208,7 @@ pub(crate) async fn serve_session<T: InSession>(
                     Incoming::Invalid { from, error } => {
                         task.invalid(&mut state, from, error).await
                     }
+                    Incoming::Short(n) => task.short(&mut state, n).await,
                     Incoming::Skip => Ok(()),
                     Incoming::Lost(reason) => Err(Ended::Lost(reason)),
                 }

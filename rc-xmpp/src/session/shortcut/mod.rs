@@ -1,17 +1,19 @@
 //! The short way for a room's changes: a groupchat message carrying an `<rc>` is read
-//! from its bytes ([`scan`]) under tokio-xmpp, and only a small stand-in goes through
+//! from its bytes ([`scan`]) under tokio-xmpp, and only a tiny stand-in goes through
 //! tokio-xmpp's XML parser, so that the change is parsed once, by rc-core's one-pass
-//! parser, instead of being tokenized and built into an element tree first (most of a
-//! change's cost in a room; see benches/README.md).
+//! parser, instead of being tokenized and built into a typed stanza with its payloads as
+//! element trees first (most of a change's cost in a room; see benches/README.md).
 //!
 //! The [`DepthGuard`](super::depth::DepthGuard) under the parser frames each stanza,
 //! hands a whole `<message>` to [`Shortcut::divert`], and passes on either the message
-//! or, when it was read here, the stand-in in its place:
-//! `<message from='…' type='groupchat'><shortcut xmlns='urn:x-rc-xmpp:shortcut' token='…'
-//! n='…'/></message>`. The stand-in keeps the message's place among the other stanzas (a
-//! room's presence, an archive page's end) and its sender, so the room driver checks it
-//! as any message; [`Shortcut::take`] then gives what was read. The token is random
-//! for each connection: a stand-in that somebody else sent is a plain message.
+//! or, when it was read here, its stand-in in its place: XEP-0198's acknowledgement
+//! `<a xmlns='urn:xmpp:sm:3' h='n'/>`, numbering what was read. A server sends that only
+//! to a client that enabled stream management, which rc-xmpp never does; and nobody but
+//! the server can put an element at the top of the stream (another occupant's message
+//! is a stanza), so a stand-in cannot be forged. It keeps the message's place among the
+//! other stanzas (a room's presence, an archive page's end): the session loop hands its
+//! number to the room driver ([`InSession::short`](super::task::InSession::short)),
+//! which [takes](Shortcut::take) what was read and checks it as any message.
 //!
 //! Nothing diverts until the room client [enables](Shortcut::enable) it; the other
 //! clients (PubSub, publishers) never do.
@@ -20,33 +22,23 @@ pub(crate) mod scan;
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-
-use minidom::Element;
-use xmpp_parsers::message::Message;
 
 pub(crate) use scan::Groupchat;
 
-const NS: &str = "urn:x-rc-xmpp:shortcut";
-
 /// What one connection's guard and its room driver share.
+#[derive(Default)]
 pub(crate) struct Shortcut {
-    token: String,
     enabled: AtomicBool,
-    next: AtomicU64,
-    read: Mutex<VecDeque<(u64, Groupchat)>>,
+    /// What was read, with the number its stand-in carries, oldest first.
+    read: Mutex<Read>,
 }
 
-impl Default for Shortcut {
-    fn default() -> Self {
-        Shortcut {
-            token: format!("{:032x}", rand::random::<u128>()),
-            enabled: AtomicBool::new(false),
-            next: AtomicU64::new(0),
-            read: Mutex::new(VecDeque::new()),
-        }
-    }
+#[derive(Default)]
+pub(super) struct Read {
+    next: u32,
+    waiting: VecDeque<(u32, Groupchat)>,
 }
 
 impl Shortcut {
@@ -65,43 +57,35 @@ impl Shortcut {
         let Some(read) = scan::read(stanza) else {
             return false;
         };
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let q = read.from_quote as char;
-        let _ = write!(
-            out,
-            "<message type='groupchat' from={q}{}{q}><shortcut xmlns='{NS}' token='{}' n='{n}'/></message>",
-            read.from, self.token
-        );
-        self.lock().push_back((n, read));
+        let mut state = self.lock();
+        let n = state.next;
+        state.next = n.wrapping_add(1);
+        state.waiting.push_back((n, read));
+        let _ = write!(out, "<a xmlns='urn:xmpp:sm:3' h='{n}'/>");
         true
     }
 
-    /// What was read for the stand-in `m`, if `m` is one of this connection's.
-    pub fn take(&self, m: &Message) -> Option<Groupchat> {
-        let n = m.payloads.iter().find_map(|e| self.number(e))?;
-        let mut read = self.lock();
-        // Stand-ins tokio-xmpp refused (a `from` that is no address) never came here:
-        // what was read for them goes.
-        while read.front().is_some_and(|(k, _)| *k < n) {
-            read.pop_front();
-        }
-        match read.front() {
-            Some((k, _)) if *k == n => read.pop_front().map(|(_, g)| g),
+    /// What was read for the stand-in numbered `n`: the oldest waiting, when it is
+    /// that one.
+    pub fn take(&self, n: u32) -> Option<Groupchat> {
+        let mut state = self.lock();
+        match state.waiting.front() {
+            Some((k, _)) if *k == n => state.waiting.pop_front().map(|(_, g)| g),
             _ => None,
         }
     }
 
-    fn number(&self, e: &Element) -> Option<u64> {
-        if !e.is("shortcut", NS) || e.attr("token") != Some(self.token.as_str()) {
-            return None;
-        }
-        e.attr("n")?.parse().ok()
-    }
-
-    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(u64, Groupchat)>> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Read> {
         self.read
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Read {
+    #[cfg(test)]
+    pub(super) fn waiting(&self) -> &VecDeque<(u32, Groupchat)> {
+        &self.waiting
     }
 }
 
@@ -111,46 +95,40 @@ mod tests {
 
     const CHANGE: &str = "<message from='r@c/n' type='groupchat'><rc rcid='7'/></message>";
 
-    fn stand_in(s: &Shortcut, stanza: &str) -> Message {
+    /// The number of the stand-in `divert` wrote for `stanza`.
+    fn stand_in(s: &Shortcut, stanza: &str) -> u32 {
         let mut out = Vec::new();
         assert!(s.divert(stanza.as_bytes(), &mut out));
-        let text = String::from_utf8(out)
-            .unwrap()
-            .replace("<message ", "<message xmlns='jabber:client' ");
-        Message::try_from(text.parse::<Element>().unwrap()).unwrap()
+        let text = String::from_utf8(out).unwrap();
+        let a = xmpp_parsers::sm::A::try_from(text.parse::<minidom::Element>().unwrap())
+            .expect("an XEP-0198 acknowledgement");
+        a.h
     }
 
     #[test]
-    fn a_stand_in_gives_back_what_was_read_once() {
+    fn a_stand_in_gives_back_what_was_read_once_in_order() {
         let s = Shortcut::default();
-        let m = stand_in(&s, CHANGE);
-        assert_eq!(m.from.as_ref().map(|j| j.as_str()), Some("r@c/n"));
-        assert_eq!(s.take(&m).map(|g| g.rc), Some("<rc rcid='7'/>".to_owned()));
-        assert_eq!(s.take(&m), None);
-    }
-
-    #[test]
-    fn a_stand_in_from_anybody_else_is_a_plain_message() {
-        let s = Shortcut::default();
-        let _ours = stand_in(&s, CHANGE);
-        let forged = Message::try_from(
-            "<message xmlns='jabber:client' from='r@c/n' type='groupchat'><shortcut xmlns='urn:x-rc-xmpp:shortcut' token='0' n='0'/></message>"
-                .parse::<Element>()
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(s.take(&forged), None);
-    }
-
-    #[test]
-    fn what_was_read_for_a_lost_stand_in_goes_with_the_next() {
-        let s = Shortcut::default();
-        let _lost = stand_in(&s, CHANGE);
-        let next = stand_in(&s, &CHANGE.replace("'7'", "'8'"));
+        let first = stand_in(&s, CHANGE);
+        let second = stand_in(&s, &CHANGE.replace("'7'", "'8'"));
+        assert_eq!(s.take(second), None, "not before the first");
         assert_eq!(
-            s.take(&next).map(|g| g.rc),
+            s.take(first).map(|g| g.rc),
+            Some("<rc rcid='7'/>".to_owned())
+        );
+        assert_eq!(s.take(first), None);
+        assert_eq!(
+            s.take(second).map(|g| g.rc),
             Some("<rc rcid='8'/>".to_owned())
         );
-        assert!(s.lock().is_empty());
+        assert!(s.lock().waiting().is_empty());
+    }
+
+    #[test]
+    fn anything_else_is_left_as_it_was() {
+        let s = Shortcut::default();
+        let mut out = Vec::new();
+        let chat = CHANGE.replace("groupchat", "chat");
+        assert!(!s.divert(chat.as_bytes(), &mut out));
+        assert!(out.is_empty() && s.lock().waiting().is_empty());
     }
 }

@@ -10,13 +10,12 @@
 
 use memchr::memchr;
 
-/// What a message says that the room client reads, as written in the stanza (attribute
-/// values still escaped where noted; [`read`] refuses entities in the others).
+/// What a message says that the room client reads, as written in the stanza.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Groupchat {
-    /// The `from` attribute as written, escapes included, and its quote.
-    pub from: String,
-    pub from_quote: u8,
+    /// The room that sent it: the `from` address up to its resource (the sender's nick,
+    /// which must be there).
+    pub room: String,
     /// Each `<stanza-id xmlns='urn:xmpp:sid:0'>`: its `id` and `by`.
     pub stanza_ids: Vec<(String, String)>,
     /// Each `<delay xmlns='urn:xmpp:delay'>`'s `stamp`.
@@ -38,29 +37,31 @@ pub(crate) fn read(stanza: &[u8]) -> Option<Groupchat> {
         return None;
     }
     let mut cur = Cursor { s: stanza, i: 0 };
-    let top = cur.start_tag()?;
-    if top.name != b"message" || top.empty {
-        return None;
-    }
     let mut from = None;
     let mut groupchat = false;
-    for a in &top.attrs {
-        match a.name {
-            b"from" => from = Some((a.value, a.quote)),
-            b"type" => groupchat = a.value == b"groupchat",
-            b"xmlns" if a.value != NS_CLIENT => return None,
-            b"xmlns" | b"xml:lang" | b"id" | b"to" => {}
-            name if name.contains(&b':') => return None,
-            _ => {}
+    let top = cur.start_tag(|name, value| {
+        match name {
+            b"from" => from = Some(value),
+            b"type" => groupchat = value == b"groupchat",
+            b"xmlns" => return value == NS_CLIENT,
+            b"xml:lang" => {}
+            // A namespace declared here could be used below.
+            name => return !name.contains(&b':'),
         }
+        true
+    })?;
+    if top.name != b"message" || top.empty || !groupchat {
+        return None;
     }
-    let (from, from_quote) = from?;
-    if !groupchat {
+    // room@service/nick: the room's address without escapes, and a nick.
+    let from = from?;
+    let slash = memchr(b'/', from)?;
+    let (room, nick) = (&from[..slash], &from[slash + 1..]);
+    if nick.is_empty() || room.contains(&b'&') {
         return None;
     }
     let mut read = Groupchat {
-        from: String::from_utf8(from.to_vec()).ok()?,
-        from_quote,
+        room: String::from_utf8(room.to_vec()).ok()?,
         stanza_ids: Vec::new(),
         delays: Vec::new(),
         rc: String::new(),
@@ -76,23 +77,31 @@ pub(crate) fn read(stanza: &[u8]) -> Option<Groupchat> {
             // The message's end tag: the lexer that framed the stanza matched it.
             break;
         }
-        let child = cur.start_tag()?;
+        let (mut xmlns, mut id, mut by, mut stamp) = (None, None, None, None);
+        let child = cur.start_tag(|name, value| {
+            match name {
+                b"xmlns" => xmlns = Some(value),
+                b"id" => id = Some(value),
+                b"by" => by = Some(value),
+                b"stamp" => stamp = Some(value),
+                _ => {}
+            }
+            true
+        })?;
         if child.name.contains(&b':') {
             return None;
         }
         if !child.empty {
             cur.skip_content()?;
         }
-        let bytes = &cur.s[child.start..cur.i];
-        let xmlns = child.attr(b"xmlns");
         match child.name {
             b"stanza-id" if xmlns == Some(NS_SID) => {
-                let id = plain(child.attr(b"id")?)?;
-                let by = plain(child.attr(b"by")?)?;
-                read.stanza_ids.push((id, by));
+                read.stanza_ids.push((plain(id?)?, plain(by?)?));
             }
-            b"delay" if xmlns == Some(NS_DELAY) => read.delays.push(plain(child.attr(b"stamp")?)?),
-            b"rc" if read.rc.is_empty() => read.rc = String::from_utf8(bytes.to_vec()).ok()?,
+            b"delay" if xmlns == Some(NS_DELAY) => read.delays.push(plain(stamp?)?),
+            b"rc" if read.rc.is_empty() => {
+                read.rc = String::from_utf8(cur.s[child.start..cur.i].to_vec()).ok()?;
+            }
             // The first change must be this `<rc>`: a `<recentchange>` first is left to
             // tokio-xmpp.
             b"recentchange" if read.rc.is_empty() => return None,
@@ -110,23 +119,10 @@ fn plain(value: &[u8]) -> Option<String> {
     String::from_utf8(value.to_vec()).ok()
 }
 
-struct Attr<'a> {
-    name: &'a [u8],
-    value: &'a [u8],
-    quote: u8,
-}
-
 struct StartTag<'a> {
     start: usize,
     name: &'a [u8],
-    attrs: Vec<Attr<'a>>,
     empty: bool,
-}
-
-impl StartTag<'_> {
-    fn attr(&self, name: &[u8]) -> Option<&[u8]> {
-        self.attrs.iter().find(|a| a.name == name).map(|a| a.value)
-    }
 }
 
 struct Cursor<'a> {
@@ -161,15 +157,18 @@ impl<'a> Cursor<'a> {
         (self.i > start).then(|| &self.s[start..self.i])
     }
 
-    /// A start tag at the cursor, with its attributes; the cursor ends after its `>`.
-    fn start_tag(&mut self) -> Option<StartTag<'a>> {
+    /// A start tag at the cursor, each attribute handed to `attr` (name, value as
+    /// written), which refuses the tag by returning false; the cursor ends after its `>`.
+    fn start_tag(
+        &mut self,
+        mut attr: impl FnMut(&'a [u8], &'a [u8]) -> bool,
+    ) -> Option<StartTag<'a>> {
         let start = self.i;
         if self.peek()? != b'<' {
             return None;
         }
         self.i += 1;
         let name = self.name()?;
-        let mut attrs = Vec::new();
         loop {
             self.skip_space();
             match self.peek()? {
@@ -178,7 +177,6 @@ impl<'a> Cursor<'a> {
                     return Some(StartTag {
                         start,
                         name,
-                        attrs,
                         empty: false,
                     });
                 }
@@ -190,7 +188,6 @@ impl<'a> Cursor<'a> {
                     return Some(StartTag {
                         start,
                         name,
-                        attrs,
                         empty: true,
                     });
                 }
@@ -209,10 +206,9 @@ impl<'a> Cursor<'a> {
                     let from = self.i + 1;
                     let end = from + memchr(quote, &self.s[from..])?;
                     let value = &self.s[from..end];
-                    if value.contains(&b'<') {
+                    if value.contains(&b'<') || !attr(name, value) {
                         return None;
                     }
-                    attrs.push(Attr { name, value, quote });
                     self.i = end + 1;
                 }
             }
@@ -227,7 +223,7 @@ impl<'a> Cursor<'a> {
             if self.s.get(self.i + 1) == Some(&b'/') {
                 self.i += 2 + memchr(b'>', &self.s[self.i + 2..])? + 1;
                 depth -= 1;
-            } else if !self.start_tag()?.empty {
+            } else if !self.start_tag(|_, _| true)?.empty {
                 depth += 1;
             }
         }
@@ -244,8 +240,7 @@ mod tests {
     #[test]
     fn a_servers_groupchat_change_is_read_from_its_bytes() {
         let g = read(PROSODY.as_bytes()).expect("read");
-        assert_eq!(g.from, "changes@conference.localhost/bridge");
-        assert_eq!(g.from_quote, b'\'');
+        assert_eq!(g.room, "changes@conference.localhost");
         assert_eq!(
             g.stanza_ids,
             vec![("Qx-1".into(), "changes@conference.localhost".into())]
@@ -259,7 +254,6 @@ mod tests {
     fn delays_and_several_stanza_ids_are_all_kept_in_order() {
         let m = "<message from=\"r@c/n\" type=\"groupchat\">\n  <delay xmlns='urn:xmpp:delay' stamp='2026-12-06T10:00:00Z' from='r@c'/>\n  <stanza-id xmlns='urn:xmpp:sid:0' id='a' by='other@x'/><stanza-id xmlns='urn:xmpp:sid:0' id='b' by='r@c'/>\n  <rc rcid='1'/><rc rcid='2'/>\n</message>";
         let g = read(m.as_bytes()).expect("read");
-        assert_eq!(g.from_quote, b'"');
         assert_eq!(g.delays, vec!["2026-12-06T10:00:00Z".to_owned()]);
         assert_eq!(g.stanza_ids.len(), 2);
         assert_eq!(g.rc, "<rc rcid='1'/>");
@@ -275,6 +269,10 @@ mod tests {
                 .replace("</rc>", "</other>"),
             PROSODY.replace("<body>", "<recentchange/><body>"),
             PROSODY.replace("from='changes@conference.localhost/bridge' ", ""),
+            // from the room itself (no nick), or an escape in the room's address
+            PROSODY.replace("localhost/bridge'", "localhost'"),
+            PROSODY.replace("localhost/bridge'", "localhost/'"),
+            PROSODY.replace("changes@conference", "ch&amp;nges@conference"),
             // another namespace, a prefix declared or used
             PROSODY.replace("xmlns='jabber:client' from", "xmlns='jabber:server' from"),
             PROSODY.replace("<message ", "<message xmlns:p='urn:p' "),
