@@ -195,12 +195,16 @@ impl RoomMessage {
     /// [`live`](Self::live) (the first stanza id `by` the room, the first delay that
     /// parses), on the values as written.
     pub fn short(g: Groupchat, room: &BareJid) -> RoomMessage {
-        let stanza_id = g.stanza_ids.into_iter().find_map(|(id, by)| {
-            let by = Jid::new(&by).ok()?;
-            by.as_str()
-                .eq_ignore_ascii_case(room.as_str())
-                .then_some(id)
-        });
+        let by_room = |by: &str| {
+            // As the room's address is written, or once normalized (a JID's parse is
+            // slower than the rest of the message).
+            by.eq_ignore_ascii_case(room.as_str())
+                || Jid::new(by).is_ok_and(|by| by.as_str().eq_ignore_ascii_case(room.as_str()))
+        };
+        let stanza_id = g
+            .stanza_ids
+            .into_iter()
+            .find_map(|(id, by)| by_room(&by).then_some(id));
         let sent_at =
             g.delays.iter().find_map(
                 |stamp| match stamp.parse::<xmpp_parsers::date::DateTime>() {

@@ -31,10 +31,9 @@ const NS_DELAY: &[u8] = b"urn:xmpp:delay";
 /// Reads `stanza` (one whole top-level element) when it is a groupchat message with an
 /// `<rc>` change in the plain shape; `None` otherwise.
 pub(crate) fn read(stanza: &[u8]) -> Option<Groupchat> {
-    if memchr::memmem::find(stanza, b"<!").is_some()
-        || memchr::memmem::find(stanza, b"<?").is_some()
-    {
-        return None;
+    let markup = |at: usize| matches!(stanza.get(at + 1), Some(b'!' | b'?'));
+    if memchr::memchr_iter(b'<', stanza).any(markup) {
+        return None; // a comment, CDATA section or processing instruction
     }
     let mut cur = Cursor { s: stanza, i: 0 };
     let mut from = None;
