@@ -77,8 +77,6 @@ pub(crate) struct Driver {
     server_offset: chrono::TimeDelta,
     /// The id of the pending server time request.
     time_query: Option<String>,
-    /// The session's short way for groupchat changes.
-    shortcut: Option<Arc<Shortcut>>,
 }
 
 /// One room in one session.
@@ -143,7 +141,6 @@ impl Driver {
             ids: Ids::default(),
             server_offset: chrono::TimeDelta::zero(),
             time_query: None,
-            shortcut: None,
         }
     }
 
@@ -327,17 +324,9 @@ impl InSession for Driver {
     /// Reads the rooms' groupchat changes the short way from now on.
     fn shortcut(&mut self, shortcut: Arc<Shortcut>) {
         shortcut.enable();
-        self.shortcut = Some(shortcut);
     }
 
-    async fn short(&mut self, state: &mut Rooms, n: u32) -> Result<(), Ended> {
-        let Some(read) = self.shortcut.as_ref().and_then(|s| s.take(n)) else {
-            tracing::warn!(
-                n,
-                "skipping a stream management acknowledgement nobody asked for"
-            );
-            return Ok(());
-        };
+    async fn short(&mut self, state: &mut Rooms, read: Groupchat) -> Result<(), Ended> {
         self.on_groupchat(&mut state.rooms, read).await
     }
 }

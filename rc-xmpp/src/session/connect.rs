@@ -15,7 +15,6 @@ use tokio_rustls::TlsConnector;
 use tokio_xmpp::connect::{AsyncReadAndWrite, DnsConfig};
 use tokio_xmpp::jid::{BareJid, FullJid, Jid};
 use tokio_xmpp::parsers::sasl::{Auth, Mechanism, Nonza};
-use tokio_xmpp::parsers::sm;
 use tokio_xmpp::parsers::starttls;
 use tokio_xmpp::parsers::stream_features::StreamFeatures;
 use tokio_xmpp::xmlstream::{
@@ -482,9 +481,6 @@ pub(crate) enum Incoming {
         from: Option<BareJid>,
         error: StreamElementError,
     },
-    /// The stand-in numbered so for a message the guard read the short way
-    /// ([`Shortcut`]).
-    Short(u32),
     /// Nothing for the session (stream features, an element that does not parse, which is
     /// logged, or a quiet server, which was pinged).
     Skip,
@@ -507,10 +503,6 @@ pub(crate) async fn incoming(
                 condition: e.0.condition.to_string(),
                 text: e.0.get_best_text(vec!["en"]).map(|(_, t)| t.clone()),
             })
-        }
-        // The stand-in for a message read the short way (see `shortcut`).
-        Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::SM(sm::Nonza::Ack(a))))) => {
-            Incoming::Short(a.h)
         }
         Some(Ok(FallibleStreamElement::Ok(_))) => Incoming::Skip,
         Some(Ok(FallibleStreamElement::Err(error))) => {

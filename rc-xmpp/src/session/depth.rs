@@ -1,5 +1,6 @@
 //! A limit on how deep elements from the server may nest, applied to the bytes before
-//! tokio-xmpp parses them.
+//! tokio-xmpp parses them; and the framing of each stanza for the room's
+//! [short way](super::shortcut).
 //!
 //! tokio-xmpp builds each stanza through xso's element builder, one stack frame per open
 //! level, and minidom drops an element recursively: a message of ~30k nested elements,
@@ -20,6 +21,7 @@
 //! stream header (`<stream:stream>`, again at each stream restart after STARTTLS or SASL
 //! on the same bytes) sets the depth to 1 when it comes outside any stanza.
 
+use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -49,7 +51,8 @@ const MAX_HELD: usize = 64 * 1024;
 
 /// An `AsyncRead + AsyncWrite` whose reads have elements nested deeper than
 /// `limit` levels inside a stanza removed, and, once the [`Shortcut`] is enabled, a
-/// room's groupchat changes replaced by their stand-ins; writes pass through.
+/// room's groupchat changes taken out, each released to the session loop when the
+/// parser reaches its place (`lexer.marks`); writes pass through.
 ///
 /// While a `<message>` is coming in, its bytes are held back (`lexer.held`) until its
 /// end tag says whether it goes the short way.
@@ -87,17 +90,40 @@ impl<S: AsyncRead + Unpin> AsyncRead for DepthGuard<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
-            let ready_to = this.lexer.held.unwrap_or(this.out.len());
+            let lexer = &mut this.lexer;
+            let mark = lexer.marks.front().copied();
+            let ready_to = mark
+                .unwrap_or(usize::MAX)
+                .min(lexer.held.unwrap_or(this.out.len()));
             if this.out_pos < ready_to {
                 let n = buf.remaining().min(ready_to - this.out_pos);
                 buf.put_slice(&this.out[this.out_pos..this.out_pos + n]);
                 this.out_pos += n;
                 return Poll::Ready(Ok(()));
             }
+            if mark == Some(this.out_pos) {
+                // The parser read all before a diverted message: every stanza before it
+                // was handled. Its turn; the bytes after it wait until it is taken.
+                let shortcut = lexer.shortcut.as_ref().expect("marks only with a shortcut");
+                if !lexer.released {
+                    shortcut.release();
+                    lexer.released = true;
+                    return Poll::Pending; // the session loop is woken for it
+                }
+                if !shortcut.taken() {
+                    return Poll::Pending; // the session loop handles it, then reads on
+                }
+                lexer.marks.pop_front();
+                lexer.released = false;
+                continue;
+            }
             // All that is ready was read: keep what is held.
             this.out.drain(..this.out_pos);
             if let Some(held) = &mut this.lexer.held {
                 *held -= this.out_pos;
+            }
+            for mark in &mut this.lexer.marks {
+                *mark -= this.out_pos; // none: a mark comes before the held message
             }
             this.out_pos = 0;
             let mut read = ReadBuf::new(&mut this.scratch);
@@ -194,8 +220,10 @@ struct Lexer {
     held: Option<usize>,
     /// Where held messages go, once enabled.
     shortcut: Option<Arc<Shortcut>>,
-    /// A stand-in being written.
-    stand_in: Vec<u8>,
+    /// Where in the output each message the shortcut staged was (its bytes left out).
+    marks: VecDeque<usize>,
+    /// The first mark's message was released to the session loop.
+    released: bool,
 }
 
 impl Lexer {
@@ -210,7 +238,8 @@ impl Lexer {
             cut: 0,
             held: None,
             shortcut: None,
-            stand_in: Vec::new(),
+            marks: VecDeque::new(),
+            released: false,
         }
     }
 
@@ -424,7 +453,7 @@ impl Lexer {
         self.name_len += 1;
     }
 
-    /// A whole `<message>` held at `out[start..]`: its stand-in in its place, when the
+    /// A whole `<message>` held at `out[start..]`: left out, its place marked, when the
     /// shortcut reads it.
     fn divert(&mut self, start: usize, out: &mut Vec<u8>) {
         let Some(shortcut) = &self.shortcut else {
@@ -433,13 +462,10 @@ impl Lexer {
         if out.len() - start > MAX_HELD {
             return; // released as it came (see `poll_read`), or held no longer
         }
-        let mut stand_in = std::mem::take(&mut self.stand_in);
-        stand_in.clear();
-        if shortcut.divert(&out[start..], &mut stand_in) {
+        if shortcut.divert(&out[start..]) {
             out.truncate(start);
-            out.extend_from_slice(&stand_in);
+            self.marks.push_back(start);
         }
-        self.stand_in = stand_in;
     }
 
     /// The `>` of a start tag; `empty` when it was `/>`.
@@ -562,8 +588,9 @@ mod tests {
         assert_eq!(got, format!("{HEADER}<m><a></a></m><m/>"));
     }
 
-    /// What a guard with the shortcut enabled passes on for `input` read in pieces of
-    /// `piece` bytes, and what its shortcut read.
+    /// `input` read in pieces of `piece` bytes through a guard with the shortcut
+    /// enabled, by a loop like the session's: the bytes the parser gets, with
+    /// `[rc …]` where the loop took a change read the short way.
     async fn through_shortcut(input: &str, piece: usize) -> (String, Arc<Shortcut>) {
         use tokio::io::AsyncReadExt;
         let shortcut = Arc::new(Shortcut::default());
@@ -571,12 +598,21 @@ mod tests {
         let chunks = input.as_bytes().chunks(piece).map(<[u8]>::to_vec).collect();
         let mut guard = DepthGuard::new(tokio_test_reader(chunks), shortcut.clone());
         let mut got = String::new();
-        guard.read_to_string(&mut got).await.unwrap();
+        let mut buf = [0u8; 16];
+        loop {
+            tokio::select! {
+                n = guard.read(&mut buf) => match n.unwrap() {
+                    0 => break,
+                    n => got.push_str(std::str::from_utf8(&buf[..n]).unwrap()),
+                },
+                read = shortcut.ready() => got.push_str(&format!("[{}]", read.rc)),
+            }
+        }
         (got, shortcut)
     }
 
     #[tokio::test]
-    async fn a_groupchat_change_becomes_its_stand_in_in_its_place_however_it_is_split() {
+    async fn a_groupchat_change_is_taken_in_its_place_however_it_is_split() {
         let change = "<message from='r@c/n' type='groupchat'><body>b</body><rc rcid='1'/><stanza-id xmlns='urn:xmpp:sid:0' id='s1' by='r@c'/></message>";
         let others = [
             "<presence from='r@c/n'><x xmlns='http://jabber.org/protocol/muc#user'/></presence>",
@@ -585,34 +621,22 @@ mod tests {
             "<message from='r@c/n' type='groupchat'/>",
         ];
         let input = format!(
-            "{HEADER}{}{change}{}{}{change}{}",
+            "{HEADER}{}{change}{}{}{change}{change}{}",
+            others[0], others[1], others[2], others[3]
+        );
+        let expected = format!(
+            "{HEADER}{}[<rc rcid='1'/>]{}{}[<rc rcid='1'/>][<rc rcid='1'/>]{}",
             others[0], others[1], others[2], others[3]
         );
         for piece in [1, 7, 64, input.len()] {
             let (got, shortcut) = through_shortcut(&input, piece).await;
-            // Everything else as it came, each change replaced where it was.
-            let mut parts = got.split("<a xmlns='urn:xmpp:sm:3' h='");
-            assert_eq!(
-                parts.next(),
-                Some(format!("{HEADER}{}", others[0]).as_str()),
-                "piece {piece}"
-            );
-            let second = parts.next().unwrap();
-            assert_eq!(
-                second,
-                format!("0'/>{}{}", others[1], others[2]),
-                "piece {piece}"
-            );
-            let third = parts.next().unwrap();
-            assert_eq!(third, format!("1'/>{}", others[3]), "piece {piece}");
-            assert_eq!(parts.next(), None);
-            assert_eq!(shortcut.lock().waiting().len(), 2, "piece {piece}");
-            assert_eq!(shortcut.lock().waiting()[0].1.rc, "<rc rcid='1'/>");
+            assert_eq!(got, expected, "piece {piece}");
+            assert!(shortcut.lock().staged().is_empty() && shortcut.taken());
         }
     }
 
     #[tokio::test]
-    async fn nothing_is_held_or_replaced_before_the_shortcut_is_enabled_or_after_a_cut_end() {
+    async fn nothing_is_held_or_taken_before_the_shortcut_is_enabled_or_after_a_cut_end() {
         use tokio::io::AsyncReadExt;
         let change = "<message from='r@c/n' type='groupchat'><rc rcid='1'/></message>";
         let input = format!("{HEADER}{change}");
@@ -631,12 +655,12 @@ mod tests {
         );
         let (got, shortcut) = through_shortcut(&long, 4096).await;
         assert_eq!(got, long);
-        assert!(shortcut.lock().waiting().is_empty());
+        assert!(shortcut.lock().staged().is_empty());
         // A message the connection cut short is passed on as far as it came.
         let cut = &input[..input.len() - 5];
         let (got, shortcut) = through_shortcut(cut, 16).await;
         assert_eq!(got, cut);
-        assert!(shortcut.lock().waiting().is_empty());
+        assert!(shortcut.lock().staged().is_empty());
     }
 
     /// A reader that returns `chunks` one read each.

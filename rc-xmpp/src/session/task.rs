@@ -18,7 +18,7 @@ use tokio_xmpp::jid::{BareJid, FullJid};
 use tokio_xmpp::xmlstream::{FallibleStreamElement, ReadError, StreamElementError};
 use tokio_xmpp::Stanza;
 
-use super::shortcut::Shortcut;
+use super::shortcut::{Groupchat, Shortcut};
 use super::stanzas::Ids;
 use crate::error::{ConfigError, Disconnect, Fatal};
 use crate::session::connect::{self, Incoming, Next, Session, Sessions, Stream};
@@ -152,14 +152,14 @@ pub(crate) trait InSession: Send {
         let _ = shortcut;
     }
 
-    /// The stand-in numbered `n` for a message read the short way, in its place among
-    /// the stanzas. Only a task that enabled its [`Shortcut`] sees one.
+    /// A groupchat change read the short way, in its place among the stanzas. Only a
+    /// task that enabled its [`Shortcut`] gets one.
     fn short(
         &mut self,
         state: &mut Self::State,
-        n: u32,
+        read: Groupchat,
     ) -> impl Future<Output = Result<(), Ended>> + Send {
-        let _ = (state, n);
+        let _ = (state, read);
         async { Ok(()) }
     }
 }
@@ -172,6 +172,7 @@ enum Wake<W> {
     Tick,
     Shutdown,
     Work(Option<W>),
+    Short(Groupchat),
 }
 
 /// One session of a task, until it ends: the loop every client shares.
@@ -185,7 +186,7 @@ pub(crate) async fn serve_session<T: InSession>(
         jid,
         shortcut,
     } = session;
-    task.shortcut(shortcut);
+    task.shortcut(shortcut.clone());
     let mut state = match task.start(&mut stream, &jid).await {
         Ok(state) => state,
         Err(end) => return end,
@@ -200,6 +201,7 @@ pub(crate) async fn serve_session<T: InSession>(
             _ = ticker.tick() => Wake::Tick,
             _ = &mut *shutdown => Wake::Shutdown,
             work = task.next_work() => Wake::Work(work),
+            read = shortcut.ready() => Wake::Short(read),
         };
         let result = match wake {
             Wake::Read(element) => {
@@ -208,7 +210,6 @@ pub(crate) async fn serve_session<T: InSession>(
                     Incoming::Invalid { from, error } => {
                         task.invalid(&mut state, from, error).await
                     }
-                    Incoming::Short(n) => task.short(&mut state, n).await,
                     Incoming::Skip => Ok(()),
                     Incoming::Lost(reason) => Err(Ended::Lost(reason)),
                 }
@@ -224,6 +225,7 @@ pub(crate) async fn serve_session<T: InSession>(
                 Err(Ended::Shutdown)
             }
             Wake::Work(Some(work)) => task.work(&mut state, work).await,
+            Wake::Short(read) => task.short(&mut state, read).await,
             Wake::Work(None) => {
                 connect::close(&mut stream).await;
                 Err(Ended::ConsumerGone)

@@ -1,19 +1,19 @@
 //! The short way for a room's changes: a groupchat message carrying an `<rc>` is read
-//! from its bytes ([`scan`]) under tokio-xmpp, and only a tiny stand-in goes through
-//! tokio-xmpp's XML parser, so that the change is parsed once, by rc-core's one-pass
-//! parser, instead of being tokenized and built into a typed stanza with its payloads as
-//! element trees first (most of a change's cost in a room; see benches/README.md).
+//! from its bytes ([`scan`]) under tokio-xmpp and never reaches tokio-xmpp's XML parser,
+//! so that the change is parsed once, by rc-core's one-pass parser, instead of being
+//! tokenized and built into a typed stanza with its payloads as element trees first
+//! (most of a change's cost in a room; see benches/README.md).
 //!
-//! The [`DepthGuard`](super::depth::DepthGuard) under the parser frames each stanza,
-//! hands a whole `<message>` to [`Shortcut::divert`], and passes on either the message
-//! or, when it was read here, its stand-in in its place: XEP-0198's acknowledgement
-//! `<a xmlns='urn:xmpp:sm:3' h='n'/>`, numbering what was read. A server sends that only
-//! to a client that enabled stream management, which rc-xmpp never does; and nobody but
-//! the server can put an element at the top of the stream (another occupant's message
-//! is a stanza), so a stand-in cannot be forged. It keeps the message's place among the
-//! other stanzas (a room's presence, an archive page's end): the session loop hands its
-//! number to the room driver ([`InSession::short`](super::task::InSession::short)),
-//! which [takes](Shortcut::take) what was read and checks it as any message.
+//! The [`DepthGuard`](super::depth::DepthGuard) under the parser frames each stanza and
+//! hands a whole `<message>` to [`Shortcut::divert`]; what was read there is left out of
+//! the bytes and *staged*, its place in the byte stream marked. When the parser has read
+//! every byte before that place and asks for more, every stanza before the message has
+//! been handed to the session loop and handled (tokio-xmpp returns an element as soon as
+//! its end tag is read); the guard then [releases](Shortcut::release) what was read and
+//! makes the parser wait, the session loop takes it ([`Shortcut::ready`]) and hands it to
+//! the room driver ([`InSession::short`](super::task::InSession::short)), which checks it
+//! as any message, and only then does the parser get the bytes after it. So a change
+//! keeps its place among the other stanzas (a room's presence, an archive page's end).
 //!
 //! Nothing diverts until the room client [enables](Shortcut::enable) it; the other
 //! clients (PubSub, publishers) never do.
@@ -21,24 +21,28 @@
 pub(crate) mod scan;
 
 use std::collections::VecDeque;
-use std::io::Write;
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::task::{Poll, Waker};
 
 pub(crate) use scan::Groupchat;
 
-/// What one connection's guard and its room driver share.
+/// What one connection's guard and its session loop share.
 #[derive(Default)]
 pub(crate) struct Shortcut {
     enabled: AtomicBool,
-    /// What was read, with the number its stand-in carries, oldest first.
-    read: Mutex<Read>,
+    state: Mutex<State>,
 }
 
 #[derive(Default)]
-pub(super) struct Read {
-    next: u32,
-    waiting: VecDeque<(u32, Groupchat)>,
+pub(super) struct State {
+    /// Read, each waiting for the parser to reach its place, oldest first.
+    staged: VecDeque<Groupchat>,
+    /// Released: its turn has come, for the session loop to take.
+    ready: Option<Groupchat>,
+    /// The session loop waiting for one.
+    waker: Option<Waker>,
 }
 
 impl Shortcut {
@@ -51,41 +55,58 @@ impl Shortcut {
         self.enabled.load(Ordering::Relaxed)
     }
 
-    /// Reads `stanza` if it is a groupchat change, writing the stand-in to `out`;
-    /// returns whether it did (if not, nothing was written).
-    pub fn divert(&self, stanza: &[u8], out: &mut Vec<u8>) -> bool {
+    /// Reads `stanza` if it is a groupchat change and stages it; returns whether it did
+    /// (the guard then leaves the stanza out and marks its place).
+    pub fn divert(&self, stanza: &[u8]) -> bool {
         let Some(read) = scan::read(stanza) else {
             return false;
         };
-        let mut state = self.lock();
-        let n = state.next;
-        state.next = n.wrapping_add(1);
-        state.waiting.push_back((n, read));
-        let _ = write!(out, "<a xmlns='urn:xmpp:sm:3' h='{n}'/>");
+        self.lock().staged.push_back(read);
         true
     }
 
-    /// What was read for the stand-in numbered `n`: the oldest waiting, when it is
-    /// that one.
-    pub fn take(&self, n: u32) -> Option<Groupchat> {
+    /// The parser reached the place of the oldest staged message: it is ready for the
+    /// session loop.
+    pub fn release(&self) {
         let mut state = self.lock();
-        match state.waiting.front() {
-            Some((k, _)) if *k == n => state.waiting.pop_front().map(|(_, g)| g),
-            _ => None,
+        debug_assert!(state.ready.is_none(), "released before the last was taken");
+        state.ready = state.staged.pop_front();
+        if let Some(waker) = state.waker.take() {
+            waker.wake();
         }
     }
 
-    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Read> {
-        self.read
+    /// Whether the session loop took what was released.
+    pub fn taken(&self) -> bool {
+        self.lock().ready.is_none()
+    }
+
+    /// The next released message, when there is one.
+    pub async fn ready(&self) -> Groupchat {
+        poll_fn(|cx| {
+            let mut state = self.lock();
+            match state.ready.take() {
+                Some(read) => Poll::Ready(read),
+                None => {
+                    state.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-impl Read {
+impl State {
     #[cfg(test)]
-    pub(super) fn waiting(&self) -> &VecDeque<(u32, Groupchat)> {
-        &self.waiting
+    pub(super) fn staged(&self) -> &VecDeque<Groupchat> {
+        &self.staged
     }
 }
 
@@ -95,40 +116,25 @@ mod tests {
 
     const CHANGE: &str = "<message from='r@c/n' type='groupchat'><rc rcid='7'/></message>";
 
-    /// The number of the stand-in `divert` wrote for `stanza`.
-    fn stand_in(s: &Shortcut, stanza: &str) -> u32 {
-        let mut out = Vec::new();
-        assert!(s.divert(stanza.as_bytes(), &mut out));
-        let text = String::from_utf8(out).unwrap();
-        let a = xmpp_parsers::sm::A::try_from(text.parse::<minidom::Element>().unwrap())
-            .expect("an XEP-0198 acknowledgement");
-        a.h
-    }
-
-    #[test]
-    fn a_stand_in_gives_back_what_was_read_once_in_order() {
+    #[tokio::test]
+    async fn what_was_read_is_ready_once_released_in_order() {
         let s = Shortcut::default();
-        let first = stand_in(&s, CHANGE);
-        let second = stand_in(&s, &CHANGE.replace("'7'", "'8'"));
-        assert_eq!(s.take(second), None, "not before the first");
-        assert_eq!(
-            s.take(first).map(|g| g.rc),
-            Some("<rc rcid='7'/>".to_owned())
-        );
-        assert_eq!(s.take(first), None);
-        assert_eq!(
-            s.take(second).map(|g| g.rc),
-            Some("<rc rcid='8'/>".to_owned())
-        );
-        assert!(s.lock().waiting().is_empty());
+        assert!(s.divert(CHANGE.as_bytes()));
+        assert!(s.divert(CHANGE.replace("'7'", "'8'").as_bytes()));
+        assert!(s.taken(), "nothing released yet");
+        s.release();
+        assert!(!s.taken());
+        assert_eq!(s.ready().await.rc, "<rc rcid='7'/>");
+        assert!(s.taken());
+        s.release();
+        assert_eq!(s.ready().await.rc, "<rc rcid='8'/>");
+        assert!(s.lock().staged().is_empty());
     }
 
     #[test]
     fn anything_else_is_left_as_it_was() {
         let s = Shortcut::default();
-        let mut out = Vec::new();
-        let chat = CHANGE.replace("groupchat", "chat");
-        assert!(!s.divert(chat.as_bytes(), &mut out));
-        assert!(out.is_empty() && s.lock().waiting().is_empty());
+        assert!(!s.divert(CHANGE.replace("groupchat", "chat").as_bytes()));
+        assert!(s.lock().staged().is_empty());
     }
 }
