@@ -1,23 +1,48 @@
 //! Dropping changes seen before, by (wiki, rcid), within a bounded window
 //! ([`recentchanges_core::dedup::Recent`]).
 
+use std::collections::HashMap;
+
 use recentchanges_core::dedup::Recent;
 
-/// The most recent `capacity` change identities (wiki, rcid).
+/// The most recent `capacity` change identities (wiki, rcid). Wikis are numbered as
+/// they come (0 for none), so that a change's identity is two numbers: no allocation
+/// and a short hash per change.
 #[derive(Debug)]
-pub(crate) struct Window(Recent<(Option<String>, u64)>);
+pub(crate) struct Window {
+    recent: Recent<(u32, u64)>,
+    wikis: HashMap<String, u32>,
+}
 
 impl Window {
     pub fn new(capacity: usize) -> Self {
-        Window(Recent::new(capacity))
+        Window {
+            recent: Recent::new(capacity),
+            wikis: HashMap::new(),
+        }
     }
 
     /// Whether this change is new; remembers it. Changes without an rcid are always new.
     pub fn first_time(&mut self, wiki: Option<&str>, rcid: Option<u64>) -> bool {
         match rcid {
-            Some(rcid) => self.0.first_time((wiki.map(str::to_owned), rcid)),
+            Some(rcid) => {
+                let wiki = self.number(wiki);
+                self.recent.first_time((wiki, rcid))
+            }
             None => true,
         }
+    }
+
+    fn number(&mut self, wiki: Option<&str>) -> u32 {
+        let Some(wiki) = wiki else {
+            return 0;
+        };
+        if let Some(&n) = self.wikis.get(wiki) {
+            return n;
+        }
+        let n = self.wikis.len() as u32 + 1;
+        self.wikis.insert(wiki.to_owned(), n);
+        n
     }
 }
 

@@ -104,16 +104,22 @@ impl<S: AsyncRead + Unpin> AsyncRead for DepthGuard<S> {
             if mark == Some(this.out_pos) {
                 // The parser read all before a diverted message: every stanza before it
                 // was handled. Its turn; the bytes after it wait until it is taken.
+                // Messages back to back share their place: released together.
+                let here = lexer
+                    .marks
+                    .iter()
+                    .take_while(|&&m| m == this.out_pos)
+                    .count();
                 let shortcut = lexer.shortcut.as_ref().expect("marks only with a shortcut");
                 if !lexer.released {
-                    shortcut.release();
+                    shortcut.release(here);
                     lexer.released = true;
-                    return Poll::Pending; // the session loop is woken for it
+                    return Poll::Pending; // the session loop is woken for them
                 }
                 if !shortcut.taken() {
-                    return Poll::Pending; // the session loop handles it, then reads on
+                    return Poll::Pending; // the session loop handles them, then reads on
                 }
-                lexer.marks.pop_front();
+                lexer.marks.drain(..here);
                 lexer.released = false;
                 continue;
             }
@@ -222,7 +228,7 @@ struct Lexer {
     shortcut: Option<Arc<Shortcut>>,
     /// Where in the output each message the shortcut staged was (its bytes left out).
     marks: VecDeque<usize>,
-    /// The first mark's message was released to the session loop.
+    /// The messages at the first mark were released to the session loop.
     released: bool,
 }
 
@@ -261,6 +267,16 @@ impl Lexer {
             };
             if let Some(stop) = until {
                 let end = memchr::memchr(stop, &input[i..]).map_or(input.len(), |p| i + p);
+                if self.cutting.is_none() {
+                    out.extend_from_slice(&input[i..end]);
+                }
+                i = end;
+                if i == input.len() {
+                    break;
+                }
+            } else if self.state == State::EndTag {
+                // An end tag's name, up to its `>`.
+                let end = memchr::memchr(b'>', &input[i..]).map_or(input.len(), |p| i + p);
                 if self.cutting.is_none() {
                     out.extend_from_slice(&input[i..end]);
                 }

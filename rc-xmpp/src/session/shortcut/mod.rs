@@ -39,8 +39,8 @@ pub(crate) struct Shortcut {
 pub(super) struct State {
     /// Read, each waiting for the parser to reach its place, oldest first.
     staged: VecDeque<Groupchat>,
-    /// Released: its turn has come, for the session loop to take.
-    ready: Option<Groupchat>,
+    /// Released: their turn has come, for the session loop to take, oldest first.
+    ready: VecDeque<Groupchat>,
     /// The session loop waiting for one.
     waker: Option<Waker>,
 }
@@ -65,27 +65,32 @@ impl Shortcut {
         true
     }
 
-    /// The parser reached the place of the oldest staged message: it is ready for the
-    /// session loop.
-    pub fn release(&self) {
+    /// The parser reached the place of the `n` oldest staged messages (back to back in
+    /// the stream, nothing between them): they are ready for the session loop.
+    pub fn release(&self, n: usize) {
         let mut state = self.lock();
-        debug_assert!(state.ready.is_none(), "released before the last was taken");
-        state.ready = state.staged.pop_front();
+        debug_assert!(
+            state.ready.is_empty(),
+            "released before the last were taken"
+        );
+        let n = n.min(state.staged.len());
+        let released: Vec<_> = state.staged.drain(..n).collect();
+        state.ready.extend(released);
         if let Some(waker) = state.waker.take() {
             waker.wake();
         }
     }
 
-    /// Whether the session loop took what was released.
+    /// Whether the session loop took all that was released.
     pub fn taken(&self) -> bool {
-        self.lock().ready.is_none()
+        self.lock().ready.is_empty()
     }
 
     /// The next released message, when there is one.
     pub async fn ready(&self) -> Groupchat {
         poll_fn(|cx| {
             let mut state = self.lock();
-            match state.ready.take() {
+            match state.ready.pop_front() {
                 Some(read) => Poll::Ready(read),
                 None => {
                     state.waker = Some(cx.waker().clone());
@@ -121,14 +126,17 @@ mod tests {
         let s = Shortcut::default();
         assert!(s.divert(CHANGE.as_bytes()));
         assert!(s.divert(CHANGE.replace("'7'", "'8'").as_bytes()));
+        assert!(s.divert(CHANGE.replace("'7'", "'9'").as_bytes()));
         assert!(s.taken(), "nothing released yet");
-        s.release();
+        s.release(1);
         assert!(!s.taken());
         assert_eq!(s.ready().await.rc, "<rc rcid='7'/>");
         assert!(s.taken());
-        s.release();
+        s.release(2);
         assert_eq!(s.ready().await.rc, "<rc rcid='8'/>");
-        assert!(s.lock().staged().is_empty());
+        assert!(!s.taken(), "one more released");
+        assert_eq!(s.ready().await.rc, "<rc rcid='9'/>");
+        assert!(s.taken() && s.lock().staged().is_empty());
     }
 
     #[test]
