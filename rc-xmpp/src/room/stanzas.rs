@@ -464,7 +464,7 @@ mod tests {
     }
 
     /// `stanza` read by tokio-xmpp's way (a minidom element, then [`RoomMessage::live`])
-    /// and the short way ([`scan::read`](crate::session::shortcut::scan::read), then
+    /// and the short way (`scan::tests::read`, then
     /// [`RoomMessage::short`]): the same stanza id, time, delay and change.
     fn both_ways(stanza: &str) -> (RoomMessage, RoomMessage) {
         both_ways_in(stanza, &room())
@@ -478,7 +478,8 @@ mod tests {
             false => el(&stanza.replacen("<message ", "<message xmlns='jabber:client' ", 1)),
         };
         let long = RoomMessage::live(Message::try_from(element).unwrap(), room);
-        let g = crate::session::shortcut::scan::read(stanza.as_bytes()).expect("the short way");
+        let g =
+            crate::session::shortcut::scan::tests::read(stanza.as_bytes()).expect("the short way");
         assert_eq!(g.room, room.as_str());
         let short = RoomMessage::short(g, room);
         assert_eq!(

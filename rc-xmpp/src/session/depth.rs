@@ -127,6 +127,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for DepthGuard<S> {
             this.out.drain(..this.out_pos);
             if let Some(held) = &mut this.lexer.held {
                 *held -= this.out_pos;
+                let frame = &mut this.lexer.frame;
+                frame.child_start = frame.child_start.saturating_sub(this.out_pos);
+                for (start, end) in &mut frame.children {
+                    (*start, *end) = (*start - this.out_pos, *end - this.out_pos);
+                }
             }
             for mark in &mut this.lexer.marks {
                 *mark -= this.out_pos; // none: a mark comes before the held message
@@ -209,6 +214,16 @@ enum State {
     Decl,
 }
 
+/// What the lexer found in the message being held: where each child element starts and
+/// ends in the output, and whether any comment, CDATA section or processing instruction
+/// came.
+#[derive(Debug, Default)]
+struct Frame {
+    children: Vec<(usize, usize)>,
+    child_start: usize,
+    markup: bool,
+}
+
 /// Tracks element depth over the stream's bytes and copies out what is kept.
 struct Lexer {
     limit: usize,
@@ -224,6 +239,8 @@ struct Lexer {
     cut: u64,
     /// Where the `<message>` being held starts in the output, while one is.
     held: Option<usize>,
+    /// The held message's children, as the lexer found them.
+    frame: Frame,
     /// Where held messages go, once enabled.
     shortcut: Option<Arc<Shortcut>>,
     /// Where in the output each message the shortcut staged was (its bytes left out).
@@ -243,6 +260,7 @@ impl Lexer {
             name_len: 0,
             cut: 0,
             held: None,
+            frame: Frame::default(),
             shortcut: None,
             marks: VecDeque::new(),
             released: false,
@@ -325,8 +343,14 @@ impl Lexer {
             State::Lt => {
                 match b {
                     b'/' => self.state = State::EndTag,
-                    b'?' => self.state = State::Pi { q: false },
-                    b'!' => self.state = State::Bang,
+                    b'?' => {
+                        self.state = State::Pi { q: false };
+                        self.frame.markup = true;
+                    }
+                    b'!' => {
+                        self.state = State::Bang;
+                        self.frame.markup = true;
+                    }
                     _ => {
                         // A start tag: its element is at level depth + 1.
                         let level = self.depth + 1;
@@ -337,6 +361,10 @@ impl Lexer {
                         // A stanza: held until its name says whether it is a message.
                         if level == 2 && self.shortcut.as_ref().is_some_and(|s| s.enabled()) {
                             self.held = Some(out.len());
+                            self.frame = Frame::default();
+                        }
+                        if level == 3 && self.cutting.is_none() {
+                            self.frame.child_start = out.len();
                         }
                         self.state = State::Name;
                         self.name_len = 0;
@@ -348,7 +376,7 @@ impl Lexer {
             State::Name => match b {
                 b'>' => {
                     self.keep(b, out);
-                    self.start_tag_end(false);
+                    self.start_tag_end(false, out.len());
                     return;
                 }
                 b'/' | b' ' | b'\t' | b'\r' | b'\n' => {
@@ -375,7 +403,7 @@ impl Lexer {
                 }
                 (None, b'>') => {
                     self.keep(b, out);
-                    self.start_tag_end(slash);
+                    self.start_tag_end(slash, out.len());
                     return;
                 }
                 (None, _) => {
@@ -393,6 +421,11 @@ impl Lexer {
                     self.state = State::Text;
                     if self.cutting == Some(level) {
                         self.cutting = None;
+                    }
+                    if level == 3 && self.held.is_some() {
+                        self.frame
+                            .children
+                            .push((self.frame.child_start, out.len()));
                     }
                     if level == 2 {
                         if let Some(start) = self.held.take() {
@@ -478,16 +511,24 @@ impl Lexer {
         if out.len() - start > MAX_HELD {
             return; // released as it came (see `poll_read`), or held no longer
         }
-        if shortcut.divert(&out[start..]) {
+        let children = self
+            .frame
+            .children
+            .iter()
+            .map(|&(a, b)| (a - start, b - start));
+        if shortcut.divert(&out[start..], children, self.frame.markup) {
             out.truncate(start);
             self.marks.push_back(start);
         }
     }
 
-    /// The `>` of a start tag; `empty` when it was `/>`.
-    fn start_tag_end(&mut self, empty: bool) {
+    /// The `>` of a start tag, ending at `end` in the output; `empty` when it was `/>`.
+    fn start_tag_end(&mut self, empty: bool, end: usize) {
         self.state = State::Text;
         let level = self.depth + 1;
+        if empty && level == 3 && self.held.is_some() {
+            self.frame.children.push((self.frame.child_start, end));
+        }
         let message = self.name_len == 7 && self.name[..7] == *b"message";
         if level == 2 && (empty || !message) {
             self.held = None; // only a whole message may go the short way
@@ -648,6 +689,36 @@ mod tests {
             let (got, shortcut) = through_shortcut(&input, piece).await;
             assert_eq!(got, expected, "piece {piece}");
             assert!(shortcut.lock().staged().is_empty() && shortcut.taken());
+        }
+    }
+
+    #[test]
+    fn the_lexers_frame_reads_a_message_as_the_scanner_alone_does() {
+        use crate::session::shortcut::scan;
+        let messages = [
+            "<message from='r@c/n' type='groupchat' id='1'><body>b</body><rc rcid='1' title='a &gt; b'><tags><tag>x</tag></tags></rc><stanza-id xmlns='urn:xmpp:sid:0' id='s1' by='r@c'/><x xmlns='http://jabber.org/protocol/muc#user'><item role='participant'/></x></message>",
+            "<message from=\"r@c/n\" type=\"groupchat\">\n  <delay xmlns='urn:xmpp:delay' stamp='2026-12-06T10:00:00Z'/>\n  <stanza-id xmlns='urn:xmpp:sid:0' id='a' by='x@y'/><stanza-id xmlns='urn:xmpp:sid:0' id='b' by='r@c'/>\n  <rc rcid='1'/><rc rcid='2'/>\n</message>",
+            "<message from='r@c/n' type='groupchat'><rc rcid='1'/>text<body/></message>",
+            "<message from='r@c/n' type='groupchat'><!-- c --><rc rcid='1'/></message>",
+            "<message from='r@c/n' type='groupchat'><recentchange/><rc rcid='1'/></message>",
+            "<message from='r@c/n' type='chat'><rc rcid='1'/></message>",
+            "<message from='r@c/n' type='groupchat'><p:rc xmlns:p='u' rcid='1'/></message>",
+        ];
+        for (i, m) in messages.into_iter().enumerate() {
+            let shortcut = Arc::new(Shortcut::default());
+            shortcut.enable();
+            let mut lexer = Lexer::new(MAX_STANZA_DEPTH);
+            lexer.shortcut = Some(shortcut.clone());
+            let mut out = Vec::new();
+            lexer.feed(format!("{HEADER}{m}").as_bytes(), &mut out);
+            let staged = shortcut.lock().staged().front().cloned();
+            assert_eq!(staged, scan::tests::read(m.as_bytes()), "{m}");
+            assert_eq!(staged.is_some(), lexer.marks.len() == 1, "{m}");
+            assert_eq!(
+                staged.is_some(),
+                i < 2,
+                "the first two are read, the rest left: {m}"
+            );
         }
     }
 

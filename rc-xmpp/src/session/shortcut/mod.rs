@@ -57,8 +57,16 @@ impl Shortcut {
 
     /// Reads `stanza` if it is a groupchat change and stages it; returns whether it did
     /// (the guard then leaves the stanza out and marks its place).
-    pub fn divert(&self, stanza: &[u8]) -> bool {
-        let Some(read) = scan::read(stanza) else {
+    ///
+    /// `children` and `markup` are what the guard's lexer found (see
+    /// [`scan::read_framed`]).
+    pub fn divert(
+        &self,
+        stanza: &[u8],
+        children: impl Iterator<Item = (usize, usize)>,
+        markup: bool,
+    ) -> bool {
+        let Some(read) = scan::read_framed(stanza, children, markup) else {
             return false;
         };
         self.lock().staged.push_back(read);
@@ -121,12 +129,19 @@ mod tests {
 
     const CHANGE: &str = "<message from='r@c/n' type='groupchat'><rc rcid='7'/></message>";
 
+    /// `stanza` diverted with the one child `<rc rcid='…'/>` it has.
+    fn divert(s: &Shortcut, stanza: &str) -> bool {
+        let start = stanza.find("<rc").unwrap();
+        let end = stanza.find("/>").unwrap() + 2;
+        s.divert(stanza.as_bytes(), std::iter::once((start, end)), false)
+    }
+
     #[tokio::test]
     async fn what_was_read_is_ready_once_released_in_order() {
         let s = Shortcut::default();
-        assert!(s.divert(CHANGE.as_bytes()));
-        assert!(s.divert(CHANGE.replace("'7'", "'8'").as_bytes()));
-        assert!(s.divert(CHANGE.replace("'7'", "'9'").as_bytes()));
+        assert!(divert(&s, CHANGE));
+        assert!(divert(&s, &CHANGE.replace("'7'", "'8'")));
+        assert!(divert(&s, &CHANGE.replace("'7'", "'9'")));
         assert!(s.taken(), "nothing released yet");
         s.release(1);
         assert!(!s.taken());
@@ -142,7 +157,7 @@ mod tests {
     #[test]
     fn anything_else_is_left_as_it_was() {
         let s = Shortcut::default();
-        assert!(!s.divert(CHANGE.replace("groupchat", "chat").as_bytes()));
+        assert!(!divert(&s, &CHANGE.replace("groupchat", "chat")));
         assert!(s.lock().staged().is_empty());
     }
 }

@@ -6,7 +6,8 @@
 //! the stream's default namespace, no namespace prefix declared on it or used by its
 //! children, no comment, CDATA section or processing instruction, no character data
 //! beside its children, and no entity in the attribute values read. Anything else is
-//! left to tokio-xmpp ([`read`] returns `None`), which reads every shape XML allows.
+//! left to tokio-xmpp ([`read_framed`] returns `None`), which reads every shape XML
+//! allows.
 
 use memchr::memchr;
 
@@ -29,11 +30,18 @@ const NS_SID: &[u8] = b"urn:xmpp:sid:0";
 const NS_DELAY: &[u8] = b"urn:xmpp:delay";
 
 /// Reads `stanza` (one whole top-level element) when it is a groupchat message with an
-/// `<rc>` change in the plain shape; `None` otherwise.
-pub(crate) fn read(stanza: &[u8]) -> Option<Groupchat> {
-    let markup = |at: usize| matches!(stanza.get(at + 1), Some(b'!' | b'?'));
-    if memchr::memchr_iter(b'<', stanza).any(markup) {
-        return None; // a comment, CDATA section or processing instruction
+/// `<rc>` change in the plain shape; `None` otherwise. `children` are where each child
+/// element of the message starts and ends in `stanza` (in order) and `markup` whether a
+/// comment, CDATA section or processing instruction came, as the depth guard's lexer
+/// found them: only the message's start tag and those of the children read here
+/// (`stanza-id`, `delay`) are parsed again, and an `<rc>`'s bytes are taken whole.
+pub(crate) fn read_framed(
+    stanza: &[u8],
+    children: impl Iterator<Item = (usize, usize)>,
+    markup: bool,
+) -> Option<Groupchat> {
+    if markup {
+        return None;
     }
     let mut cur = Cursor { s: stanza, i: 0 };
     let mut from = None;
@@ -65,47 +73,57 @@ pub(crate) fn read(stanza: &[u8]) -> Option<Groupchat> {
         delays: Vec::new(),
         rc: String::new(),
     };
-    loop {
-        // Between children: white space only.
-        let lt = cur.i + memchr(b'<', &cur.s[cur.i..])?;
-        if !cur.s[cur.i..lt].iter().all(u8::is_ascii_whitespace) {
+    // Between children, and before the end tag: white space only.
+    let blank =
+        |from: usize, to: usize| from <= to && stanza[from..to].iter().all(u8::is_ascii_whitespace);
+    let mut at = cur.i;
+    for (start, end) in children {
+        if end > stanza.len() || !blank(at, start) {
             return None;
         }
-        cur.i = lt;
-        if cur.s.get(lt + 1) == Some(&b'/') {
-            // The message's end tag: the lexer that framed the stanza matched it.
-            break;
-        }
-        let (mut xmlns, mut id, mut by, mut stamp) = (None, None, None, None);
-        let child = cur.start_tag(|name, value| {
-            match name {
-                b"xmlns" => xmlns = Some(value),
-                b"id" => id = Some(value),
-                b"by" => by = Some(value),
-                b"stamp" => stamp = Some(value),
-                _ => {}
-            }
-            true
-        })?;
-        if child.name.contains(&b':') {
+        at = end;
+        let mut child = Cursor {
+            s: &stanza[..end],
+            i: start + 1,
+        };
+        let name = child.name()?;
+        if name.contains(&b':') {
             return None;
         }
-        if !child.empty {
-            cur.skip_content()?;
-        }
-        match child.name {
-            b"stanza-id" if xmlns == Some(NS_SID) => {
-                read.stanza_ids.push((plain(id?)?, plain(by?)?));
+        match name {
+            b"stanza-id" | b"delay" => {
+                child.i = start;
+                let (mut xmlns, mut id, mut by, mut stamp) = (None, None, None, None);
+                child.start_tag(|name, value| {
+                    match name {
+                        b"xmlns" => xmlns = Some(value),
+                        b"id" => id = Some(value),
+                        b"by" => by = Some(value),
+                        b"stamp" => stamp = Some(value),
+                        _ => {}
+                    }
+                    true
+                })?;
+                match (name, xmlns) {
+                    (b"stanza-id", Some(NS_SID)) => {
+                        read.stanza_ids.push((plain(id?)?, plain(by?)?));
+                    }
+                    (b"delay", Some(NS_DELAY)) => read.delays.push(plain(stamp?)?),
+                    _ => {}
+                }
             }
-            b"delay" if xmlns == Some(NS_DELAY) => read.delays.push(plain(stamp?)?),
             b"rc" if read.rc.is_empty() => {
-                read.rc = String::from_utf8(cur.s[child.start..cur.i].to_vec()).ok()?;
+                read.rc = String::from_utf8(stanza[start..end].to_vec()).ok()?;
             }
             // The first change must be this `<rc>`: a `<recentchange>` first is left to
             // tokio-xmpp.
             b"recentchange" if read.rc.is_empty() => return None,
             _ => {}
         }
+    }
+    let end_tag = memchr::memrchr(b'<', stanza)?;
+    if !blank(at, end_tag) || stanza.get(end_tag + 1) != Some(&b'/') {
+        return None;
     }
     (!read.rc.is_empty()).then_some(read)
 }
@@ -119,7 +137,6 @@ fn plain(value: &[u8]) -> Option<String> {
 }
 
 struct StartTag<'a> {
-    start: usize,
     name: &'a [u8],
     empty: bool,
 }
@@ -162,7 +179,6 @@ impl<'a> Cursor<'a> {
         &mut self,
         mut attr: impl FnMut(&'a [u8], &'a [u8]) -> bool,
     ) -> Option<StartTag<'a>> {
-        let start = self.i;
         if self.peek()? != b'<' {
             return None;
         }
@@ -173,22 +189,14 @@ impl<'a> Cursor<'a> {
             match self.peek()? {
                 b'>' => {
                     self.i += 1;
-                    return Some(StartTag {
-                        start,
-                        name,
-                        empty: false,
-                    });
+                    return Some(StartTag { name, empty: false });
                 }
                 b'/' => {
                     if self.s.get(self.i + 1) != Some(&b'>') {
                         return None;
                     }
                     self.i += 2;
-                    return Some(StartTag {
-                        start,
-                        name,
-                        empty: true,
-                    });
+                    return Some(StartTag { name, empty: true });
                 }
                 _ => {
                     let name = self.name()?;
@@ -213,26 +221,52 @@ impl<'a> Cursor<'a> {
             }
         }
     }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// [`read_framed`] on the children this scanner finds itself (the depth guard's lexer
+    /// finds them in the real stream): a reference to test against.
+    pub(crate) fn read(stanza: &[u8]) -> Option<Groupchat> {
+        let at_markup = |at: usize| matches!(stanza.get(at + 1), Some(b'!' | b'?'));
+        if memchr::memchr_iter(b'<', stanza).any(at_markup) {
+            return None; // a comment, CDATA section or processing instruction
+        }
+        let mut cur = Cursor { s: stanza, i: 0 };
+        if cur.start_tag(|_, _| true)?.empty {
+            return None;
+        }
+        let mut children = Vec::new();
+        loop {
+            cur.i += memchr(b'<', &cur.s[cur.i..])?;
+            if cur.s.get(cur.i + 1) == Some(&b'/') {
+                break; // the message's end tag
+            }
+            let start = cur.i;
+            if !cur.start_tag(|_, _| true)?.empty {
+                skip_content(&mut cur)?;
+            }
+            children.push((start, cur.i));
+        }
+        read_framed(stanza, children.into_iter(), false)
+    }
 
     /// Skips an element's content after its start tag, through its end tag.
-    fn skip_content(&mut self) -> Option<()> {
+    fn skip_content(cur: &mut Cursor<'_>) -> Option<()> {
         let mut depth = 1usize;
         while depth > 0 {
-            self.i += memchr(b'<', &self.s[self.i..])?;
-            if self.s.get(self.i + 1) == Some(&b'/') {
-                self.i += 2 + memchr(b'>', &self.s[self.i + 2..])? + 1;
+            cur.i += memchr(b'<', &cur.s[cur.i..])?;
+            if cur.s.get(cur.i + 1) == Some(&b'/') {
+                cur.i += 2 + memchr(b'>', &cur.s[cur.i + 2..])? + 1;
                 depth -= 1;
-            } else if !self.start_tag(|_, _| true)?.empty {
+            } else if !cur.start_tag(|_, _| true)?.empty {
                 depth += 1;
             }
         }
         Some(())
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     const PROSODY: &str = r#"<message xmlns='jabber:client' from='changes@conference.localhost/bridge' type='groupchat' id='e1' to='reader@localhost/r'><body>[[Page]] edited</body><rc xmlns='jabber:client' type='edit' ns='0' title='Page' rcid='12' comment="it's &lt;fine&gt;"><tags><tag>mobile edit</tag></tags></rc><stanza-id xmlns='urn:xmpp:sid:0' id='Qx-1' by='changes@conference.localhost'/><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant'/></x></message>"#;
 
