@@ -27,6 +27,10 @@ pub struct Status {
     /// Catch-ups after which items may be missing: the last item seen was no longer in
     /// the node (the node's `max_items` evicted it, or the node was purged).
     pub gaps: u64,
+    /// Live changes (rooms) or items (nodes) that came during a catch-up beyond what the
+    /// stream's buffer holds, and were let go to keep memory bounded: the room's archive
+    /// replays them, the node is fetched again. None is lost; each costs a second read.
+    pub refetched: u64,
 }
 
 impl Status {

@@ -304,4 +304,9 @@ async fn live_changes_beyond_the_buffer_during_a_catch_up_come_from_the_archive_
         "every change once, in order"
     );
     assert_quiet(&mut second, Duration::from_millis(1500), "nothing twice").await;
+    let refetched = second.status().borrow().refetched;
+    assert!(
+        refetched > 0,
+        "the bound was hit: live changes were let go and replayed"
+    );
 }

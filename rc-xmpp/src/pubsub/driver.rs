@@ -382,6 +382,8 @@ impl Driver {
         let limit = self.cfg.stream.delivery.buffer.max(1);
         if node.held.len() + items.len() > limit {
             tracing::debug!(node = %node.target.uri, limit, "live items held during the catch-up let go: the node is fetched again");
+            let let_go = node.held.len() as u64;
+            self.status.send_modify(|s| s.refetched += let_go);
             node.held.clear();
             node.refetch = true;
         }

@@ -773,6 +773,8 @@ impl Driver {
         {
             if held.len() >= limit {
                 tracing::debug!(room = %room.cfg.jid, limit, "live messages held during the catch-up let go: the archive replays them");
+                let let_go = held.len() as u64;
+                self.status.send_modify(|s| s.refetched += let_go);
                 held.clear();
                 *overflowed = true;
             }
