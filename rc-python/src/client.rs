@@ -175,6 +175,7 @@ fn status_to_py<'py>(py: Python<'py>, s: &Status) -> PyResult<Bound<'py, PyDict>
     d.set_item("recovered", s.recovered)?;
     d.set_item("dropped", s.dropped)?;
     d.set_item("duplicates", s.duplicates)?;
+    d.set_item("refetched", s.refetched)?;
     d.set_item("connections", s.connections)?;
     Ok(d)
 }
@@ -412,9 +413,9 @@ impl PyClient {
     /// The client's state as a dict: "connection" ("connecting", "online", "reconnecting",
     /// "disconnected", "failed", "closed") with "jid" or "reason", "rooms" (room JID ->
     /// {"state": "joining"|"joined"|"rejoining"|"failed", "nick", "recovered", "reason"}),
-    /// counters "recovered", "dropped", "duplicates", "connections", "buffered", and
-    /// "errors" ({"bad_payload", "no_payload", "invalid_stanza", "room"}: items that were
-    /// not changes).
+    /// counters "recovered", "dropped", "duplicates", "refetched", "connections",
+    /// "buffered", and "errors" ({"bad_payload", "no_payload", "invalid_stanza", "room"}:
+    /// items that were not changes).
     #[getter]
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let snapshot = self.status.borrow().clone();

@@ -40,6 +40,7 @@ def test_sync_iteration_receives_published_changes_in_order(prosody):
         assert pub.flush(5) and pub.confirmed == 20
         status = client.status
         assert status["connection"] == "online" and status["rooms"][room]["state"] == "joined"
+        assert (status["duplicates"], status["refetched"], status["dropped"]) == (0, 0, 0)
         pos = client.position
         assert pos["rooms"][room]["stanza_id"] == got[-1].stanza_id
         json.dumps(pos)  # JSON-ready

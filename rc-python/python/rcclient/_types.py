@@ -69,6 +69,7 @@ class _ClientStatusKeys(TypedDict):
     recovered: int
     dropped: int
     duplicates: int
+    refetched: int
     connections: int
     buffered: int
     errors: ErrorCounts
@@ -82,8 +83,10 @@ class ClientStatus(_ClientStatusKeys, total=False):
     (with ``reason``), or "closed". ``rooms`` maps each room's JID to its
     :class:`RoomStatus`. Counters: ``recovered`` (changes recovered from archives or
     history after joins), ``dropped`` (by ``backpressure="drop-oldest"``), ``duplicates``
-    (same wiki and rcid), ``connections`` (successful connections so far), ``buffered``
-    (received, not yet read) and ``errors`` (:class:`ErrorCounts`).
+    (same wiki and rcid), ``refetched`` (live changes let go during an archive catch-up
+    because more came than the buffer holds, and replayed from the archive),
+    ``connections`` (successful connections so far), ``buffered`` (received, not yet
+    read) and ``errors`` (:class:`ErrorCounts`).
     """
 
     jid: str
