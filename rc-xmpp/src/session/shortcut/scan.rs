@@ -78,7 +78,7 @@ pub(crate) fn read_framed(
         |from: usize, to: usize| from <= to && stanza[from..to].iter().all(u8::is_ascii_whitespace);
     let mut at = cur.i;
     for (start, end) in children {
-        if end > stanza.len() || !blank(at, start) {
+        if start >= end || end > stanza.len() || !blank(at, start) {
             return None;
         }
         at = end;
@@ -323,6 +323,25 @@ pub(crate) mod tests {
         for m in left {
             assert_eq!(read(m.as_bytes()), None, "{m}");
         }
+    }
+
+    #[test]
+    fn children_that_do_not_fit_the_stanza_never_panic() {
+        let s = PROSODY.as_bytes();
+        let n = s.len();
+        for (a, b) in [
+            (0, 0),
+            (5, 3),
+            (n, n + 1),
+            (n + 5, n + 9),
+            (40, 40),
+            (10, n),
+        ] {
+            for markup in [false, true] {
+                assert_eq!(read_framed(s, [(a, b)].into_iter(), markup), None);
+            }
+        }
+        assert_eq!(read_framed(b"", std::iter::empty(), false), None);
     }
 
     #[test]
