@@ -1,4 +1,4 @@
-//! Processes the benchmark runs: the Prosody of `scripts/prosody/` (rc-testkit's, with its
+//! Processes the benchmark runs: the server (rc-testkit's Prosody or ejabberd, with its
 //! CPU time), and the consumers with their line protocol. Each is stopped when dropped, so
 //! a failed run leaves nothing behind.
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::StreamExt;
-pub use rc_testkit::Prosody;
+use rc_testkit::{Ejabberd, Prosody, ScriptedServer};
 
 pub type Res<T> = Result<T, String>;
 
@@ -18,9 +18,106 @@ pub trait CpuTime {
     fn cpu_ns(&self) -> u64;
 }
 
-impl CpuTime for Prosody {
-    /// The server's CPU time so far (utime + stime of /proc/PID/stat, 10 ms ticks); 0
-    /// when unknown.
+/// Which XMPP server the run goes through (`--server`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum ServerKind {
+    /// Prosody 0.12 (`scripts/prosody/`): one Lua thread.
+    Prosody,
+    /// ejabberd (`scripts/ejabberd/`): an Erlang node, one scheduler per core.
+    Ejabberd,
+}
+
+impl ServerKind {
+    /// The Debian package it runs.
+    pub fn package(self) -> &'static str {
+        match self {
+            ServerKind::Prosody => "prosody",
+            ServerKind::Ejabberd => "ejabberd",
+        }
+    }
+
+    /// As the tables name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerKind::Prosody => "Prosody",
+            ServerKind::Ejabberd => "ejabberd",
+        }
+    }
+}
+
+/// The running server, started by the project's scripts on 127.0.0.1.
+pub enum Server {
+    Prosody(Prosody),
+    Ejabberd(Ejabberd),
+}
+
+impl Server {
+    /// A fresh instance without accounts, its rooms archived or not, or why it did not
+    /// start.
+    pub fn try_start(kind: ServerKind, archive: bool) -> Res<Server> {
+        Ok(match kind {
+            ServerKind::Prosody => {
+                let prosody = Prosody::try_start()?;
+                if !archive {
+                    prosody.try_lua(
+                        r#"require"core.modulemanager".unload("conference.localhost", "muc_mam")"#,
+                    )?;
+                }
+                Server::Prosody(prosody)
+            }
+            ServerKind::Ejabberd => {
+                // The start script reads them; the environment is the driver's own.
+                std::env::set_var("EJABBERD_ROOM_MAM", archive.to_string());
+                // Schedulers that sleep when idle instead of spinning (Erlang's default
+                // on a server of its own): on 2 shared cores, spinning takes the
+                // consumers' cores and caches.
+                std::env::set_var(
+                    "EJABBERD_ERL_FLAGS",
+                    "+sbwt none +sbwtdcpu none +sbwtdio none",
+                );
+                Server::Ejabberd(Ejabberd::try_start()?)
+            }
+        })
+    }
+
+    pub fn kind(&self) -> ServerKind {
+        match self {
+            Server::Prosody(_) => ServerKind::Prosody,
+            Server::Ejabberd(_) => ServerKind::Ejabberd,
+        }
+    }
+
+    /// Creates the accounts, each with the password of its name (see rc-testkit).
+    pub fn try_add_users(&self, users: &[&str]) -> Res<()> {
+        match self {
+            Server::Prosody(p) => p.try_add_users(users),
+            Server::Ejabberd(e) => e.try_add_users(users),
+        }
+    }
+
+    /// Prosody itself, for what only it can do (its admin shell).
+    pub fn prosody(&self) -> Option<&Prosody> {
+        match self {
+            Server::Prosody(p) => Some(p),
+            Server::Ejabberd(_) => None,
+        }
+    }
+}
+
+impl std::ops::Deref for Server {
+    type Target = ScriptedServer;
+
+    fn deref(&self) -> &ScriptedServer {
+        match self {
+            Server::Prosody(p) => p,
+            Server::Ejabberd(e) => e,
+        }
+    }
+}
+
+impl CpuTime for Server {
+    /// The server's CPU time so far, every thread (utime + stime of /proc/PID/stat, 10 ms
+    /// ticks); 0 when unknown.
     fn cpu_ns(&self) -> u64 {
         let Some(Ok(stat)) = self
             .pid()

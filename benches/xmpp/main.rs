@@ -1,4 +1,4 @@
-//! rc-xmpp end to end, through a real Prosody on 127.0.0.1: changes per second delivered to
+//! rc-xmpp end to end, through a real Prosody (or ejabberd) on 127.0.0.1: changes per second delivered to
 //! one consumer and to ten, latency from `Publisher::publish` to the change coming out of
 //! the consumer's stream (p50, p99) at 100/s, 1,000/s and the highest sustainable rate, and
 //! each consumer's CPU time per change. A slixmpp consumer in the same room, reading the
@@ -11,8 +11,8 @@
 //!
 //! Every consumer is a process of its own, so its CPU time (getrusage, all threads) is its
 //! own: this binary in `consumer` mode for rc-xmpp, `slixmpp_consumer.py` for the baseline.
-//! The driver (this binary without a subcommand) starts Prosody with
-//! `scripts/prosody/start.sh`, creates the accounts, starts the consumers, publishes with
+//! The driver (this binary without a subcommand) starts the server with
+//! `scripts/prosody/start.sh` (or `scripts/ejabberd/start.sh`), creates the accounts, starts the consumers, publishes with
 //! `recentchanges_xmpp::Publisher` at controlled rates with the send time in each change's comment,
 //! asks the consumers for their counts, CPU times and latencies, and prints the tables.
 
@@ -31,7 +31,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use consumer::ConsumerArgs;
-use fixture::{Consumer, CpuTime, Kind, Prosody, Res};
+use fixture::{Consumer, CpuTime, Kind, Res, Server, ServerKind};
 
 /// Clocks shared by the driver and the Rust consumer (the Python one reads the same).
 mod clock {
@@ -77,7 +77,7 @@ mod clock {
 use clock::{cpu_ns, machine_ns, mono_ns};
 
 #[derive(Parser)]
-#[command(about = "rc-xmpp throughput, latency and CPU per change through a real Prosody")]
+#[command(about = "rc-xmpp throughput, latency and CPU per change through a real XMPP server")]
 struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
@@ -93,6 +93,14 @@ struct Cli {
     /// Short phases: checks the benchmark itself; the numbers are rough.
     #[arg(long)]
     quick: bool,
+    /// The server the changes go through.
+    #[arg(long, value_enum, default_value_t = ServerKind::Prosody)]
+    server: ServerKind,
+    /// Rooms without an archive (Prosody: mod_muc_mam unloaded; ejabberd: `mam: false`).
+    /// Neither server archives 1,000 changes/s on 2 cores; the consumers' work per live
+    /// change is the same, less the stanza id they would read.
+    #[arg(long)]
+    no_archive: bool,
     /// Turn Nagle's algorithm off in Prosody for the connections made after the start
     /// (`network_settings = { nagle = false }`); stock Prosody 0.12 leaves it on.
     #[arg(long)]
@@ -150,24 +158,35 @@ fn drive(cli: &Cli) -> Res<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let busy_before = 100.0 * cores * (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64;
     let started = Instant::now();
-    eprintln!("starting Prosody (scripts/prosody/start.sh)");
-    let prosody = Prosody::try_start()?;
-    let pid = prosody.pid().ok_or("start.sh printed no PROSODY_PID")?;
+    let kind = cli.server;
+    if kind != ServerKind::Prosody && (cli.server_nodelay || !cli.prosody_lua.is_empty()) {
+        return Err("--server-nodelay and --prosody-lua change Prosody only".into());
+    }
+    eprintln!(
+        "starting {} (scripts/{}/start.sh)",
+        kind.name(),
+        kind.package()
+    );
+    let server = Server::try_start(kind, !cli.no_archive)?;
+    let pid = server.pid().ok_or("start.sh printed no pid")?;
     let mut users: Vec<String> = vec!["publisher".into(), "py0".into()];
     users.extend((0..10).map(|i| format!("rc{i}")));
-    prosody.try_add_users(&users.iter().map(String::as_str).collect::<Vec<_>>())?;
+    server.try_add_users(&users.iter().map(String::as_str).collect::<Vec<_>>())?;
     eprintln!(
-        "Prosody pid {pid} on {}; accounts ready in {:.1} s",
-        prosody.addr(),
+        "{} pid {pid} on {}; accounts ready in {:.1} s",
+        kind.name(),
+        server.addr(),
         started.elapsed().as_secs_f64()
     );
-    if cli.server_nodelay {
+    if let (true, Some(prosody)) = (cli.server_nodelay, server.prosody()) {
         prosody.try_lua(r#"require"net.server".set_config({ nagle = false })"#)?;
     }
     for code in &cli.prosody_lua {
-        prosody.try_lua(code)?;
+        if let Some(prosody) = server.prosody() {
+            prosody.try_lua(code)?;
+        }
     }
-    let ca = (!cli.plaintext).then(|| prosody.ca_cert());
+    let ca = (!cli.plaintext).then(|| server.ca_cert());
     let mut bench = Bench {
         tls: match &ca {
             Some(ca) => Tls::RequiredWithRoots(vec![ca.clone()]),
@@ -180,7 +199,7 @@ fn drive(cli: &Cli) -> Res<()> {
         server_nodelay: cli.server_nodelay,
         prosody_lua: cli.prosody_lua.clone(),
         busy_before,
-        prosody,
+        server,
         next_phase: 0,
         seq: 0,
         template: template(),
@@ -234,7 +253,7 @@ struct Report {
     publish_ns: u64,
     start_ns: u64,
     got: Vec<Got>,
-    prosody_cpu_ns: u64,
+    server_cpu_ns: u64,
     driver_cpu_ns: u64,
     /// The whole machine's busy CPU time over the phase (every process, all cores).
     machine_busy_ns: u64,
@@ -311,7 +330,7 @@ struct Stage {
 }
 
 struct Bench {
-    prosody: Prosody,
+    server: Server,
     tls: Tls,
     ca: Option<PathBuf>,
     python: PathBuf,
@@ -349,7 +368,7 @@ impl Bench {
     }
 
     fn consumer(&self, nick: &str, kind: Kind, room: &str) -> Res<Consumer> {
-        let server = self.prosody.addr();
+        let server = self.server.addr();
         let jid = format!("{nick}@localhost");
         let password = format!("{nick}{nick}");
         let mut cmd = match kind {
@@ -386,7 +405,7 @@ impl Bench {
             c.ready().await?;
         }
         let publisher = Publisher::builder("publisher@localhost", "publisherpublisher")
-            .and_then(|b| b.server(&self.prosody.addr()))
+            .and_then(|b| b.server(&self.server.addr()))
             .and_then(|b| b.room(&room_jid, "xmlrc"))
             .map_err(|e| e.to_string())?
             .tls(self.tls.clone())
@@ -482,12 +501,14 @@ impl Bench {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        let prosody0 = self.prosody.cpu_ns();
+        let server0 = self.server.cpu_ns();
         let driver0 = cpu_ns();
         let machine0 = machine_ns().0;
         let wall0 = mono_ns();
 
         let count = rate.map_or(usize::MAX, |r| (r * secs).round().max(1.0) as usize);
+        // On stderr as it starts, for whoever attaches a profiler to a phase.
+        eprintln!("   {label}: publishing for {secs} s");
         let t0 = Instant::now();
         let start_ns = mono_ns();
         let limit = Duration::from_secs_f64(secs);
@@ -542,7 +563,7 @@ impl Bench {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        let prosody_cpu_ns = self.prosody.cpu_ns().saturating_sub(prosody0);
+        let server_cpu_ns = self.server.cpu_ns().saturating_sub(server0);
         let driver_cpu_ns = cpu_ns().saturating_sub(driver0);
         let machine_busy_ns = machine_ns().0.saturating_sub(machine0);
         let wall_ns = mono_ns().saturating_sub(wall0);
@@ -581,7 +602,7 @@ impl Bench {
             publish_ns: last_ns.saturating_sub(start_ns),
             start_ns,
             got,
-            prosody_cpu_ns,
+            server_cpu_ns,
             driver_cpu_ns,
             machine_busy_ns,
             wall_ns,
@@ -590,8 +611,10 @@ impl Bench {
 
     fn table(&self, took: Duration) -> String {
         let mut s = String::new();
-        let prosody_version = std::process::Command::new("dpkg-query")
-            .args(["-W", "-f", "${Version}", "prosody"])
+        let kind = self.server.kind();
+        let server = kind.name();
+        let version = std::process::Command::new("dpkg-query")
+            .args(["-W", "-f", "${Version}", kind.package()])
             .output()
             .ok()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
@@ -599,12 +622,24 @@ impl Bench {
         let bytes = self.template.to_rc_xml().len() + self.template.human_line(None).len() + 60;
         let _ = writeln!(
             s,
-            "\nrc-xmpp benchmark: Prosody {prosody_version} on 127.0.0.1, {}, Prosody's Nagle algorithm {}, {} CPUs, \
+            "\nrc-xmpp benchmark: {server} {version} on 127.0.0.1, {}, {}, {} CPUs, \
              rc-xmpp consumers on a {} tokio runtime; run took {:.0} s",
-            if self.ca.is_some() { "STARTTLS (verified test CA)" } else { "plaintext loopback" },
-            if self.server_nodelay { "off (--server-nodelay)" } else { "on (stock)" },
+            if self.ca.is_some() {
+                "STARTTLS (verified test CA)"
+            } else {
+                "plaintext loopback"
+            },
+            match (kind, self.server_nodelay) {
+                (ServerKind::Prosody, true) => "Prosody's Nagle algorithm off (--server-nodelay)",
+                (ServerKind::Prosody, false) => "Prosody's Nagle algorithm on (stock)",
+                (ServerKind::Ejabberd, _) => "ejabberd as scripts/ejabberd configures it",
+            },
             std::thread::available_parallelism().map_or(0, |n| n.get()),
-            if self.consumer_threads <= 1 { "current-thread".to_owned() } else { format!("{}-worker", self.consumer_threads) },
+            if self.consumer_threads <= 1 {
+                "current-thread".to_owned()
+            } else {
+                format!("{}-worker", self.consumer_threads)
+            },
             took.as_secs_f64(),
         );
         let _ = writeln!(
@@ -692,8 +727,8 @@ impl Bench {
 
         let _ = writeln!(
             s,
-            "\nthe rest over the same phases. Prosody: /proc/PID/stat (10 ms ticks); driver: the publisher and the polling; \
-             machine: every process on every core (/proc/stat);\nother: machine minus Prosody, driver and consumers, i.e. work \
+            "\nthe rest over the same phases. {server}: /proc/PID/stat (10 ms ticks); driver: the publisher and the polling; \
+             machine: every process on every core (/proc/stat);\nother: machine minus {server}, driver and consumers, i.e. work \
              on the machine that is not this benchmark's (it competes for the 2 cores)"
         );
         let _ = writeln!(
@@ -701,8 +736,8 @@ impl Bench {
             "{:<13}{:<13}{:>16}{:>19}{:>17}{:>17}{:>15}",
             "room",
             "phase",
-            "Prosody % core",
-            "Prosody us/change",
+            format!("{server} % core"),
+            format!("{server} us/change"),
             "driver % core",
             "machine % core",
             "other % core"
@@ -713,7 +748,7 @@ impl Bench {
             let consumers: u64 = r.got.iter().map(|g| g.cpu_ns).sum();
             let other = 100.0
                 * (r.machine_busy_ns as f64
-                    - (r.prosody_cpu_ns + r.driver_cpu_ns + consumers) as f64)
+                    - (r.server_cpu_ns + r.driver_cpu_ns + consumers) as f64)
                 / wall;
             if other > 20.0 {
                 busy_phases.push(format!("{} {}", r.stage, r.label));
@@ -723,8 +758,8 @@ impl Bench {
                 "{:<13}{:<13}{:>16.1}{:>19.0}{:>17.1}{:>17.1}{:>15.1}",
                 r.stage,
                 r.label,
-                100.0 * r.prosody_cpu_ns as f64 / wall,
-                r.prosody_cpu_ns as f64 / 1e3 / r.sent.max(1) as f64,
+                100.0 * r.server_cpu_ns as f64 / wall,
+                r.server_cpu_ns as f64 / 1e3 / r.sent.max(1) as f64,
                 100.0 * r.driver_cpu_ns as f64 / wall,
                 100.0 * r.machine_busy_ns as f64 / wall,
                 other.max(0.0),
@@ -796,7 +831,7 @@ impl Bench {
             let consumers = at(stage, "burst").map_or(0, |r| r.got.len());
             let _ = writeln!(
                 s,
-                "  {stage:<13} throughput: {:.0} changes/s to each rc-xmpp consumer (burst; {:.0} messages/s out of Prosody \
+                "  {stage:<13} throughput: {:.0} changes/s to each rc-xmpp consumer (burst; {:.0} messages/s out of {server} \
                  to the {consumers} consumers); highest paced rate sustained: {} (all delivered, p99 <= {SUSTAINABLE_P99_MS} ms)",
                 burst.unwrap_or(0.0),
                 burst.unwrap_or(0.0) * consumers as f64,

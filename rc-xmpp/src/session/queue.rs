@@ -34,7 +34,10 @@ pub(crate) struct Closed;
 pub(crate) fn channel<T>(capacity: usize, policy: Backpressure) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            items: VecDeque::with_capacity(capacity.min(4096)),
+            // Grown as items wait, not reserved: a consumer that keeps up holds one or two,
+            // and a ring reserved for thousands of changes (each several hundred bytes)
+            // page-faults its way through megabytes of memory it never needs.
+            items: VecDeque::new(),
             waker: None,
             receiver_gone: false,
             sender_gone: false,
@@ -153,6 +156,20 @@ mod tests {
         assert_eq!(poll_fn(|cx| Pin::new(&mut rx).poll_recv(cx)).await, Some(1));
         pusher.await.unwrap();
         assert_eq!(poll_fn(|cx| Pin::new(&mut rx).poll_recv(cx)).await, Some(2));
+    }
+
+    #[tokio::test]
+    async fn a_consumer_that_keeps_up_holds_a_small_buffer() {
+        let (tx, mut rx) = channel(10_000, Backpressure::Wait);
+        for i in 0..10_000 {
+            tx.push(i).await.unwrap();
+            assert_eq!(poll_fn(|cx| Pin::new(&mut rx).poll_recv(cx)).await, Some(i));
+        }
+        let reserved = tx.0.state.lock().unwrap().items.capacity();
+        assert!(
+            reserved <= 8,
+            "{reserved} items reserved for one waiting at a time"
+        );
     }
 
     #[tokio::test]
