@@ -178,7 +178,9 @@ fn deep_nesting_is_refused_not_recursed() {
     );
     let err = parse(&deep).unwrap_err();
     assert!(
-        err.to_string().contains("nested deeper than 32 levels"),
+        err.to_string().contains(
+            "element `x` has nesting depth 33, expected at most 32 levels below the root"
+        ),
         "{err}"
     );
 }

@@ -111,6 +111,27 @@ mod tests {
     }
 
     #[test]
+    fn a_change_from_its_element_and_from_its_text_meets_the_depth_cap_alike() {
+        for depth in [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 2] {
+            let element = nested("rc", depth);
+            let text = String::from(&element);
+            let from_element = from_element(&element).map_err(|e| e.to_string());
+            let from_text = crate::parse_rc(&text).map_err(|e| e.to_string());
+            match (&from_element, &from_text) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{depth} levels"),
+                // The text's error adds where in the text it is.
+                (Err(a), Err(b)) => assert!(b.starts_with(a.as_str()), "{depth}: {a} / {b}"),
+                _ => panic!("{depth} levels: {from_element:?} / {from_text:?}"),
+            }
+            assert_eq!(
+                from_text.is_err(),
+                depth > MAX_DEPTH,
+                "{depth}: {from_text:?}"
+            );
+        }
+    }
+
+    #[test]
     fn elements_nested_deeper_than_the_cap_are_an_error_not_a_stack_overflow() {
         for root in ["rc", "recentchange", "entry"] {
             let ok = nested(root, MAX_DEPTH);

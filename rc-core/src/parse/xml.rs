@@ -203,11 +203,15 @@ fn read_children(reader: &mut Reader<&[u8]>, form: Form) -> Result<Vec<Node<'sta
         let depth = stack.len();
         let top = stack.last_mut().expect("the root stays on the stack");
         match event {
-            Event::Start(_) | Event::Empty(_) if depth > MAX_DEPTH => {
-                return Err(ParseError::Syntax {
+            // The element path's error (`element::check_depth`), word for word.
+            Event::Start(e) | Event::Empty(e) if depth > MAX_DEPTH => {
+                return Err(ParseError::Invalid {
                     form,
-                    offset,
-                    message: format!("elements nested deeper than {MAX_DEPTH} levels"),
+                    what: "element",
+                    name: crate::error::snippet(e.local_name().into_inner()),
+                    value: format!("nesting depth {depth}"),
+                    expected: format!("at most {MAX_DEPTH} levels below the root"),
+                    offset: Some(offset),
                 });
             }
             Event::Start(e) => stack.push(node_of(&e, form, offset)?),

@@ -205,16 +205,9 @@ impl RoomMessage {
             .stanza_ids
             .into_iter()
             .find_map(|(id, by)| by_room(&by).then_some(id));
-        let sent_at =
-            g.delays.iter().find_map(
-                |stamp| match stamp.parse::<xmpp_parsers::date::DateTime>() {
-                    Ok(t) => Some(t.0.to_utc()),
-                    Err(e) => {
-                        tracing::debug!("skipping a delay that does not parse: {e}");
-                        None
-                    }
-                },
-            );
+        let sent_at = g.delays.iter().find_map(|stamp| {
+            delay_time(stamp.parse::<xmpp_parsers::date::DateTime>().map(|t| t.0))
+        });
         RoomMessage {
             stanza_id,
             sent_at,
@@ -263,8 +256,16 @@ impl RoomMessage {
 
 /// The time a delay (XEP-0203) stamps.
 fn delay(e: Element) -> Option<DateTime<Utc>> {
-    match Delay::try_from(e) {
-        Ok(d) => Some(d.stamp.0.to_utc()),
+    delay_time(Delay::try_from(e).map(|d| d.stamp.0))
+}
+
+/// A delay's time as read from its element or its stamp; one that does not parse is
+/// skipped (and logged).
+fn delay_time<E: std::fmt::Display>(
+    read: Result<DateTime<chrono::FixedOffset>, E>,
+) -> Option<DateTime<Utc>> {
+    match read {
+        Ok(t) => Some(t.to_utc()),
         Err(e) => {
             tracing::debug!("skipping a delay that does not parse: {e}");
             None
