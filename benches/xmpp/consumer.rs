@@ -4,7 +4,7 @@
 //!
 //! Line protocol with the driver, the same as `slixmpp_consumer.py`'s:
 //! - on start: `ready` once the room is joined, or `failed <reason>`;
-//! - `poll` -> `{"cpu_ns", "wall_ns", "received", "errors", "phases": {id: [n, first_ns, last_ns]}}`;
+//! - `poll` -> `{"cpu_ns", "wall_ns", "wakeups", "received", "errors", "phases": {id: [n, first_ns, last_ns]}}`;
 //! - `lat <phase>` -> `{"phase", "lat_ns": [...]}`, and the phase's samples are dropped;
 //! - `quit` (or end of input) -> leaves the room, closes the stream, exits.
 //!
@@ -22,7 +22,7 @@ use rc_testkit::{all_joined, try_wait_status};
 use recentchanges_xmpp::{Client, RoomChange, StreamError, Tls};
 use serde_json::json;
 
-use crate::clock::{cpu_ns, mono_ns};
+use crate::clock::{cpu_ns, mono_ns, wakeups};
 
 /// How to run one consumer.
 #[derive(clap::Args, Debug, Clone)]
@@ -100,6 +100,7 @@ impl Stats {
         json!({
             "cpu_ns": cpu_ns(),
             "wall_ns": mono_ns(),
+            "wakeups": wakeups(),
             "received": self.received,
             "errors": self.errors,
             "phases": phases,

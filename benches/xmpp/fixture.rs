@@ -68,9 +68,9 @@ impl Server {
             ServerKind::Ejabberd => {
                 // The start script reads them; the environment is the driver's own.
                 std::env::set_var("EJABBERD_ROOM_MAM", archive.to_string());
-                // Schedulers that sleep when idle instead of spinning (Erlang's default
-                // on a server of its own): on 2 shared cores, spinning takes the
-                // consumers' cores and caches.
+                // Schedulers that sleep when idle. Erlang's default is to spin a while
+                // first, which suits a machine of its own; on 2 cores shared with the
+                // consumers it takes their cores and caches.
                 std::env::set_var(
                     "EJABBERD_ERL_FLAGS",
                     "+sbwt none +sbwtdcpu none +sbwtdio none",

@@ -65,6 +65,15 @@ mod clock {
         (ns(total - idle), ns(total))
     }
 
+    /// How often this process went to sleep waiting (voluntary context switches, all
+    /// threads): each is a wakeup.
+    pub fn wakeups() -> u64 {
+        // SAFETY: rusage is plain data; getrusage only writes it.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+        ru.ru_nvcsw as u64
+    }
+
     /// This process's CPU time (user + system, all threads) in ns.
     pub fn cpu_ns() -> u64 {
         // SAFETY: rusage is plain data; getrusage only writes it.
@@ -230,6 +239,8 @@ struct Got {
     /// had all of them (or gave up waiting).
     cpu_ns: u64,
     wall_ns: u64,
+    /// Times the consumer went to sleep waiting, over the same span.
+    wakeups: u64,
     last_ns: u64,
     lat_ns: Vec<u64>,
 }
@@ -237,6 +248,10 @@ struct Got {
 impl Got {
     fn per_change_us(&self) -> f64 {
         self.cpu_ns as f64 / 1e3 / self.received.max(1) as f64
+    }
+
+    fn wakeups_per_change(&self) -> f64 {
+        self.wakeups as f64 / self.received.max(1) as f64
     }
 
     fn core_pct(&self) -> f64 {
@@ -579,6 +594,7 @@ impl Bench {
                 received: phase_count(&a, &key),
                 cpu_ns: u(&a, "cpu_ns").saturating_sub(u(b, "cpu_ns")),
                 wall_ns: u(&a, "wall_ns").saturating_sub(u(b, "wall_ns")),
+                wakeups: u(&a, "wakeups").saturating_sub(u(b, "wakeups")),
                 last_ns: a["phases"][&key][2].as_u64().unwrap_or(0),
                 lat_ns: lat["lat_ns"]
                     .as_array()
@@ -655,13 +671,14 @@ impl Bench {
             "changes: XMLRC edits (<rc> + human line, ~{bytes} bytes) posted with recentchanges_xmpp::Publisher. published/s: publish() calls; \
              delivered/s: changes received / (last receipt - first publish).\n\
              latency: publish() call -> change out of the consumer's stream (slixmpp: its groupchat_message handler). \
-             CPU: getrusage of the consumer process, from before the phase to its last change.\n\
+             CPU: getrusage of the consumer process, from before the phase to its last change; wakeups/change: its voluntary \
+             context switches (getrusage) per change, 1 when every change arrives alone.\n\
              rooms: \"1 consumer\" holds one rc-xmpp consumer and the slixmpp baseline, \"10 consumers\" ten rc-xmpp consumers; \
              the publisher is in the room too (the room echoes every change to it).\n"
         );
         let _ = writeln!(
             s,
-            "{:<13}{:<13}{:<13}{:>7}{:>12}{:>13}{:>9}{:>9}{:>9}{:>21}{:>19}",
+            "{:<13}{:<13}{:<13}{:>7}{:>12}{:>13}{:>9}{:>9}{:>9}{:>21}{:>19}{:>16}",
             "room",
             "consumer",
             "phase",
@@ -672,7 +689,8 @@ impl Bench {
             "p99 ms",
             "max ms",
             "CPU us/change",
-            "% of a core"
+            "% of a core",
+            "wakeups/change"
         );
         for r in &self.reports {
             for kind in [Kind::RcXmpp, Kind::Slixmpp] {
@@ -683,6 +701,8 @@ impl Bench {
                 let lat = r.pooled(kind);
                 let per: Vec<f64> = gs.iter().map(|g| g.per_change_us()).collect();
                 let core: Vec<f64> = gs.iter().map(|g| g.core_pct()).collect();
+                let wakeups: Vec<f64> = gs.iter().map(|g| g.wakeups_per_change()).collect();
+                let wakeups = wakeups.iter().sum::<f64>() / wakeups.len() as f64;
                 let delivered = gs
                     .iter()
                     .map(|g| r.delivered(g))
@@ -709,7 +729,7 @@ impl Bench {
                 };
                 let _ = writeln!(
                     s,
-                    "{:<13}{:<13}{:<13}{:>7}{:>12.0}{:>13}{:>9.2}{:>9.2}{:>9.1}{:>21}{:>19}",
+                    "{:<13}{:<13}{:<13}{:>7}{:>12.0}{:>13}{:>9.2}{:>9.2}{:>9.1}{:>21}{:>19}{:>16.2}",
                     r.stage,
                     who,
                     r.label,
@@ -721,6 +741,7 @@ impl Bench {
                     pct(&lat, 1.0),
                     spread(&per, 1),
                     spread(&core, 2),
+                    wakeups,
                 );
             }
         }

@@ -8,7 +8,7 @@ tags), and reads the send time the driver wrote into the comment
 
 It speaks the same line protocol as the Rust consumer, on stdin/stdout:
   (start)       -> "ready" once joined (or "failed <reason>")
-  "poll"        -> {"cpu_ns", "wall_ns", "received", "errors", "phases": {id: [n, first_ns, last_ns]}}
+  "poll"        -> {"cpu_ns", "wall_ns", "wakeups", "received", "errors", "phases": {id: [n, first_ns, last_ns]}}
   "lat <phase>" -> {"phase", "lat_ns": [...]} (and forgets that phase's samples)
   "quit"        -> leaves, disconnects, exits
 CPU time is getrusage(RUSAGE_SELF) user + system, like the Rust consumer's.
@@ -102,6 +102,7 @@ class Consumer(slixmpp.ClientXMPP):
     def poll(self):
         return {
             "cpu_ns": cpu_ns(),
+            "wakeups": resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw,
             "wall_ns": time.monotonic_ns(),
             "received": self.received,
             "errors": self.errors,
