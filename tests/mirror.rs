@@ -120,20 +120,6 @@ impl MirrorProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Waits up to `secs` until the log says `needle` (the state file can be written a
-    /// moment before the line that reports it).
-    fn wait_log(&self, needle: &str, secs: u64) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-        while !self.log().contains(needle) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no {needle:?} in the log within {secs} s:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
     fn assert_alive(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!("the mirror exited ({status}):\n{}", self.log());
@@ -795,7 +781,13 @@ async fn a_dokuwiki_mirror_holds_the_wikis_pages_through_edits_deletions_and_sig
     synced(&dir);
     let pages = doku_converged(&wiki, &dir, 30).await;
     assert_eq!(pages.len(), 5, "{pages:?}");
-    first.wait_log("full sync done", 30);
+    // The state file can be written a moment before the line that reports it.
+    wait_file(
+        &first.log,
+        30,
+        "\"full sync done\" in the mirror's log",
+        |log| log.contains("full sync done"),
+    );
     first.kill();
     let first_log = first.log();
 

@@ -65,18 +65,16 @@ impl Server {
                 }
                 Server::Prosody(prosody)
             }
-            ServerKind::Ejabberd => {
-                // The start script reads them; the environment is the driver's own.
-                std::env::set_var("EJABBERD_ROOM_MAM", archive.to_string());
+            ServerKind::Ejabberd => Server::Ejabberd(Ejabberd::try_start_with(&[
+                ("EJABBERD_ROOM_MAM", if archive { "true" } else { "false" }),
                 // Schedulers that sleep when idle. Erlang's default is to spin a while
                 // first, which suits a machine of its own; on 2 cores shared with the
                 // consumers it takes their cores and caches.
-                std::env::set_var(
+                (
                     "EJABBERD_ERL_FLAGS",
                     "+sbwt none +sbwtdcpu none +sbwtdio none",
-                );
-                Server::Ejabberd(Ejabberd::try_start()?)
-            }
+                ),
+            ])?),
         })
     }
 

@@ -65,20 +65,23 @@ mod clock {
         (ns(total - idle), ns(total))
     }
 
-    /// How often this process went to sleep waiting (voluntary context switches, all
-    /// threads): each is a wakeup.
-    pub fn wakeups() -> u64 {
+    /// This process's resource usage so far (all threads).
+    fn rusage() -> libc::rusage {
         // SAFETY: rusage is plain data; getrusage only writes it.
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
         unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-        ru.ru_nvcsw as u64
+        ru
+    }
+
+    /// How often this process went to sleep waiting (voluntary context switches, all
+    /// threads): each is a wakeup.
+    pub fn wakeups() -> u64 {
+        rusage().ru_nvcsw as u64
     }
 
     /// This process's CPU time (user + system, all threads) in ns.
     pub fn cpu_ns() -> u64 {
-        // SAFETY: rusage is plain data; getrusage only writes it.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+        let ru = rusage();
         let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
         tv(ru.ru_utime) + tv(ru.ru_stime)
     }
@@ -187,11 +190,11 @@ fn drive(cli: &Cli) -> Res<()> {
         server.addr(),
         started.elapsed().as_secs_f64()
     );
-    if let (true, Some(prosody)) = (cli.server_nodelay, server.prosody()) {
-        prosody.try_lua(r#"require"net.server".set_config({ nagle = false })"#)?;
-    }
-    for code in &cli.prosody_lua {
-        if let Some(prosody) = server.prosody() {
+    if let Some(prosody) = server.prosody() {
+        if cli.server_nodelay {
+            prosody.try_lua(r#"require"net.server".set_config({ nagle = false })"#)?;
+        }
+        for code in &cli.prosody_lua {
             prosody.try_lua(code)?;
         }
     }

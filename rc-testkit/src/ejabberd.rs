@@ -29,13 +29,20 @@ impl Ejabberd {
 
     /// A fresh instance without accounts, or why it did not start.
     pub fn try_start() -> Result<Ejabberd, String> {
+        Ejabberd::try_start_with(&[])
+    }
+
+    /// The same, with more of `scripts/ejabberd/start.sh`'s variables set (e.g.
+    /// `EJABBERD_ROOM_MAM`).
+    pub fn try_start_with(env: &[(&str, &str)]) -> Result<Ejabberd, String> {
         let server = ScriptedServer::try_start(
             "ejabberd",
             "EJABBERD_C2S_PORT",
             "EJABBERD_STATE_DIR",
             &|c| {
                 c.env("EJABBERD_FRESH", "1")
-                    .env("EJABBERD_DIST_PORT", crate::free_port().to_string());
+                    .env("EJABBERD_DIST_PORT", crate::free_port().to_string())
+                    .envs(env.iter().copied());
             },
         )?;
         Ok(Ejabberd { server })
