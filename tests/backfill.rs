@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::{bridge, bridge_at, Cast};
-use rc_testkit::{assert_quiet, collect_until, edit, MediaWiki, Prosody, TempDir, XmppServer};
+use rc_testkit::{
+    assert_quiet, collect_until, edit, next_within, MediaWiki, Prosody, TempDir, XmppServer,
+};
 use recentchanges::http::backfill::{BackfillConfig, BackfillPosition, Backfilled, Merged};
 use recentchanges::http::{Api, Poller, PollerConfig, Start};
 
@@ -123,6 +125,17 @@ async fn the_api_fills_what_the_room_never_saw_then_the_room_follows_once_each()
     let stats = stream.stats();
     assert_eq!(stats.backfilled as usize, got.len() - live, "{stats:?}");
     assert_eq!(stats.catch_ups, 1, "{stats:?}");
+    // One change from the room itself, so that the position holds the room's place: the
+    // position moves with what is yielded, and every change so far may have come from
+    // the API (the room's copies dropped), which leaves the room's place unset.
+    edit(&cast.admin, "Settled", "text", "settled", &[]).await;
+    let settled = next_within(&mut stream, 30).await.unwrap();
+    assert!(
+        !settled.is_backfilled(),
+        "after the catch-up, the room: {settled:?}"
+    );
+    let mut want = want;
+    want.insert(settled.rcid.unwrap());
     stream.position().save(&state).unwrap();
     drop(stream);
 
